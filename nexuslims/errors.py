@@ -1,0 +1,43 @@
+"""The errors nexuslims raises on purpose, each saying what the user can do about it.
+
+Lower-level errors (sqlite, requests, hyperspy, OS) are translated into these at the
+edge of the module that met them, carrying the path, session or URL involved.
+"""
+
+from __future__ import annotations
+
+
+class NexusLIMSError(Exception):
+    """Base of every error nexuslims raises on purpose."""
+
+
+class ConfigError(NexusLIMSError):
+    """One or more settings are missing or invalid; ``problems`` names each one."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
+
+
+class DatabaseError(NexusLIMSError):
+    """The session database cannot be reached or read."""
+
+
+class DatabaseNotAtHead(DatabaseError):
+    """The database schema is older than this nexuslims: run ``nexuslims db upgrade``."""
+
+
+class LockHeld(NexusLIMSError):
+    """Another pass holds the builder lock."""
+
+
+class SessionError(NexusLIMSError):
+    """One session cannot be built (no END row, unknown instrument...); others go on."""
+
+
+class HarvesterError(NexusLIMSError):
+    """A calendar/scheduler could not be asked about a session."""
+
+
+class RecordInvalid(NexusLIMSError):
+    """A built record does not validate against the schema."""

@@ -1,0 +1,70 @@
+"""What every extractor declares and returns.
+
+An extractor reads one file and returns one :class:`ExtractedDataset` per signal the file
+holds. It returns data and never raises: a file it cannot read yields what it could read
+plus a warning that says why (the registry's fallback guarantees this even if an
+extractor breaks its promise).
+
+``nx_meta`` is a flat mapping of human-readable names to scalar values. Physical values
+carry their unit in the key, ``"Voltage (kV)": 200.0``; nested groups are flattened
+with spaces (``"Stage Position X (um)"``). Keys every dataset has:
+
+- ``"DatasetType"``: Image, Spectrum, SpectrumImage, Diffraction, Misc or Unknown
+- ``"Data Type"``: e.g. ``"TEM_Imaging"``, ``"STEM_EELS"``, ``"SEM_Imaging"``
+- ``"Creation Time"``: ISO 8601 with UTC offset
+- ``"Data Dimensions"``: e.g. ``"(2048,)"``
+- ``"Extractor"``, ``"nexuslims version"``: provenance
+``ExtractedDataset.unreliable`` names keys whose values are known to be unreliable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+DATASET_TYPES = ("Image", "Spectrum", "SpectrumImage", "Diffraction", "Misc", "Unknown")
+
+PreviewRenderer = Callable[[Path], None]
+"""Writes a PNG preview of one dataset to the given path (may raise; caller catches)."""
+
+
+@dataclass(frozen=True)
+class ExtractionContext:
+    """What an extractor may know beyond the file: the instrument's timezone."""
+
+    timezone: dt.tzinfo = dt.UTC
+
+
+@dataclass
+class ExtractedDataset:
+    """One dataset (signal) read from a file."""
+
+    name: str
+    dataset_type: str
+    nx_meta: dict[str, Any]
+    extractor: str
+    unreliable: set[str] = field(default_factory=set)
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+    render_preview: PreviewRenderer | None = None
+
+
+class Extractor(Protocol):
+    """A metadata extractor plug-in (built in, or from the ``nexuslims.extractors`` group)."""
+
+    name: str
+    extensions: frozenset[str]
+    """Lower-case extensions without the dot, e.g. ``{"dm3", "dm4"}``."""
+    priority: int
+    """Higher wins among extractors that accept a file."""
+
+    def sniff(self, path: Path) -> bool:
+        """Whether this extractor can read ``path`` (cheap: look at a few bytes)."""
+        ...
+
+    def extract(self, path: Path, context: ExtractionContext) -> list[ExtractedDataset]:
+        """Read ``path``; an empty list means the file is described by a sibling's dataset."""
+        ...
