@@ -53,7 +53,12 @@ class ExtractedDataset:
 
 
 class Extractor(Protocol):
-    """A metadata extractor plug-in (built in, or from the ``nexuslims.extractors`` group)."""
+    """A metadata extractor plug-in (built in, or from the ``nexuslims.extractors`` group).
+
+    An extractor may also carry ``format_name`` (e.g. ``"Gatan DigitalMicrograph"``),
+    used in messages such as "could not read as Gatan DigitalMicrograph: <reason>";
+    the registry falls back to ``name`` when it is absent.
+    """
 
     name: str
     extensions: frozenset[str]

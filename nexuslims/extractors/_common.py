@@ -1,0 +1,293 @@
+"""Helpers shared by the extractors: times, dimensions, dataset types, flattening.
+
+Nothing here imports hyperspy or rsciio; functions that look at a signal take it as an
+argument, so the registry and the fallback stay cheap to import.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import nexuslims
+
+from .base import ExtractedDataset
+
+_TIME_FORMATS = (
+    "%H:%M:%S",
+    "%H:%M:%S.%f",
+    "%H:%M",
+    "%I:%M:%S %p",
+    "%I:%M:%S.%f %p",
+    "%I:%M %p",
+)
+_DATE_FORMATS = (
+    "%Y-%m-%d",
+    "%m/%d/%Y",
+    "%d.%m.%Y",
+    "%Y/%m/%d",
+    "%d-%b-%Y",
+    "%d %b %Y",
+    "%b %d %Y",
+)
+
+
+def provenance(extractor: str) -> dict[str, str]:
+    """The provenance keys every dataset carries."""
+    return {"Extractor": extractor, "nexuslims version": nexuslims.__version__}
+
+
+def mtime_iso(path: Path, tz: dt.tzinfo) -> str:
+    """The file's modification time as ISO 8601 with the offset of ``tz``."""
+    return dt.datetime.fromtimestamp(path.stat().st_mtime, tz).isoformat()
+
+
+def parse_time_of_day(text: str) -> dt.time | None:
+    """Parse a time in 24-hour (``20:50:13``) or 12-hour (``1:23:45 PM``) form."""
+    text = " ".join(str(text).strip().upper().replace(".M.", "M").split())
+    text = text.replace("A.M", "AM").replace("P.M", "PM")
+    for fmt in _TIME_FORMATS:
+        try:
+            return dt.datetime.strptime(text, fmt).time()
+        except ValueError:
+            continue
+    return None
+
+
+def parse_date(text: str) -> dt.date | None:
+    """Parse a calendar date in the forms instruments write (ISO, US, European)."""
+    text = " ".join(str(text).strip().split())
+    for fmt in _DATE_FORMATS:
+        try:
+            return dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def wallclock_iso(date: str | None, time: str | None, tz: dt.tzinfo) -> str | None:
+    """Combine a file's own date and time strings into ISO 8601 with an offset.
+
+    The strings are wall-clock time in ``tz`` unless ``time`` carries an offset or a
+    ``Z``. Returns None when either part cannot be read.
+    """
+    if not date or not time:
+        return None
+    day = parse_date(date)
+    if day is None:
+        return None
+    time_text = str(time).strip()
+    offset: dt.tzinfo | None = None
+    match = re.search(r"(Z|[+-]\d{2}:?\d{2})$", time_text)
+    if match and ":" in time_text[: match.start()]:
+        suffix = match.group(1)
+        time_text = time_text[: match.start()].strip()
+        if suffix == "Z":
+            offset = dt.UTC
+        else:
+            sign = 1 if suffix[0] == "+" else -1
+            digits = suffix[1:].replace(":", "")
+            offset = dt.timezone(sign * dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+    clock = parse_time_of_day(time_text)
+    if clock is None:
+        return None
+    return dt.datetime.combine(day, clock, tzinfo=offset or tz).isoformat()
+
+
+def epoch_iso(seconds: float, tz: dt.tzinfo) -> str:
+    """A POSIX timestamp (an absolute instant) shown in ``tz``."""
+    return dt.datetime.fromtimestamp(seconds, tz).isoformat()
+
+
+def scalar(value: Any) -> Any:
+    """A JSON-safe scalar for ``value`` (numpy numbers, bytes, sequences made plain)."""
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace").rstrip("\x00")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if hasattr(value, "item") and getattr(value, "size", 1) == 1:
+        return scalar(value.item())
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, list | tuple):
+        return str(tuple(scalar(v) for v in value)) if len(value) <= 16 else f"<{len(value)} values>"
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    return str(value)
+
+
+def number(value: Any, scale: float = 1.0, digits: int = 6) -> float | None:
+    """``value`` as a float times ``scale`` rounded to ``digits`` significant digits."""
+    try:
+        val = float(value) * scale
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(val):
+        return None
+    if val == 0:
+        return 0.0
+    return round(val, digits - 1 - int(math.floor(math.log10(abs(val)))))
+
+
+def put(meta: dict[str, Any], key: str, value: Any, scale: float = 1.0) -> None:
+    """Set ``meta[key]`` when ``value`` is meaningful; numbers scaled and rounded."""
+    if value is None:
+        return
+    if isinstance(value, str):
+        value = value.strip().rstrip("\x00")
+        if not value:
+            return
+        meta[key] = value
+        return
+    if isinstance(value, bool):
+        meta[key] = value
+        return
+    num = number(value, scale)
+    if num is not None:
+        meta[key] = int(num) if float(num).is_integer() and scale == 1 and isinstance(value, int) else num
+    else:
+        meta[key] = scalar(value)
+
+
+def dig(tree: Any, *path: str) -> Any:
+    """Follow ``path`` through nested mappings/DictionaryTreeBrowsers; None if absent."""
+    node = tree
+    for part in path:
+        if node is None:
+            return None
+        if hasattr(node, "as_dictionary") and not isinstance(node, Mapping):
+            node = node.as_dictionary()
+        if isinstance(node, Mapping):
+            node = node.get(part)
+        else:
+            return None
+    if hasattr(node, "as_dictionary") and not isinstance(node, Mapping):
+        node = node.as_dictionary()
+    return node
+
+
+def flatten(tree: Mapping[str, Any], prefix: str = "", skip: Iterable[str] = ()) -> dict[str, Any]:
+    """Flatten nested mappings to ``"A B C": scalar`` (keys joined with spaces)."""
+    skipped = set(skip)
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if key in skipped:
+            continue
+        name = f"{prefix} {key}".strip()
+        if hasattr(value, "as_dictionary") and not isinstance(value, Mapping):
+            value = value.as_dictionary()
+        if isinstance(value, Mapping):
+            out.update(flatten(value, name, skipped))
+        else:
+            out[name] = scalar(value)
+    return out
+
+
+def data_dimensions(signal: Any) -> str:
+    """Signal shape in NexusLIMS' form: navigation axes then signal axes, e.g. ``(5, 5, 1024)``."""
+    try:
+        return str(tuple(int(n) for n in signal.data.shape))
+    except Exception:  # noqa: BLE001 - an odd signal should not lose the rest of its metadata
+        return "unknown"
+
+
+def axis_units(signal: Any) -> list[str]:
+    """Units of the signal axes (empty strings for unitless)."""
+    units: list[str] = []
+    try:
+        for axis in signal.axes_manager.signal_axes:
+            units.append(str(axis.units or ""))
+    except Exception:  # noqa: BLE001
+        pass
+    return units
+
+
+_RECIPROCAL = re.compile(r"^(1\s*/\s*\w+|\w+\^?-1|mrad|rad)$", re.IGNORECASE)
+
+
+def dataset_type_of(signal: Any, hint: str | None = None) -> str:
+    """Choose the DatasetType of a signal from what it is, not just its shape.
+
+    ``hint`` is a format's own statement (DM ``Meta Data.Format``/``Signal``, a TIA
+    mode...). EELS/EDS signals are spectra (one point) or spectrum images; a 2-D
+    signal with reciprocal-space units is a diffraction pattern.
+    """
+    sig_dim = getattr(getattr(signal, "axes_manager", None), "signal_dimension", None)
+    nav_dim = getattr(getattr(signal, "axes_manager", None), "navigation_dimension", 0) or 0
+    nav_size = getattr(getattr(signal, "axes_manager", None), "navigation_size", 0) or 0
+    signal_type = dims_label(signal)
+    hint_l = (hint or "").lower()
+    spectral = signal_type.upper().startswith(("EELS", "EDS", "CL", "EDX")) or any(
+        word in hint_l for word in ("eels", "eds", "edx", "spectrum", "x-ray")
+    )
+    if "diffraction" in hint_l:
+        return "Diffraction"
+    if sig_dim == 1 or spectral:
+        if "spectrum image" in hint_l or (nav_dim > 0 and nav_size > 1):
+            return "SpectrumImage"
+        return "Spectrum"
+    if sig_dim == 2:
+        units = axis_units(signal)
+        if units and all(_RECIPROCAL.match(u.strip()) for u in units if u.strip()) and any(
+            u.strip() for u in units
+        ):
+            return "Diffraction"
+        return "Image"
+    if sig_dim == 0:
+        return "Misc"
+    return "Misc" if sig_dim else "Unknown"
+
+
+def dims_label(signal: Any) -> str:
+    """A short label of what was acquired for the "Data Type" family (Imaging, EELS...)."""
+    try:
+        signal_type = signal.metadata.Signal.get_item("signal_type", "") or ""
+    except Exception:  # noqa: BLE001
+        signal_type = ""
+    return str(signal_type)
+
+
+def multi_name(path: Path, index: int, total: int) -> str:
+    """NexusLIMS' dataset name: the file name, with ``(i of N)`` for multi-signal files."""
+    return path.name if total == 1 else f"{path.name} ({index} of {total})"
+
+
+def signal_preview(signal: Any, dataset_type: str):
+    """A preview renderer for an already-open signal (the previews package loads on call)."""
+
+    def render(out: Path) -> None:
+        from nexuslims.previews import render_signal
+
+        render_signal(signal, out, dataset_type=dataset_type)
+
+    return render
+
+
+def finish(
+    meta: dict[str, Any], *, dataset_type: str, data_type: str, extractor: str
+) -> dict[str, Any]:
+    """Put the keys every dataset has first, then the format's own, then provenance."""
+    head = {"DatasetType": dataset_type, "Data Type": data_type}
+    for key in ("Creation Time", "Data Dimensions"):
+        if key in meta:
+            head[key] = meta.pop(key)
+    head.update(meta)
+    head.update(provenance(extractor))
+    return head
+
+
+def attach_error(datasets: list[ExtractedDataset], error: str) -> list[ExtractedDataset]:
+    """Record ``error`` on every dataset (and as a warning, so summaries show it)."""
+    for ds in datasets:
+        ds.error = ds.error or error
+        if error not in ds.warnings:
+            ds.warnings.append(error)
+    return datasets
