@@ -1,0 +1,235 @@
+"""Settings: read once from the environment and a ``.env`` file, checked, then passed down.
+
+Names are those of NexusLIMS 2.x (``NX_*``) so an existing deployment keeps its ``.env``;
+the NexusLIMS 1.x names are accepted with a deprecation warning. The process environment
+wins over the ``.env`` file. Every problem is collected, so one message names each bad
+setting and what it expects.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from nexuslims.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+# NexusLIMS 1.x name -> our name
+LEGACY_NAMES = {
+    "mmfnexus_path": "NX_INSTRUMENT_DATA_PATH",
+    "nexusLIMS_path": "NX_DATA_PATH",
+    "nexusLIMS_db_path": "NX_DB_PATH",
+    "NexusLIMS_file_strategy": "NX_FILE_STRATEGY",
+    "NexusLIMS_ignore_patterns": "NX_IGNORE_PATTERNS",
+    "nexusLIMS_file_delay_days": "NX_FILE_DELAY_DAYS",
+}
+
+DEFAULT_IGNORE_PATTERNS = ("*.mib", "*.db", "*.emi", "*.hdr")
+
+# What each command needs; "validate" and "--help" need nothing.
+NEEDS_DB = frozenset({"db"})
+NEEDS_ALL = frozenset({"db", "instrument_data", "data"})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Checked settings for one run."""
+
+    instrument_data_path: Path | None
+    data_path: Path | None
+    db_url: str | None
+    records_path: Path | None = None
+    log_path: Path | None = None
+    file_strategy: str = "exclusive"
+    ignore_patterns: tuple[str, ...] = DEFAULT_IGNORE_PATTERNS
+    file_delay_days: float = 2.0
+    clustering_sensitivity: float = 1.0
+    extract_workers: int | None = None
+    deprecated_names: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def lock_path(self) -> Path:
+        """The builder lock file (``NX_DATA_PATH/.builder.lock``)."""
+        assert self.data_path is not None
+        return self.data_path / ".builder.lock"
+
+
+def read_environment(env_file: Path | None = None,
+                     environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Merge a ``.env`` file (``env_file`` or ``./.env``) under the process environment.
+
+    Raises
+    ------
+    ConfigError
+        When ``env_file`` is given but does not exist.
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, str] = {}
+    if env_file is not None:
+        if not env_file.is_file():
+            raise ConfigError([f"--env-file {env_file}: no such file"])
+        path: Path | None = env_file
+    else:
+        path = Path(".env") if Path(".env").is_file() else None
+    if path is not None:
+        values.update({k: v for k, v in dotenv_values(path).items() if v is not None})
+    values.update(environ)
+    return values
+
+
+def load_settings(env: Mapping[str, str], needs: frozenset[str] = NEEDS_ALL) -> Settings:
+    """Check ``env`` and build :class:`Settings`.
+
+    Parameters
+    ----------
+    env
+        Variables, e.g. from :func:`read_environment`.
+    needs
+        Which groups must be present: ``"db"``, ``"instrument_data"``, ``"data"``.
+
+    Raises
+    ------
+    ConfigError
+        Naming every missing or invalid setting and what it expects.
+    """
+    env = dict(env)
+    deprecated = []
+    for old, new in LEGACY_NAMES.items():
+        if old in env and env[old] != "":
+            deprecated.append(old)
+            env.setdefault(new, env[old])
+            if not env.get(new):
+                env[new] = env[old]
+    for old in deprecated:
+        logger.warning("%s is a NexusLIMS 1.x setting name; rename it to %s",
+                       old, LEGACY_NAMES[old])
+
+    problems: list[str] = []
+
+    def path_setting(name: str, required: bool, *, must_exist: bool) -> Path | None:
+        raw = env.get(name, "").strip()
+        if not raw:
+            if required:
+                problems.append(f"{name} is not set: it expects {_EXPECTS[name]}")
+            return None
+        path = Path(raw).expanduser()
+        if must_exist and not path.is_dir():
+            problems.append(f"{name}={raw}: no such directory (it expects {_EXPECTS[name]})")
+        return path
+
+    instrument_data = path_setting("NX_INSTRUMENT_DATA_PATH", "instrument_data" in needs,
+                                   must_exist="instrument_data" in needs)
+    data = path_setting("NX_DATA_PATH", "data" in needs, must_exist=False)
+    if data is not None and "data" in needs:
+        problem = _writable_dir_problem(data)
+        if problem:
+            problems.append(f"NX_DATA_PATH={data}: {problem}")
+
+    db_url = env.get("NX_DB_URL", "").strip() or None
+    db_path = env.get("NX_DB_PATH", "").strip()
+    if db_url is None and db_path:
+        db_url = f"sqlite:///{Path(db_path).expanduser().resolve()}"
+    if db_url is None and "db" in needs:
+        problems.append("NX_DB_PATH is not set: it expects the path of the session-log SQLite "
+                        "file (or set NX_DB_URL to an SQLAlchemy URL)")
+    elif db_url is not None and "://" not in db_url:
+        problems.append(f"NX_DB_URL={db_url}: expects an SQLAlchemy URL such as "
+                        "sqlite:////path/to/db.sqlite or postgresql+psycopg://user@host/db")
+
+    records = path_setting("NX_RECORDS_PATH", False, must_exist=False)
+    logs = path_setting("NX_LOG_PATH", False, must_exist=False)
+    if data is not None:
+        records = records or data / "records"
+        logs = logs or data / "logs"
+
+    strategy = env.get("NX_FILE_STRATEGY", "exclusive").strip().lower() or "exclusive"
+    if strategy not in ("exclusive", "inclusive"):
+        problems.append(f"NX_FILE_STRATEGY={strategy}: expects 'exclusive' (only files an "
+                        "extractor knows) or 'inclusive' (every file)")
+
+    ignore = DEFAULT_IGNORE_PATTERNS
+    raw_ignore = env.get("NX_IGNORE_PATTERNS", "").strip()
+    if raw_ignore:
+        try:
+            parsed = json.loads(raw_ignore)
+            if not isinstance(parsed, list) or not all(isinstance(p, str) for p in parsed):
+                raise ValueError
+            ignore = tuple(parsed)
+        except ValueError:
+            problems.append(f"NX_IGNORE_PATTERNS={raw_ignore}: expects a JSON list of "
+                            'file-name patterns, e.g. ["*.mib", "*.db"]')
+
+    delay = _float_setting(env, "NX_FILE_DELAY_DAYS", 2.0, problems,
+                           "a number of days >= 0 (e.g. 2 or 0.5)")
+    sensitivity = _float_setting(env, "NX_CLUSTERING_SENSITIVITY", 1.0, problems,
+                                 "a number >= 0 (1 = default grouping, 0 = one activity)")
+
+    workers: int | None = None
+    raw_workers = env.get("NX_EXTRACT_WORKERS", "").strip()
+    if raw_workers:
+        try:
+            workers = int(raw_workers)
+            if workers < 1:
+                raise ValueError
+        except ValueError:
+            problems.append(f"NX_EXTRACT_WORKERS={raw_workers}: expects a whole number >= 1")
+
+    if problems:
+        raise ConfigError(problems)
+    return Settings(
+        instrument_data_path=instrument_data,
+        data_path=data,
+        db_url=db_url,
+        records_path=records,
+        log_path=logs,
+        file_strategy=strategy,
+        ignore_patterns=ignore,
+        file_delay_days=delay,
+        clustering_sensitivity=sensitivity,
+        extract_workers=workers,
+        deprecated_names=tuple(deprecated),
+    )
+
+
+_EXPECTS = {
+    "NX_INSTRUMENT_DATA_PATH": "the read-only root directory of the instruments' data files",
+    "NX_DATA_PATH": "a writable directory for metadata sidecars, previews, records and logs",
+    "NX_RECORDS_PATH": "a directory for the XML records",
+    "NX_LOG_PATH": "a directory for log files",
+}
+
+
+def _float_setting(env: Mapping[str, str], name: str, default: float,
+                   problems: list[str], expects: str) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+        if value < 0 or value != value:
+            raise ValueError
+        return value
+    except ValueError:
+        problems.append(f"{name}={raw}: expects {expects}")
+        return default
+
+
+def _writable_dir_problem(path: Path) -> str | None:
+    """Why ``path`` can't serve as a writable directory, or None if it can."""
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        return f"{probe} is not a directory"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return f"{probe} is not writable"
+    return None

@@ -1,0 +1,343 @@
+"""One pass of the record builder: the whole job on one screen.
+
+    session log -> reservation -> find files -> activities -> extract -> build
+      -> validate -> write record
+
+Each stage is a plain function in its own module; this module wires them, records what
+each did (status, timings, counts) in the build history, and decides what happens on
+failure: one session's failure never stops the pass.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import re
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nexuslims import db
+from nexuslims.activities import cluster_mtimes, group_by_boundaries
+from nexuslims.config import Settings
+from nexuslims.errors import NexusLIMSError
+from nexuslims.extraction import Dataset, extract_files
+from nexuslims.extractors.base import ExtractionContext
+from nexuslims.files import FoundFile, find_files
+from nexuslims.record import Activity, build_record
+from nexuslims.reservations import NoConsent, NoReservation, harvester_for
+from nexuslims.sessions import Session, Status, pair_sessions
+from nexuslims.validation import validate_record
+
+logger = logging.getLogger(__name__)
+events = logging.getLogger("nexuslims.events")
+
+LEFT_FOR_LATER = "TO_BE_BUILT"
+
+
+@dataclass
+class SessionOutcome:
+    """What one pass did with one session."""
+
+    identifier: str
+    instrument: str
+    status: str
+    """The status written (or that would be, in a dry run)."""
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    files: int = 0
+    bytes: int = 0
+    activities: list[list[str]] = field(default_factory=list)
+    """File locations per activity."""
+    datasets: int = 0
+    failures: int = 0
+    record_path: Path | None = None
+    message: str | None = None
+
+
+@dataclass
+class PassSummary:
+    """The outcome of one pass."""
+
+    outcomes: list[SessionOutcome]
+    seconds: float
+    dry_run: bool
+
+    @property
+    def built(self) -> int:
+        return sum(o.status in (Status.COMPLETED, Status.BUILT_NOT_EXPORTED)
+                   for o in self.outcomes)
+
+    @property
+    def failed(self) -> int:
+        return sum(o.status == Status.ERROR for o in self.outcomes)
+
+    @property
+    def skipped(self) -> int:
+        return len(self.outcomes) - self.built - self.failed
+
+    @property
+    def files(self) -> int:
+        return sum(o.files for o in self.outcomes)
+
+
+class _Attempt:
+    """The build-history row of one attempt and its stages (nothing in a dry run)."""
+
+    def __init__(self, engine, session: Session, dry_run: bool):
+        self.engine, self.session, self.dry_run = engine, session, dry_run
+        self.id = None if dry_run else db.start_attempt(
+            engine, session.identifier, session.instrument.pid)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[db.StageRecord]:
+        """Time a stage; record it as ok, or as error with the message, then re-raise."""
+        started = dt.datetime.now(dt.UTC)
+        rec = db.StageRecord(name=name, started=started, finished=started, status="ok")
+        t0 = time.perf_counter()
+        try:
+            yield rec
+        except Exception as exc:
+            rec.status, rec.error = "error", _message(exc)
+            raise
+        finally:
+            rec.finished = dt.datetime.now(dt.UTC)
+            seconds = time.perf_counter() - t0
+            events.info(json.dumps({
+                "event": "stage", "session": self.session.identifier, "stage": name,
+                "status": rec.status, "seconds": round(seconds, 4), "files": rec.files_found,
+                "datasets": rec.datasets, "failures": rec.failures, "error": rec.error}))
+            if self.id is not None:
+                db.record_stage(self.engine, self.id, rec)
+
+    def finish(self, status: str, record_path: Path | None = None,
+               error: str | None = None) -> None:
+        if self.id is not None:
+            db.finish_attempt(self.engine, self.id, status,
+                              record_path=str(record_path) if record_path else None,
+                              error=error)
+
+    def discard(self) -> None:
+        if self.id is not None:
+            db.delete_attempt(self.engine, self.id)
+
+
+def run_pass(settings: Settings, *, dry_run: bool = False,
+             since: dt.datetime | None = None, until: dt.datetime | None = None,
+             now: dt.datetime | None = None) -> PassSummary:
+    """Build every session waiting in the session log.
+
+    Parameters
+    ----------
+    settings
+        Checked settings.
+    dry_run
+        Find and group files and report what would be built; write nothing.
+    since, until
+        Only sessions starting in this window (aware datetimes).
+    now
+        The current time (tests); decides when "no files" becomes final.
+    """
+    t0 = time.perf_counter()
+    now = now or dt.datetime.now(dt.UTC)
+    engine = db.make_engine(settings.db_url)
+    db.require_head(engine)
+    instruments = db.load_instruments(engine)
+    sessions, unbuildable = pair_sessions(db.session_rows(engine, Status.TO_BE_BUILT),
+                                          instruments)
+    sessions = [s for s in sessions
+                if (since is None or s.start >= since) and (until is None or s.start < until)]
+    logger.info("%d session(s) to build, %d unbuildable", len(sessions), len(unbuildable))
+
+    outcomes: list[SessionOutcome] = []
+    for bad in unbuildable:
+        logger.error("session %s: %s", bad.identifier, bad.reason)
+        if not dry_run:
+            db.mark_unbuildable(engine, bad.identifier, bad.instrument_pid, bad.reason)
+        outcomes.append(SessionOutcome(bad.identifier, bad.instrument_pid, Status.ERROR,
+                                       message=bad.reason))
+
+    for n, session in enumerate(sessions, 1):
+        logger.info("[%d/%d] session %s on %s, %s to %s", n, len(sessions),
+                    session.identifier, session.instrument.pid,
+                    session.start.isoformat(), session.end.isoformat())
+        outcome = build_session(engine, settings, session, dry_run=dry_run, now=now)
+        logger.info("[%d/%d] session %s: %s%s", n, len(sessions), session.identifier,
+                    outcome.status, f" ({outcome.message})" if outcome.message else "")
+        outcomes.append(outcome)
+    engine.dispose()
+    return PassSummary(outcomes, time.perf_counter() - t0, dry_run)
+
+
+def build_session(engine, settings: Settings, session: Session, *, dry_run: bool,
+                  now: dt.datetime) -> SessionOutcome:
+    """Run every stage for one session and record the outcome; never raises."""
+    assert settings.instrument_data_path is not None and settings.records_path is not None
+    outcome = SessionOutcome(session.identifier, session.instrument.pid, Status.ERROR,
+                             start=session.start, end=session.end)
+    attempt = _Attempt(engine, session, dry_run)
+    try:
+        answer = harvester_for(session.instrument.harvester).reservation_for(session)
+        if isinstance(answer, NoReservation | NoConsent):
+            status = Status.NO_RESERVATION if isinstance(answer, NoReservation) \
+                else Status.NO_CONSENT
+            return _conclude(engine, attempt, outcome, status, message=answer.reason)
+
+        with attempt.stage("find_files") as rec:
+            root = settings.instrument_data_path / session.instrument.filestore_path
+            extensions = None
+            if settings.file_strategy == "exclusive":
+                from nexuslims.extractors.registry import known_extensions
+                extensions = known_extensions()
+            found = find_files(root, session.start, session.end, extensions=extensions,
+                               ignore_patterns=settings.ignore_patterns)
+            for warning in found.warnings:
+                logger.warning("session %s: %s", session.identifier, warning)
+            rec.files_found = outcome.files = len(found.files)
+            rec.bytes_found = outcome.bytes = sum(f.size for f in found.files)
+
+        if not found.files:
+            waited = now - session.end
+            if waited < dt.timedelta(days=settings.file_delay_days):
+                attempt.discard()
+                outcome.status = LEFT_FOR_LATER
+                outcome.message = (f"no files yet; will look again until "
+                                   f"{settings.file_delay_days:g} days after the session end")
+                return outcome
+            return _conclude(engine, attempt, outcome, Status.NO_FILES_FOUND,
+                             message=f"no files under {root} between "
+                                     f"{session.start.isoformat()} and {session.end.isoformat()}")
+
+        with attempt.stage("cluster") as rec:
+            groups = group_files(found.files, settings.clustering_sensitivity)
+            rec.files_found = len(found.files)
+            rec.datasets = len(groups)
+            outcome.activities = [[_relative(f.path, settings.instrument_data_path)
+                                   for f in group] for group in groups]
+
+        if dry_run:
+            outcome.status = Status.COMPLETED
+            outcome.message = "dry run: nothing written"
+            return outcome
+
+        with attempt.stage("extract") as rec:
+            datasets = extract_files(
+                [f.path for f in found.files],
+                instrument_root=settings.instrument_data_path,
+                data_root=settings.data_path,
+                context=ExtractionContext(timezone=session.instrument.tzinfo),
+                workers=settings.extract_workers,
+                progress=_progress_logger(session),
+            )
+            rec.files_found = len(found.files)
+            rec.datasets = outcome.datasets = len(datasets)
+            rec.failures = outcome.failures = sum(d.error is not None for d in datasets)
+
+        with attempt.stage("build"):
+            activities = _activities(groups, datasets, session)
+            xml = build_record(answer, session.instrument, activities)
+
+        with attempt.stage("validate") as rec:
+            problems = validate_record(xml)
+            if problems:
+                rec.status = "error"
+                rec.error = "; ".join(f"line {p.line}: {p.message}" for p in problems[:20])
+        if problems:
+            return _conclude(engine, attempt, outcome, Status.ERROR,
+                             message=f"record does not validate: {rec.error}")
+
+        with attempt.stage("export"):
+            path = settings.records_path / record_filename(session)
+            write_atomically(path, xml)
+            outcome.record_path = path
+        return _conclude(engine, attempt, outcome, Status.COMPLETED, record_path=path)
+    except Exception as exc:  # one session's failure never stops the pass
+        logger.exception("session %s failed", session.identifier)
+        return _conclude(engine, attempt, outcome, Status.ERROR, message=_message(exc))
+
+
+def group_files(files: list[FoundFile], sensitivity: float) -> list[list[FoundFile]]:
+    """Group found files into activities by clustering their modification times."""
+    boundaries = cluster_mtimes([f.mtime for f in files], sensitivity)
+    return group_by_boundaries(files, boundaries, key=lambda f: f.mtime)
+
+
+def record_filename(session: Session) -> str:
+    """``YYYY-MM-DD_<instrument>_<short id>.xml``, date in the instrument's timezone."""
+    day = session.start.astimezone(session.instrument.tzinfo).strftime("%Y-%m-%d")
+    instrument = re.sub(r"[^A-Za-z0-9._-]+", "_", session.instrument.pid)
+    return f"{day}_{instrument}_{session.short_id}.xml"
+
+
+def write_atomically(path: Path, content: bytes) -> None:
+    """Write to a temporary file beside ``path`` and move it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _activities(groups: list[list[FoundFile]], datasets: list[Dataset],
+                session: Session) -> list[Activity]:
+    by_path: dict[Path, list[Dataset]] = {}
+    for dataset in datasets:
+        by_path.setdefault(dataset.path, []).append(dataset)
+    tz = session.instrument.tzinfo
+    activities = []
+    for group in groups:
+        members = [d for f in group for d in by_path.get(f.path, [])]
+        if not members:  # e.g. only .emi files whose data lives in .ser files
+            continue
+        start = dt.datetime.fromtimestamp(min(f.mtime for f in group), tz)
+        activities.append(Activity(seqno=len(activities), start=start, datasets=members))
+    return activities
+
+
+def _conclude(engine, attempt: _Attempt, outcome: SessionOutcome, status: str, *,
+              message: str | None = None, record_path: Path | None = None) -> SessionOutcome:
+    outcome.status, outcome.message = status, message
+    if attempt.dry_run:
+        return outcome
+    try:
+        attempt.finish(status, record_path=record_path, error=message)
+        db.set_session_status(engine, outcome.identifier, outcome.instrument, status)
+    except NexusLIMSError as exc:
+        logger.error("session %s: could not record status %s: %s",
+                     outcome.identifier, status, exc)
+        outcome.message = f"{message or ''} (status not recorded: {exc})".strip()
+    return outcome
+
+
+def _progress_logger(session: Session) -> Callable[[int, int], None]:
+    last = [0.0]
+
+    def report(done: int, total: int) -> None:
+        if done == total or time.monotonic() - last[0] > 5:
+            last[0] = time.monotonic()
+            logger.info("session %s: extracted %d/%d files", session.identifier, done, total)
+
+    return report
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _message(exc: BaseException) -> str:
+    text = str(exc) or exc.__class__.__name__
+    return text if isinstance(exc, NexusLIMSError) else f"{exc.__class__.__name__}: {text}"
