@@ -1,0 +1,114 @@
+"""Pixels: from any numeric array to a visible 8-bit image, and PNGs written atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+SIZE = 500
+"""Longest side of every preview, in pixels."""
+
+LOW_PERCENTILE = 0.5
+HIGH_PERCENTILE = 99.5
+_PERCENTILE_SAMPLE = 250_000
+"""Percentiles are estimated from at most this many pixels, so huge images stay fast."""
+
+
+def stride_for(shape: tuple[int, ...], target: int = 2 * SIZE) -> int:
+    """A step that brings the longest of ``shape`` down to about ``target`` pixels."""
+    longest = max(shape) if shape else 1
+    return max(1, longest // target)
+
+
+def downsample(data: Any, target: int = 2 * SIZE) -> Any:
+    """A strided view of a 2-D (or 2-D + colour) array no larger than needed for a preview.
+
+    Works on numpy and dask arrays alike, so a lazy image is read only where sampled.
+    """
+    step = stride_for(tuple(data.shape[:2]), target)
+    return data[::step, ::step] if step > 1 else data
+
+
+def materialise(data: Any) -> np.ndarray:
+    """A numpy array of ``data``, computing it if it is a dask array."""
+    if hasattr(data, "compute"):
+        data = data.compute()
+    return np.asarray(data)
+
+
+def to_uint8(data: np.ndarray, *, log: bool = False) -> np.ndarray:
+    """Contrast-stretch any real or complex array to 0-255 by percentiles.
+
+    Complex data shows its magnitude; NaN and inf become black; a constant image
+    becomes mid-grey rather than dividing by zero. ``log`` compresses the range first
+    (diffraction patterns and FFTs, whose centre outshines everything else).
+    """
+    data = np.asarray(data)
+    if data.dtype == np.uint8 and not log:
+        return data
+    if np.iscomplexobj(data):
+        data = np.abs(data)
+    values = data.astype(np.float64, copy=True)
+    finite = np.isfinite(values)
+    if not finite.any():
+        return np.zeros(values.shape, dtype=np.uint8)
+    if log:
+        floor = values[finite].min()
+        values[finite] = np.log1p(values[finite] - floor)
+    sample = values[finite]
+    if sample.size > _PERCENTILE_SAMPLE:
+        sample = sample[:: sample.size // _PERCENTILE_SAMPLE]
+    lo, hi = np.percentile(sample, [LOW_PERCENTILE, HIGH_PERCENTILE])
+    if hi <= lo:
+        lo, hi = float(sample.min()), float(sample.max())
+    if hi <= lo:
+        return np.where(finite, 128, 0).astype(np.uint8)
+    scaled = (values - lo) * (255.0 / (hi - lo))
+    scaled[~finite] = 0
+    return np.clip(scaled, 0, 255).astype(np.uint8)
+
+
+def fit(image: Image.Image, size: int = SIZE, box: tuple[int, int] | None = None) -> Image.Image:
+    """Scale ``image`` so its longest side is ``size`` (or it fills ``box``), keeping aspect.
+
+    Small sources are enlarged with nearest-neighbour so each pixel stays a crisp square;
+    large ones are reduced with a box filter.
+    """
+    width, height = image.size
+    box_w, box_h = box or (size, size)
+    scale = min(box_w / width, box_h / height)
+    new = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if new == image.size:
+        return image
+    resample = Image.Resampling.NEAREST if scale > 1 else Image.Resampling.BOX
+    return image.resize(new, resample)
+
+
+def array_image(data: np.ndarray, *, log: bool = False) -> Image.Image:
+    """A PIL image from a 2-D array (grey) or an RGB(A) array, contrast-stretched."""
+    if data.ndim == 3 and data.shape[-1] in (3, 4) and data.dtype == np.uint8:
+        return Image.fromarray(np.ascontiguousarray(data[..., :3]), "RGB")
+    if data.ndim == 3 and data.shape[-1] in (3, 4):
+        return Image.fromarray(to_uint8(data[..., :3], log=log), "RGB")
+    if data.ndim != 2:
+        raise ValueError(f"expected a 2-D image, got shape {data.shape}")
+    return Image.fromarray(np.ascontiguousarray(to_uint8(data, log=log)), "L")
+
+
+def save_png(image: Image.Image, out: Path) -> None:
+    """Write ``image`` to ``out`` as PNG via a temporary file, so readers never see half a file."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            image.save(stream, "PNG", compress_level=3)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
