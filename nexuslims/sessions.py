@@ -119,7 +119,7 @@ class UnbuildableSession:
 
 
 def parse_timestamp(value: dt.datetime | str, tz: dt.tzinfo) -> dt.datetime:
-    """Interpret a session-log timestamp as an aware datetime.
+    """Interpret a session-log timestamp as an aware UTC datetime.
 
     Naive values are wall-clock time in ``tz``; values with an offset keep it.
     Ambiguous wall-clock times (the repeated hour when DST ends) take the first
@@ -132,7 +132,9 @@ def parse_timestamp(value: dt.datetime | str, tz: dt.tzinfo) -> dt.datetime:
         parsed = value
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         parsed = parsed.replace(tzinfo=tz)
-    return parsed
+    # In UTC: arithmetic between two datetimes sharing a ZoneInfo is wall-clock
+    # arithmetic, which would lose or gain an hour across a DST change.
+    return parsed.astimezone(dt.UTC)
 
 
 def pair_sessions(
