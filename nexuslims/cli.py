@@ -147,9 +147,10 @@ def _settings(args: argparse.Namespace, needs: frozenset[str]):
 def _cmd_process(args: argparse.Namespace) -> int:
     from nexuslims.config import NEEDS_ALL
     from nexuslims.lock import builder_lock
-    from nexuslims.pipeline import run_pass
 
     settings = _settings(args, NEEDS_ALL)
+    from nexuslims.pipeline import run_pass
+
     if args.dry_run:
         summary = run_pass(settings, dry_run=True, since=args.since, until=args.until)
     else:

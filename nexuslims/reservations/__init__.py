@@ -88,8 +88,8 @@ class SessionOnly:
         title = f"{session.instrument.display_name} session on {start:%Y-%m-%d}"
         return Reservation(
             title=title,
-            start=session.start,
-            end=session.end,
+            start=start,
+            end=session.end.astimezone(tz),
             experimenters=[session.user] if session.user else [],
         )
 

@@ -1,0 +1,111 @@
+"""The command line as a user meets it: help with no configuration, messages, exit codes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+SUBCOMMANDS = [[], ["process"], ["db"], ["db", "init"], ["db", "upgrade"], ["db", "current"],
+               ["instruments"], ["instruments", "add"], ["instruments", "list"], ["sessions"],
+               ["sessions", "list"], ["sessions", "show"], ["validate"], ["extract"], ["demo"]]
+
+
+def run(args: list[str], cwd: Path, env: dict[str, str] | None = None,
+        module: bool = True) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith(("NX_", "nexusLIMS", "NexusLIMS", "mmfnexus"))}
+    clean.update(env or {})
+    cmd = [sys.executable, "-m", "nexuslims", *args] if module else ["nexuslims", *args]
+    return subprocess.run(cmd, cwd=cwd, env=clean, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS, ids=lambda c: " ".join(c) or "top")
+def test_every_help_works_with_no_configuration(command: list[str], tmp_path: Path) -> None:
+    result = run([*command, "--help"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: nexuslims")
+    assert result.stderr == ""
+
+
+def test_console_script_is_the_same_command(tmp_path: Path) -> None:
+    exe = shutil.which("nexuslims", path=str(Path(sys.executable).parent))
+    if exe is None:
+        pytest.skip("package not installed with its console script")
+    result = subprocess.run([exe, "--version"], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout.startswith("nexuslims ")
+
+
+def test_help_does_not_import_the_heavy_stack(tmp_path: Path) -> None:
+    code = ("import sys; from nexuslims.cli import main\n"
+            "try:\n    main(['process', '--help'])\nexcept SystemExit:\n    pass\n"
+            "heavy = [m for m in ('hyperspy', 'sklearn', 'sqlalchemy', 'lxml') if m in sys.modules]\n"
+            "print('heavy=' + ','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=tmp_path).stdout.strip().splitlines()[-1]
+    assert out == "heavy="
+
+
+def test_missing_configuration_names_each_setting_without_traceback(tmp_path: Path) -> None:
+    result = run(["process"], tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    for name in ("NX_INSTRUMENT_DATA_PATH", "NX_DATA_PATH", "NX_DB_PATH"):
+        assert f"{name} is not set" in result.stderr
+
+
+def test_wrong_env_file_values_are_reported(tmp_path: Path) -> None:
+    env_file = tmp_path / "bad.env"
+    env_file.write_text(f"NX_INSTRUMENT_DATA_PATH={tmp_path}/nope\nNX_DATA_PATH={tmp_path}/d\n"
+                        f"NX_DB_PATH={tmp_path}/db.sqlite\nNX_FILE_STRATEGY=some\n")
+    result = run(["process", "--env-file", str(env_file)], tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "NX_INSTRUMENT_DATA_PATH" in result.stderr and "no such directory" in result.stderr
+    assert "NX_FILE_STRATEGY=some" in result.stderr
+    result = run(["process", "--env-file", str(tmp_path / "absent.env")], tmp_path)
+    assert result.returncode == 1 and "absent.env: no such file" in result.stderr
+
+
+def test_bad_date_is_a_usage_error(tmp_path: Path) -> None:
+    result = run(["process", "--from", "last tuesday"], tmp_path)
+    assert result.returncode == 2 and "is not a date" in result.stderr
+
+
+def test_systemd_units_verify(tmp_path: Path) -> None:
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze not installed")
+    service = (REPO / "systemd/nexuslims.service").read_text()
+    assert "Type=oneshot" in service and "nexuslims process" in service
+    timer = (REPO / "systemd/nexuslims.timer").read_text()
+    assert "Persistent=true" in timer and "OnCalendar=" in timer
+    # The unit names where a facility installs nexuslims; verify checks that it exists.
+    fake = tmp_path / "bin/nexuslims"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    (tmp_path / "nexuslims.service").write_text(
+        service.replace("/opt/nexuslims/venv/bin/nexuslims", str(fake)))
+    (tmp_path / "nexuslims.timer").write_text(timer)
+    result = subprocess.run([analyze, "verify", "nexuslims.service", "nexuslims.timer"],
+                            cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_env_example_documents_every_setting() -> None:
+    example = (REPO / ".env.example").read_text()
+    source = (REPO / "nexuslims/config.py").read_text()
+    import re
+
+    names = set(re.findall(r'"(NX_[A-Z_]+)"', source))
+    assert names >= {"NX_INSTRUMENT_DATA_PATH", "NX_DATA_PATH", "NX_DB_PATH", "NX_DB_URL"}
+    missing = [n for n in names if n not in example]
+    assert missing == []
+    readme = (REPO / "README.md").read_text()
+    assert [n for n in names if f"`{n}`" not in readme] == []
