@@ -28,6 +28,7 @@ _TIME_FORMATS = (
 _DATE_FORMATS = (
     "%Y-%m-%d",
     "%m/%d/%Y",
+    "%d/%m/%Y",
     "%d.%m.%Y",
     "%Y/%m/%d",
     "%d-%b-%Y",
@@ -230,6 +231,8 @@ def dataset_type_of(signal: Any, hint: str | None = None) -> str:
     )
     if "diffraction" in hint_l:
         return "Diffraction"
+    if hint_l == "image" and sig_dim == 2:
+        return "Image"
     if sig_dim == 1 or spectral:
         if "spectrum image" in hint_l or (nav_dim > 0 and nav_size > 1):
             return "SpectrumImage"
@@ -258,6 +261,26 @@ def dims_label(signal: Any) -> str:
 def multi_name(path: Path, index: int, total: int) -> str:
     """NexusLIMS' dataset name: the file name, with ``(i of N)`` for multi-signal files."""
     return path.name if total == 1 else f"{path.name} ({index} of {total})"
+
+
+def load_signals(path: Path, **kwargs: Any) -> list[Any]:
+    """Open ``path`` lazily with HyperSpy; always a list of signals.
+
+    HyperSpy's import-time chatter (missing numba, deprecations) is kept out of the
+    extraction log; read errors propagate for the registry to translate.
+    """
+    import logging
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import hyperspy.api as hs
+
+        # hyperspy.api resets its loggers to WARNING on import; its warnings (no numba,
+        # deprecations) say nothing about the file being read.
+        logging.getLogger("hyperspy").setLevel(logging.ERROR)
+        loaded = hs.load(str(path), lazy=True, **kwargs)
+    return list(loaded) if isinstance(loaded, list | tuple) else [loaded]
 
 
 def signal_preview(signal: Any, dataset_type: str):
