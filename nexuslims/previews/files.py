@@ -18,8 +18,11 @@ _BLANK_FRACTION = 0.01
 _truncated_lock = threading.Lock()
 
 
-def render_image_file(path: Path, out: Path) -> None:
+def render_image_file(path: Path, out: Path, *, page: int = 0) -> None:
     """Write a PNG preview of an image file (PNG, JPEG, GIF, BMP, TIFF of any bit depth).
+
+    ``page`` chooses the TIFF page (e.g. the data page of an Olympus SIS file, whose
+    first page is a JPEG-compressed colour rendering).
 
     TIFFs are read with tifffile (memory-mapped and strided when possible, so a huge
     image is sampled rather than loaded); other formats, and TIFFs tifffile cannot
@@ -37,7 +40,7 @@ def render_image_file(path: Path, out: Path) -> None:
     data: np.ndarray | None = None
     if path.suffix.lower() in TIFF_EXTENSIONS:
         try:
-            data = _read_tiff(path)
+            data = _read_tiff(path, page)
         except Exception:  # noqa: BLE001 -- e.g. JPEG-in-TIFF without imagecodecs; PIL next
             data = None
     image = array_image(data) if data is not None else _read_with_pillow(path)
@@ -94,14 +97,14 @@ def decode_text(raw: bytes) -> str:
         return raw.decode("latin-1")
 
 
-def _read_tiff(path: Path) -> np.ndarray:
-    """The first image of a TIFF, strided down to preview size (memory-mapped if possible)."""
+def _read_tiff(path: Path, index: int = 0) -> np.ndarray:
+    """One page of a TIFF, strided down to preview size (memory-mapped if possible)."""
     import tifffile
 
     with tifffile.TiffFile(path) as tif:
-        page = tif.pages.first
+        page = tif.pages[index]
         if page.is_memmappable:
-            data = tifffile.memmap(path, page=0, mode="r")
+            data = tifffile.memmap(path, page=index, mode="r")
             frame = np.array(downsample(_first_plane(data)))
             del data
             return frame
