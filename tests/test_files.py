@@ -1,0 +1,520 @@
+"""Find stage: which files fall in a session window, with GNU find and the Python walk."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import random
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from nexuslims import files as files_mod
+from nexuslims.files import FindFailed, FindResult, FoundFile, find_files
+
+UTC = dt.UTC
+START = dt.datetime(2024, 3, 5, 14, 0, 0, 250_000, tzinfo=UTC)
+END = dt.datetime(2024, 3, 5, 16, 30, 0, 500_000, tzinfo=UTC)
+NS = 1_000_000_000
+
+
+def epoch_ns(when: dt.datetime) -> int:
+    delta = when - dt.datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * NS + delta.microseconds * 1000
+
+
+START_NS, END_NS = epoch_ns(START), epoch_ns(END)
+MID_NS = (START_NS + END_NS) // 2 + 123_456_789
+HAVE_FIND = shutil.which(files_mod.FIND_EXECUTABLE) is not None
+needs_find = pytest.mark.skipif(not HAVE_FIND, reason="GNU find is not installed")
+BOTH = pytest.mark.parametrize("method", ["gnu-find", "python"])
+
+
+def put(root: Path, rel: str, mtime_ns: int = MID_NS, data: bytes = b"x") -> Path:
+    """A file at ``root/rel`` with the given mtime (nanoseconds)."""
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    os.utime(path, ns=(mtime_ns, mtime_ns))
+    return path
+
+
+@dataclass
+class Store:
+    """A small file store, how to search it, and the relative paths that must be found."""
+
+    root: Path
+    expected: set[str]
+    kwargs: dict = field(default_factory=dict)
+
+
+def rel_paths(result: FindResult, root: Path) -> set[str]:
+    return {str(f.path.relative_to(root)) for f in result.files}
+
+
+def as_tuples(result: FindResult) -> list[tuple[str, int, int]]:
+    return [(str(f.path), f.mtime_ns, f.size) for f in result.files]  # type: ignore[misc]
+
+
+# --- the stores ----------------------------------------------------------------------
+
+
+def boundaries_store(base: Path) -> Store:
+    root = base / "boundaries"
+    put(root, "at_start", START_NS)
+    put(root, "just_after_start", START_NS + 1)
+    put(root, "just_before_start", START_NS - 1)
+    put(root, "middle", MID_NS)
+    put(root, "just_before_end", END_NS - 1)
+    put(root, "at_end", END_NS)
+    put(root, "just_after_end", END_NS + 1)
+    put(root, "a day before", START_NS - 86_400 * NS)
+    put(root, "a day after", END_NS + 86_400 * NS)
+    expected = {"just_after_start", "middle", "just_before_end", "at_end"}
+    return Store(root, expected)
+
+
+def extensions_store(base: Path) -> Store:
+    root = base / "extensions"
+    for name in [
+        "a.dm3",
+        "b.DM3",
+        "c.Dm3",
+        "d.tif",
+        "e.TIFF",
+        "f.ser",
+        "g.txt",
+        "noext",
+        ".dm3",
+        "h.dm3.bak",
+        "i.xdm3",
+        "sub dir/j.dm3",
+        "k.tif",
+    ]:
+        put(root, name)
+    put(root, "old.dm3", START_NS - NS)
+    expected = {"a.dm3", "b.DM3", "c.Dm3", ".dm3", "sub dir/j.dm3", "d.tif", "k.tif"}
+    return Store(root, expected, {"extensions": frozenset({"dm3", ".TIF"})})
+
+
+def ignore_store(base: Path) -> Store:
+    root = base / "ignore"
+    for name in [
+        "a.mib",
+        "B.MIB",
+        "c.db",
+        "d.emi",
+        "e.ser",
+        "f.emi.txt",
+        "x.mib/g.dm3",
+        "Thumbs.db",
+        "h.EMI",
+    ]:
+        put(root, name)
+    expected = {"e.ser", "f.emi.txt", "x.mib/g.dm3"}
+    return Store(root, expected, {"ignore_patterns": ("*.mib", "*.db", "*.emi")})
+
+
+def glob_rules_store(base: Path) -> Store:
+    """Patterns where Python's fnmatch and glibc's differ; find is the reference."""
+    root = base / "glob rules"
+    for name in [
+        "xa.tmp",
+        "ya.tmp",
+        "a*b",
+        "acb",
+        "]x",
+        "zz",
+        "a1.dat",
+        "d1.dat",
+        "-x.dat",
+        "[lit",
+        "q?",
+        "qq",
+        "back\\slash",
+    ]:
+        put(root, name)
+    patterns = ("[^x]*.tmp", "a\\*b", "[]]*", "[a-c]?.dat", "[lit", "q\\?", "back\\\\slash")
+    expected = {"xa.tmp", "acb", "zz", "d1.dat", "-x.dat", "qq"}
+    return Store(root, expected, {"ignore_patterns": patterns})
+
+
+ODD_NAMES = [
+    "with space.dm3",
+    "amp&ersand.dm3",
+    "less<than>.dm3",
+    "quote'single.dm3",
+    'quote"double.dm3',
+    "new\nline.dm3",
+    "tab\there.dm3",
+    "café.dm3",
+    "日本語.DM3",
+    "-leading-dash.dm3",
+    "star*.dm3",
+    "[brackets].dm3",
+    "back\\slash.dm3",
+    "$(dollar).dm3",
+    "dir with space/nested & odd <dir>/deep.dm3",
+    "Ünïcödé dir/ÉMI.dm3",
+]
+
+
+def odd_names_store(base: Path) -> Store:
+    root = base / "odd names"
+    for name in ODD_NAMES:
+        put(root, name)
+    return Store(root, set(ODD_NAMES), {"extensions": frozenset({"dm3"})})
+
+
+def nested_store(base: Path) -> Store:
+    root = base / "nested"
+    deep = "/".join(f"level{i}" for i in range(12))
+    put(root, f"{deep}/deep.dm3")
+    put(root, "a/b/c.dm3")
+    put(root, "a/b/old.dm3", START_NS - 10 * NS)
+    (root / "empty/dirs/only").mkdir(parents=True)
+    return Store(root, {f"{deep}/deep.dm3", "a/b/c.dm3"})
+
+
+def symlinks_store(base: Path) -> Store:
+    root = base / "symlinks"
+    outside = base / "symlinks-outside"
+    put(root, "real/a.dm3")
+    put(outside, "shared/b.dm3")
+    target = put(root, "target.dm3", MID_NS, b"12345")
+    (root / "linked").symlink_to("real", target_is_directory=True)
+    (root / "outside").symlink_to(outside / "shared", target_is_directory=True)
+    # The link itself is new (now, outside the window); its target's mtime must count.
+    (root / "file link.dm3").symlink_to(target)
+    (root / "broken.dm3").symlink_to(root / "nowhere.dm3")
+    (root / "broken dir").symlink_to(root / "no such dir", target_is_directory=True)
+    expected = {"real/a.dm3", "linked/a.dm3", "outside/b.dm3", "target.dm3", "file link.dm3"}
+    return Store(root, expected)
+
+
+def loops_store(base: Path) -> Store:
+    root = base / "loops"
+    put(root, "d/x.dm3")
+    (root / "d" / "back up").symlink_to("..", target_is_directory=True)
+    (root / "d" / "self").symlink_to(".", target_is_directory=True)
+    (root / "ping").symlink_to("pong")
+    (root / "pong").symlink_to("ping")
+    # A sibling link is no loop: both paths are walked, as find -L does.
+    (root / "d2").symlink_to("d", target_is_directory=True)
+    return Store(root, {"d/x.dm3", "d2/x.dm3"})
+
+
+STORES: dict[str, Callable[[Path], Store]] = {
+    "boundaries": boundaries_store,
+    "extensions": extensions_store,
+    "ignore": ignore_store,
+    "glob_rules": glob_rules_store,
+    "odd_names": odd_names_store,
+    "nested": nested_store,
+    "symlinks": symlinks_store,
+    "loops": loops_store,
+}
+
+
+@pytest.fixture(params=sorted(STORES))
+def store(request, tmp_path) -> Store:
+    return STORES[request.param](tmp_path)
+
+
+# --- behaviour of each method --------------------------------------------------------
+
+
+@needs_find
+@BOTH
+def test_each_store_gives_the_expected_files(store, method):
+    result = find_files(store.root, START, END, method=method, **store.kwargs)
+    assert result.method == method
+    assert rel_paths(result, store.root) == store.expected
+
+
+@needs_find
+def test_gnu_find_and_python_walk_agree_on_every_store(store):
+    by_find = find_files(store.root, START, END, method="gnu-find", **store.kwargs)
+    by_python = find_files(store.root, START, END, method="python", **store.kwargs)
+    assert as_tuples(by_find) == as_tuples(by_python)
+    assert len(by_find.warnings) == len(by_python.warnings)
+
+
+@BOTH
+def test_window_is_open_at_start_and_closed_at_end(tmp_path, method):
+    if method == "gnu-find" and not HAVE_FIND:
+        pytest.skip("GNU find is not installed")
+    s = boundaries_store(tmp_path)
+    names = rel_paths(find_files(s.root, START, END, method=method), s.root)
+    assert "at_start" not in names and "just_after_start" in names
+    assert "at_end" in names and "just_after_end" not in names
+
+
+@needs_find
+@BOTH
+def test_symlinked_file_reports_the_targets_mtime_and_size(tmp_path, method):
+    s = symlinks_store(tmp_path)
+    result = find_files(s.root, START, END, method=method)
+    link = next(f for f in result.files if f.path.name == "file link.dm3")
+    assert link.path == s.root / "file link.dm3"
+    assert (link.mtime_ns, link.size) == (MID_NS, 5)
+
+
+@needs_find
+@BOTH
+def test_symlink_loop_ends_and_is_reported(tmp_path, method):
+    s = loops_store(tmp_path)
+    result = find_files(s.root, START, END, method=method)
+    loop_warnings = [w for w in result.warnings if "loop" in w]
+    assert any("back up" in w for w in loop_warnings)
+    assert any("self" in w for w in loop_warnings)
+    assert any("ping" in w and "symbolic links" in w for w in result.warnings)
+
+
+@needs_find
+@BOTH
+def test_results_are_sorted_by_mtime_then_path(tmp_path, method):
+    for name in ["b", "a", "c"]:
+        put(tmp_path, name, MID_NS)
+    put(tmp_path, "z-early", START_NS + 5)
+    result = find_files(tmp_path, START, END, method=method)
+    assert [f.path.name for f in result.files] == ["z-early", "a", "b", "c"]
+    assert result.files[0].mtime == pytest.approx((START_NS + 5) / NS)
+
+
+@needs_find
+@BOTH
+def test_window_in_new_york_time_finds_the_same_files_as_in_utc(tmp_path, method):
+    s = boundaries_store(tmp_path)
+    ny = ZoneInfo("America/New_York")
+    in_utc = find_files(s.root, START, END, method=method)
+    in_ny = find_files(s.root, START.astimezone(ny), END.astimezone(ny), method=method)
+    assert START.astimezone(ny).hour != START.hour
+    assert as_tuples(in_ny) == as_tuples(in_utc)
+
+
+def test_naive_window_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="timezone-aware"):
+        find_files(tmp_path, START.replace(tzinfo=None), END)
+
+
+def test_unknown_method_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="method"):
+        find_files(tmp_path, START, END, method="locate")
+
+
+@pytest.mark.parametrize("method", ["auto", "gnu-find", "python"])
+def test_missing_root_gives_no_files_and_a_warning_naming_it(tmp_path, method):
+    root = tmp_path / "not mounted" / "Titan"
+    result = find_files(root, START, END, method=method)
+    assert result.files == [] and result.method == "none"
+    assert len(result.warnings) == 1
+    assert str(root) in result.warnings[0] and "does not exist" in result.warnings[0]
+
+
+def test_root_that_is_a_file_gives_a_warning(tmp_path):
+    root = put(tmp_path, "not-a-dir")
+    result = find_files(root, START, END)
+    assert result.files == [] and "not a directory" in result.warnings[0]
+
+
+def test_empty_extension_set_finds_nothing(tmp_path):
+    put(tmp_path, "a.dm3")
+    assert find_files(tmp_path, START, END, extensions=frozenset()).files == []
+
+
+def test_found_file_derives_mtime_ns_when_not_given():
+    assert FoundFile(Path("x"), 1.5, 3).mtime_ns == 1_500_000_000
+
+
+# --- falling back to Python ----------------------------------------------------------
+
+
+def test_missing_find_falls_back_to_python_quietly(tmp_path, monkeypatch):
+    s = extensions_store(tmp_path)
+    monkeypatch.setattr(files_mod, "FIND_EXECUTABLE", str(tmp_path / "no-such-find"))
+    result = find_files(s.root, START, END, **s.kwargs)
+    assert result.method == "python" and result.warnings == []
+    assert rel_paths(result, s.root) == s.expected
+
+
+def test_forcing_gnu_find_when_it_is_missing_raises(tmp_path):
+    with pytest.raises(FindFailed, match="no-such-find"):
+        find_files(
+            tmp_path, START, END, method="gnu-find", find_executable=str(tmp_path / "no-such-find")
+        )
+
+
+def fake_find(tmp_path: Path, script: str) -> str:
+    exe = tmp_path / "fake-find"
+    exe.write_text("#!/bin/sh\n" + script + "\n")
+    exe.chmod(0o755)
+    return str(exe)
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "echo 'find: unknown predicate -printf' >&2; exit 1",
+        "exit 3",
+        "printf 'not a record'",
+        "printf 'soon 12 /x\\0'",
+    ],
+    ids=["unknown-predicate", "silent-failure", "no-nul", "bad-mtime"],
+)
+def test_failing_find_falls_back_with_a_warning(tmp_path, script):
+    s = boundaries_store(tmp_path)
+    result = find_files(s.root, START, END, find_executable=fake_find(tmp_path, script))
+    assert result.method == "python"
+    assert rel_paths(result, s.root) == s.expected
+    assert len(result.warnings) == 1 and "GNU find failed" in result.warnings[0]
+
+
+def test_permission_warnings_from_find_do_not_cause_fallback(tmp_path):
+    script = "echo \"find: '/x': Permission denied\" >&2; printf '1.5 3 /x/a\\0'; exit 1"
+    result = find_files(tmp_path, START, END, find_executable=fake_find(tmp_path, script))
+    assert result.method == "gnu-find"
+    assert result.files == [FoundFile(Path("/x/a"), 1.5, 3, 1_500_000_000)]
+    assert result.warnings == ["find: '/x': Permission denied"]
+
+
+@needs_find
+def test_method_and_command_are_logged_at_debug(tmp_path, caplog):
+    with caplog.at_level(logging.DEBUG, logger="nexuslims.files"):
+        find_files(tmp_path, START, END, extensions=frozenset({"dm3"}))
+        find_files(tmp_path, START, END, method="python")
+    text = caplog.text
+    assert "GNU find" in text and "-newermt" in text and "'*.dm3'" in text
+    assert "Python walk" in text
+
+
+# --- a randomized store --------------------------------------------------------------
+
+ALPHABET = "abcXYZ _-&<>'\"é日\n.[]*?\\"
+
+
+def random_store(root: Path, seed: int, count: int = 300) -> None:
+    rng = random.Random(seed)
+    dirs = [root]
+    for i in range(25):
+        name = "".join(rng.choice(ALPHABET.replace("\n", "")) for _ in range(rng.randint(1, 8)))
+        parent = rng.choice(dirs)
+        new = parent / f"{name.replace('/', '_')}{i}"
+        new.mkdir(parents=True, exist_ok=True)
+        dirs.append(new)
+    special = [START_NS, START_NS + 1, END_NS, END_NS + 1, START_NS - 1, END_NS - 1]
+    for i in range(count):
+        stem = "".join(rng.choice(ALPHABET) for _ in range(rng.randint(1, 10)))
+        ext = rng.choice(["dm3", "DM3", "tif", "ser", "emi", "EMI", "mib", "db", "txt", ""])
+        name = f"{stem}{i}.{ext}" if ext else f"{stem}{i}"
+        if rng.random() < 0.1:
+            mtime = rng.choice(special)
+        else:
+            mtime = START_NS + rng.randint(-3 * 3600 * NS, 6 * 3600 * NS)
+        put(rng.choice(dirs), name, mtime, b"x" * rng.randint(0, 50))
+    for i in range(5):
+        link = rng.choice(dirs) / f"link{i}"
+        link.symlink_to(rng.choice(dirs[1:]), target_is_directory=True)
+
+
+@needs_find
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"extensions": frozenset({"dm3", "tif", "ser"})},
+        {"ignore_patterns": ("*.mib", "*.db", "*.emi", "[a-c]*")},
+    ],
+    ids=["all", "extensions", "ignore"],
+)
+def test_gnu_find_and_python_walk_agree_on_a_random_store(tmp_path, seed, kwargs):
+    random_store(tmp_path / "store", seed)
+    by_find = find_files(tmp_path / "store", START, END, method="gnu-find", **kwargs)
+    by_python = find_files(tmp_path / "store", START, END, method="python", **kwargs)
+    assert by_find.files, "the random store should put some files in the window"
+    assert as_tuples(by_find) == as_tuples(by_python)
+
+
+# --- unreadable directories (needs a user that permissions apply to) ----------------
+
+NOBODY = 65534
+
+
+def unreadable_store() -> tuple[Path, Path]:
+    base = Path(tempfile.mkdtemp(prefix="nexuslims-files-", dir="/tmp"))
+    base.chmod(0o755)
+    root = base / "store"
+    put(root, "open/a.dm3")
+    put(root, "locked/inner/b.dm3")
+    (root / "locked").chmod(0o700)
+    for path in [root, root / "open"]:
+        path.chmod(0o755)
+    (root / "open" / "a.dm3").chmod(0o644)
+    return base, root
+
+
+def run_as_nobody(fn: Callable[[], object]) -> object:
+    """``fn()`` in a forked child that has dropped to uid/gid 65534; its JSON result."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: never return into pytest
+        status = 0
+        try:
+            os.close(read_end)
+            try:
+                os.setgroups([])
+                os.setgid(NOBODY)
+                os.setuid(NOBODY)
+            except OSError as exc:
+                payload = {"skip": f"cannot drop privileges: {exc}"}
+            else:
+                payload = {"value": fn()}
+            os.write(write_end, json.dumps(payload).encode())
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            os.write(write_end, json.dumps({"error": repr(exc)}).encode())
+            status = 1
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        data = pipe.read()
+    os.waitpid(pid, 0)
+    outcome = json.loads(data)
+    if "skip" in outcome:
+        pytest.skip(outcome["skip"])
+    assert "error" not in outcome, outcome.get("error")
+    return outcome["value"]
+
+
+@needs_find
+@pytest.mark.parametrize("method", ["gnu-find", "python", "auto"])
+def test_unreadable_directory_gives_a_warning_not_a_crash(method):
+    base, root = unreadable_store()
+
+    def search() -> dict:
+        result = find_files(root, START, END, method=method)
+        return {
+            "method": result.method,
+            "files": [str(f.path) for f in result.files],
+            "warnings": result.warnings,
+        }
+
+    try:
+        outcome = run_as_nobody(search) if os.geteuid() == 0 else search()
+    finally:
+        (root / "locked").chmod(0o755)
+        shutil.rmtree(base)
+    assert isinstance(outcome, dict)
+    assert outcome["method"] == ("python" if method == "python" else "gnu-find")
+    assert outcome["files"] == [str(root / "open" / "a.dm3")]
+    assert len(outcome["warnings"]) == 1
+    assert str(root / "locked") in outcome["warnings"][0]
+    assert "Permission denied" in outcome["warnings"][0]
