@@ -264,7 +264,7 @@ def multi_name(path: Path, index: int, total: int) -> str:
 
 
 def load_signals(path: Path, **kwargs: Any) -> list[Any]:
-    """Open ``path`` lazily with HyperSpy; always a list of signals.
+    """Open ``path`` with HyperSpy (lazily unless ``lazy=False``); always a list of signals.
 
     HyperSpy's import-time chatter (missing numba, deprecations) is kept out of the
     extraction log; read errors propagate for the registry to translate.
@@ -278,8 +278,9 @@ def load_signals(path: Path, **kwargs: Any) -> list[Any]:
 
         # hyperspy.api resets its loggers to WARNING on import; its warnings (no numba,
         # deprecations) say nothing about the file being read.
-        logging.getLogger("hyperspy").setLevel(logging.ERROR)
-        loaded = hs.load(str(path), lazy=True, **kwargs)
+        logging.getLogger("hyperspy").setLevel(logging.CRITICAL)
+        kwargs.setdefault("lazy", True)
+        loaded = hs.load(str(path), **kwargs)
     return list(loaded) if isinstance(loaded, list | tuple) else [loaded]
 
 

@@ -41,7 +41,7 @@ BUILTIN_EXTRACTORS: tuple[Declaration, ...] = (
     Declaration("nexuslims.extractors.digitalmicrograph", "DigitalMicrographExtractor"),
     Declaration("nexuslims.extractors.tia", "TiaSerExtractor"),
     Declaration("nexuslims.extractors.tia", "TiaEmiExtractor"),
-    Declaration("nexuslims.extractors.hyperspy_formats", "VeloxEmdExtractor"),
+    Declaration("nexuslims.extractors.velox", "VeloxEmdExtractor"),
     Declaration("nexuslims.extractors.hyperspy_formats", "BrukerExtractor"),
     Declaration("nexuslims.extractors.hyperspy_formats", "EdaxSpcExtractor"),
     Declaration("nexuslims.extractors.hyperspy_formats", "MsaExtractor"),
