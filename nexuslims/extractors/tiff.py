@@ -92,19 +92,27 @@ def _tiff_datetime(text: Any) -> tuple[str | None, str | None]:
 # -- FEI / Thermo Fisher ---------------------------------------------------------------
 
 
-def fei_text(path: Path) -> str | None:
-    """The FEI INI block: from tag 34682, else from the file's tail (damaged tag tables)."""
+def _raw_text_tag(path: Path, code: int) -> str | None:
+    """A text tag of the first page as written (tifffile would parse FEI/Zeiss tags itself)."""
     import tifffile
 
     try:
         with tifffile.TiffFile(path) as tif:
-            tag = tif.pages.first.tags.get(FEI_TAG)
-            if tag is not None:
-                tif.filehandle.seek(tag.valueoffset)
-                raw = tif.filehandle.read(tag.count)
-                return raw.split(b"\x00", 1)[0].decode("latin-1")
-    except Exception:  # noqa: BLE001 - a damaged tag table: look for the text itself
-        pass
+            tag = tif.pages.first.tags.get(code)
+            if tag is None:
+                return None
+            tif.filehandle.seek(tag.valueoffset)
+            raw = tif.filehandle.read(tag.count)
+    except Exception:  # noqa: BLE001 - a damaged tag table reads as no tag
+        return None
+    return raw.split(b"\x00", 1)[0].decode("latin-1")  # instruments write Latin-1 (µ, °)
+
+
+def fei_text(path: Path) -> str | None:
+    """The FEI INI block: from tag 34682, else from the file's tail (damaged tag tables)."""
+    text = _raw_text_tag(path, FEI_TAG)
+    if text is not None:
+        return text
     with open(path, "rb") as stream:
         stream.seek(0, 2)
         stream.seek(max(0, stream.tell() - _FEI_TAIL))
@@ -364,9 +372,7 @@ class ZeissTiffExtractor:
         unreliable: set[str] = set()
         meta: dict[str, Any] = {}
         _tiff_basics(path, meta, warnings)
-        raw = _tags(path).get(ZEISS_TAG)
-        text = raw.decode("latin-1") if isinstance(raw, bytes) else raw
-        params = parse_zeiss(text) if isinstance(text, str) else {}
+        params = parse_zeiss(_raw_text_tag(path, ZEISS_TAG) or "")
         if not params:
             warnings.append("Zeiss parameters (tag 34118) could not be read")
         for key, (nx_key, unit) in _ZEISS_FIELDS.items():

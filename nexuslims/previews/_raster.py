@@ -49,8 +49,6 @@ def to_uint8(data: np.ndarray, *, log: bool = False) -> np.ndarray:
     (diffraction patterns and FFTs, whose centre outshines everything else).
     """
     data = np.asarray(data)
-    if data.dtype == np.uint8 and not log:
-        return data
     if np.iscomplexobj(data):
         data = np.abs(data)
     values = data.astype(np.float64, copy=True)

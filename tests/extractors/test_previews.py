@@ -1,0 +1,243 @@
+"""Previews: every kind of data becomes a visible 500 px PNG, written atomically.
+
+Previews are always 500 px on their longest side: small sources are enlarged (nearest
+neighbour), large ones reduced, so a record's previews share one scale.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from nexuslims import previews
+from nexuslims.previews._plot import LINE
+
+YY, XX = np.mgrid[0:128, 0:160]
+GRADIENT = (XX + YY).astype(np.float64)
+
+
+def load(out: Path) -> np.ndarray:
+    with Image.open(out) as image:
+        assert image.format == "PNG"
+        return np.asarray(image.convert("RGB")).astype(np.int32)
+
+
+def assert_visible(pixels: np.ndarray, longest: int = 500) -> None:
+    assert max(pixels.shape[:2]) == longest
+    grey = pixels.mean(axis=2)
+    assert grey.std() > 20, "preview is (nearly) one flat colour"
+    assert grey.max() - grey.min() > 100
+
+
+def line_pixels(pixels: np.ndarray) -> int:
+    return int(np.all(np.abs(pixels - np.array(LINE)) < 30, axis=2).sum())
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        (GRADIENT * 400).astype(np.uint16),  # 16-bit, narrow part of the range used
+        (GRADIENT / 7.3).astype(np.uint8),
+        (GRADIENT * 1e-9).astype(np.float32),
+        (GRADIENT - 1e6).astype(np.float64),
+        (GRADIENT * np.exp(1j * GRADIENT)).astype(np.complex64),
+        (GRADIENT * 1000).astype(np.int32),
+    ],
+    ids=["uint16", "uint8", "float32-tiny", "float64-offset", "complex64", "int32"],
+)
+def test_images_of_every_depth_are_visible(tmp_path: Path, data: np.ndarray) -> None:
+    out = tmp_path / "p.png"
+    previews.render_array(data, out, kind="image")
+    pixels = load(out)
+    assert pixels.shape[:2] == (400, 500)  # 128 x 160 enlarged to longest side 500
+    assert_visible(pixels)
+
+
+def test_nan_and_inf_do_not_break_the_stretch(tmp_path: Path) -> None:
+    data = GRADIENT.astype(np.float32)
+    data[::7] = np.nan
+    data[3, :] = np.inf
+    data[4, :] = -np.inf
+    previews.render_array(data, tmp_path / "p.png", kind="image")
+    assert_visible(load(tmp_path / "p.png"))
+
+
+def test_constant_and_all_nan_images_render_without_dividing_by_zero(tmp_path: Path) -> None:
+    previews.render_array(np.full((10, 10), 7.0), tmp_path / "c.png", kind="image")
+    previews.render_array(np.full((10, 10), np.nan), tmp_path / "n.png", kind="image")
+    assert np.unique(load(tmp_path / "c.png")).tolist() == [128]
+    assert np.unique(load(tmp_path / "n.png")).tolist() == [0]
+
+
+def test_large_images_are_reduced_to_500_px(tmp_path: Path) -> None:
+    data = np.random.default_rng(0).integers(0, 4000, (1500, 3000), dtype=np.uint16)
+    previews.render_array(data, tmp_path / "p.png", kind="image")
+    assert load(tmp_path / "p.png").shape[:2] == (250, 500)
+
+
+def test_stack_shows_its_first_frame(tmp_path: Path) -> None:
+    stack = np.zeros((5, 40, 40), dtype=np.float32)
+    stack[0, :, :20] = 1.0  # only frame 0 has a left half lit
+    stack[1:, 20:, :] = 1.0
+    previews.render_array(stack, tmp_path / "p.png", kind="stack")
+    grey = load(tmp_path / "p.png").mean(axis=2)
+    assert grey[:, :200].mean() > 200 and grey[:, 300:].mean() < 50
+
+
+def test_spectrum_is_a_line_plot(tmp_path: Path) -> None:
+    x = np.linspace(0, 20, 2048)
+    y = np.exp(-((x - 5) ** 2)) * 1000 + 10
+    previews.render_array(y, tmp_path / "p.png", kind="spectrum", x=x, x_label="Energy (keV)")
+    pixels = load(tmp_path / "p.png")
+    assert pixels.shape[:2] == (375, 500)
+    assert line_pixels(pixels) > 300  # the trace
+    assert (pixels.mean(axis=2) < 100).sum() > 500  # frame, ticks and labels in dark ink
+
+
+def test_diffraction_uses_a_log_scale(tmp_path: Path) -> None:
+    r = np.hypot(*(np.mgrid[0:201, 0:201] - 100))
+    # a bright central disc (3% of the pixels) and a ring a thousand times fainter
+    pattern = 1e6 * np.exp(-(r**2) / 400) + 1e3 * np.exp(-((r - 60) ** 2) / 8)
+    ring = np.abs(r - 60) < 2
+    previews.render_array(pattern, tmp_path / "log.png", kind="diffraction")
+    previews.render_array(pattern, tmp_path / "lin.png", kind="image")
+    big = np.asarray(Image.fromarray(ring.astype(np.uint8)).resize((500, 500))).astype(bool)
+    ring_log = load(tmp_path / "log.png").mean(axis=2)[big].mean()
+    ring_lin = load(tmp_path / "lin.png").mean(axis=2)[big].mean()
+    assert ring_log > 100 > ring_lin
+
+
+def _spectrum_image(lazy: bool):
+    hs = pytest.importorskip("hyperspy.api")
+    data = np.zeros((12, 16, 512), dtype=np.float32)
+    data[..., 100] = 50.0
+    data[:6, :, 300] = 20.0  # top half has a second peak
+    signal = hs.signals.Signal1D(data)
+    signal.axes_manager[-1].name = "Energy"
+    signal.axes_manager[-1].units = "keV"
+    signal.axes_manager[-1].scale = 0.01
+    return signal.as_lazy() if lazy else signal
+
+
+@pytest.mark.parametrize("lazy", [False, True], ids=["in-memory", "lazy"])
+def test_spectrum_image_has_sum_image_beside_sum_spectrum(tmp_path: Path, lazy: bool) -> None:
+    out = tmp_path / "si.png"
+    previews.render_signal(_spectrum_image(lazy), out, dataset_type="SpectrumImage")
+    pixels = load(out)
+    assert pixels.shape[:2] == (260, 500)
+    left, right = pixels[:, :235].mean(axis=2), pixels[:, 240:]
+    assert left[30:120].mean() > left[140:240].mean() + 50  # top half brighter in the sum image
+    assert line_pixels(right) > 100 and line_pixels(pixels[:, :235]) == 0
+
+
+def test_lazy_signals_give_the_same_picture(tmp_path: Path) -> None:
+    previews.render_signal(_spectrum_image(False), tmp_path / "a.png", dataset_type="x")
+    previews.render_signal(_spectrum_image(True), tmp_path / "b.png", dataset_type="x")
+    assert np.array_equal(load(tmp_path / "a.png"), load(tmp_path / "b.png"))
+
+
+def test_signal_image_stack_and_point_spectrum(tmp_path: Path) -> None:
+    hs = pytest.importorskip("hyperspy.api")
+    stack = hs.signals.Signal2D(np.stack([GRADIENT, -GRADIENT, GRADIENT]).astype(np.float32))
+    previews.render_signal(stack.as_lazy(), tmp_path / "s.png", dataset_type="Image")
+    assert_visible(load(tmp_path / "s.png"))
+    point = hs.signals.Signal1D(np.sin(np.linspace(0, 20, 1024))[np.newaxis])  # nav (1,)
+    previews.render_signal(point, tmp_path / "p.png", dataset_type="Spectrum")
+    assert load(tmp_path / "p.png").shape[:2] == (375, 500)  # a plot, not two panels
+
+
+def test_unknown_kind_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="kind"):
+        previews.render_array(GRADIENT, tmp_path / "p.png", kind="hologram")
+
+
+def test_image_files_of_any_depth(tmp_path: Path) -> None:
+    tifffile = pytest.importorskip("tifffile")
+    tifffile.imwrite(tmp_path / "f.tif", GRADIENT.astype(np.float32))
+    tifffile.imwrite(tmp_path / "u.tif", (GRADIENT * 100).astype(np.uint16))
+    rgba = np.dstack([(GRADIENT % 256).astype(np.uint8)] * 3 + [np.full(GRADIENT.shape, 200, np.uint8)])
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
+    for name in ("f.tif", "u.tif", "a.png"):
+        previews.render_image_file(tmp_path / name, tmp_path / f"{name}.png")
+        assert_visible(load(tmp_path / f"{name}.png"))
+
+
+def test_truncated_image_file_raises_a_clear_error(tmp_path: Path) -> None:
+    Image.fromarray((GRADIENT % 256).astype(np.uint8)).save(tmp_path / "t.png")
+    raw = (tmp_path / "t.png").read_bytes()
+    (tmp_path / "t.png").write_bytes(raw[: len(raw) // 2])
+    try:
+        previews.render_image_file(tmp_path / "t.png", tmp_path / "out.png")
+    except (ValueError, OSError):
+        previews.render_placeholder(tmp_path / "out.png", "image data truncated")
+    assert max(load(tmp_path / "out.png").shape[:2]) == 500
+
+
+def test_text_file_preview_shows_the_first_lines(tmp_path: Path) -> None:
+    source = tmp_path / "notes.txt"
+    source.write_text("\n".join(f"line {i}: sample tilt {i * 0.5} deg" for i in range(200)))
+    previews.render_text_file(source, tmp_path / "t.png")
+    pixels = load(tmp_path / "t.png")
+    assert pixels.shape[:2] == (500, 500)
+    assert (pixels.mean(axis=2) < 128).sum() > 2000  # lots of dark text on white
+
+
+def test_placeholder_says_unavailable(tmp_path: Path) -> None:
+    previews.render_placeholder(tmp_path / "p.png", "reader failed: " + "x" * 300)
+    pixels = load(tmp_path / "p.png")
+    assert pixels.shape[:2] == (375, 500)
+    assert pixels.mean(axis=2).std() > 5
+
+
+def test_png_is_written_atomically_and_replaces_an_old_one(tmp_path: Path) -> None:
+    out = tmp_path / "deep" / "dir" / "p.png"
+    previews.render_placeholder(out, "first")
+    previews.render_array(GRADIENT, out, kind="image")
+    assert sorted(p.name for p in out.parent.iterdir()) == ["p.png"]
+    assert load(out).shape[:2] == (400, 500)
+
+
+CORPUS_IMAGE_FILES = [
+    "tiff/FEI-Helios-Ebeam-16bits.tif",
+    "tiff/FEI-Helios-Ebeam-8bits.tif",
+    "tiff/test_loading_image_saved_with_imageJ.tif",  # 32-bit float
+    "tiff/olympus_SIS.tif",
+    "nexuslims/test_image_thumb_source.png",
+    "nexuslims/test_image_thumb_source.jpg",
+    "nexuslims/test_image_thumb_source.gif",
+    "image/jpg_no_exif_tags.jpg",
+]
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("name", CORPUS_IMAGE_FILES)
+def test_corpus_image_files_preview(corpus: Path, tmp_path: Path, name: str) -> None:
+    previews.render_image_file(corpus / name, tmp_path / "p.png")
+    assert_visible(load(tmp_path / "p.png"))
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize(
+    ("name", "dataset_type", "size"),
+    [
+        ("digitalmicrograph/test-EELS_spectrum.dm3", "Spectrum", (375, 500)),
+        ("digitalmicrograph/EELS_SI.dm4", "SpectrumImage", (260, 500)),
+        ("digitalmicrograph/test_diffraction_pattern.dm3", "Diffraction", (500, 500)),
+        ("digitalmicrograph/test_STEM_image.dm3", "Image", (500, 500)),
+        ("digitalmicrograph/test_fft_packed_complex8.dm4", "Image", (500, 400)),
+        ("tia/64x64x5_TEM_preview.emi", "Image", (500, 500)),
+        ("tia/16x16-spectrum_image-5x5x1024.emi", "SpectrumImage", (260, 500)),
+        ("bruker/16x16_12bit_packed_8bit.bcf", "SpectrumImage", (260, 500)),
+    ],
+)
+def test_corpus_signals_preview_lazily(corpus, tmp_path, name, dataset_type, size) -> None:
+    hs = pytest.importorskip("hyperspy.api")
+    signal = hs.load(corpus / name, lazy=True)
+    signal = signal[-1] if isinstance(signal, list) else signal
+    previews.render_signal(signal, tmp_path / "p.png", dataset_type=dataset_type)
+    pixels = load(tmp_path / "p.png")
+    assert pixels.shape[:2] == size
+    assert pixels.mean(axis=2).std() > 20
