@@ -1,13 +1,36 @@
 """Extract stage: metadata, JSON sidecars and PNG previews for a session's files.
 
-OWNER: extraction helper. Contract below; implementation to follow.
+For each file the extractor registry answers (it never raises); the stage writes, under
+``data_root`` and mirroring the file's path relative to ``instrument_root``:
+
+- ``<relative path>.json``: one sidecar per file, written atomically (temp file, then
+  ``os.replace``): ``{"file", "extractor", "datasets": [{"name", "dataset_type",
+  "nx_meta", "unreliable", "warnings", "error", "preview"}]}``;
+- ``<relative path>.thumb.png`` for a single dataset, ``<relative path>.<i>.thumb.png``
+  (1-based) for the i-th of several.
+
+A preview that cannot be drawn becomes a placeholder PNG and a warning. Several files are
+read by a process pool (HyperSpy readers hold the GIL and are CPU-bound); one bad file
+never fails the stage.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from nexuslims.extractors.base import ExtractedDataset, ExtractionContext
+
+logger = logging.getLogger(__name__)
+
+MAX_DEFAULT_WORKERS = 4
 
 
 @dataclass
@@ -32,3 +55,242 @@ class Dataset:
     """Preview path relative to NX_DATA_PATH (forward slashes), or None."""
     sidecar: Path | None = None
     mtime: float = 0.0
+
+
+def relative_location(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` with forward slashes (the file name if outside it)."""
+    try:
+        return Path(os.path.abspath(path)).relative_to(os.path.abspath(root)).as_posix()
+    except ValueError:
+        return path.name
+
+
+def preview_path(data_root: Path, location: str, index: int, total: int) -> Path:
+    """Where the preview of dataset ``index`` (1-based) of ``total`` goes."""
+    suffix = ".thumb.png" if total == 1 else f".{index}.thumb.png"
+    return data_root / (location + suffix)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _json_safe(meta: dict[str, Any]) -> dict[str, Any]:
+    from nexuslims.extractors._common import scalar
+
+    return {str(k): scalar(v) for k, v in meta.items()}
+
+
+def _render(ds: ExtractedDataset, source: Path, out: Path) -> tuple[bool, str | None]:
+    """Draw ``ds``'s preview to ``out`` atomically; (written, warning)."""
+    from nexuslims.extractors.registry import preview_generator
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp.png")
+    renderer: Callable[[Path], None] | None = ds.render_preview
+    if renderer is None:
+        generator = preview_generator(source)
+        if generator is not None:
+            def renderer(target: Path, _gen: Any = generator) -> None:
+                _gen.render(source, target)
+    warning = None
+    try:
+        from nexuslims.previews import render_placeholder
+
+        if renderer is None:
+            render_placeholder(tmp, f"no preview for {source.suffix or 'this'} files")
+        else:
+            try:
+                renderer(tmp)
+                if not tmp.is_file() or tmp.stat().st_size == 0:
+                    raise RuntimeError("renderer wrote no image")
+            except Exception as exc:  # noqa: BLE001 - any drawing failure gets a placeholder
+                warning = f"preview could not be drawn ({type(exc).__name__}: {exc}); " \
+                          "a placeholder is shown"
+                render_placeholder(tmp, f"preview failed: {exc}")
+        os.replace(tmp, out)
+        return True, warning
+    except Exception as exc:  # noqa: BLE001 - even the placeholder failed: no preview
+        tmp.unlink(missing_ok=True)
+        return False, f"no preview: {type(exc).__name__}: {exc}"
+
+
+def extract_one(
+    path: Path,
+    instrument_root: Path,
+    data_root: Path | None,
+    context: ExtractionContext,
+    previews: bool = True,
+) -> list[Dataset]:
+    """Extract one file: datasets, and (with ``data_root``) its sidecar and previews."""
+    from nexuslims.extractors.registry import extract
+
+    path = Path(path)
+    location = relative_location(path, instrument_root)
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        mtime = 0.0
+    extracted = extract(path, context)
+    total = len(extracted)
+    out: list[Dataset] = []
+    for index, ds in enumerate(extracted, 1):
+        warnings = list(ds.warnings)
+        preview = preview_loc = None
+        if previews and data_root is not None:
+            target = preview_path(Path(data_root), location, index, total)
+            written, warning = _render(ds, path, target)
+            if warning:
+                warnings.append(warning)
+            if written:
+                preview = target
+                preview_loc = relative_location(target, Path(data_root))
+        out.append(
+            Dataset(
+                name=ds.name,
+                path=Path(os.path.abspath(path)),
+                location=location,
+                dataset_type=ds.dataset_type,
+                nx_meta=_json_safe(ds.nx_meta),
+                unreliable=set(ds.unreliable),
+                warnings=warnings,
+                extractor=ds.extractor,
+                error=ds.error,
+                preview=preview,
+                preview_location=preview_loc,
+                mtime=mtime,
+            )
+        )
+    if data_root is not None:
+        sidecar = Path(data_root) / (location + ".json")
+        body = {
+            "file": location,
+            "extractor": out[0].extractor if out else _chosen(path),
+            "datasets": [
+                {
+                    "name": d.name,
+                    "dataset_type": d.dataset_type,
+                    "nx_meta": d.nx_meta,
+                    "unreliable": sorted(d.unreliable),
+                    "warnings": d.warnings,
+                    "error": d.error,
+                    "preview": d.preview_location,
+                }
+                for d in out
+            ],
+        }
+        try:
+            write_atomically(sidecar, json.dumps(body, indent=1, ensure_ascii=False,
+                                                 default=str).encode("utf-8"))
+            for d in out:
+                d.sidecar = sidecar
+        except OSError as exc:
+            logger.warning("could not write %s: %s", sidecar, exc)
+            for d in out:
+                d.warnings.append(f"sidecar not written: {exc}")
+    return out
+
+
+def _chosen(path: Path) -> str:
+    from nexuslims.extractors.registry import select
+
+    try:
+        return str(select(path).name)
+    except Exception:  # noqa: BLE001
+        return "basic"
+
+
+def _safe_extract_one(*args: Any) -> list[Dataset]:
+    """:func:`extract_one` that turns even an unexpected crash into a basic dataset."""
+    path, instrument_root, data_root, context = args[:4]
+    try:
+        return extract_one(*args)
+    except Exception as exc:  # noqa: BLE001 - one bad file never fails the stage
+        logger.exception("extraction of %s failed", path)
+        return _failed(Path(path), instrument_root, context, f"extraction failed: {exc}")
+
+
+def _failed(path: Path, instrument_root: Path, context: ExtractionContext,
+            reason: str) -> list[Dataset]:
+    from nexuslims.extractors.basic import basic_dataset
+
+    ds = basic_dataset(path, context, error=reason)
+    return [Dataset(name=ds.name, path=Path(path),
+                        location=relative_location(Path(path), instrument_root),
+                        dataset_type=ds.dataset_type, nx_meta=_json_safe(ds.nx_meta),
+                        warnings=ds.warnings, extractor=ds.extractor, error=ds.error)]
+
+
+def extract_files(
+    files: Sequence[Path],
+    *,
+    instrument_root: Path,
+    data_root: Path | None,
+    context: ExtractionContext,
+    previews: bool = True,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Dataset]:
+    """Extract metadata (and previews) of ``files``; datasets in input order.
+
+    Parameters
+    ----------
+    files
+        The files to read.
+    instrument_root
+        Root that ``Dataset.location`` and the mirrored output paths are relative to.
+    data_root
+        Where sidecars and previews go; None writes nothing (dry run).
+    context
+        What extractors may know beyond the file (the instrument's timezone).
+    previews
+        Whether to draw PNG previews (only with ``data_root``).
+    workers
+        Processes to use; default ``min(4, os.cpu_count())``. 1 reads in this process.
+    progress
+        Called with ``(files done, files total)`` after each file.
+
+    Returns
+    -------
+    list of Dataset
+        Datasets of one file are consecutive; a file described by a sibling (a TIA
+        ``.emi``) contributes none.
+    """
+    paths = [Path(f) for f in files]
+    total = len(paths)
+    if workers is None:
+        workers = min(MAX_DEFAULT_WORKERS, os.cpu_count() or 1)
+    workers = max(1, min(workers, total or 1))
+    args = [(p, Path(instrument_root), data_root and Path(data_root), context, previews)
+            for p in paths]
+    results: list[list[Dataset]] = [[] for _ in paths]
+    if workers == 1 or total <= 1:
+        for i, job in enumerate(args):
+            results[i] = _safe_extract_one(*job)
+            if progress:
+                progress(i + 1, total)
+    else:
+        done = 0
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = {pool.submit(_safe_extract_one, *job): i for i, job in enumerate(args)}
+            for future in as_completed(futures):
+                i = futures[future]
+                try:
+                    results[i] = future.result()
+                except Exception as exc:  # noqa: BLE001 - e.g. a worker killed by the OS
+                    logger.error("worker failed on %s: %s", paths[i], exc)
+                    results[i] = _failed(paths[i], Path(instrument_root), context,
+                                         f"extraction worker failed: {exc}")
+                done += 1
+                if progress:
+                    progress(done, total)
+    return [ds for group in results for ds in group]
