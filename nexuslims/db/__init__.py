@@ -1,74 +1,77 @@
 """Database layer: the only place that speaks SQL.
 
-OWNER: database helper. The functions below are the contract the pipeline and CLI use.
+The session database is a NexusLIMS one (``instruments``, ``session_log``) plus our
+build history (``build_attempts``, ``build_stages``). Its schema is managed by the
+Alembic revisions shipped in ``nexuslims/db/migrations``; an existing NexusLIMS 1.x or
+2.x database is adopted in place by :func:`upgrade_db`, keeping every row.
+
+Modules: :mod:`~nexuslims.db.engine` (engines, error translation),
+:mod:`~nexuslims.db.migrate` (init/upgrade/revision checks),
+:mod:`~nexuslims.db.sessionlog` (instruments and session log),
+:mod:`~nexuslims.db.history` (build attempts and stages),
+:mod:`~nexuslims.db.queries` (what the CLI lists and shows).
+Every error reaching a caller is a :class:`~nexuslims.errors.DatabaseError`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
+from nexuslims.db.engine import make_engine
+from nexuslims.db.history import (
+    AttemptRecord,
+    StageRecord,
+    delete_attempt,
+    finish_attempt,
+    mark_unbuildable,
+    record_stage,
+    start_attempt,
+)
+from nexuslims.db.migrate import (
+    VERSION_TABLE,
+    current_revision,
+    head_revision,
+    init_db,
+    require_head,
+    upgrade_db,
+)
+from nexuslims.db.queries import (
+    SessionDetail,
+    SessionSummary,
+    list_instruments,
+    list_sessions,
+    session_detail,
+)
+from nexuslims.db.schema import STAGE_NAMES, STAGE_STATUSES
+from nexuslims.db.sessionlog import (
+    add_instrument,
+    load_instruments,
+    session_rows,
+    set_session_status,
+)
 
-from sqlalchemy.engine import Engine
-
-from nexuslims.sessions import Instrument, SessionLogRow
-
-
-def make_engine(url: str) -> Engine:
-    """An engine for ``url`` (SQLite gets foreign keys on and a busy timeout)."""
-    raise NotImplementedError
-
-
-def init_db(url: str) -> str:
-    """Create a new database at head; return the revision. Refuses a non-empty database."""
-    raise NotImplementedError
-
-
-def upgrade_db(url: str) -> tuple[str | None, str]:
-    """Adopt/upgrade a database (empty, NexusLIMS 1.x/2.x, or ours) to head; (from, to)."""
-    raise NotImplementedError
-
-
-def current_revision(url: str) -> str | None:
-    """The database's revision, ``"nexuslims-1.x"``/``"nexuslims-2.x"`` if unadopted, or None."""
-    raise NotImplementedError
-
-
-def require_head(engine: Engine) -> None:
-    """Raise DatabaseNotAtHead (saying to run ``nexuslims db upgrade``) unless at head."""
-    raise NotImplementedError
-
-
-# --- session log -------------------------------------------------------------------
-
-def load_instruments(engine: Engine) -> dict[str, Instrument]:
-    raise NotImplementedError
-
-
-def add_instrument(engine: Engine, instrument: Instrument) -> None:
-    raise NotImplementedError
-
-
-def session_rows(engine: Engine, status: str = "TO_BE_BUILT") -> list[SessionLogRow]:
-    """START/END rows of every session having a row with ``status`` (all its rows)."""
-    raise NotImplementedError
-
-
-def set_session_status(engine: Engine, session_identifier: str, instrument: str,
-                       status: str, *, user: str | None = None) -> None:
-    """Set every row of the session to ``status`` and add a RECORD_GENERATION row."""
-    raise NotImplementedError
-
-
-# --- build history -----------------------------------------------------------------
-
-@dataclass
-class StageRecord:
-    name: str          # find_files | cluster | extract | build | validate | export
-    started: dt.datetime
-    finished: dt.datetime
-    status: str        # ok | error | skipped
-    files_found: int | None = None
-    bytes_found: int | None = None
-    datasets: int | None = None
-    failures: int | None = None
-    error: str | None = None
+__all__ = [
+    "STAGE_NAMES",
+    "STAGE_STATUSES",
+    "VERSION_TABLE",
+    "AttemptRecord",
+    "SessionDetail",
+    "SessionSummary",
+    "StageRecord",
+    "add_instrument",
+    "current_revision",
+    "delete_attempt",
+    "finish_attempt",
+    "head_revision",
+    "init_db",
+    "list_instruments",
+    "list_sessions",
+    "load_instruments",
+    "make_engine",
+    "mark_unbuildable",
+    "record_stage",
+    "require_head",
+    "session_detail",
+    "session_rows",
+    "set_session_status",
+    "start_attempt",
+    "upgrade_db",
+]

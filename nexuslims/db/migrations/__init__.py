@@ -1,0 +1,1 @@
+"""Alembic environment shipped inside the package (run by :mod:`nexuslims.db.migrate`)."""

@@ -1,0 +1,137 @@
+"""The NexusLIMS tables: ``instruments`` and ``session_log``."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy import exc
+from sqlalchemy.engine import Engine
+
+from nexuslims.db.engine import safe_url, translated
+from nexuslims.db.schema import instruments, session_log
+from nexuslims.errors import DatabaseError
+from nexuslims.sessions import EventType, Instrument, SessionLogRow, Status
+
+# Instrument field -> instruments column (only the primary key is named differently).
+_INSTRUMENT_COLUMNS = {f.name: ("instrument_pid" if f.name == "pid" else f.name)
+                       for f in dataclasses.fields(Instrument)}
+
+
+def status_value(status: Status | str) -> str:
+    """The text stored for ``status``; ValueError for a status NexusLIMS does not know."""
+    return Status(status).value
+
+
+def _instrument(row: sa.Row) -> Instrument:
+    values = row._mapping
+    return Instrument(**{field: values[column] for field, column in _INSTRUMENT_COLUMNS.items()})
+
+
+def load_instruments(engine: Engine) -> dict[str, Instrument]:
+    """Every instrument of the ``instruments`` table.
+
+    Returns
+    -------
+    dict
+        Instruments by ``instrument_pid``.
+    """
+    query = sa.select(instruments).order_by(instruments.c.instrument_pid)
+    with translated(engine.url, "reading the instruments"), engine.connect() as conn:
+        return {i.pid: i for i in map(_instrument, conn.execute(query))}
+
+
+def add_instrument(engine: Engine, instrument: Instrument) -> None:
+    """Add one instrument.
+
+    Raises
+    ------
+    DatabaseError
+        An instrument with that pid exists already, or another unique column
+        (``api_url``, ``computer_name``, ``computer_ip``) repeats another instrument's.
+    """
+    values = {column: getattr(instrument, field)
+              for field, column in _INSTRUMENT_COLUMNS.items()}
+    with translated(engine.url, f"adding instrument {instrument.pid!r}"):
+        try:
+            with engine.begin() as conn:
+                conn.execute(sa.insert(instruments).values(values))
+        except exc.IntegrityError as err:
+            with engine.connect() as conn:
+                exists = conn.execute(sa.select(instruments.c.instrument_pid).where(
+                    instruments.c.instrument_pid == instrument.pid)).first()
+            if exists:
+                raise DatabaseError(f"instrument {instrument.pid!r} is already in "
+                                    f"{safe_url(engine.url)}") from err
+            raise DatabaseError(f"instrument {instrument.pid!r} cannot be added to "
+                                f"{safe_url(engine.url)}: {err.orig}") from err
+
+
+def _row(row: sa.Row) -> SessionLogRow:
+    return SessionLogRow(id=row.id_session_log, session_identifier=row.session_identifier,
+                         instrument=row.instrument, timestamp=row.timestamp,
+                         event_type=row.event_type, record_status=row.record_status,
+                         user=row.user)
+
+
+def session_rows(engine: Engine, status: Status | str = Status.TO_BE_BUILT) -> list[SessionLogRow]:
+    """The START and END rows of every session that has a row with ``status``.
+
+    All START/END rows of such a session are returned (whatever their own status),
+    ordered by id; RECORD_GENERATION rows are left out. Timestamps are as stored
+    (text in SQLite), to be interpreted by :func:`nexuslims.sessions.parse_timestamp`.
+    """
+    wanted = sa.select(session_log.c.session_identifier).where(
+        session_log.c.record_status == status_value(status))
+    query = (sa.select(session_log)
+             .where(session_log.c.session_identifier.in_(wanted),
+                    session_log.c.event_type.in_([EventType.START.value, EventType.END.value]))
+             .order_by(session_log.c.id_session_log))
+    with translated(engine.url, "reading the session log"), engine.connect() as conn:
+        return [_row(r) for r in conn.execute(query)]
+
+
+def rows_of_session(conn: sa.Connection, session_identifier: str) -> list[SessionLogRow]:
+    """Every row (RECORD_GENERATION included) of one session, ordered by id."""
+    query = (sa.select(session_log)
+             .where(session_log.c.session_identifier == session_identifier)
+             .order_by(session_log.c.id_session_log))
+    return [_row(r) for r in conn.execute(query)]
+
+
+def write_session_status(conn: sa.Connection, session_identifier: str, instrument: str,
+                         status: str, user: str | None) -> None:
+    """Set the session's rows to ``status`` and log a RECORD_GENERATION row (in ``conn``'s
+    transaction)."""
+    updated = conn.execute(sa.update(session_log)
+                           .where(session_log.c.session_identifier == session_identifier)
+                           .values(record_status=status))
+    if updated.rowcount == 0:
+        raise DatabaseError(f"session {session_identifier!r} is not in the session log")
+    conn.execute(sa.insert(session_log).values(
+        session_identifier=session_identifier, instrument=instrument,
+        # Written with its offset, so it means the same to every reader.
+        timestamp=dt.datetime.now().astimezone(),
+        event_type=EventType.RECORD_GENERATION.value, record_status=status, user=user))
+
+
+def set_session_status(engine: Engine, session_identifier: str, instrument: str,
+                       status: Status | str, *, user: str | None = None) -> None:
+    """Record a session's outcome the way NexusLIMS does.
+
+    Every row of the session gets ``record_status = status`` and a RECORD_GENERATION
+    row with that status is added (timestamped now, with the local UTC offset), in one
+    transaction.
+
+    Raises
+    ------
+    ValueError
+        ``status`` is not one of :class:`~nexuslims.sessions.Status`.
+    DatabaseError
+        The session has no rows, or the database refused the write.
+    """
+    value = status_value(status)
+    with translated(engine.url, f"setting session {session_identifier!r} to {value}"), \
+            engine.begin() as conn:
+        write_session_status(conn, session_identifier, instrument, value, user)
