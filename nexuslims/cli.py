@@ -223,15 +223,41 @@ def _cmd_sessions(args: argparse.Namespace) -> int:
             print(json.dumps([asdict(s) for s in sessions], indent=2, default=str))
         else:
             _print_table(["SESSION", "INSTRUMENT", "USER", "START", "END", "STATUS", "ATTEMPTS"],
-                         [[s.session_identifier, s.instrument, s.user or "", s.start or "",
+                         [[s.identifier, s.instrument, s.user or "", s.start or "",
                            s.end or "", s.status, s.attempts] for s in sessions])
         return 0
     detail = db.session_detail(engine, args.identifier)
     if detail is None:
         print(f"nexuslims: no session {args.identifier!r} in the session log", file=sys.stderr)
         return 1
-    print(db.format_session_detail(detail))
+    _print_session_detail(detail)
     return 0
+
+
+def _print_session_detail(detail) -> None:
+    print(f"session {detail.identifier}: {detail.status}")
+    _print_table(["ROW", "EVENT", "TIMESTAMP", "STATUS", "INSTRUMENT", "USER"],
+                 [[r.id, r.event_type, r.timestamp, r.record_status, r.instrument, r.user or ""]
+                  for r in detail.rows])
+    if not detail.attempts:
+        print("no build attempts")
+    for a in detail.attempts:
+        took = f"{a.duration_s:.2f} s" if a.duration_s is not None else "unfinished"
+        print(f"\nattempt {a.id}: {a.status}, started {a.started:%Y-%m-%d %H:%M:%S %Z}, {took}"
+              + (" (dry run)" if a.dry_run else ""))
+        if a.record_path:
+            print(f"  record: {a.record_path}")
+        if a.error:
+            print(f"  error: {a.error}")
+        _print_table(["STAGE", "STATUS", "SECONDS", "FILES", "BYTES", "DATASETS", "FAILURES",
+                      "ERROR"],
+                     [[st.name, st.status, f"{st.duration_s:.3f}", _blank(st.files_found),
+                       _blank(st.bytes_found), _blank(st.datasets), _blank(st.failures),
+                       st.error or ""] for st in a.stages])
+
+
+def _blank(value: object) -> object:
+    return "" if value is None else value
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:

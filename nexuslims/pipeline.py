@@ -264,7 +264,7 @@ def build_session(engine, settings: Settings, session: Session, *, dry_run: bool
 def group_files(files: list[FoundFile], sensitivity: float) -> list[list[FoundFile]]:
     """Group found files into activities by clustering their modification times."""
     boundaries = cluster_mtimes([f.mtime for f in files], sensitivity)
-    return group_by_boundaries(files, boundaries, key=lambda f: f.mtime)
+    return group_by_boundaries(files, key=lambda f: f.mtime, boundaries=boundaries)
 
 
 def record_filename(session: Session) -> str:

@@ -44,6 +44,7 @@ from nexuslims.db.schema import STAGE_NAMES, STAGE_STATUSES
 from nexuslims.db.sessionlog import (
     add_instrument,
     load_instruments,
+    log_session_event,
     session_rows,
     set_session_status,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "list_instruments",
     "list_sessions",
     "load_instruments",
+    "log_session_event",
     "make_engine",
     "mark_unbuildable",
     "record_stage",

@@ -135,3 +135,25 @@ def set_session_status(engine: Engine, session_identifier: str, instrument: str,
     with translated(engine.url, f"setting session {session_identifier!r} to {value}"), \
             engine.begin() as conn:
         write_session_status(conn, session_identifier, instrument, value, user)
+
+
+def log_session_event(engine: Engine, session_identifier: str, instrument: str,
+                      timestamp: dt.datetime, event_type: EventType | str,
+                      status: Status | str = Status.WAITING_FOR_END,
+                      user: str | None = None) -> int:
+    """Append one START/END row to the session log, as a session logger or harvester does.
+
+    ``timestamp`` is stored as given: naive values mean wall-clock time in the
+    instrument's timezone, aware ones keep their offset.
+
+    Returns
+    -------
+    int
+        The new row's ``id_session_log``.
+    """
+    values = dict(session_identifier=session_identifier, instrument=instrument,
+                  timestamp=timestamp, event_type=EventType(event_type).value,
+                  record_status=status_value(status), user=user)
+    with translated(engine.url, f"logging {values['event_type']} of {session_identifier!r}"), \
+            engine.begin() as conn:
+        return int(conn.execute(sa.insert(session_log).values(values)).inserted_primary_key[0])
