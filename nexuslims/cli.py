@@ -304,7 +304,8 @@ def print_summary(summary, *, verbose: int = 0) -> None:
 
 def _print_summary(summary, *, verbose: int = 0) -> None:
     for o in summary.outcomes:
-        window = f"{o.start:%Y-%m-%d %H:%M} to {o.end:%H:%M}" if o.start and o.end else ""
+        window = (f"{o.start:%Y-%m-%d %H:%M} to {o.end:%Y-%m-%d %H:%M %Z}"
+                  if o.start and o.end else "")
         print(f"{o.identifier} [{o.instrument}] {window}: {o.status}"
               + (f" - {o.message}" if o.message else ""))
         if o.activities:
@@ -365,6 +366,10 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+    if verbose < 2:
+        # HyperSpy warns in every worker process that an optional accelerator is missing.
+        logging.getLogger("hyperspy.decorators").addFilter(
+            lambda record: "Numba is not installed" not in record.getMessage())
     events = logging.getLogger("nexuslims.events")
     events.propagate = False  # machine-readable lines go to the events file only
     events.setLevel(logging.INFO)

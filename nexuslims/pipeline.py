@@ -152,7 +152,8 @@ def run_pass(settings: Settings, *, dry_run: bool = False,
                                           instruments)
     sessions = [s for s in sessions
                 if (since is None or s.start >= since) and (until is None or s.start < until)]
-    logger.info("%d session(s) to build, %d unbuildable", len(sessions), len(unbuildable))
+    logger.info("%d session(s) to build, %d that cannot be built", len(sessions),
+                len(unbuildable))
 
     outcomes: list[SessionOutcome] = []
     for bad in unbuildable:
@@ -163,9 +164,11 @@ def run_pass(settings: Settings, *, dry_run: bool = False,
                                        message=bad.reason))
 
     for n, session in enumerate(sessions, 1):
+        tz = session.instrument.tzinfo
         logger.info("[%d/%d] session %s on %s, %s to %s", n, len(sessions),
                     session.identifier, session.instrument.pid,
-                    session.start.isoformat(), session.end.isoformat())
+                    session.start.astimezone(tz).isoformat(),
+                    session.end.astimezone(tz).isoformat())
         outcome = build_session(engine, settings, session, dry_run=dry_run, now=now)
         logger.info("[%d/%d] session %s: %s%s", n, len(sessions), session.identifier,
                     outcome.status, f" ({outcome.message})" if outcome.message else "")
@@ -178,8 +181,9 @@ def build_session(engine, settings: Settings, session: Session, *, dry_run: bool
                   now: dt.datetime) -> SessionOutcome:
     """Run every stage for one session and record the outcome; never raises."""
     assert settings.instrument_data_path is not None and settings.records_path is not None
+    tz = session.instrument.tzinfo
     outcome = SessionOutcome(session.identifier, session.instrument.pid, Status.ERROR,
-                             start=session.start, end=session.end)
+                             start=session.start.astimezone(tz), end=session.end.astimezone(tz))
     attempt = _Attempt(engine, session, dry_run)
     try:
         answer = harvester_for(session.instrument.harvester).reservation_for(session)

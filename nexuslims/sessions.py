@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     """``session_log.record_status`` values (NexusLIMS names and meanings)."""
 
     WAITING_FOR_END = "WAITING_FOR_END"
@@ -27,7 +27,7 @@ class Status(str, enum.Enum):
     BUILT_NOT_EXPORTED = "BUILT_NOT_EXPORTED"
 
 
-class EventType(str, enum.Enum):
+class EventType(enum.StrEnum):
     """``session_log.event_type`` values."""
 
     START = "START"
@@ -102,7 +102,7 @@ class Session:
         import re
 
         tail = re.split(r"[/?=&#]", self.identifier.rstrip("/"))[-1]
-        tail = re.sub(r"[^A-Za-z0-9._-]", "", tail)[:24]
+        tail = re.sub(r"[^A-Za-z0-9._-]", "", tail)[:48]
         if not tail:
             tail = hashlib.sha256(self.identifier.encode()).hexdigest()[:10]
         return tail
