@@ -31,6 +31,7 @@ from nexuslims.extractors.base import ExtractedDataset, ExtractionContext
 logger = logging.getLogger(__name__)
 
 MAX_DEFAULT_WORKERS = 4
+MIN_FILES_PER_WORKER = 4
 
 
 @dataclass
@@ -230,6 +231,29 @@ def _failed(path: Path, instrument_root: Path, context: ExtractionContext,
                         warnings=ds.warnings, extractor=ds.extractor, error=ds.error)]
 
 
+def _warm_for_fork() -> Any:
+    """Import the readers once here so forked workers start with them loaded.
+
+    HyperSpy, exspy and matplotlib take seconds to import; paid once in the parent, a
+    forked worker inherits them. Where fork is unavailable workers import on first use.
+    """
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name in ("hyperspy.api", "exspy", "nexuslims.previews"):
+            try:
+                __import__(name)
+            except Exception:  # noqa: BLE001 - a worker will report the real error
+                logger.debug("could not pre-import %s", name)
+    logging.getLogger("hyperspy").setLevel(logging.CRITICAL)
+    return multiprocessing.get_context("fork")
+
+
 def extract_files(
     files: Sequence[Path],
     *,
@@ -273,6 +297,8 @@ def extract_files(
     args = [(p, Path(instrument_root), data_root and Path(data_root), context, previews)
             for p in paths]
     results: list[list[Dataset]] = [[] for _ in paths]
+    if total < MIN_FILES_PER_WORKER * 2:
+        workers = 1  # a pool costs each worker HyperSpy's import: not worth it for few files
     if workers == 1 or total <= 1:
         for i, job in enumerate(args):
             results[i] = _safe_extract_one(*job)
@@ -280,7 +306,8 @@ def extract_files(
                 progress(i + 1, total)
     else:
         done = 0
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        context_mp = _warm_for_fork()
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context_mp) as pool:
             futures = {pool.submit(_safe_extract_one, *job): i for i, job in enumerate(args)}
             for future in as_completed(futures):
                 i = futures[future]

@@ -136,7 +136,7 @@ def test_vanished_file_still_answers(tmp_path):
 
 def test_known_extensions_are_those_of_real_extractors():
     exts = registry.Registry(entry_points=False).known_extensions()
-    assert {"dm3", "dm4", "ser", "emi", "emd", "bcf", "spx", "spc", "msa"} <= exts
+    assert {"dm3", "dm4", "ser", "emi", "emd", "bcf", "spx", "spc", "msa", "hspy", "mrc"} <= exts
     assert "" not in exts
     assert "xyz" not in exts
 

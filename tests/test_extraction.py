@@ -1,0 +1,139 @@
+"""The extract stage: datasets in order, mirrored sidecars and previews, atomic JSON."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from nexuslims.extract_command import run_extract
+from nexuslims.extraction import extract_files, write_atomically
+from nexuslims.extractors.base import ExtractionContext
+
+CTX = ExtractionContext()
+
+
+def corpus() -> Path:
+    value = os.environ.get("NEXUSLIMS_TEST_CORPUS")
+    if not value or not Path(value).is_dir():
+        pytest.skip("NEXUSLIMS_TEST_CORPUS is not set")
+    return Path(value)
+
+
+@pytest.fixture
+def instrument(tmp_path):
+    """A small instrument tree: DM files in a folder with a space, a TIA pair, junk."""
+    src = corpus()
+    root = tmp_path / "instrument"
+    (root / "Jane Doe" / "day 1").mkdir(parents=True)
+    shutil.copy(src / "digitalmicrograph/test-EELS_spectrum.dm3", root / "Jane Doe/day 1/eels.dm3")
+    shutil.copy(src / "digitalmicrograph/multi_signal.dm3", root / "Jane Doe/multi.dm3")
+    for name in ("64x64_TEM_images_acquire.emi", "64x64_TEM_images_acquire_1.ser"):
+        shutil.copy(src / "tia" / name, root / "Jane Doe" / name)
+    (root / "Jane Doe/notes.qqq").write_bytes(b"\x00\x01")
+    return root
+
+
+def files_of(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sidecars_and_previews_mirror_paths(instrument, tmp_path, workers):
+    data = tmp_path / "data"
+    files = files_of(instrument)
+    seen = []
+    datasets = extract_files(files, instrument_root=instrument, data_root=data, context=CTX,
+                             workers=workers, progress=lambda d, t: seen.append((d, t)))
+    assert seen[-1] == (len(files), len(files))
+    # input order, multi-signal datasets consecutive, the .emi contributes none
+    assert [d.location for d in datasets] == [
+        "Jane Doe/64x64_TEM_images_acquire_1.ser",
+        "Jane Doe/day 1/eels.dm3",
+        "Jane Doe/multi.dm3",
+        "Jane Doe/multi.dm3",
+        "Jane Doe/notes.qqq",
+    ]
+    multi = [d for d in datasets if d.location.endswith("multi.dm3")]
+    assert [d.preview for d in multi] == [data / "Jane Doe/multi.dm3.1.thumb.png",
+                                          data / "Jane Doe/multi.dm3.2.thumb.png"]
+    eels = datasets[1]
+    assert eels.preview == data / "Jane Doe/day 1/eels.dm3.thumb.png"
+    assert eels.preview_location == "Jane Doe/day 1/eels.dm3.thumb.png"
+    assert eels.preview.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert eels.sidecar == data / "Jane Doe/day 1/eels.dm3.json"
+    body = json.loads(eels.sidecar.read_text())
+    assert body["file"] == "Jane Doe/day 1/eels.dm3"
+    assert body["extractor"] == "digitalmicrograph"
+    assert body["datasets"][0]["nx_meta"]["Data Type"] == "STEM_EELS"
+    assert body["datasets"][0]["preview"] == eels.preview_location
+    emi_json = json.loads((data / "Jane Doe/64x64_TEM_images_acquire.emi.json").read_text())
+    assert emi_json["datasets"] == []
+    junk = datasets[-1]
+    assert junk.extractor == "basic" and junk.preview.is_file()  # placeholder
+    assert not list(data.rglob("*.tmp*"))
+    assert eels.mtime == (instrument / "Jane Doe/day 1/eels.dm3").stat().st_mtime
+
+
+def test_dry_run_writes_nothing(instrument, tmp_path):
+    datasets = extract_files(files_of(instrument), instrument_root=instrument, data_root=None,
+                             context=CTX, workers=1)
+    assert datasets and all(d.preview is None and d.sidecar is None for d in datasets)
+    assert not (tmp_path / "data").exists()
+
+
+def test_bad_file_and_failed_preview_do_not_fail_the_stage(instrument, tmp_path, monkeypatch):
+    bad = instrument / "Jane Doe/broken.dm3"
+    bad.write_bytes(b"\x00\x00\x00\x03garbage")
+    import nexuslims.previews as previews
+
+    def boom(*a, **k):
+        raise RuntimeError("no drawing today")
+
+    monkeypatch.setattr(previews, "render_signal", boom)
+    data = tmp_path / "data"
+    datasets = extract_files([bad, instrument / "Jane Doe/day 1/eels.dm3"],
+                             instrument_root=instrument, data_root=data, context=CTX, workers=1)
+    assert datasets[0].extractor == "basic" and datasets[0].error
+    assert any("placeholder" in w for w in datasets[1].warnings)
+    assert datasets[1].preview.is_file()
+
+
+def test_write_atomically_replaces_whole_file(tmp_path):
+    target = tmp_path / "a" / "x.json"
+    write_atomically(target, b"one")
+    write_atomically(target, b"two")
+    assert target.read_bytes() == b"two"
+    assert [p.name for p in target.parent.iterdir()] == ["x.json"]
+
+
+def test_run_extract_json_lines(instrument, tmp_path):
+    out, err = io.StringIO(), io.StringIO()
+    code = run_extract([str(instrument)], json_out=True, no_preview=False,
+                       preview_dir=str(tmp_path / "pv"), stdout=out, stderr=err)
+    assert code == 0
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert len(lines) == 5
+    assert set(lines[0]) == {"file", "dataset", "extractor", "nx_meta", "preview", "error"}
+    assert all(line["preview"] and Path(line["preview"]).is_file() for line in lines)
+    assert "files: 5" in err.getvalue() and "datasets: 5" in err.getvalue()
+
+
+def test_run_extract_summary_without_previews(instrument):
+    out, err = io.StringIO(), io.StringIO()
+    code = run_extract([str(instrument / "Jane Doe/multi.dm3")], json_out=False,
+                       no_preview=True, preview_dir=None, stdout=out, stderr=err)
+    assert code == 0
+    assert "multi.dm3 (2 of 2)" in out.getvalue()
+    assert "failed: 0" in err.getvalue()
+
+
+def test_run_extract_missing_path_is_usage_error(tmp_path):
+    err = io.StringIO()
+    assert run_extract([str(tmp_path / "nope")], json_out=True, no_preview=True,
+                       preview_dir=None, stdout=io.StringIO(), stderr=err) == 2
+    assert "no such file" in err.getvalue()
