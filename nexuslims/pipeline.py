@@ -184,9 +184,19 @@ def build_session(engine, settings: Settings, session: Session, *, dry_run: bool
     tz = session.instrument.tzinfo
     outcome = SessionOutcome(session.identifier, session.instrument.pid, Status.ERROR,
                              start=session.start.astimezone(tz), end=session.end.astimezone(tz))
+    try:
+        harvester = harvester_for(session.instrument.harvester)
+    except KeyError:
+        # Nothing is lost: the session waits until a nexuslims with that harvester runs.
+        outcome.status = LEFT_FOR_LATER
+        outcome.message = (f"instrument {session.instrument.pid} uses the "
+                           f"{session.instrument.harvester!r} calendar, which this nexuslims "
+                           "cannot read yet; left for later")
+        logger.warning("session %s: %s", session.identifier, outcome.message)
+        return outcome
     attempt = _Attempt(engine, session, dry_run)
     try:
-        answer = harvester_for(session.instrument.harvester).reservation_for(session)
+        answer = harvester.reservation_for(session)
         if isinstance(answer, NoReservation | NoConsent):
             status = Status.NO_RESERVATION if isinstance(answer, NoReservation) \
                 else Status.NO_CONSENT
