@@ -230,7 +230,6 @@ def build_session(engine, settings: Settings, session: Session, *, dry_run: bool
         with attempt.stage("cluster") as rec:
             groups = group_files(found.files, settings.clustering_sensitivity)
             rec.files_found = len(found.files)
-            rec.datasets = len(groups)
             outcome.activities = [[_relative(f.path, settings.instrument_data_path)
                                    for f in group] for group in groups]
 

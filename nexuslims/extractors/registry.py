@@ -252,11 +252,13 @@ class Registry:
         """
         extractor, rejected = self._choose(path)
         if extractor is self.fallback:
-            notes = []
-            if rejected:
-                notes.append(f"content does not look like {' or '.join(rejected)}; "
-                             "basic file information only")
-            return [basic_dataset(path, context, warnings=notes)]
+            if not rejected:
+                return [basic_dataset(path, context)]
+            # A known extension with foreign content (empty, truncated, misnamed): an error
+            # the user should see, not just a note.
+            reason = (f"content does not look like {' or '.join(rejected)}; "
+                      "basic file information only")
+            return [basic_dataset(path, context, error=reason, warnings=[reason])]
         try:
             result = extractor.extract(path, context)
             if not isinstance(result, list) or not all(

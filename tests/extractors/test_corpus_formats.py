@@ -169,10 +169,12 @@ def test_zero_byte_and_wrong_extension(corpus, utc, tmp_path):
     empty.touch()
     ds = one(empty, utc)
     assert ds.extractor == "basic" and ds.nx_meta["File Size (bytes)"] == 0
+    assert ds.error is not None and "does not look like" in ds.error
     png_named_dm3 = tmp_path / "picture.dm3"
     shutil.copy(corpus / "nexuslims/test_image_thumb_source.png", png_named_dm3)
     ds = one(png_named_dm3, utc)
     assert ds.extractor == "basic" and any("does not look like" in w for w in ds.warnings)
+    assert ds.error is not None
 
 
 def test_awkward_names(corpus, utc, tmp_path):

@@ -87,6 +87,7 @@ def test_sniff_refusal_everywhere_gives_basic_with_warning(tmp_path):
     [ds] = empty_registry(Fake(magic=b"MAGIC")).extract(f, CTX)
     assert ds.extractor == "basic"
     assert any("does not look like Fake format" in w for w in ds.warnings)
+    assert ds.error is not None and "does not look like Fake format" in ds.error
 
 
 def test_raising_extractor_becomes_basic_with_error(tmp_path):
