@@ -308,6 +308,11 @@ def _print_summary(summary, *, verbose: int = 0) -> None:
                   if o.start and o.end else "")
         print(f"{o.identifier} [{o.instrument}] {window}: {o.status}"
               + (f" - {o.message}" if o.message else ""))
+        if summary.dry_run and o.reservation is not None:
+            r = o.reservation
+            print(f"  reservation: {r.title!r}"
+                  + (f" by {', '.join(r.experimenters)}" if r.experimenters else "")
+                  + (f"; {r.url}" if r.url else ""))
         if o.activities:
             print(f"  {o.files} file(s) in {len(o.activities)} activit"
                   f"{'y' if len(o.activities) == 1 else 'ies'}"

@@ -53,6 +53,9 @@ class Settings:
     clustering_sensitivity: float = 1.0
     extract_workers: int | None = None
     deprecated_names: tuple[str, ...] = field(default=(), compare=False)
+    env: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    """Every variable seen (environment over .env), for plug-ins that read their own
+    settings (harvesters, export destinations); may hold secrets, so never printed."""
 
     @property
     def lock_path(self) -> Path:
@@ -195,6 +198,7 @@ def load_settings(env: Mapping[str, str], needs: frozenset[str] = NEEDS_ALL) -> 
         clustering_sensitivity=sensitivity,
         extract_workers=workers,
         deprecated_names=tuple(deprecated),
+        env=env,
     )
 
 

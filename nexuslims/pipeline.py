@@ -30,8 +30,17 @@ from nexuslims.extraction import Dataset, extract_files
 from nexuslims.extractors.base import ExtractionContext
 from nexuslims.files import FoundFile, find_files
 from nexuslims.record import Activity, build_record
-from nexuslims.reservations import NoConsent, NoReservation, harvester_for
-from nexuslims.sessions import Session, Status, pair_sessions
+from nexuslims.export import Exporter, build_exporter
+from nexuslims.reservations import (
+    Harvester,
+    NoConsent,
+    NoReservation,
+    Reservation,
+    SessionSource,
+    build_harvesters,
+    harvester_for,
+)
+from nexuslims.sessions import Instrument, Session, Status, pair_sessions
 from nexuslims.validation import validate_record
 
 logger = logging.getLogger(__name__)
@@ -57,6 +66,7 @@ class SessionOutcome:
     datasets: int = 0
     failures: int = 0
     record_path: Path | None = None
+    reservation: Reservation | None = None
     message: str | None = None
 
 
@@ -145,11 +155,18 @@ def run_pass(settings: Settings, *, dry_run: bool = False,
     """
     t0 = time.perf_counter()
     now = now or dt.datetime.now(dt.UTC)
+    harvesters = build_harvesters(settings)
+    exporter = build_exporter(settings)
     engine = db.make_engine(settings.db_url)
     db.require_head(engine)
     instruments = db.load_instruments(engine)
+    harvested = [s for h in harvesters.values() if isinstance(h, SessionSource)
+                 for s in harvest_sessions(engine, h, instruments, since=since, until=until,
+                                           now=now, dry_run=dry_run)]
     sessions, unbuildable = pair_sessions(db.session_rows(engine, Status.TO_BE_BUILT),
                                           instruments)
+    known = {s.identifier for s in sessions}
+    sessions += [s for s in harvested if s.identifier not in known]  # dry run: not stored
     sessions = [s for s in sessions
                 if (since is None or s.start >= since) and (until is None or s.start < until)]
     logger.info("%d session(s) to build, %d that cannot be built", len(sessions),
@@ -169,15 +186,50 @@ def run_pass(settings: Settings, *, dry_run: bool = False,
                     session.identifier, session.instrument.pid,
                     session.start.astimezone(tz).isoformat(),
                     session.end.astimezone(tz).isoformat())
-        outcome = build_session(engine, settings, session, dry_run=dry_run, now=now)
+        outcome = build_session(engine, settings, session, harvesters, exporter,
+                                dry_run=dry_run, now=now)
         logger.info("[%d/%d] session %s: %s%s", n, len(sessions), session.identifier,
                     outcome.status, f" ({outcome.message})" if outcome.message else "")
         outcomes.append(outcome)
+    # Records built on earlier passes but not yet exported: again, without rebuilding.
+    for retried in exporter.retry_pending(engine, now=now, dry_run=dry_run):
+        outcomes.append(SessionOutcome(retried.session_identifier, retried.instrument,
+                                       retried.status, message=retried.message))
     engine.dispose()
     return PassSummary(outcomes, time.perf_counter() - t0, dry_run)
 
 
-def build_session(engine, settings: Settings, session: Session, *, dry_run: bool,
+def harvest_sessions(engine, source: SessionSource, instruments: dict[str, Instrument], *,
+                     since: dt.datetime | None, until: dt.datetime | None, now: dt.datetime,
+                     dry_run: bool) -> list[Session]:
+    """Ask a scheduler for sessions that ended since its last successful harvest.
+
+    They are written to the session log as TO_BE_BUILT (in a dry run, only returned).
+    ``since``/``until`` (``--from``/``--to``) override the stored harvest window. A
+    server that cannot be reached is logged and asked again from the same point on the
+    next pass, so no event is lost to an outage.
+    """
+    from nexuslims.db import harvest as harvest_db
+
+    result = source.harvest(instruments, harvest_db.harvest_state(engine, source.name),
+                            until or now, since)
+    for server, error in result.errors.items():
+        logger.error("%s server %s could not be harvested: %s", source.name, server, error)
+    logger.info("%s: %d finished session(s) reported", source.name, len(result.sessions))
+    if not dry_run:
+        harvest_db.save_harvest(engine, source.name, result, now=now)
+        return []
+    sessions = []
+    for h in result.sessions:
+        instrument = instruments.get(h.instrument)
+        if instrument is not None:
+            sessions.append(Session(h.identifier, instrument, h.start.astimezone(dt.UTC),
+                                    h.end.astimezone(dt.UTC), h.user))
+    return sessions
+
+
+def build_session(engine, settings: Settings, session: Session,
+                  harvesters: dict[str, Harvester], exporter: Exporter, *, dry_run: bool,
                   now: dt.datetime) -> SessionOutcome:
     """Run every stage for one session and record the outcome; never raises."""
     assert settings.instrument_data_path is not None and settings.records_path is not None
@@ -185,7 +237,7 @@ def build_session(engine, settings: Settings, session: Session, *, dry_run: bool
     outcome = SessionOutcome(session.identifier, session.instrument.pid, Status.ERROR,
                              start=session.start.astimezone(tz), end=session.end.astimezone(tz))
     try:
-        harvester = harvester_for(session.instrument.harvester)
+        harvester = harvester_for(session.instrument.harvester, harvesters)
     except KeyError:
         # Nothing is lost: the session waits until a nexuslims with that harvester runs.
         outcome.status = LEFT_FOR_LATER
@@ -197,6 +249,8 @@ def build_session(engine, settings: Settings, session: Session, *, dry_run: bool
     attempt = _Attempt(engine, session, dry_run)
     try:
         answer = harvester.reservation_for(session)
+        if isinstance(answer, Reservation):
+            outcome.reservation = answer
         if isinstance(answer, NoReservation | NoConsent):
             status = Status.NO_RESERVATION if isinstance(answer, NoReservation) \
                 else Status.NO_CONSENT
@@ -264,11 +318,17 @@ def build_session(engine, settings: Settings, session: Session, *, dry_run: bool
             return _conclude(engine, attempt, outcome, Status.ERROR,
                              message=f"record does not validate: {rec.error}")
 
-        with attempt.stage("export"):
+        with attempt.stage("export") as rec:
+            # The outbox first: a record on disk is never lost to a failed upload.
             path = settings.records_path / record_filename(session)
             write_atomically(path, xml)
             outcome.record_path = path
-        return _conclude(engine, attempt, outcome, Status.COMPLETED, record_path=path)
+            exported = exporter.export(engine, session.identifier, session.instrument.pid,
+                                       path)
+            if exported.status != Status.COMPLETED:
+                rec.status, rec.error = "error", exported.message
+        return _conclude(engine, attempt, outcome, exported.status, record_path=path,
+                         message=exported.message)
     except Exception as exc:  # one session's failure never stops the pass
         logger.exception("session %s failed", session.identifier)
         return _conclude(engine, attempt, outcome, Status.ERROR, message=_message(exc))

@@ -145,3 +145,25 @@ build_stages = sa.Table(
     sa.Column("failures", sa.Integer),
     sa.Column("error", sa.Text),
 )
+
+upload_log = sa.Table(
+    "upload_log", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("session_identifier", sa.String(255), nullable=False),
+    sa.Column("destination_name", sa.String(100), nullable=False),
+    sa.Column("success", sa.Boolean, nullable=False),
+    sa.Column("timestamp", sa.String, nullable=False),
+    sa.Column("record_id", sa.String(255)),
+    sa.Column("record_url", sa.String(500)),
+    sa.Column("error_message", sa.String),
+    sa.Column("metadata_json", sa.String),
+)
+
+harvest_state = sa.Table(
+    "harvest_state", metadata,
+    sa.Column("harvester", sa.String(32), primary_key=True),
+    sa.Column("server", sa.String(500), primary_key=True),
+    sa.Column("last_success", UTCDateTime),
+    sa.Column("last_attempt", UTCDateTime),
+    sa.Column("last_error", sa.Text),
+)

@@ -5,16 +5,23 @@ A harvester answers one question for a session: its :class:`Reservation`, or a t
 harvester by name; an empty or NULL value means the instrument has no calendar, and the
 record summary comes from the session itself (:class:`SessionOnly`).
 
-Harvesters for NEMO and SharePoint register themselves in :data:`HARVESTERS`.
+Harvesters for NEMO and SharePoint live in their own modules, named in
+:data:`_FACTORIES` and built per pass by :func:`build_harvesters`. A harvester that
+also discovers sessions (NEMO) is a :class:`SessionSource`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from nexuslims.sessions import Session
+from nexuslims.sessions import Instrument, Session
+
+if TYPE_CHECKING:
+    from nexuslims.config import Settings
 
 
 @dataclass(frozen=True)
@@ -94,16 +101,89 @@ class SessionOnly:
         )
 
 
-HARVESTERS: dict[str, Harvester] = {"": SessionOnly()}
+@dataclass(frozen=True)
+class HarvestedSession:
+    """A finished instrument session a scheduler reported (e.g. a NEMO usage event)."""
+
+    identifier: str
+    instrument: str
+    start: dt.datetime
+    end: dt.datetime
+    user: str | None = None
 
 
-def harvester_for(name: str | None) -> Harvester:
+@dataclass
+class HarvestResult:
+    """What one harvest of a scheduler found.
+
+    ``harvested_until`` maps each server that answered to the time up to which its
+    events are now known (the next harvest starts there); ``errors`` maps each server
+    that did not answer to why. A server in neither was not asked.
+    """
+
+    sessions: list[HarvestedSession] = field(default_factory=list)
+    harvested_until: dict[str, dt.datetime] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class SessionSource(Protocol):
+    """A harvester that also discovers sessions (NEMO), at the start of each pass."""
+
+    name: str
+
+    def harvest(self, instruments: Mapping[str, Instrument],
+                last_harvest: Mapping[str, dt.datetime], until: dt.datetime,
+                since: dt.datetime | None = None) -> HarvestResult:
+        """Sessions on known instruments that ended after each server's last harvest.
+
+        ``last_harvest`` maps a server to the ``harvested_until`` of its last successful
+        harvest (absent: never harvested; the source picks a first window). ``since``,
+        when given (``--from``), replaces it for every server.
+        """
+        ...
+
+
+# Harvesters besides SessionOnly: name -> "module:factory". The factory takes the
+# pass's Settings and returns a harvester, or None when it is not configured; a
+# module that is not installed is skipped, so each harvester lives in its own module.
+_FACTORIES = {
+    "nemo": "nexuslims.reservations.nemo:from_settings",
+    "sharepoint": "nexuslims.reservations.sharepoint:from_settings",
+}
+
+
+def build_harvesters(settings: Settings) -> dict[str, Harvester]:
+    """The harvesters configured for this pass, by the name instruments use.
+
+    Raises
+    ------
+    ConfigError
+        When a harvester's settings are present but wrong.
+    """
+    harvesters: dict[str, Harvester] = {"": SessionOnly()}
+    for name, target in _FACTORIES.items():
+        module_name, _, factory = target.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        harvester = getattr(module, factory)(settings)
+        if harvester is not None:
+            harvesters[name] = harvester
+    return harvesters
+
+
+def harvester_for(name: str | None, harvesters: Mapping[str, Harvester] | None = None,
+                  ) -> Harvester:
     """The harvester an instrument's ``harvester`` column names.
 
     Raises
     ------
     KeyError
-        When no harvester of that name is installed.
+        When no harvester of that name is installed and configured.
     """
     key = (name or "").strip().lower()
-    return HARVESTERS[key]
+    return (harvesters if harvesters is not None else {"": SessionOnly()})[key]

@@ -25,6 +25,10 @@ EXPECTED_COLUMNS = {
                        "duration_s", "status", "dry_run", "record_path", "error"],
     "build_stages": ["id", "attempt_id", "name", "started", "finished", "duration_s", "status",
                      "files_found", "bytes_found", "datasets", "failures", "error"],
+    # NexusLIMS 2.x's names, so its rows carry over.
+    "upload_log": ["id", "session_identifier", "destination_name", "success", "timestamp",
+                   "record_id", "record_url", "error_message", "metadata_json"],
+    "harvest_state": ["harvester", "server", "last_success", "last_attempt", "last_error"],
 }
 
 
@@ -44,15 +48,15 @@ def _at_revision(path: Path, revision: str) -> None:
     engine.dispose()
 
 
-def test_revision_chain_is_0001_0002_0003():
+def test_revision_chain_is_0001_to_0005():
     script = migrate._script()
     chain = [r.revision for r in script.walk_revisions("base", "heads")]
-    assert chain == ["0003", "0002", "0001"]
-    assert db.head_revision() == "0003"
+    assert chain == ["0005", "0004", "0003", "0002", "0001"]
+    assert db.head_revision() == "0005"
 
 
 def test_init_creates_every_table_with_nexuslims_column_names(db_path):
-    assert db.init_db(sqlite_url(db_path)) == "0003"
+    assert db.init_db(sqlite_url(db_path)) == "0005"
     columns = _columns(db_path)
     assert set(columns) == {*EXPECTED_COLUMNS, "nexuslims_alembic_version"}
     for table, expected in EXPECTED_COLUMNS.items():
@@ -96,10 +100,10 @@ def test_init_refuses_a_database_already_at_head(db_path):
 
 def test_upgrade_creates_an_empty_or_missing_database_at_head(tmp_path):
     missing = tmp_path / "missing.sqlite"
-    assert db.upgrade_db(sqlite_url(missing)) == (None, "0003")
+    assert db.upgrade_db(sqlite_url(missing)) == (None, "0005")
     empty = tmp_path / "empty.sqlite"
     empty.touch()
-    assert db.upgrade_db(sqlite_url(empty)) == (None, "0003")
+    assert db.upgrade_db(sqlite_url(empty)) == (None, "0005")
     assert _columns(empty)["session_log"] == EXPECTED_COLUMNS["session_log"]
 
 
@@ -110,7 +114,7 @@ def test_upgrade_twice_keeps_head_and_changes_nothing(tmp_path):
     before = conn.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()
     rows = conn.execute("SELECT * FROM session_log ORDER BY 1").fetchall()
     conn.close()
-    assert db.upgrade_db(sqlite_url(path)) == ("0003", "0003")
+    assert db.upgrade_db(sqlite_url(path)) == ("0005", "0005")
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall() \
         == before
@@ -121,7 +125,7 @@ def test_upgrade_twice_keeps_head_and_changes_nothing(tmp_path):
 def test_upgrade_from_an_older_revision_of_ours(db_path):
     _at_revision(db_path, "0002")
     assert db.current_revision(sqlite_url(db_path)) == "0002"
-    assert db.upgrade_db(sqlite_url(db_path)) == ("0002", "0003")
+    assert db.upgrade_db(sqlite_url(db_path)) == ("0002", "0005")
 
 
 def test_upgrade_refuses_a_database_that_is_not_nexuslims(db_path):
@@ -155,7 +159,7 @@ def test_current_revision_names_each_kind_of_database(tmp_path):
     old = make_nexuslims_14(tmp_path / "old.sqlite")
     assert db.current_revision(sqlite_url(old)) == "nexuslims-1.x"
     db.upgrade_db(sqlite_url(old))
-    assert db.current_revision(sqlite_url(old)) == "0003"
+    assert db.current_revision(sqlite_url(old)) == "0005"
 
 
 def test_require_head_passes_at_head(engine):
@@ -173,7 +177,7 @@ def test_require_head_on_an_unadopted_nexuslims_database_says_upgrade(tmp_path):
 def test_require_head_on_an_older_revision_says_upgrade(db_path):
     _at_revision(db_path, "0002")
     engine = db.make_engine(sqlite_url(db_path))
-    with pytest.raises(DatabaseNotAtHead, match=r"0002.*0003.*run `nexuslims db upgrade`"):
+    with pytest.raises(DatabaseNotAtHead, match=r"0002.*0005.*run `nexuslims db upgrade`"):
         db.require_head(engine)
     engine.dispose()
 
@@ -216,7 +220,7 @@ def test_migrations_are_found_without_an_alembic_ini():
     assert not (migrate.MIGRATIONS_DIR / "alembic.ini").exists()
     assert {p.name for p in (migrate.MIGRATIONS_DIR / "versions").glob("0*.py")} == {
         "0001_nexuslims_baseline.py", "0002_all_statuses_and_2x_parity.py",
-        "0003_build_history.py"}
+        "0003_build_history.py", "0004_upload_log.py", "0005_harvest_state.py"}
 
 
 def test_a_malformed_url_is_a_database_error():

@@ -34,7 +34,7 @@ def pg_engine():
 def test_postgres_schema_and_round_trips(pg_engine):
     assert PG_URL
     db.require_head(pg_engine)
-    assert db.upgrade_db(PG_URL) == ("0003", "0003")
+    assert db.upgrade_db(PG_URL) == ("0005", "0005")
     with pytest.raises(DatabaseError, match="nexuslims db upgrade"):
         db.init_db(PG_URL)
     db.add_instrument(pg_engine, Instrument(pid="p", filestore_path="."))
