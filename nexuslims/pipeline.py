@@ -25,7 +25,7 @@ from pathlib import Path
 from nexuslims import db
 from nexuslims.activities import cluster_mtimes, group_by_boundaries
 from nexuslims.config import Settings
-from nexuslims.errors import NexusLIMSError
+from nexuslims.errors import HarvesterError, NexusLIMSError
 from nexuslims.extraction import Dataset, extract_files
 from nexuslims.extractors.base import ExtractionContext
 from nexuslims.files import FoundFile, find_files
@@ -248,7 +248,14 @@ def build_session(engine, settings: Settings, session: Session,
         return outcome
     attempt = _Attempt(engine, session, dry_run)
     try:
-        answer = harvester.reservation_for(session)
+        try:
+            answer = harvester.reservation_for(session)
+        except HarvesterError as exc:
+            # The calendar is unreachable or refused us: try again next pass.
+            outcome.status, outcome.message = LEFT_FOR_LATER, str(exc)
+            logger.error("session %s: %s", session.identifier, exc)
+            attempt.finish(LEFT_FOR_LATER, error=f"reservation: {exc}")
+            return outcome
         if isinstance(answer, Reservation):
             outcome.reservation = answer
         if isinstance(answer, NoReservation | NoConsent):

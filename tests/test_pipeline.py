@@ -272,3 +272,39 @@ def test_an_invalid_record_is_an_error_with_the_message(tmp_path: Path, monkeypa
     assert validate.status == "error" and "bogus" in validate.error
     assert not settings.records_path.exists() or not list(settings.records_path.iterdir())
     engine.dispose()
+
+
+def test_an_unreachable_calendar_leaves_the_session_for_later(tmp_path: Path,
+                                                               monkeypatch) -> None:
+    from nexuslims import reservations
+    from nexuslims.errors import HarvesterError
+
+    class Down:
+        name = "down"
+
+        def reservation_for(self, session):
+            raise HarvesterError("calendar https://cal.example/ did not answer within 10 s")
+
+    monkeypatch.setattr(reservations, "_FACTORIES",
+                        {"down": "tests.test_pipeline:_down_factory"})
+    globals()["_down_factory"] = lambda settings: Down()
+    store = tmp_path / "instr/Scope"
+    store.mkdir(parents=True)
+    settings = load_settings({"NX_INSTRUMENT_DATA_PATH": str(tmp_path / "instr"),
+                              "NX_DATA_PATH": str(tmp_path / "data"),
+                              "NX_DB_PATH": str(tmp_path / "db.sqlite")})
+    db.init_db(settings.db_url)
+    engine = db.make_engine(settings.db_url)
+    db.add_instrument(engine, Instrument(pid="scope", filestore_path="Scope", timezone="UTC",
+                                         harvester="down"))
+    db.add_instrument(engine, Instrument(pid="plain", filestore_path="Scope", timezone="UTC"))
+    log_session(engine, "needs-calendar", instrument="scope")
+    log_session(engine, "no-calendar", instrument="plain")
+    by_id = {o.identifier: o for o in run_pass(settings, now=NOW).outcomes}
+    assert by_id["needs-calendar"].status == "TO_BE_BUILT"
+    assert by_id["no-calendar"].status == Status.NO_FILES_FOUND  # the others go on
+    assert statuses(settings, "needs-calendar") == [("START", "TO_BE_BUILT"),
+                                                    ("END", "TO_BE_BUILT")]
+    (attempt,) = db.session_detail(engine, "needs-calendar").attempts
+    assert attempt.status == "TO_BE_BUILT" and "did not answer" in attempt.error
+    engine.dispose()
