@@ -32,6 +32,7 @@ import numpy as np
 from scipy.signal import argrelextrema
 
 T = TypeVar("T")
+Times = Sequence[float] | np.ndarray
 
 N_BANDWIDTHS = 35
 GRID_FACTOR = 10
@@ -119,7 +120,7 @@ def group_by_boundaries(
     return [group for group in groups if group]
 
 
-def candidate_bandwidths(mtimes: Sequence[float]) -> np.ndarray:
+def candidate_bandwidths(mtimes: Times) -> np.ndarray:
     """The 35 bandwidths tried: log-spaced from the smallest to the largest gap.
 
     Empty when there are fewer than two distinct times.
@@ -132,7 +133,7 @@ def candidate_bandwidths(mtimes: Sequence[float]) -> np.ndarray:
     )
 
 
-def choose_bandwidth(mtimes: Sequence[float]) -> float | None:
+def choose_bandwidth(mtimes: Times) -> float | None:
     """The candidate bandwidth with the best leave-one-out likelihood.
 
     ``None`` when there are fewer than two distinct times (nothing to choose).
@@ -141,7 +142,7 @@ def choose_bandwidth(mtimes: Sequence[float]) -> float | None:
     return _choose_bandwidth(x) if x.size >= 2 else None
 
 
-def loo_log_likelihoods(mtimes: Sequence[float], bandwidths: Sequence[float]) -> np.ndarray:
+def loo_log_likelihoods(mtimes: Times, bandwidths: Times) -> np.ndarray:
     """Mean leave-one-out log-likelihood of the distinct times under each bandwidth.
 
     For bandwidth ``h`` this is the mean over ``i`` of the log of the Gaussian KDE
@@ -171,18 +172,15 @@ def log_density(mtimes: np.ndarray, points: np.ndarray, bandwidth: float) -> np.
     """
     x = np.asarray(mtimes, dtype=float)
     t = np.asarray(points, dtype=float)
-    right = np.clip(np.searchsorted(x, t), 1, x.size - 1) if x.size > 1 else np.zeros(
-        t.size, dtype=np.int64
-    )
+    right = np.clip(np.searchsorted(x, t), 0, x.size - 1)
     left = np.maximum(right - 1, 0)
-    take_left = np.abs(t - x[left]) <= np.abs(x[right] - t)
-    nearest_index = np.where(take_left, left, right)
+    nearest_index = np.where(np.abs(t - x[left]) <= np.abs(x[right] - t), left, right)
     nearest = np.abs(t - x[nearest_index])
     log_sums = _log_gauss_sums(x, t, nearest, nearest_index, bandwidth, leave_one_out=False)
     return log_sums - math.log(x.size) - _log_norm(bandwidth)
 
 
-def _unique_times(mtimes: Sequence[float]) -> np.ndarray:
+def _unique_times(mtimes: Times) -> np.ndarray:
     x = np.unique(np.asarray(mtimes, dtype=float).ravel())
     if not np.isfinite(x).all():
         raise ValueError("modification times must be finite numbers")
@@ -213,10 +211,12 @@ def _log_gauss_sums(
     lo = np.searchsorted(x, t - reach, side="left")
     hi = np.searchsorted(x, t + reach, side="right")
     # Rounding in t -/+ reach must not drop the nearest source (nor, for LOO, self).
-    must = np.minimum(nearest_index, np.arange(t.size)) if leave_one_out else nearest_index
-    lo = np.minimum(lo, must)
-    hi = np.maximum(hi, (np.maximum(nearest_index, np.arange(t.size)) if leave_one_out
-                         else nearest_index) + 1)
+    keep_lo = keep_hi = nearest_index
+    if leave_one_out:
+        keep_lo = np.minimum(nearest_index, np.arange(t.size))
+        keep_hi = np.maximum(nearest_index, np.arange(t.size))
+    lo = np.minimum(lo, keep_lo)
+    hi = np.maximum(hi, keep_hi + 1)
     fast = nearest <= _FGT_MAX_NEAREST * h
     if fast.any():
         # The transform costs about as much per target box as _FGT_MIN_BOX_WORK
