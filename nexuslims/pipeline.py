@@ -26,11 +26,11 @@ from nexuslims import db
 from nexuslims.activities import cluster_mtimes, group_by_boundaries
 from nexuslims.config import Settings
 from nexuslims.errors import HarvesterError, NexusLIMSError
+from nexuslims.export import Exporter, build_exporter
 from nexuslims.extraction import Dataset, extract_files
 from nexuslims.extractors.base import ExtractionContext
 from nexuslims.files import FoundFile, find_files
 from nexuslims.record import Activity, build_record
-from nexuslims.export import Exporter, build_exporter
 from nexuslims.reservations import (
     Harvester,
     NoConsent,

@@ -174,7 +174,8 @@ def pair_sessions(
             continue
         start, end = min(starts), max(ends)
         if end < start:
-            bad.append(UnbuildableSession(ident, pid, f"session ends ({end}) before it starts ({start})", ids))
+            reason = f"session ends ({end}) before it starts ({start})"
+            bad.append(UnbuildableSession(ident, pid, reason, ids))
             continue
         user = next((r.user for r in group if r.event_type == "START" and r.user), None)
         user = user or next((r.user for r in group if r.user), None)

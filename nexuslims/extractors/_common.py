@@ -92,7 +92,8 @@ def wallclock_iso(date: str | None, time: str | None, tz: dt.tzinfo) -> str | No
         else:
             sign = 1 if suffix[0] == "+" else -1
             digits = suffix[1:].replace(":", "")
-            offset = dt.timezone(sign * dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+            delta = dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+            offset = dt.timezone(sign * delta)
     clock = parse_time_of_day(time_text)
     if clock is None:
         return None
@@ -119,7 +120,9 @@ def scalar(value: Any) -> Any:
     if hasattr(value, "tolist"):
         value = value.tolist()
     if isinstance(value, list | tuple):
-        return str(tuple(scalar(v) for v in value)) if len(value) <= 16 else f"<{len(value)} values>"
+        if len(value) > 16:
+            return f"<{len(value)} values>"
+        return str(tuple(scalar(v) for v in value))
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
     return str(value)
@@ -153,7 +156,8 @@ def put(meta: dict[str, Any], key: str, value: Any, scale: float = 1.0) -> None:
         return
     num = number(value, scale)
     if num is not None:
-        meta[key] = int(num) if float(num).is_integer() and scale == 1 and isinstance(value, int) else num
+        whole = float(num).is_integer() and scale == 1 and isinstance(value, int)
+        meta[key] = int(num) if whole else num
     else:
         meta[key] = scalar(value)
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .basic import BasicExtractor, basic_dataset
 from .base import ExtractedDataset, ExtractionContext, Extractor
+from .basic import BasicExtractor, basic_dataset
 
 log = logging.getLogger(__name__)
 

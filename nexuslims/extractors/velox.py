@@ -108,7 +108,8 @@ def velox_meta(md: dict[str, Any], kind: str, shape: tuple[int, ...],
         put(meta, "Collection Angle Begin (mrad)", _scaled(angles.get("begin"), 1e3))
         put(meta, "Collection Angle End (mrad)", _scaled(angles.get("end"), 1e3))
     if det_type == "AnalyticalDetector":
-        put(meta, "EDS Elevation Angle (deg)", _scaled(detector.get("ElevationAngle"), 180 / math.pi))
+        elevation = _scaled(detector.get("ElevationAngle"), 180 / math.pi)
+        put(meta, "EDS Elevation Angle (deg)", elevation)
         put(meta, "EDS Azimuthal Angle (deg)", _scaled(detector.get("AzimuthAngle"), 180 / math.pi))
         put(meta, "EDS Solid Angle (sr)", _f(detector.get("CollectionAngle")))
         put(meta, "EDS Dispersion (eV/ch)", _f(detector.get("Dispersion")))
