@@ -37,7 +37,7 @@ def create_site(root: Path, *, now: dt.datetime | None = None):
     root.mkdir(parents=True, exist_ok=True)
     (root / MARKER).write_text("created by `nexuslims demo`; safe to delete\n")
 
-    instrument = Instrument(**_instrument_fields(DEMO_INSTRUMENT))
+    instrument = Instrument(**DEMO_INSTRUMENT)
     tz = instrument.tzinfo
     now = (now or dt.datetime.now(dt.UTC)).astimezone(tz)
     start = (now - dt.timedelta(hours=3)).replace(second=0, microsecond=0)
@@ -83,12 +83,3 @@ def run_demo(root: Path, *, verbose: int = 0) -> int:
     print(f"  history:   NX_DB_PATH={root.resolve() / 'nexuslims.db'} nexuslims sessions list")
     return 0 if summary.failed == 0 else 1
 
-
-def _instrument_fields(spec: object) -> dict:
-    from dataclasses import asdict, fields, is_dataclass
-
-    from nexuslims.sessions import Instrument
-
-    data = asdict(spec) if is_dataclass(spec) else dict(spec)  # type: ignore[arg-type]
-    names = {f.name for f in fields(Instrument)}
-    return {k: v for k, v in data.items() if k in names}

@@ -157,6 +157,7 @@ def run_pass(settings: Settings, *, dry_run: bool = False,
     now = now or dt.datetime.now(dt.UTC)
     harvesters = build_harvesters(settings)
     exporter = build_exporter(settings)
+    assert settings.db_url is not None, "load_settings requires a database"
     engine = db.make_engine(settings.db_url)
     db.require_head(engine)
     instruments = db.load_instruments(engine)
@@ -375,7 +376,7 @@ def _activities(groups: list[list[FoundFile]], datasets: list[Dataset],
     for dataset in datasets:
         by_path.setdefault(dataset.path, []).append(dataset)
     tz = session.instrument.tzinfo
-    activities = []
+    activities: list[Activity] = []
     for group in groups:
         members = [d for f in group for d in by_path.get(f.path, [])]
         if not members:  # e.g. only .emi files whose data lives in .ser files

@@ -156,4 +156,6 @@ def log_session_event(engine: Engine, session_identifier: str, instrument: str,
                   record_status=status_value(status), user=user)
     with translated(engine.url, f"logging {values['event_type']} of {session_identifier!r}"), \
             engine.begin() as conn:
-        return int(conn.execute(sa.insert(session_log).values(values)).inserted_primary_key[0])
+        key = conn.execute(sa.insert(session_log).values(values)).inserted_primary_key
+        assert key is not None
+        return int(key[0])
