@@ -48,6 +48,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="until", metavar="DATE", type=_date_arg,
                    help="only sessions starting before DATE")
 
+    p = sub.add_parser("export", parents=[common],
+                       help="export built records now (again), ignoring the retry backoff",
+                       description="Send records waiting in the outbox (BUILT_NOT_EXPORTED) to "
+                       "the configured destinations now. Destinations that already have a "
+                       "record are not sent it again.")
+    p.add_argument("--session", metavar="ID",
+                   help="only this session (a COMPLETED one goes to destinations that lack it)")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="also sessions whose export ended in ERROR (a destination rejected the "
+                   "record)")
+
     p = sub.add_parser("db", parents=[common], help="create, upgrade or inspect the database")
     dbsub = p.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     dbsub.add_parser("init", parents=[common], help="create a new, empty session database")
@@ -161,6 +172,15 @@ def _cmd_process(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from nexuslims.config import NEEDS_ALL
+    from nexuslims.export.command import run_export
+
+    settings = _settings(args, NEEDS_ALL)
+    _log_to_files(settings)
+    return run_export(settings, session=args.session, retry_failed=args.retry_failed)
+
+
 def _cmd_db(args: argparse.Namespace) -> int:
     from nexuslims import db
     from nexuslims.config import NEEDS_DB
@@ -230,11 +250,13 @@ def _cmd_sessions(args: argparse.Namespace) -> int:
     if detail is None:
         print(f"nexuslims: no session {args.identifier!r} in the session log", file=sys.stderr)
         return 1
-    _print_session_detail(detail)
+    from nexuslims.db.uploads import uploads_of_session
+
+    _print_session_detail(detail, uploads_of_session(engine, args.identifier))
     return 0
 
 
-def _print_session_detail(detail) -> None:
+def _print_session_detail(detail, uploads=()) -> None:
     print(f"session {detail.identifier}: {detail.status}")
     _print_table(["ROW", "EVENT", "TIMESTAMP", "STATUS", "INSTRUMENT", "USER"],
                  [[r.id, r.event_type, r.timestamp, r.record_status, r.instrument, r.user or ""]
@@ -254,6 +276,11 @@ def _print_session_detail(detail) -> None:
                      [[st.name, st.status, f"{st.duration_s:.3f}", _blank(st.files_found),
                        _blank(st.bytes_found), _blank(st.datasets), _blank(st.failures),
                        st.error or ""] for st in a.stages])
+    print("\nexport attempts:")
+    _print_table(["TIME", "DESTINATION", "RESULT", "ID", "URL / ERROR"],
+                 [[f"{u.timestamp:%Y-%m-%d %H:%M:%S %Z}", u.destination,
+                   "ok" if u.success else "failed", u.record_id or "",
+                   (u.record_url or "") if u.success else (u.error or "")] for u in uploads])
 
 
 def _blank(value: object) -> object:
@@ -292,9 +319,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args.dir, verbose=args.verbose)
 
 
-_COMMANDS = {"process": _cmd_process, "db": _cmd_db, "instruments": _cmd_instruments,
-             "sessions": _cmd_sessions, "validate": _cmd_validate, "extract": _cmd_extract,
-             "demo": _cmd_demo}
+_COMMANDS = {"process": _cmd_process, "export": _cmd_export, "db": _cmd_db,
+             "instruments": _cmd_instruments, "sessions": _cmd_sessions,
+             "validate": _cmd_validate, "extract": _cmd_extract, "demo": _cmd_demo}
 
 
 def print_summary(summary, *, verbose: int = 0) -> None:

@@ -3,7 +3,10 @@
 The pipeline writes every valid record to ``NX_RECORDS_PATH`` first (the outbox), then
 hands it to the :class:`Exporter` of the pass, which decides the session's final status
 (COMPLETED, BUILT_NOT_EXPORTED to retry on later passes, or ERROR) and records each
-attempt. With no destination configured, a record in the outbox is COMPLETED.
+attempt in ``upload_log``. The exporter is an :class:`~nexuslims.export.outbox.Outbox`
+over the enabled destinations (:mod:`~nexuslims.export.destinations`: ``cdcs``,
+``local``, ``datacite`` and plug-ins); with none configured, ``local`` counts the record
+in the outbox as exported. See ``docs/export.md``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from nexuslims.config import Settings
+    from nexuslims.export.outbox import Outbox
 
 
 @dataclass
@@ -45,18 +49,29 @@ class Exporter(Protocol):
         ...
 
 
-class OutboxOnly:
-    """No destinations: a record written to NX_RECORDS_PATH is complete."""
+def build_exporter(settings: Settings) -> Outbox:
+    """The exporter of this pass, from the settings.
 
-    def export(self, engine: Engine, session_identifier: str, instrument: str,
-               record_path: Path) -> ExportOutcome:
-        return ExportOutcome(session_identifier, instrument, Status.COMPLETED)
+    Raises
+    ------
+    ConfigError
+        Naming every problem: ``NX_EXPORT_STRATEGY`` and each enabled destination's
+        settings.
+    """
+    from nexuslims.errors import ConfigError
+    from nexuslims.export.destinations import build_destinations
+    from nexuslims.export.outbox import Outbox, read_strategy
 
-    def retry_pending(self, engine: Engine, *, now: dt.datetime,
-                      dry_run: bool = False) -> list[ExportOutcome]:
-        return []
-
-
-def build_exporter(settings: Settings) -> Exporter:
-    """The exporter of this pass, from the settings (ConfigError if they are wrong)."""
-    return OutboxOnly()
+    problems: list[str] = []
+    strategy = "all"
+    try:
+        strategy = read_strategy(settings.env)
+    except ConfigError as exc:
+        problems += exc.problems
+    try:
+        destinations = build_destinations(settings)
+    except ConfigError as exc:
+        raise ConfigError(problems + exc.problems) from None
+    if problems:
+        raise ConfigError(problems)
+    return Outbox(destinations, strategy)

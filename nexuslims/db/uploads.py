@@ -1,0 +1,181 @@
+"""Export attempts (``upload_log``, NexusLIMS 2.x's table) and the sessions still to export.
+
+One row per attempt to export one session's record to one destination. ``timestamp``
+is text (as in NexusLIMS 2.x); we write UTC ISO 8601 with microseconds, and read naive
+values (older writers) as UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from nexuslims.db.engine import translated
+from nexuslims.db.schema import RUNNING, build_attempts, session_log, upload_log
+from nexuslims.sessions import Status
+
+
+@dataclass(frozen=True)
+class UploadAttempt:
+    """One ``upload_log`` row: an attempt to export a record to one destination."""
+
+    id: int
+    session_identifier: str
+    destination: str
+    success: bool
+    timestamp: dt.datetime
+    """When it was made (aware, UTC)."""
+    record_id: str | None = None
+    record_url: str | None = None
+    error: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ExportState:
+    """Where one session stands with export: its status, its record, its attempts."""
+
+    session_identifier: str
+    instrument: str
+    status: str
+    """The ``record_status`` of the session's latest row."""
+    record_path: str | None
+    """The record the latest finished build attempt wrote, if it wrote one."""
+    built: dt.datetime | None
+    """When the latest build attempt started (None: built by another program)."""
+    uploads: list[UploadAttempt] = field(default_factory=list)
+    """Export attempts made since ``built``, oldest first."""
+
+    @property
+    def succeeded(self) -> set[str]:
+        """Destinations that already have this build's record."""
+        return {u.destination for u in self.uploads if u.success}
+
+    @property
+    def consecutive_failures(self) -> int:
+        """Failed attempts in a row since the last success, for the destination with most."""
+        streaks: dict[str, int] = {}
+        for upload in self.uploads:
+            streaks[upload.destination] = 0 if upload.success \
+                else streaks.get(upload.destination, 0) + 1
+        return max(streaks.values(), default=0)
+
+    @property
+    def last_attempt(self) -> dt.datetime | None:
+        """When the latest export attempt was made."""
+        return max((u.timestamp for u in self.uploads), default=None)
+
+
+def _stamp(when: dt.datetime) -> str:
+    if when.utcoffset() is None:
+        raise ValueError(f"expected a timezone-aware datetime, got {when!r}")
+    return when.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def _parse(text: str | dt.datetime) -> dt.datetime:
+    value = text if isinstance(text, dt.datetime) else dt.datetime.fromisoformat(str(text))
+    return (value if value.utcoffset() is not None else value.replace(tzinfo=dt.UTC)) \
+        .astimezone(dt.UTC)
+
+
+def _upload(row: sa.Row) -> UploadAttempt:
+    try:
+        metadata = json.loads(row.metadata_json) if row.metadata_json else {}
+    except ValueError:
+        metadata = {"unreadable": row.metadata_json}
+    return UploadAttempt(id=row.id, session_identifier=row.session_identifier,
+                         destination=row.destination_name, success=bool(row.success),
+                         timestamp=_parse(row.timestamp), record_id=row.record_id,
+                         record_url=row.record_url, error=row.error_message,
+                         metadata=metadata if isinstance(metadata, dict) else {"value": metadata})
+
+
+def log_upload(engine: Engine, session_identifier: str, destination: str, success: bool, *,
+               when: dt.datetime, record_id: str | None = None, record_url: str | None = None,
+               error: str | None = None, metadata: dict[str, Any] | None = None) -> int:
+    """Record one export attempt; return the row's id.
+
+    Parameters
+    ----------
+    when
+        When the attempt was made (timezone-aware).
+    metadata
+        Anything else about it, stored as JSON.
+    """
+    values = dict(session_identifier=session_identifier, destination_name=destination,
+                  success=success, timestamp=_stamp(when), record_id=record_id,
+                  record_url=record_url, error_message=error,
+                  metadata_json=json.dumps(metadata, default=str) if metadata else None)
+    with translated(engine.url, f"logging the export of {session_identifier!r} to "
+                                f"{destination}"), engine.begin() as conn:
+        result = conn.execute(sa.insert(upload_log).values(values))
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def uploads_of_session(engine: Engine, session_identifier: str) -> list[UploadAttempt]:
+    """Every export attempt of one session, oldest first."""
+    query = (sa.select(upload_log).where(upload_log.c.session_identifier == session_identifier)
+             .order_by(upload_log.c.id))
+    with translated(engine.url, f"reading the export attempts of {session_identifier!r}"), \
+            engine.connect() as conn:
+        return [_upload(r) for r in conn.execute(query)]
+
+
+def export_states(engine: Engine, statuses: Iterable[Status | str] | None = None, *,
+                  session_identifier: str | None = None) -> list[ExportState]:
+    """Sessions whose current status is one of ``statuses``, with their export history.
+
+    Parameters
+    ----------
+    statuses
+        Current statuses wanted (e.g. BUILT_NOT_EXPORTED); None for any.
+    session_identifier
+        Only this session.
+
+    Returns
+    -------
+    list of ExportState
+        Oldest session first.
+    """
+    sl = session_log
+    latest_row = (sa.select(sl.c.session_identifier, sa.func.max(sl.c.id_session_log).label("last"))
+                  .group_by(sl.c.session_identifier))
+    if session_identifier is not None:
+        latest_row = latest_row.where(sl.c.session_identifier == session_identifier)
+    latest = latest_row.subquery("latest")
+    query = (sa.select(sl.c.session_identifier, sl.c.instrument, sl.c.record_status)
+             .join(latest, latest.c.last == sl.c.id_session_log)
+             .order_by(sl.c.id_session_log))
+    if statuses is not None:
+        query = query.where(sl.c.record_status.in_([Status(s).value for s in statuses]))
+    with translated(engine.url, "reading the sessions to export"), engine.connect() as conn:
+        states = [ExportState(r.session_identifier, r.instrument, r.record_status, None, None)
+                  for r in conn.execute(query)]
+        if not states:
+            return []
+        by_id = {s.session_identifier: s for s in states}
+        attempts = conn.execute(
+            sa.select(build_attempts.c.session_identifier, build_attempts.c.started,
+                      build_attempts.c.status, build_attempts.c.record_path)
+            .where(build_attempts.c.session_identifier.in_(list(by_id)),
+                   build_attempts.c.dry_run.is_(False))
+            .order_by(build_attempts.c.id))
+        for a in attempts:  # the latest attempt wins
+            state = by_id[a.session_identifier]
+            state.built = a.started
+            state.record_path = a.record_path if a.status != RUNNING else state.record_path
+        uploads = conn.execute(sa.select(upload_log)
+                               .where(upload_log.c.session_identifier.in_(list(by_id)))
+                               .order_by(upload_log.c.id))
+        for row in uploads:
+            upload = _upload(row)
+            state = by_id[upload.session_identifier]
+            if state.built is None or upload.timestamp >= state.built:
+                state.uploads.append(upload)
+    return states

@@ -1,0 +1,135 @@
+"""The destination plug-in seam: what a destination receives and what it answers.
+
+A destination is declared by a :class:`DestinationSpec` (name, priority, whether the
+settings enable it, where its class lives), so choosing destinations imports nothing.
+The class named by the spec provides:
+
+- ``check(settings) -> list[str]`` (classmethod): the problems of its settings, each
+  naming the variable and what it expects; empty when it can run;
+- ``__init__(settings)``: build it from checked settings;
+- ``export(record) -> ExportResult``: publish one record and report; never raise.
+
+One instance lives for one pass (or one ``nexuslims export``), so it may remember
+things between records (a template id, a server found down).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+
+class Failure(enum.StrEnum):
+    """Why an export failed, which decides what happens next."""
+
+    UNAVAILABLE = "unavailable"
+    """Network, timeout or server error: exported again on a later pass."""
+    REFUSED = "refused"
+    """Credentials or settings refused: the destination is not asked again this pass."""
+    REJECTED = "rejected"
+    """The record itself was refused as invalid: the session becomes ERROR."""
+
+
+@dataclass(frozen=True)
+class RecordFile:
+    """A built record waiting in the outbox (``NX_RECORDS_PATH``)."""
+
+    session_identifier: str
+    instrument: str
+    path: Path
+
+    @property
+    def name(self) -> str:
+        """The record's name: its file name without ``.xml``; unique per session."""
+        return self.path.stem
+
+    def read(self) -> bytes:
+        """The record's XML bytes."""
+        return self.path.read_bytes()
+
+
+@dataclass
+class ExportResult:
+    """What one destination did with one record."""
+
+    success: bool
+    record_id: str | None = None
+    """The destination's identifier for the record, if it has one."""
+    record_url: str | None = None
+    """Where the record can be seen (a URL, or a ``file://`` URI)."""
+    error: str | None = None
+    failure: Failure | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    """Anything else worth keeping (stored as JSON in ``upload_log.metadata_json``)."""
+
+    @classmethod
+    def ok(cls, record_id: str | None = None, record_url: str | None = None,
+           **metadata: Any) -> ExportResult:
+        """A success."""
+        return cls(True, record_id, record_url, metadata=metadata)
+
+    @classmethod
+    def failed(cls, failure: Failure, error: str, **metadata: Any) -> ExportResult:
+        """A failure of kind ``failure`` with a message for the user."""
+        return cls(False, error=error, failure=failure, metadata=metadata)
+
+
+class Destination(Protocol):
+    """A place records are exported to (see the module docstring for the contract)."""
+
+    name: str
+    priority: int
+
+    def export(self, record: RecordFile) -> ExportResult:
+        """Publish ``record``; report failures in the result, never raise."""
+        ...
+
+
+@dataclass(frozen=True)
+class DestinationSpec:
+    """The declaration of a destination: cheap to read, imports nothing.
+
+    Third-party destinations publish one of these under the ``nexuslims.destinations``
+    entry-point group.
+    """
+
+    name: str
+    priority: int
+    """Higher goes first (``first_success`` stops at the first that succeeds)."""
+    target: str
+    """``"package.module:Class"`` of the implementation."""
+    enabled: Callable[[Mapping[str, str]], bool]
+    """Whether the settings (``Settings.env``) turn it on."""
+    description: str = ""
+
+    def load(self) -> Any:
+        """The implementation class (imported now)."""
+        import importlib
+
+        module, _, attr = self.target.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+def truthy(env: Mapping[str, str], name: str, default: bool = False) -> bool | None:
+    """``env[name]`` read as a boolean; None when it is not one."""
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    return None
+
+
+def setting(env: Mapping[str, str], name: str, *legacy: str) -> str:
+    """The stripped value of ``name``, else of the first legacy name set, else ``""``."""
+    for key in (name, *legacy):
+        value = env.get(key, "").strip()
+        if value:
+            return value
+    return ""
+

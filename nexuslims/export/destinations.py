@@ -1,0 +1,100 @@
+"""Which destinations a pass exports to: built-in declarations plus entry points.
+
+Choosing reads only the settings and the :class:`~nexuslims.export.base.DestinationSpec`
+declarations; a destination's module is imported only when it is enabled. When no
+destination is enabled, ``local`` answers: the record in the outbox is the export.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from nexuslims.errors import ConfigError
+from nexuslims.export.base import DestinationSpec, setting, truthy
+
+if TYPE_CHECKING:
+    from nexuslims.config import Settings
+    from nexuslims.export.base import Destination
+
+logger = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "nexuslims.destinations"
+
+BUILTIN = (
+    DestinationSpec(
+        "datacite", 300, "nexuslims.export.datacite:DataCiteDestination",
+        lambda env: truthy(env, "NX_DATACITE_EXPORT") is True,
+        "a JSON search document (DataCite kernel-4 style, file checksums) beside the record"),
+    DestinationSpec(
+        "cdcs", 200, "nexuslims.export.cdcs:CDCSDestination",
+        lambda env: bool(setting(env, "NX_CDCS_URL", "cdcs_url")),
+        "the facility's CDCS repository (NX_CDCS_URL)"),
+    DestinationSpec(
+        "local", 100, "nexuslims.export.local:LocalDestination",
+        lambda env: bool(setting(env, "NX_LOCAL_EXPORT_PATH")),
+        "a copy of the record in NX_LOCAL_EXPORT_PATH (unset: the outbox itself)"),
+)
+FALLBACK = "local"
+
+
+def declared(entry_points: bool = True) -> list[DestinationSpec]:
+    """Every known destination: the built-in ones, then those of installed plug-ins."""
+    specs = list(BUILTIN)
+    if entry_points:
+        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            try:
+                spec = ep.load()
+            except Exception as exc:  # a broken plug-in must not stop the builder
+                logger.error("export destination plug-in %s cannot be loaded: %s", ep.name, exc)
+                continue
+            if not isinstance(spec, DestinationSpec):
+                logger.error("export destination plug-in %s is not a DestinationSpec", ep.name)
+                continue
+            if any(s.name == spec.name for s in specs):
+                logger.error("export destination plug-in %s: the name %r is taken",
+                             ep.name, spec.name)
+                continue
+            specs.append(spec)
+    return specs
+
+
+def enabled_specs(env: Mapping[str, str], specs: list[DestinationSpec] | None = None,
+                  ) -> list[DestinationSpec]:
+    """The destinations the settings enable, highest priority first (never empty)."""
+    specs = declared() if specs is None else specs
+    chosen = [s for s in specs if s.enabled(env)]
+    if not chosen:
+        chosen = [s for s in specs if s.name == FALLBACK]
+    return sorted(chosen, key=lambda s: (-s.priority, s.name))
+
+
+def build_destinations(settings: Settings, specs: list[DestinationSpec] | None = None,
+                       ) -> list[Destination]:
+    """An instance of every enabled destination, highest priority first.
+
+    Raises
+    ------
+    ConfigError
+        Naming every problem of every enabled destination's settings.
+    """
+    problems: list[str] = []
+    classes: list[tuple[DestinationSpec, Any]] = []
+    for spec in enabled_specs(settings.env, specs):
+        try:
+            cls = spec.load()
+        except Exception as exc:
+            problems.append(f"export destination {spec.name!r} cannot be loaded: {exc}")
+            continue
+        problems += list(cls.check(settings))
+        classes.append((spec, cls))
+    if problems:
+        raise ConfigError(problems)
+    destinations = []
+    for spec, cls in classes:
+        destination = cls(settings)
+        destination.name, destination.priority = spec.name, spec.priority
+        destinations.append(destination)
+    return destinations
