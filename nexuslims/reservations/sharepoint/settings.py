@@ -1,0 +1,126 @@
+"""The SharePoint harvester's settings, read from the pass's environment and checked."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from nexuslims.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+# NexusLIMS 1.x name -> ours
+LEGACY_NAMES = {"nexusLIMS_user": "NX_SHAREPOINT_USER", "nexusLIMS_pass": "NX_SHAREPOINT_PASSWORD"}
+
+
+@dataclass(frozen=True)
+class SharePointSettings:
+    """How to reach the SharePoint calendars."""
+
+    user: str
+    """``DOMAIN\\user`` for NTLM."""
+    password: str = field(repr=False)
+    timezone: ZoneInfo | None = None
+    """The server's zone when configured (``NX_SHAREPOINT_TZ``); asked otherwise."""
+    timeout: float = 30.0
+    """Seconds to wait for a connection and for each answer."""
+    retries: int = 3
+    """Further attempts after a connection error or 5xx answer."""
+    backoff: float = 1.0
+    """Seconds before the first retry; doubled for each next one."""
+    xslt: Path | None = None
+    """A site's own feed-to-reservation stylesheet (``NX_SHAREPOINT_XSLT``)."""
+    ca_bundle: Path | None = None
+    """Certificates to trust for HTTPS (``NX_CERT_BUNDLE_FILE``)."""
+    user_setting: str = "NX_SHAREPOINT_USER"
+    password_setting: str = "NX_SHAREPOINT_PASSWORD"
+    """The names the credentials were read from, for messages telling what to check."""
+
+
+def read_settings(env: Mapping[str, str]) -> SharePointSettings | None:
+    """The SharePoint settings in ``env``, or None when no credentials are configured.
+
+    Raises
+    ------
+    ConfigError
+        Naming every SharePoint setting that is present but wrong.
+    """
+    problems: list[str] = []
+    names = {}
+    values = {}
+    for new, old in (("NX_SHAREPOINT_USER", "nexusLIMS_user"),
+                     ("NX_SHAREPOINT_PASSWORD", "nexusLIMS_pass")):
+        value, name = env.get(new, ""), new
+        if not value and env.get(old, ""):
+            value, name = env[old], old
+            logger.warning("%s is a NexusLIMS 1.x setting name; rename it to %s", old, new)
+        values[new], names[new] = value, name
+    user = values["NX_SHAREPOINT_USER"].strip()
+    password = values["NX_SHAREPOINT_PASSWORD"]
+    if not user and not password:
+        return None
+    if not user:
+        problems.append("NX_SHAREPOINT_USER is not set: it expects the account SharePoint "
+                        "calendars are read with, as DOMAIN\\user")
+    if not password:
+        problems.append(f"{names['NX_SHAREPOINT_PASSWORD']} is not set (or empty): it expects "
+                        f"the password of {user or 'the SharePoint account'}")
+    if user and "\\" not in user and "@" not in user:
+        logger.warning("%s=%s has no DOMAIN\\ part; SharePoint will assume its own domain",
+                       names["NX_SHAREPOINT_USER"], user)
+
+    zone = None
+    raw_tz = env.get("NX_SHAREPOINT_TZ", "").strip()
+    if raw_tz:
+        try:
+            zone = ZoneInfo(raw_tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append(f"NX_SHAREPOINT_TZ={raw_tz}: expects an IANA time zone name such "
+                            "as America/New_York (or leave it unset to ask the server)")
+
+    timeout = _number(env, "NX_SHAREPOINT_TIMEOUT", 30.0, problems, minimum=0.001,
+                      expects="a number of seconds > 0 (e.g. 30)")
+    retries = _number(env, "NX_SHAREPOINT_RETRIES", 3, problems, minimum=0,
+                      expects="a whole number of retries >= 0 (e.g. 3)", whole=True)
+    backoff = _number(env, "NX_SHAREPOINT_BACKOFF", 1.0, problems, minimum=0,
+                      expects="a number of seconds >= 0 (e.g. 1)")
+
+    xslt = _file(env, "NX_SHAREPOINT_XSLT", problems, "an XSLT 1.0 stylesheet mapping the "
+                 "calendar feed to reservations (see xslt/sharepoint-reservation.xsl)")
+    ca_bundle = _file(env, "NX_CERT_BUNDLE_FILE", problems, "a PEM file of the certificates "
+                      "to trust for HTTPS")
+    if problems:
+        raise ConfigError(problems)
+    return SharePointSettings(
+        user=user, password=password, timezone=zone, timeout=timeout, retries=int(retries),
+        backoff=backoff, xslt=xslt, ca_bundle=ca_bundle,
+        user_setting=names["NX_SHAREPOINT_USER"],
+        password_setting=names["NX_SHAREPOINT_PASSWORD"])
+
+
+def _number(env: Mapping[str, str], name: str, default: float, problems: list[str], *,
+            minimum: float, expects: str, whole: bool = False) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw) if whole else float(raw)
+        if not value >= minimum:  # also refuses NaN
+            raise ValueError
+    except ValueError:
+        problems.append(f"{name}={raw}: expects {expects}")
+        return default
+    return value
+
+
+def _file(env: Mapping[str, str], name: str, problems: list[str], expects: str) -> Path | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    path = Path(raw).expanduser()
+    if not path.is_file():
+        problems.append(f"{name}={raw}: no such file (it expects {expects})")
+    return path
