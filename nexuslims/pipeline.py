@@ -39,6 +39,7 @@ from nexuslims.reservations import (
     SessionSource,
     build_harvesters,
     harvester_for,
+    unavailable_reason,
 )
 from nexuslims.sessions import Instrument, Session, Status, pair_sessions
 from nexuslims.validation import validate_record
@@ -242,9 +243,9 @@ def build_session(engine, settings: Settings, session: Session,
     except KeyError:
         # Nothing is lost: the session waits until a nexuslims with that harvester runs.
         outcome.status = LEFT_FOR_LATER
-        outcome.message = (f"instrument {session.instrument.pid} uses the "
-                           f"{session.instrument.harvester!r} calendar, which this nexuslims "
-                           "cannot read yet; left for later")
+        outcome.message = (f"instrument {session.instrument.pid}: "
+                           f"{unavailable_reason(session.instrument.harvester)}; "
+                           "left for later")
         logger.warning("session %s: %s", session.identifier, outcome.message)
         return outcome
     attempt = _Attempt(engine, session, dry_run)

@@ -176,6 +176,15 @@ def build_harvesters(settings: Settings) -> dict[str, Harvester]:
     return harvesters
 
 
+def unavailable_reason(name: str | None) -> str:
+    """Why an instrument's ``harvester`` has no harvester this pass, for messages."""
+    key = (name or "").strip().lower()
+    if key in _FACTORIES:
+        return (f"the {key!r} calendar is not configured (see docs/{key}.md for its "
+                "settings)")
+    return f"no harvester is named {key!r} (known: {', '.join(sorted(_FACTORIES))})"
+
+
 def harvester_for(name: str | None, harvesters: Mapping[str, Harvester] | None = None,
                   ) -> Harvester:
     """The harvester an instrument's ``harvester`` column names.
