@@ -95,6 +95,10 @@ class NemoProcess:
         return f"http://127.0.0.1:{self.port}/api/"
 
     @property
+    def root(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    @property
     def token(self) -> str:
         return self.world["token"]
 
