@@ -65,7 +65,7 @@ class NemoServer:
 
     def owns(self, api_url: str | None) -> bool:
         """Whether an instrument's ``api_url`` points into this server."""
-        return bool(api_url) and api_url.strip().startswith(self.address)
+        return bool(api_url and api_url.strip().startswith(self.address))
 
     def parse_time(self, value: str) -> dt.datetime:
         """A time NEMO returned, as an aware datetime.

@@ -83,11 +83,13 @@ class NemoHarvester:
         result = HarvestResult()
         until = min(until, dt.datetime.now(dt.UTC))  # never claim to know the future
         for server in self.settings.servers:
-            tools = {}
+            tools: dict[int, Instrument] = {}
             for inst in instruments.values():
                 if (inst.harvester or "").strip().lower() == self.name \
-                        and server.owns(inst.api_url) and tool_id(inst.api_url) is not None:
-                    tools.setdefault(tool_id(inst.api_url), inst)
+                        and server.owns(inst.api_url):
+                    tid = tool_id(inst.api_url)
+                    if tid is not None:
+                        tools.setdefault(tid, inst)
             if not tools:
                 continue
             last = last_harvest.get(server.address)

@@ -119,7 +119,8 @@ class NemoProcess:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"NEMO server exited: {(self.workdir / 'server.log').read_text()[-2000:]}")
+                log_text = (self.workdir / "server.log").read_text()[-2000:]
+                raise RuntimeError(f"NEMO server exited: {log_text}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
                     return
@@ -161,7 +162,8 @@ def run_django(venv: Path, args: list[str], env: dict[str, str], *,
     done = subprocess.run(cmd, env=env, cwd=Path(env["NEMO_TEST_DB"]).parent,
                           capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
+        raise RuntimeError(f"{' '.join(args)} failed:\n{done.stdout[-2000:]}\n"
+                           f"{done.stderr[-3000:]}")
 
 
 def empty_database(venv: Path, path: Path) -> Path:

@@ -8,6 +8,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from lxml import etree
@@ -40,7 +41,7 @@ def event(server, n: int) -> str:
 def record(site, identifier: str) -> etree._Element:
     [(path,)] = rows(site, "SELECT record_path FROM build_attempts WHERE session_identifier = ? "
                            "AND record_path IS NOT NULL", identifier)
-    xml = open(path, "rb").read()
+    xml = Path(path).read_bytes()
     assert validate_record(xml) == []
     return etree.fromstring(xml)
 
