@@ -79,7 +79,10 @@ def _stamp(when: dt.datetime) -> str:
 
 
 def _parse(text: str | dt.datetime) -> dt.datetime:
-    value = text if isinstance(text, dt.datetime) else dt.datetime.fromisoformat(str(text))
+    try:
+        value = text if isinstance(text, dt.datetime) else dt.datetime.fromisoformat(str(text))
+    except ValueError:  # another program's format: such a row sorts first
+        return dt.datetime.min.replace(tzinfo=dt.UTC)
     return (value if value.utcoffset() is not None else value.replace(tzinfo=dt.UTC)) \
         .astimezone(dt.UTC)
 

@@ -27,7 +27,7 @@ from urllib.parse import unquote
 
 from lxml import etree
 
-from nexuslims.export.base import ExportResult, Failure, RecordFile, setting
+from nexuslims.export.base import ExportResult, Failure, RecordFile, setting, truthy
 from nexuslims.record import NAMESPACE
 
 if TYPE_CHECKING:
@@ -43,12 +43,15 @@ class DataCiteDestination:
     """Writes a search document for each record."""
 
     name = "datacite"
-    priority = 300
+    priority = 50
 
     @classmethod
     def check(cls, settings: Settings) -> list[str]:
         """The document needs the dataset files: NX_INSTRUMENT_DATA_PATH must be set."""
         problems = []
+        if truthy(settings.env, "NX_DATACITE_EXPORT") is None:
+            problems.append(f"NX_DATACITE_EXPORT={settings.env['NX_DATACITE_EXPORT']}: "
+                            "expects true or false")
         if settings.instrument_data_path is None:
             problems.append("NX_DATACITE_EXPORT=true needs NX_INSTRUMENT_DATA_PATH (the "
                             "dataset files it lists and checksums)")

@@ -25,10 +25,6 @@ ENTRY_POINT_GROUP = "nexuslims.destinations"
 
 BUILTIN = (
     DestinationSpec(
-        "datacite", 300, "nexuslims.export.datacite:DataCiteDestination",
-        lambda env: truthy(env, "NX_DATACITE_EXPORT") is True,
-        "a JSON search document (DataCite kernel-4 style, file checksums) beside the record"),
-    DestinationSpec(
         "cdcs", 200, "nexuslims.export.cdcs:CDCSDestination",
         lambda env: bool(setting(env, "NX_CDCS_URL", "cdcs_url")),
         "the facility's CDCS repository (NX_CDCS_URL)"),
@@ -36,6 +32,11 @@ BUILTIN = (
         "local", 100, "nexuslims.export.local:LocalDestination",
         lambda env: bool(setting(env, "NX_LOCAL_EXPORT_PATH")),
         "a copy of the record in NX_LOCAL_EXPORT_PATH (unset: the outbox itself)"),
+    DestinationSpec(
+        "datacite", 50, "nexuslims.export.datacite:DataCiteDestination",
+        # A value that is not a boolean enables it too, so that its check names it.
+        lambda env: truthy(env, "NX_DATACITE_EXPORT") is not False,
+        "a JSON search document (DataCite kernel-4 style, file checksums) beside the record"),
 )
 FALLBACK = "local"
 

@@ -102,9 +102,9 @@ class Outbox:
             done = found[0].succeeded if found else set()
             return self._send(engine, RecordFile(session_identifier, instrument, record_path),
                               done)
-        except NexusLIMSError as exc:
+        except Exception as exc:  # the record is safe in the outbox: try again later
             return self._outcome(session_identifier, instrument, Status.BUILT_NOT_EXPORTED,
-                                 f"export not recorded: {exc}")
+                                 f"export not completed: {_message(exc)}")
 
     def retry_pending(self, engine: Engine, *, now: dt.datetime,
                       dry_run: bool = False) -> list[ExportOutcome]:
@@ -160,9 +160,9 @@ class Outbox:
                                          state.succeeded)
                     if outcome.status != state.status:
                         db.set_session_status(engine, sid, instrument, outcome.status)
-            except NexusLIMSError as exc:
+            except Exception as exc:  # one session's failure never stops the others
                 outcome = self._outcome(sid, instrument, Status(state.status),
-                                        f"export not recorded: {exc}")
+                                        f"export not completed: {_message(exc)}")
             logger.info("session %s: %s%s", sid, outcome.status,
                         f" ({outcome.message})" if outcome.message else "")
             outcomes.append(outcome)
@@ -228,3 +228,10 @@ def _safe_export(destination: Destination, record: RecordFile) -> ExportResult:
         return ExportResult.failed(Failure.UNAVAILABLE,
                                    f"{destination.name} returned {result!r}, not an ExportResult")
     return result
+
+
+def _message(exc: Exception) -> str:
+    if not isinstance(exc, NexusLIMSError):
+        logger.error("export failed unexpectedly", exc_info=exc)
+        return f"{exc.__class__.__name__}: {exc}"
+    return str(exc)

@@ -162,10 +162,12 @@ def test_settings_problems_are_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         build_exporter(_settings(tmp_path, NX_EXPORT_STRATEGY="most",
                                  NX_CDCS_URL="cdcs.example.org", NX_CDCS_TIMEOUT="soon",
-                                 NX_LOCAL_EXPORT_PATH="relative/dir"))
+                                 NX_LOCAL_EXPORT_PATH="relative/dir",
+                                 NX_DATACITE_EXPORT="maybe"))
     text = "\n".join(err.value.problems)
     for name in ("NX_EXPORT_STRATEGY=most", "NX_CDCS_URL=cdcs.example.org",
-                 "NX_CDCS_TOKEN", "NX_CDCS_TIMEOUT=soon", "NX_LOCAL_EXPORT_PATH=relative/dir"):
+                 "NX_CDCS_TOKEN", "NX_CDCS_TIMEOUT=soon", "NX_LOCAL_EXPORT_PATH=relative/dir",
+                 "NX_DATACITE_EXPORT=maybe"):
         assert name in text
     exporter = build_exporter(_settings(tmp_path, NX_EXPORT_STRATEGY=" First_Success ",
                                         NX_DATACITE_EXPORT="yes"))
