@@ -198,6 +198,10 @@ def run_pass(settings: Settings, *, dry_run: bool = False,
         outcomes.append(SessionOutcome(retried.session_identifier, retried.instrument,
                                        retried.status, message=retried.message))
     engine.dispose()
+    for harvester in harvesters.values():
+        close = getattr(harvester, "close", None)
+        if close is not None:
+            close()
     return PassSummary(outcomes, time.perf_counter() - t0, dry_run)
 
 
@@ -219,7 +223,9 @@ def harvest_sessions(engine, source: SessionSource, instruments: dict[str, Instr
         logger.error("%s server %s could not be harvested: %s", source.name, server, error)
     logger.info("%s: %d finished session(s) reported", source.name, len(result.sessions))
     if not dry_run:
-        harvest_db.save_harvest(engine, source.name, result, now=now)
+        saved = harvest_db.save_harvest(engine, source.name, result, now=now)
+        logger.info("%s: %d session(s) added to the session log, %d updated, %d unchanged",
+                    source.name, saved.added, saved.updated, saved.unchanged)
         return []
     sessions = []
     for h in result.sessions:
