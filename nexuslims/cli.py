@@ -355,10 +355,15 @@ def _print_summary(summary, *, verbose: int = 0) -> None:
                     print(f"      ... and {len(files) - len(shown)} more (-v lists all)")
         if o.record_path:
             print(f"  record: {o.record_path}")
+    for o in summary.exports:
+        print(f"{o.identifier} [{o.instrument}] export retried: {o.status}"
+              + (f" - {o.message}" if o.message else ""))
     verb = "would build" if summary.dry_run else "built"
     print(f"{'Dry run' if summary.dry_run else 'Pass'} finished in {summary.seconds:.1f} s: "
           f"{summary.built} {verb}, {summary.failed} failed, {summary.skipped} skipped; "
-          f"{summary.files} file(s)")
+          f"{summary.files} file(s)"
+          + (f"; {summary.exported} of {len(summary.exports)} earlier record(s) exported"
+             if summary.exports else ""))
 
 
 def _print_table(header: list[str], rows: list[list[object]]) -> None:

@@ -78,6 +78,12 @@ class PassSummary:
     outcomes: list[SessionOutcome]
     seconds: float
     dry_run: bool
+    exports: list[SessionOutcome] = field(default_factory=list)
+    """Records built on earlier passes and exported again on this one."""
+
+    @property
+    def exported(self) -> int:
+        return sum(o.status == Status.COMPLETED for o in self.exports)
 
     @property
     def built(self) -> int:
@@ -194,15 +200,14 @@ def run_pass(settings: Settings, *, dry_run: bool = False,
                     outcome.status, f" ({outcome.message})" if outcome.message else "")
         outcomes.append(outcome)
     # Records built on earlier passes but not yet exported: again, without rebuilding.
-    for retried in exporter.retry_pending(engine, now=now, dry_run=dry_run):
-        outcomes.append(SessionOutcome(retried.session_identifier, retried.instrument,
-                                       retried.status, message=retried.message))
+    exports = [SessionOutcome(r.session_identifier, r.instrument, r.status, message=r.message)
+               for r in exporter.retry_pending(engine, now=now, dry_run=dry_run)]
     engine.dispose()
     for harvester in harvesters.values():
         close = getattr(harvester, "close", None)
         if close is not None:
             close()
-    return PassSummary(outcomes, time.perf_counter() - t0, dry_run)
+    return PassSummary(outcomes, time.perf_counter() - t0, dry_run, exports)
 
 
 def harvest_sessions(engine, source: SessionSource, instruments: dict[str, Instrument], *,

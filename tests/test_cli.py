@@ -14,7 +14,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 SUBCOMMANDS = [[], ["process"], ["db"], ["db", "init"], ["db", "upgrade"], ["db", "current"],
                ["instruments"], ["instruments", "add"], ["instruments", "list"], ["sessions"],
-               ["sessions", "list"], ["sessions", "show"], ["validate"], ["extract"], ["demo"]]
+               ["sessions", "list"], ["sessions", "show"], ["validate"], ["extract"], ["demo"],
+               ["export"]]
 
 
 def run(args: list[str], cwd: Path, env: dict[str, str] | None = None,

@@ -39,7 +39,8 @@ def test_a_pass_publishes_the_record_valid_and_public(make_site, cdcs) -> None:
     assert upload.metadata["found_existing"] is False
 
     # Nothing left to do: a second pass exports nothing again.
-    assert site.run(now=later()).outcomes == []
+    again = site.run(now=later())
+    assert again.outcomes == [] and again.exports == []
     assert len(cdcs.records(title)) == 1 and len(site.uploads(ident)) == 1
 
 
@@ -60,12 +61,12 @@ def test_an_outage_leaves_the_record_in_the_outbox_until_a_later_pass(make_site,
     cdcs.start()
     # Within the backoff only the session never tried goes; the other waits.
     summary = site.run()
-    assert [(o.identifier, o.status) for o in summary.outcomes] == [
+    assert [(o.identifier, o.status) for o in summary.exports] == [
         (second, Status.COMPLETED)]
     assert site.status(first) == Status.BUILT_NOT_EXPORTED
 
     summary = site.run(now=later())
-    assert [(o.identifier, o.status) for o in summary.outcomes] == [
+    assert [(o.identifier, o.status) for o in summary.exports] == [
         (first, Status.COMPLETED)]
     for ident in (first, second):
         assert len(cdcs.records(site.record(ident).stem)) == 1
@@ -174,7 +175,8 @@ def test_a_record_cdcs_rejects_is_an_error_until_exported_again(make_site, cdcs)
     assert "approvedBy" in upload.error  # CDCS's own validation message
     assert site.status(ident) == Status.ERROR
     assert cdcs.records(site.record(ident).stem) == []
-    assert site.run(now=later()).outcomes == []  # ERROR is not retried by passes
+    again = site.run(now=later())
+    assert again.outcomes == [] and again.exports == []  # ERROR is not retried by passes
 
     # Without --retry-failed an ERROR session is left alone.
     fixed = cdcs_env(cdcs.url)
@@ -213,7 +215,7 @@ def test_all_needs_every_destination_best_effort_one(make_site, cdcs, tmp_path) 
     # Once the directory can be written, only the missing copy is made.
     strict.env["NX_LOCAL_EXPORT_PATH"] = str(tmp_path / "published")
     summary = strict.run(now=later())
-    assert [o.status for o in summary.outcomes] == [Status.COMPLETED]
+    assert [o.status for o in summary.exports] == [Status.COMPLETED]
     assert [(u.destination, u.success) for u in strict.uploads(ident)] == [
         ("cdcs", True), ("local", False), ("local", True)]
     assert len(cdcs.records(strict.record(ident).stem)) == 1
