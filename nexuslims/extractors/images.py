@@ -40,6 +40,8 @@ def _ratio(value: Any) -> float | None:
 
 def _exif(image: Any, meta: dict[str, Any]) -> tuple[str | None, str | None]:
     """EXIF camera fields into ``meta``; returns (date, time) of the original capture."""
+    if image.format == "PNG" and "exif" not in image.info:
+        return None, None  # PNG's getexif() would decode the whole image looking for it
     try:
         exif = image.getexif()
     except Exception:  # noqa: BLE001 - broken EXIF is just absent EXIF
