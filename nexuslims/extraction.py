@@ -231,27 +231,33 @@ def _failed(path: Path, instrument_root: Path, context: ExtractionContext,
                         warnings=ds.warnings, extractor=ds.extractor, error=ds.error)]
 
 
-def _warm_for_fork() -> Any:
-    """Import the readers once here so forked workers start with them loaded.
+_PRELOAD = ["nexuslims.extraction", "nexuslims.extractors.registry", "hyperspy.api", "exspy",
+            "nexuslims.previews"]
 
-    HyperSpy, exspy and matplotlib take seconds to import; paid once in the parent, a
-    forked worker inherits them. Where fork is unavailable workers import on first use.
+
+def _pool_context() -> Any:
+    """A start method whose workers begin with the readers imported, and safely.
+
+    Workers come from a fork server: a fresh process that imports HyperSpy, exspy and
+    the renderers once (seconds) and then forks each worker in milliseconds. Plain fork
+    is not safe here: after in-process extraction the parent holds dask/BLAS threads, a
+    lock held by one of them at fork time is never released in the child, and the pool
+    hangs for good.
     """
     import multiprocessing
 
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return None
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(_PRELOAD)
+    return context
+
+
+def _quiet_worker() -> None:
     import warnings
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for name in ("hyperspy.api", "exspy", "nexuslims.previews"):
-            try:
-                __import__(name)
-            except Exception:  # noqa: BLE001 - a worker will report the real error
-                logger.debug("could not pre-import %s", name)
+    warnings.simplefilter("ignore")
     logging.getLogger("hyperspy").setLevel(logging.CRITICAL)
-    return multiprocessing.get_context("fork")
 
 
 def extract_files(
@@ -306,8 +312,8 @@ def extract_files(
                 progress(i + 1, total)
     else:
         done = 0
-        context_mp = _warm_for_fork()
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context_mp) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(),
+                                 initializer=_quiet_worker) as pool:
             futures = {pool.submit(_safe_extract_one, *job): i for i, job in enumerate(args)}
             for future in as_completed(futures):
                 i = futures[future]

@@ -137,3 +137,37 @@ def test_run_extract_missing_path_is_usage_error(tmp_path):
     assert run_extract([str(tmp_path / "nope")], json_out=True, no_preview=True,
                        preview_dir=None, stdout=io.StringIO(), stderr=err) == 2
     assert "no such file" in err.getvalue()
+
+
+def test_a_pool_after_in_process_extraction_finishes_and_agrees(instrument, tmp_path):
+    """Regression: a fork()ed pool started after in-process reading (dask/BLAS threads
+    alive in the parent) hung for good. Run the sequence in a child with a deadline."""
+    import subprocess
+    import sys
+
+    many = tmp_path / "many"
+    many.mkdir()
+    for i in range(20):
+        shutil.copy(instrument / "Jane Doe/day 1/eels.dm3", many / f"eels_{i:02d}.dm3")
+    script = f"""
+import json, sys
+from pathlib import Path
+from nexuslims.extraction import extract_files
+from nexuslims.extractors.base import ExtractionContext
+root = Path({str(instrument)!r}); many = Path({str(many)!r}); ctx = ExtractionContext()
+first = extract_files(sorted(p for p in root.rglob('*') if p.is_file()), instrument_root=root,
+                      data_root=Path({str(tmp_path / 'd1')!r}), context=ctx, workers=1)
+files = sorted(many.iterdir())
+pooled = extract_files(files, instrument_root=many, data_root=Path({str(tmp_path / 'd2')!r}),
+                       context=ctx, workers=2)
+alone = extract_files(files[:1], instrument_root=many, data_root=None, context=ctx, workers=1)
+print(json.dumps([len(first), len(pooled), [d.error for d in pooled],
+                  pooled[0].nx_meta == alone[0].nx_meta]))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    n_first, n_pooled, errors, same = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (n_first, n_pooled) == (5, 20)
+    assert errors == [None] * 20 and same
+    assert len(list((tmp_path / "d2").glob("*.thumb.png"))) == 20
