@@ -231,7 +231,7 @@ def _failed(path: Path, instrument_root: Path, context: ExtractionContext,
                         warnings=ds.warnings, extractor=ds.extractor, error=ds.error)]
 
 
-_PRELOAD = ["nexuslims.extraction", "nexuslims.extractors.registry", "hyperspy.api", "exspy",
+_PRELOAD = ["nexuslims.extractors._quiet", "nexuslims.extraction", "nexuslims.extractors.registry", "hyperspy.api", "exspy",
             "nexuslims.previews"]
 
 
