@@ -153,6 +153,8 @@ def _preview(path: Path, kind: str, uid: str, dataset_type: str):
 
         from nexuslims.previews import render_placeholder, render_signal
 
+        import hyperspy.api as hs
+
         with h5py.File(path, "r") as h5:
             data = h5[f"Data/{kind}/{uid}/Data"]
             if kind == "Image":
@@ -161,10 +163,18 @@ def _preview(path: Path, kind: str, uid: str, dataset_type: str):
                 array = np.asarray(data[:, 0])
             else:
                 array = None
+                order = list(h5["Data/SpectrumImage"])
         if array is None:
-            render_placeholder(out, "EDS spectrum image (Velox): no preview of compressed data")
+            # The spectrum image is a compressed event stream; RosettaSciIO decodes it
+            # (with `sparse`) into a lazy signal, summed chunk by chunk for the preview.
+            loaded = hs.load(path, select_type="spectrum_image", lazy=True, sum_frames=True)
+            images = loaded if isinstance(loaded, list) else [loaded]
+            if not images:
+                render_placeholder(out, "EDS spectrum image (Velox): no data in the stream")
+                return
+            position = order.index(uid) if len(images) == len(order) else 0
+            render_signal(images[position], out, dataset_type=dataset_type)
             return
-        import hyperspy.api as hs
 
         signal = hs.signals.Signal2D(array) if array.ndim == 2 else hs.signals.Signal1D(array)
         render_signal(signal, out, dataset_type=dataset_type)

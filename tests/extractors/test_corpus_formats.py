@@ -182,3 +182,17 @@ def test_awkward_names(corpus, utc, tmp_path):
     shutil.copy(corpus / "digitalmicrograph/test-EELS_spectrum.dm3", odd)
     ds = one(odd, utc)
     assert ds.name == odd.name and ds.nx_meta["Data Type"] == "STEM_EELS"
+
+
+def test_velox_spectrum_image_preview_shows_sum_image_and_spectrum(corpus, denver, tmp_path):
+    from PIL import Image
+
+    si = extract(corpus / "emd/Test SI 16x16 215 kx.emd", denver)[-1]
+    assert si.dataset_type == "SpectrumImage" and si.render_preview is not None
+    out = tmp_path / "si.png"
+    si.render_preview(out)
+    picture = Image.open(out).convert("L")
+    # Two panels (500 x 260), not the 500 x 375 "Preview unavailable" card.
+    assert picture.size == (500, 260)
+    left = picture.crop((0, 0, 240, 260))
+    assert len(set(left.getdata())) > 8  # the summed map has structure
