@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
 import random
@@ -18,6 +17,7 @@ import pytest
 
 from nexuslims import files as files_mod
 from nexuslims.files import FindFailed, FindResult, FoundFile, find_files
+from tests.privileges import run_as_nobody
 
 UTC = dt.UTC
 START = dt.datetime(2024, 3, 5, 14, 0, 0, 250_000, tzinfo=UTC)
@@ -445,9 +445,6 @@ def test_gnu_find_and_python_walk_agree_on_a_random_store(tmp_path, seed, kwargs
 
 # --- unreadable directories (needs a user that permissions apply to) ----------------
 
-NOBODY = 65534
-
-
 def unreadable_store() -> tuple[Path, Path]:
     base = Path(tempfile.mkdtemp(prefix="nexuslims-files-", dir="/tmp"))
     base.chmod(0o755)
@@ -459,39 +456,6 @@ def unreadable_store() -> tuple[Path, Path]:
         path.chmod(0o755)
     (root / "open" / "a.dm3").chmod(0o644)
     return base, root
-
-
-def run_as_nobody(fn: Callable[[], object]) -> object:
-    """``fn()`` in a forked child that has dropped to uid/gid 65534; its JSON result."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: never return into pytest
-        status = 0
-        try:
-            os.close(read_end)
-            try:
-                os.setgroups([])
-                os.setgid(NOBODY)
-                os.setuid(NOBODY)
-            except OSError as exc:
-                payload = {"skip": f"cannot drop privileges: {exc}"}
-            else:
-                payload = {"value": fn()}
-            os.write(write_end, json.dumps(payload).encode())
-        except BaseException as exc:  # noqa: BLE001 - reported to the parent
-            os.write(write_end, json.dumps({"error": repr(exc)}).encode())
-            status = 1
-        finally:
-            os._exit(status)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        data = pipe.read()
-    os.waitpid(pid, 0)
-    outcome = json.loads(data)
-    if "skip" in outcome:
-        pytest.skip(outcome["skip"])
-    assert "error" not in outcome, outcome.get("error")
-    return outcome["value"]
 
 
 @needs_find
@@ -508,7 +472,7 @@ def test_unreadable_directory_gives_a_warning_not_a_crash(method):
         }
 
     try:
-        outcome = run_as_nobody(search) if os.geteuid() == 0 else search()
+        outcome = run_as_nobody(search)
     finally:
         (root / "locked").chmod(0o755)
         shutil.rmtree(base)

@@ -298,3 +298,43 @@ class MrcExtractor(_HyperSpyExtractor):
         with open(path, "rb") as handle:
             head = handle.read(224)
         return len(head) >= 224
+
+    # MRC2014 MODE -> how each pixel is stored
+    _MODES = {0: "int8", 1: "int16", 2: "float32", 3: "complex int16", 4: "complex64",
+              6: "uint16", 12: "float16", 101: "4-bit"}
+
+    def extras(self, signal: Any, meta: dict[str, Any]) -> None:
+        """Header fields: pixel size, pixel type, sections, density statistics, labels."""
+        header = signal.original_metadata.get_item("std_header")
+        if header is None:
+            return
+        header = header.as_dictionary() if hasattr(header, "as_dictionary") else dict(header)
+        x_axis = signal.axes_manager.signal_axes[0]
+        if x_axis.units and x_axis.scale:
+            put(meta, f"Pixel Size ({x_axis.units})", float(x_axis.scale))
+        put(meta, "Pixel Data Type", self._MODES.get(int(header.get("MODE", -1))))
+        put(meta, "Number of Sections", int(header["NZ"]) if "NZ" in header else None)
+        space_group = header.get("ISPG")
+        if space_group is not None:
+            put(meta, "Stack Kind", "image stack" if int(space_group) == 0 else "volume")
+        for key, label in (("AMIN", "Minimum"), ("AMAX", "Maximum"), ("AMEAN", "Mean"),
+                           ("RMS", "RMS")):
+            if key in header:
+                put(meta, f"Density {label}", round(float(header[key]), 6))
+        if int(header.get("NEXT", 0) or 0):
+            put(meta, "Extended Header Size (bytes)", int(header["NEXT"]))
+        labels = _mrc_labels(header.get("LABELS"), int(header.get("NLABL", 0) or 0))
+        if labels:
+            put(meta, "Labels", "; ".join(labels))
+
+
+def _mrc_labels(raw: Any, count: int) -> list[str]:
+    """The header's text labels (RosettaSciIO hands them over hex-encoded, 80 bytes each)."""
+    if not raw or not count:
+        return []
+    try:
+        data = bytes.fromhex(raw) if isinstance(raw, str) else bytes(raw)
+    except ValueError:
+        return []
+    chunks = (data[i * 80:(i + 1) * 80] for i in range(count))
+    return [text for c in chunks if (text := c.decode("latin-1").strip(" \x00"))]

@@ -226,19 +226,24 @@ class Registry:
         ext = _extension(path)
         return [e for e in self.extractors() if ext in _normalise(e.extensions)]
 
-    def _choose(self, path: Path) -> tuple[Any, list[str]]:
+    def _choose(self, path: Path) -> tuple[Any, list[str], OSError | None]:
+        """The extractor for ``path``, the formats that refused it, and why it can't be
+        opened (permissions, vanished, I/O error) if that is why they all refused."""
         rejected: list[str] = []
         for ex in self.candidates(path):
             sniff = getattr(ex, "sniff", None)
             try:
                 accepted = True if sniff is None else bool(sniff(path))
+            except OSError as exc:
+                # The file itself cannot be read: no other reader will do better.
+                return self.fallback, [*rejected, _format_name(ex)], exc
             except Exception as exc:  # noqa: BLE001 - a failing sniff is a "no"
                 log.debug("%s: sniff of %s failed: %s", ex.name, path, exc)
                 accepted = False
             if accepted:
-                return ex, rejected
+                return ex, rejected, None
             rejected.append(_format_name(ex))
-        return self.fallback, rejected
+        return self.fallback, rejected, None
 
     def select(self, path: Path) -> Extractor:
         """The extractor that will read ``path`` (the basic one if no other accepts)."""
@@ -250,7 +255,10 @@ class Registry:
         An extractor that raises or returns something other than a list of datasets is
         replaced by the basic file information plus an ``error`` saying why.
         """
-        extractor, rejected = self._choose(path)
+        extractor, rejected, unreadable = self._choose(path)
+        if unreadable is not None:
+            reason = f"cannot read the file: {unreadable.strerror or unreadable}"
+            return [basic_dataset(path, context, error=reason, warnings=[reason])]
         if extractor is self.fallback:
             if not rejected:
                 return [basic_dataset(path, context)]
