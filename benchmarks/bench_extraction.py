@@ -16,7 +16,6 @@ Prints, for every file of the corpus through the extractor registry:
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import resource
 import shutil
@@ -24,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 BASELINE_WITH_PREVIEWS = 0.25  # s/file, NexusLIMS 1.4

@@ -231,8 +231,8 @@ def _failed(path: Path, instrument_root: Path, context: ExtractionContext,
                         warnings=ds.warnings, extractor=ds.extractor, error=ds.error)]
 
 
-_PRELOAD = ["nexuslims.extractors._quiet", "nexuslims.extraction", "nexuslims.extractors.registry", "hyperspy.api", "exspy",
-            "nexuslims.previews"]
+_PRELOAD = ["nexuslims.extractors._quiet", "nexuslims.extraction",
+            "nexuslims.extractors.registry", "hyperspy.api", "exspy", "nexuslims.previews"]
 
 
 def _pool_context() -> Any:

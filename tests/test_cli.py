@@ -46,7 +46,8 @@ def test_console_script_is_the_same_command(tmp_path: Path) -> None:
 def test_help_does_not_import_the_heavy_stack(tmp_path: Path) -> None:
     code = ("import sys; from nexuslims.cli import main\n"
             "try:\n    main(['process', '--help'])\nexcept SystemExit:\n    pass\n"
-            "heavy = [m for m in ('hyperspy', 'sklearn', 'sqlalchemy', 'lxml') if m in sys.modules]\n"
+            "heavy = [m for m in ('hyperspy', 'sklearn', 'sqlalchemy', 'lxml')\n"
+            "         if m in sys.modules]\n"
             "print('heavy=' + ','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=tmp_path).stdout.strip().splitlines()[-1]

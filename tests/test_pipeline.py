@@ -138,12 +138,12 @@ def test_a_pass_builds_a_valid_record_from_real_files(site, reference_schema: Pa
     assert "next_user.dm3" not in sum(names, [])
 
     types = {d.findtext("nx:name", namespaces=NS): d.get("type")
-             for d in doc.iter("{%s}dataset" % NS["nx"])}
+             for d in doc.iter(f"{{{NS['nx']}}}dataset")}
     assert types["test_diffraction_pattern.dm3"] == "Diffraction"
     assert types["test-EELS_spectrum.dm3"] == "Spectrum"
     assert types["test_STEM_image.dm3"] == "Image"
     locations = [d.findtext("nx:location", namespaces=NS)
-                 for d in doc.iter("{%s}dataset" % NS["nx"])]
+                 for d in doc.iter(f"{{{NS['nx']}}}dataset")]
     assert "Titan/alice/project%20A%26B/test_STEM_image.dm3" in locations
 
     # Sidecars and previews mirror the instrument path under NX_DATA_PATH.
@@ -151,7 +151,7 @@ def test_a_pass_builds_a_valid_record_from_real_files(site, reference_schema: Pa
     assert (mirrored / "test_STEM_image.dm3.json").is_file()
     assert (mirrored / "test_STEM_image.dm3.thumb.png").is_file()
     previews = [d.findtext("nx:preview", namespaces=NS)
-                for d in doc.iter("{%s}dataset" % NS["nx"])]
+                for d in doc.iter(f"{{{NS['nx']}}}dataset")]
     assert all(p for p in previews)  # even the broken file gets a placeholder preview
 
     assert statuses(settings, "session-1") == [

@@ -112,7 +112,7 @@ def _data_type(dataset_type: str, signal: Any, family: str) -> str:
     kind = "EDS" if signal_type.startswith("EDS") else "EELS" if signal_type.startswith(
         "EELS") else "CL" if signal_type.startswith("CL") else ""
     prefix = family if family else ""
-    if family == "TEM" and getattr(signal.axes_manager, "navigation_dimension", 0):
+    if family == "TEM" and signal.axes_manager.navigation_dimension:
         prefix = "STEM"
     tail = {"SpectrumImage": "Spectrum_Imaging", "Image": "Imaging",
             "Diffraction": "Diffraction"}.get(dataset_type, "")

@@ -39,7 +39,8 @@ def _tags(path: Path, page: int = 0) -> dict[int, Any]:
 
     try:
         with tifffile.TiffFile(path) as tif:
-            return {tag.code: tag.value for tag in tif.pages[page].tags.values()}
+            first: Any = tif.pages[page]  # a TiffPage: frames are never requested
+            return {tag.code: tag.value for tag in first.tags.values()}
     except Exception:  # noqa: BLE001 - a damaged tag table is not an error for a sniff
         return {}
 
@@ -51,7 +52,7 @@ def _tiff_basics(path: Path, meta: dict[str, Any], warnings: list[str], page: in
     try:
         with tifffile.TiffFile(path) as tif:
             pages = len(tif.pages)
-            first = tif.pages[page]
+            first: Any = tif.pages[page]
             shape, dtype = tuple(int(n) for n in first.shape), first.dtype
             samples = int(first.samplesperpixel)
             bits = first.bitspersample
@@ -344,9 +345,9 @@ def _zeiss_value(value: str, unit: str) -> Any:
         return value
     number = float(match[1]) * (1000.0 if match[2] else 1.0)
     given = (match[3] or unit).lower()
-    if pascal_from := {"pa": 1.0, "mbar": 100.0, "torr": 133.322}.get(given):
-        if unit == "Pa":
-            return number * pascal_from
+    pascal_from = {"pa": 1.0, "mbar": 100.0, "torr": 133.322}.get(given)
+    if pascal_from and unit == "Pa":
+        return number * pascal_from
     if given in ("x", "") or unit in ("x", "deg"):
         return number
     if given not in _SCALE_TO_SI or unit.lower() not in _SCALE_TO_SI:
@@ -397,7 +398,8 @@ def _sis_page(path: Path) -> tuple[int, Mapping[str, Any]] | None:
 
     try:
         with tifffile.TiffFile(path) as tif:
-            for index, page in enumerate(tif.pages):
+            pages: list[Any] = list(tif.pages)
+            for index, page in enumerate(pages):
                 tag = page.tags.get(SIS_TAG)
                 if tag is not None:
                     return index, tag.value if isinstance(tag.value, Mapping) else {}
@@ -435,7 +437,8 @@ class OlympusTiffExtractor:
         put(meta, "Picture Type", sis.get("picturetype"))
         put(meta, "Image Name", sis.get("name"))
         put(meta, "Operator", tags.get(315))
-        exif = tags.get(34665) if isinstance(tags.get(34665), Mapping) else {}
+        exif = tags.get(34665)
+        exif = exif if isinstance(exif, Mapping) else {}
         exposure = exif.get("ExposureTime")
         if isinstance(exposure, tuple) and len(exposure) == 2 and exposure[1]:
             put(meta, "Exposure Time (s)", exposure[0] / exposure[1])

@@ -149,11 +149,10 @@ def _shape(kind: str, data: Any, md: dict[str, Any]) -> tuple[int, ...]:
 def _preview(path: Path, kind: str, uid: str, dataset_type: str):
     def render(out: Path) -> None:
         import h5py
+        import hyperspy.api as hs
         import numpy as np
 
         from nexuslims.previews import render_placeholder, render_signal
-
-        import hyperspy.api as hs
 
         with h5py.File(path, "r") as h5:
             data = h5[f"Data/{kind}/{uid}/Data"]

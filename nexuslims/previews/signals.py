@@ -157,14 +157,14 @@ def _spectrum_image_sums(data: Any, sig_dim: int, nav_dims: list[int]) -> tuple[
     return np.asarray(spectrum), image
 
 
-def _save_plot(y: np.ndarray, x: np.ndarray | None, out: Path, **labels: str) -> None:
+def _save_plot(y: np.ndarray, x: np.ndarray | None, out: Path, **labels: Any) -> None:
     canvas = Image.new("RGB", PLOT_SIZE, BACKGROUND)
     draw_line_plot(canvas, (0, 0, *PLOT_SIZE), y, x, **labels)
     save_png(canvas, out)
 
 
 def _save_spectrum_image(
-    image: np.ndarray, spectrum: np.ndarray, x: np.ndarray | None, out: Path, **labels: str
+    image: np.ndarray, spectrum: np.ndarray, x: np.ndarray | None, out: Path, **labels: Any
 ) -> None:
     """Two panels: the image summed over channels beside the spectrum summed over pixels."""
     canvas = Image.new("RGB", (SIZE, PANEL_HEIGHT), BACKGROUND)

@@ -72,7 +72,10 @@ def test_exif_offset_wins_over_instrument_timezone(tmp_path: Path, denver) -> No
 @pytest.mark.parametrize("fmt", ["PNG", "BMP", "GIF"])
 def test_small_images_are_enlarged_and_grey_16bit_is_stretched(tmp_path, utc, fmt) -> None:
     data = (np.arange(40 * 30).reshape(30, 40) * 50).astype(np.uint16)
-    image = Image.fromarray(data) if fmt == "PNG" else Image.fromarray((data // 256).astype(np.uint8))
+    if fmt == "PNG":
+        image = Image.fromarray(data)
+    else:
+        image = Image.fromarray((data // 256).astype(np.uint8))
     path = tmp_path / f"x.{fmt.lower()}"
     image.save(path, fmt)
     (ds,) = EX.extract(path, utc)

@@ -158,7 +158,8 @@ def test_image_files_of_any_depth(tmp_path: Path) -> None:
     tifffile = pytest.importorskip("tifffile")
     tifffile.imwrite(tmp_path / "f.tif", GRADIENT.astype(np.float32))
     tifffile.imwrite(tmp_path / "u.tif", (GRADIENT * 100).astype(np.uint16))
-    rgba = np.dstack([(GRADIENT % 256).astype(np.uint8)] * 3 + [np.full(GRADIENT.shape, 200, np.uint8)])
+    grey = (GRADIENT % 256).astype(np.uint8)
+    rgba = np.dstack([grey] * 3 + [np.full(GRADIENT.shape, 200, np.uint8)])
     Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
     for name in ("f.tif", "u.tif", "a.png"):
         previews.render_image_file(tmp_path / name, tmp_path / f"{name}.png")
