@@ -19,13 +19,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nexuslims.atomic import write_atomically
 from nexuslims.extractors.base import ExtractedDataset, ExtractionContext
 
 logger = logging.getLogger(__name__)
@@ -70,19 +70,6 @@ def preview_path(data_root: Path, location: str, index: int, total: int) -> Path
     """Where the preview of dataset ``index`` (1-based) of ``total`` goes."""
     suffix = ".thumb.png" if total == 1 else f".{index}.thumb.png"
     return data_root / (location + suffix)
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _json_safe(meta: dict[str, Any]) -> dict[str, Any]:

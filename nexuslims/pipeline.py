@@ -13,9 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import re
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,6 +22,7 @@ from pathlib import Path
 
 from nexuslims import db
 from nexuslims.activities import cluster_mtimes, group_by_boundaries
+from nexuslims.atomic import write_atomically
 from nexuslims.config import Settings
 from nexuslims.errors import HarvesterError, NexusLIMSError
 from nexuslims.export import Exporter, build_exporter
@@ -341,7 +340,7 @@ def build_session(engine, settings: Settings, session: Session,
         with attempt.stage("export") as rec:
             # The outbox first: a record on disk is never lost to a failed upload.
             path = settings.records_path / record_filename(session)
-            write_atomically(path, xml)
+            write_atomically(path, xml, durable=True)
             outcome.record_path = path
             exported = exporter.export(engine, session.identifier, session.instrument.pid,
                                        path)
@@ -365,21 +364,6 @@ def record_filename(session: Session) -> str:
     day = session.start.astimezone(session.instrument.tzinfo).strftime("%Y-%m-%d")
     instrument = re.sub(r"[^A-Za-z0-9._-]+", "_", session.instrument.pid)
     return f"{day}_{instrument}_{session.short_id}.xml"
-
-
-def write_atomically(path: Path, content: bytes) -> None:
-    """Write to a temporary file beside ``path`` and move it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _activities(groups: list[list[FoundFile]], datasets: list[Dataset],

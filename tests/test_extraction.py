@@ -4,30 +4,23 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 
+from nexuslims.atomic import write_atomically
 from nexuslims.extract_command import run_extract
-from nexuslims.extraction import extract_files, write_atomically
+from nexuslims.extraction import extract_files
 from nexuslims.extractors.base import ExtractionContext
 
 CTX = ExtractionContext()
 
 
-def corpus() -> Path:
-    value = os.environ.get("NEXUSLIMS_TEST_CORPUS")
-    if not value or not Path(value).is_dir():
-        pytest.skip("NEXUSLIMS_TEST_CORPUS is not set")
-    return Path(value)
-
-
 @pytest.fixture
-def instrument(tmp_path):
+def instrument(tmp_path, corpus):
     """A small instrument tree: DM files in a folder with a space, a TIA pair, junk."""
-    src = corpus()
+    src = corpus
     root = tmp_path / "instrument"
     (root / "Jane Doe" / "day 1").mkdir(parents=True)
     shutil.copy(src / "digitalmicrograph/test-EELS_spectrum.dm3", root / "Jane Doe/day 1/eels.dm3")

@@ -20,13 +20,13 @@ import hashlib
 import json
 import mimetypes
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from lxml import etree
 
+from nexuslims.atomic import write_atomically
 from nexuslims.export.base import ExportResult, Failure, RecordFile, setting, truthy
 from nexuslims.record import NAMESPACE
 
@@ -176,15 +176,5 @@ def file_entry(data_root: Path, location: str) -> dict[str, Any]:
 
 def write_json_atomically(path: Path, document: dict[str, Any]) -> None:
     """Write ``document`` to a temporary file beside ``path``, then move it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(document, fh, indent=2, ensure_ascii=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    write_atomically(path, text.encode("utf-8"), durable=True)

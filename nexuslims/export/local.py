@@ -8,12 +8,11 @@ fallback used when no destination is configured: the record in the outbox
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from nexuslims.atomic import atomic_file
 from nexuslims.export.base import ExportResult, Failure, RecordFile, setting
 
 if TYPE_CHECKING:
@@ -58,14 +57,5 @@ class LocalDestination:
 
 def copy_atomically(source: Path, target: Path) -> None:
     """Copy ``source`` to a temporary file beside ``target``, then move it into place."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out, source.open("rb") as src:
-            shutil.copyfileobj(src, out, 1 << 20)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(target, durable=True) as out, source.open("rb") as src:
+        shutil.copyfileobj(src, out, 1 << 20)

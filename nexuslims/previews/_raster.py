@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
+
+from nexuslims.atomic import atomic_file
 
 SIZE = 500
 """Longest side of every preview, in pixels."""
@@ -100,13 +100,5 @@ def array_image(data: np.ndarray, *, log: bool = False) -> Image.Image:
 
 def save_png(image: Image.Image, out: Path) -> None:
     """Write ``image`` to ``out`` as PNG via a temporary file, so readers never see half a file."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            image.save(stream, "PNG", compress_level=3)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(Path(out)) as stream:
+        image.save(stream, "PNG", compress_level=3)
