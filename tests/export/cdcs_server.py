@@ -15,9 +15,7 @@ import hashlib
 import http.client
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -27,53 +25,17 @@ from typing import Any
 
 import requests
 
+from tests.servers import PY, ServerProcess, build_atomically, cache_dir, cached_venv, free_port
+
 CDCS_REQUIREMENT = "core-main-app==2.23.*"
 SITE = Path(__file__).resolve().parent / "cdcs_site"
 USER, PASSWORD = "nexuslims", "not-a-real-password"
 TOKEN = "5eed0f7e575c0de0000000000000000000000001"
-PY = f"py{sys.version_info.major}.{sys.version_info.minor}"
-
-
-def cache_dir() -> Path:
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "nexuslims-tests"
-
-
-def _build_atomically(final: Path, build: Callable[[Path], None]) -> Path:
-    """Build ``final`` under a temporary name with ``build(path)``, then rename it."""
-    if final.exists():
-        return final
-    final.parent.mkdir(parents=True, exist_ok=True)
-    partial = final.with_name(f"{final.name}.partial-{os.getpid()}")
-    shutil.rmtree(partial, ignore_errors=True)
-    try:
-        build(partial)
-        try:
-            partial.rename(final)
-        except OSError:
-            if not final.exists():  # not another run's finished one
-                raise
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
-    return final
 
 
 def cdcs_venv() -> Path:
     """The cached core-main-app virtual environment, installed now if absent."""
-
-    def install(path: Path) -> None:
-        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True,
-                       capture_output=True, text=True, timeout=120)
-        # This interpreter's pip installs into the new venv: no pip bootstrap, no .pyc
-        # compilation (Python compiles what it imports), about 20 s with a warm pip cache.
-        pip = subprocess.run(
-            [sys.executable, "-m", "pip", "--python", str(path / "bin" / "python"), "install",
-             "--quiet", "--no-compile", "--disable-pip-version-check", CDCS_REQUIREMENT],
-            capture_output=True, text=True, timeout=900)
-        if pip.returncode != 0:
-            raise RuntimeError(f"pip install {CDCS_REQUIREMENT} failed:\n{pip.stderr[-3000:]}")
-
-    return _build_atomically(cache_dir() / f"cdcs-2.23-{PY}", install)
+    return cached_venv("cdcs-2.23", CDCS_REQUIREMENT)
 
 
 def pristine_database(venv: Path) -> Path:
@@ -91,7 +53,7 @@ def pristine_database(venv: Path) -> Path:
                       f"{PASSWORD!r})\n"
                       f"Token.objects.create(user=u, key={TOKEN!r})\n"], env)
 
-    return _build_atomically(cache_dir() / f"cdcs-2.23-{PY}-db-{digest}", migrate) \
+    return build_atomically(cache_dir() / f"cdcs-2.23-{PY}-db-{digest}", migrate) \
         / "cdcs.sqlite3"
 
 
@@ -111,13 +73,7 @@ def manage(venv: Path, args: list[str], env: dict[str, str]) -> None:
                            f"{done.stderr[-3000:]}")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class CDCSServer:
+class CDCSServer(ServerProcess):
     """One CDCS server with its own database copy and port; stop and start at will."""
 
     def __init__(self, venv: Path, state: Path, pristine: Path):
@@ -151,19 +107,6 @@ class CDCSServer:
                 time.sleep(0.1)
         raise RuntimeError("CDCS did not start within 90 s")
 
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
 
     def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         return self.http.request(method, self.url + path, timeout=30, **kwargs)

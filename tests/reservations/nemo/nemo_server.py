@@ -15,55 +15,21 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
+
+from tests.servers import ServerProcess, cached_venv, free_port
 
 NEMO_VERSION = "8.1.5"
 SITE = Path(__file__).resolve().parent / "nemo_site"
 
 
-def cache_dir() -> Path:
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "nexuslims-tests"
-
-
 def nemo_venv() -> Path:
     """The cached NEMO virtual environment, installed now if absent."""
-    final = cache_dir() / (f"nemo-{NEMO_VERSION}-py{sys.version_info.major}."
-                           f"{sys.version_info.minor}")
-    if (final / "complete").is_file():
-        return final
-    final.parent.mkdir(parents=True, exist_ok=True)
-    partial = final.with_name(f"{final.name}.partial-{os.getpid()}")
-    shutil.rmtree(partial, ignore_errors=True)
-    try:
-        subprocess.run([sys.executable, "-m", "venv", str(partial)], check=True,
-                       capture_output=True, text=True, timeout=120)
-        pip = subprocess.run(
-            [str(partial / "bin" / "python"), "-m", "pip", "install", "--quiet",
-             "--disable-pip-version-check", f"NEMO=={NEMO_VERSION}"],
-            capture_output=True, text=True, timeout=600)
-        if pip.returncode != 0:
-            raise RuntimeError(f"pip install NEMO=={NEMO_VERSION} failed:\n{pip.stderr[-3000:]}")
-        (partial / "complete").write_text(f"NEMO=={NEMO_VERSION}\n")
-        try:
-            partial.rename(final)
-        except OSError:
-            if not (final / "complete").is_file():  # not another run's finished one
-                raise
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
-    return final
+    return cached_venv(f"nemo-{NEMO_VERSION}", f"NEMO=={NEMO_VERSION}")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class NemoProcess:
+class NemoProcess(ServerProcess):
     """One NEMO server: its own SQLite file, timezone and port.
 
     Parameters
@@ -128,19 +94,6 @@ class NemoProcess:
                 time.sleep(0.1)
         raise RuntimeError("NEMO server did not start within 60 s")
 
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
 
     def ensure_running(self) -> None:
         if not self.running:
