@@ -216,7 +216,8 @@ def test_no_files_waits_then_becomes_no_files_found(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_bad_sessions_fail_alone(tmp_path: Path) -> None:
+def small_site(tmp_path: Path, **instrument: str):
+    """A site with one text file at 10:00 UTC in instrument "scope"'s store (inclusive)."""
     store = tmp_path / "instr/Scope"
     store.mkdir(parents=True)
     note = store / "notes.txt"
@@ -229,7 +230,13 @@ def test_bad_sessions_fail_alone(tmp_path: Path) -> None:
                               "NX_FILE_STRATEGY": "inclusive"})
     db.init_db(settings.db_url)
     engine = db.make_engine(settings.db_url)
-    db.add_instrument(engine, Instrument(pid="scope", filestore_path="Scope", timezone="UTC"))
+    db.add_instrument(engine, Instrument(pid="scope", filestore_path="Scope", timezone="UTC",
+                                         **instrument))
+    return settings, engine
+
+
+def test_bad_sessions_fail_alone(tmp_path: Path) -> None:
+    settings, engine = small_site(tmp_path)
     log_session(engine, "no-end", instrument="scope", end=None)
     log_session(engine, "good", instrument="scope")
     summary = run_pass(settings, now=NOW)
@@ -243,19 +250,7 @@ def test_bad_sessions_fail_alone(tmp_path: Path) -> None:
 
 
 def test_an_invalid_record_is_an_error_with_the_message(tmp_path: Path, monkeypatch) -> None:
-    store = tmp_path / "instr/Scope"
-    store.mkdir(parents=True)
-    note = store / "notes.txt"
-    note.write_text("x\n")
-    t = dt.datetime(2024, 3, 5, 10, 0, tzinfo=dt.UTC).timestamp()
-    os.utime(note, (t, t))
-    settings = load_settings({"NX_INSTRUMENT_DATA_PATH": str(tmp_path / "instr"),
-                              "NX_DATA_PATH": str(tmp_path / "data"),
-                              "NX_DB_PATH": str(tmp_path / "db.sqlite"),
-                              "NX_FILE_STRATEGY": "inclusive"})
-    db.init_db(settings.db_url)
-    engine = db.make_engine(settings.db_url)
-    db.add_instrument(engine, Instrument(pid="scope", filestore_path="Scope", timezone="UTC"))
+    settings, engine = small_site(tmp_path)
     log_session(engine, "s", instrument="scope")
     # Fault injection: a builder that produces a record the schema rejects.
     import nexuslims.pipeline as pipeline
