@@ -114,3 +114,13 @@ def test_env_example_documents_every_setting() -> None:
     readme = (REPO / "README.md").read_text()
     core = [n for n in names if f'"{n}"' in (REPO / "nexuslims/config.py").read_text()]
     assert [n for n in core if f"`{n}`" not in readme] == []
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    readme = (REPO / "README.md").read_text()
+    commands = [line.strip() for line in readme.splitlines()
+                if line.startswith("python3 -m venv") and "pytest" in line]
+    assert len(commands) == 1
+    ci = [line.strip() for line in (REPO / ".ci/run").read_text().splitlines()
+          if line.strip() and not line.startswith(("#", "set ", "cd "))]
+    assert ci == commands
