@@ -165,47 +165,49 @@ def run_pass(settings: Settings, *, dry_run: bool = False,
     exporter = build_exporter(settings)
     assert settings.db_url is not None, "load_settings requires a database"
     engine = db.make_engine(settings.db_url)
-    db.require_head(engine)
-    instruments = db.load_instruments(engine)
-    harvested = [s for h in harvesters.values() if isinstance(h, SessionSource)
-                 for s in harvest_sessions(engine, h, instruments, since=since, until=until,
-                                           now=now, dry_run=dry_run)]
-    sessions, unbuildable = pair_sessions(db.session_rows(engine, Status.TO_BE_BUILT),
-                                          instruments)
-    known = {s.identifier for s in sessions}
-    sessions += [s for s in harvested if s.identifier not in known]  # dry run: not stored
-    sessions = [s for s in sessions
-                if (since is None or s.start >= since) and (until is None or s.start < until)]
-    logger.info("%d session(s) to build, %d that cannot be built", len(sessions),
-                len(unbuildable))
+    try:
+        db.require_head(engine)
+        instruments = db.load_instruments(engine)
+        harvested = [s for h in harvesters.values() if isinstance(h, SessionSource)
+                     for s in harvest_sessions(engine, h, instruments, since=since, until=until,
+                                               now=now, dry_run=dry_run)]
+        sessions, unbuildable = pair_sessions(db.session_rows(engine, Status.TO_BE_BUILT),
+                                              instruments)
+        known = {s.identifier for s in sessions}
+        sessions += [s for s in harvested if s.identifier not in known]  # dry run: not stored
+        sessions = [s for s in sessions
+                    if (since is None or s.start >= since) and (until is None or s.start < until)]
+        logger.info("%d session(s) to build, %d that cannot be built", len(sessions),
+                    len(unbuildable))
 
-    outcomes: list[SessionOutcome] = []
-    for bad in unbuildable:
-        logger.error("session %s: %s", bad.identifier, bad.reason)
-        if not dry_run:
-            db.mark_unbuildable(engine, bad.identifier, bad.instrument_pid, bad.reason)
-        outcomes.append(SessionOutcome(bad.identifier, bad.instrument_pid, Status.ERROR,
-                                       message=bad.reason))
+        outcomes: list[SessionOutcome] = []
+        for bad in unbuildable:
+            logger.error("session %s: %s", bad.identifier, bad.reason)
+            if not dry_run:
+                db.mark_unbuildable(engine, bad.identifier, bad.instrument_pid, bad.reason)
+            outcomes.append(SessionOutcome(bad.identifier, bad.instrument_pid, Status.ERROR,
+                                           message=bad.reason))
 
-    for n, session in enumerate(sessions, 1):
-        tz = session.instrument.tzinfo
-        logger.info("[%d/%d] session %s on %s, %s to %s", n, len(sessions),
-                    session.identifier, session.instrument.pid,
-                    session.start.astimezone(tz).isoformat(),
-                    session.end.astimezone(tz).isoformat())
-        outcome = build_session(engine, settings, session, harvesters, exporter,
-                                dry_run=dry_run, now=now)
-        logger.info("[%d/%d] session %s: %s%s", n, len(sessions), session.identifier,
-                    outcome.status, f" ({outcome.message})" if outcome.message else "")
-        outcomes.append(outcome)
-    # Records built on earlier passes but not yet exported: again, without rebuilding.
-    exports = [SessionOutcome(r.session_identifier, r.instrument, r.status, message=r.message)
-               for r in exporter.retry_pending(engine, now=now, dry_run=dry_run)]
-    engine.dispose()
-    for harvester in harvesters.values():
-        close = getattr(harvester, "close", None)
-        if close is not None:
-            close()
+        for n, session in enumerate(sessions, 1):
+            tz = session.instrument.tzinfo
+            logger.info("[%d/%d] session %s on %s, %s to %s", n, len(sessions),
+                        session.identifier, session.instrument.pid,
+                        session.start.astimezone(tz).isoformat(),
+                        session.end.astimezone(tz).isoformat())
+            outcome = build_session(engine, settings, session, harvesters, exporter,
+                                    dry_run=dry_run, now=now)
+            logger.info("[%d/%d] session %s: %s%s", n, len(sessions), session.identifier,
+                        outcome.status, f" ({outcome.message})" if outcome.message else "")
+            outcomes.append(outcome)
+        # Records built on earlier passes but not yet exported: again, without rebuilding.
+        exports = [SessionOutcome(r.session_identifier, r.instrument, r.status, message=r.message)
+                   for r in exporter.retry_pending(engine, now=now, dry_run=dry_run)]
+    finally:
+        engine.dispose()
+        for harvester in harvesters.values():
+            close = getattr(harvester, "close", None)
+            if close is not None:
+                close()
     return PassSummary(outcomes, time.perf_counter() - t0, dry_run, exports)
 
 
