@@ -124,3 +124,39 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     ci = [line.strip() for line in (REPO / ".ci/run").read_text().splitlines()
           if line.strip() and not line.startswith(("#", "set ", "cd "))]
     assert ci == commands
+
+
+def test_instruments_sessions_and_validate_through_the_command_line(tmp_path: Path) -> None:
+    import json
+
+    env = {"NX_DB_PATH": str(tmp_path / "db.sqlite")}
+    assert run(["db", "init"], tmp_path, env).returncode == 0
+    added = run(["instruments", "add", "FEI-Titan-1", "--filestore-path", "Titan",
+                 "--name", "FEI Titan TEM", "--timezone", "America/New_York"], tmp_path, env)
+    assert added.returncode == 0 and "added instrument FEI-Titan-1" in added.stdout
+    again = run(["instruments", "add", "FEI-Titan-1", "--filestore-path", "x"], tmp_path, env)
+    assert again.returncode == 1 and "already in" in again.stderr
+    bad_tz = run(["instruments", "add", "X", "--filestore-path", "x", "--timezone", "Mars/Base"],
+                 tmp_path, env)
+    assert bad_tz.returncode == 1 and "not an IANA timezone" in bad_tz.stderr
+    listed = json.loads(run(["instruments", "list", "--json"], tmp_path, env).stdout)
+    assert [(i["pid"], i["schema_name"], i["timezone"]) for i in listed] == [
+        ("FEI-Titan-1", "FEI Titan TEM", "America/New_York")]
+    table = run(["instruments", "list"], tmp_path, env).stdout
+    assert table.splitlines()[0].split() == ["PID", "NAME", "FILESTORE", "PATH", "HARVESTER",
+                                             "TIMEZONE"]
+    assert json.loads(run(["sessions", "list", "--json"], tmp_path, env).stdout) == []
+    missing = run(["sessions", "show", "nope"], tmp_path, env)
+    assert missing.returncode == 1 and "no session 'nope'" in missing.stderr
+
+    good = tmp_path / "good.xml"
+    good.write_text('<Experiment xmlns="https://data.nist.gov/od/dm/nexus/experiment/v1.0">'
+                    "<title>t</title><summary/></Experiment>")
+    bad = tmp_path / "bad.xml"
+    bad.write_text('<Experiment xmlns="https://data.nist.gov/od/dm/nexus/experiment/v1.0">\n'
+                   "<title>t</title>\n<summary/>\n<bogus/>\n</Experiment>")
+    assert run(["validate", str(good)], tmp_path).returncode == 0
+    result = run(["validate", str(good), str(bad)], tmp_path)
+    assert result.returncode == 1
+    assert f"{good}: valid" in result.stdout
+    assert f"{bad}:4:" in result.stdout and "bogus" in result.stdout
