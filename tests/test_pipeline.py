@@ -303,3 +303,18 @@ def test_an_unreachable_calendar_leaves_the_session_for_later(tmp_path: Path,
     (attempt,) = db.session_detail(engine, "needs-calendar").attempts
     assert attempt.status == "TO_BE_BUILT" and "did not answer" in attempt.error
     engine.dispose()
+
+
+def test_from_and_to_select_sessions_by_start(tmp_path: Path) -> None:
+    settings, engine = small_site(tmp_path)
+    log_session(engine, "march-5", instrument="scope")
+    log_session(engine, "march-7", instrument="scope", start=dt.datetime(2024, 3, 7, 9),
+                end=dt.datetime(2024, 3, 7, 12))
+    day = dt.datetime(2024, 3, 6, tzinfo=dt.UTC)
+    summary = run_pass(settings, since=day, now=NOW)
+    assert [o.identifier for o in summary.outcomes] == ["march-7"]
+    assert statuses(settings, "march-5")[0] == ("START", "TO_BE_BUILT")
+    summary = run_pass(settings, until=day, now=NOW)
+    assert [(o.identifier, o.status) for o in summary.outcomes] == [("march-5",
+                                                                     Status.COMPLETED)]
+    engine.dispose()
