@@ -111,8 +111,10 @@ def load_settings(env: Mapping[str, str], needs: frozenset[str] = NEEDS_ALL) -> 
             if not env.get(new):
                 env[new] = env[old]
     for old in deprecated:
-        logger.warning("%s is a NexusLIMS 1.x setting name; rename it to %s",
-                       old, LEGACY_NAMES[old])
+        if old not in _warned_legacy:
+            _warned_legacy.add(old)
+            logger.warning("%s is a NexusLIMS 1.x setting name; rename it to %s",
+                           old, LEGACY_NAMES[old])
 
     problems: list[str] = []
 
@@ -169,10 +171,11 @@ def load_settings(env: Mapping[str, str], needs: frozenset[str] = NEEDS_ALL) -> 
             problems.append(f"NX_IGNORE_PATTERNS={raw_ignore}: expects a JSON list of "
                             'file-name patterns, e.g. ["*.mib", "*.db"]')
 
-    delay = _float_setting(env, "NX_FILE_DELAY_DAYS", 2.0, problems,
-                           "a number of days >= 0 (e.g. 2 or 0.5)")
-    sensitivity = _float_setting(env, "NX_CLUSTERING_SENSITIVITY", 1.0, problems,
-                                 "a number >= 0 (1 = default grouping, 0 = one activity)")
+    delay = number_setting(env, "NX_FILE_DELAY_DAYS", 2.0, problems, minimum=0,
+                           expects="a number of days >= 0 (e.g. 2 or 0.5)")
+    sensitivity = number_setting(env, "NX_CLUSTERING_SENSITIVITY", 1.0, problems, minimum=0,
+                                 expects="a number >= 0 (1 = default grouping, 0 = one "
+                                 "activity)")
 
     workers: int | None = None
     raw_workers = env.get("NX_EXTRACT_WORKERS", "").strip()
@@ -210,19 +213,58 @@ _EXPECTS = {
 }
 
 
-def _float_setting(env: Mapping[str, str], name: str, default: float,
-                   problems: list[str], expects: str) -> float:
-    raw = env.get(name, "").strip()
+def number_setting(env: Mapping[str, str], name: str, default: float, problems: list[str],
+                   *, minimum: float, expects: str, whole: bool = False) -> float:
+    """``env[name]`` as a number ``>= minimum`` (a whole one if ``whole``), else ``default``.
+
+    An unset or empty value gives ``default``; a bad one adds "NAME=value: expects ..."
+    to ``problems`` (the caller raises one ConfigError naming every problem).
+    """
+    raw = (env.get(name) or "").strip()
     if not raw:
         return default
     try:
-        value = float(raw)
-        if value < 0 or value != value:
+        value = int(raw) if whole else float(raw)
+        if not value >= minimum:  # also refuses NaN
             raise ValueError
-        return value
     except ValueError:
         problems.append(f"{name}={raw}: expects {expects}")
         return default
+    return value
+
+
+def file_setting(env: Mapping[str, str], name: str, problems: list[str],
+                 expects: str) -> Path | None:
+    """``env[name]`` as the path of an existing file, None when unset."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    path = Path(raw).expanduser()
+    if not path.is_file():
+        problems.append(f"{name}={raw}: no such file (it expects {expects})")
+    return path
+
+
+_warned_legacy: set[str] = set()
+
+
+def legacy_setting(env: Mapping[str, str], name: str, *legacy: str) -> tuple[str, str]:
+    """The value of ``name``, else of the first NexusLIMS 1.x name set; and which it was.
+
+    A 1.x name in use is warned about once per process, however many modules read it.
+    """
+    value = (env.get(name) or "").strip()
+    if value:
+        return value, name
+    for old in legacy:
+        value = (env.get(old) or "").strip()
+        if value:
+            if old not in _warned_legacy:
+                _warned_legacy.add(old)
+                logger.warning("%s is a NexusLIMS 1.x setting name; rename it to %s", old,
+                               name)
+            return value, old
+    return "", name
 
 
 def _writable_dir_problem(path: Path) -> str | None:

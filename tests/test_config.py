@@ -92,3 +92,33 @@ def test_environment_wins_over_env_file(tmp_path: Path, monkeypatch: pytest.Monk
     assert read_environment(None, environ={})["NX_CLUSTERING_SENSITIVITY"] == "2"
     with pytest.raises(ConfigError, match="no such file"):
         read_environment(tmp_path / "absent.env", environ={})
+
+
+def test_a_legacy_name_read_by_several_modules_is_warned_about_once(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from nexuslims import config
+
+    monkeypatch.setattr(config, "_warned_legacy", set())
+    env = {"nexusLIMS_user": "NIST\\alice", "NX_CDCS_USER": ""}
+    with caplog.at_level(logging.WARNING):
+        assert config.legacy_setting(env, "NX_SHAREPOINT_USER", "nexusLIMS_user") == (
+            "NIST\\alice", "nexusLIMS_user")
+        assert config.legacy_setting(env, "NX_CDCS_USER", "nexusLIMS_user")[0] == "NIST\\alice"
+    assert caplog.text.count("nexusLIMS_user is a NexusLIMS 1.x setting name") == 1
+    assert config.legacy_setting({"NX_CDCS_USER": "bob", "nexusLIMS_user": "x"},
+                                 "NX_CDCS_USER", "nexusLIMS_user") == ("bob", "NX_CDCS_USER")
+
+
+@pytest.mark.parametrize(("raw", "whole", "expected"), [
+    ("", False, 5.0), ("2.5", False, 2.5), ("3", True, 3), ("nan", False, None),
+    ("-1", False, None), ("2.5", True, None), ("many", False, None)])
+def test_number_settings(raw: str, whole: bool, expected: float | None) -> None:
+    from nexuslims.config import number_setting
+
+    problems: list[str] = []
+    value = number_setting({"NX_X": raw}, "NX_X", 5.0, problems, minimum=0, whole=whole,
+                           expects="a number >= 0")
+    if expected is None:
+        assert value == 5.0 and problems == [f"NX_X={raw}: expects a number >= 0"]
+    else:
+        assert value == expected and problems == []

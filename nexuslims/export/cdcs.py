@@ -22,12 +22,12 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
+from nexuslims.config import file_setting, legacy_setting, number_setting
 from nexuslims.export.base import ExportResult, Failure, RecordFile, setting, truthy
 from nexuslims.export.errors import DestinationRefused, DestinationUnavailable, RecordRejected
 
@@ -36,8 +36,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-LEGACY_NAMES = {"cdcs_url": "NX_CDCS_URL", "nexusLIMS_user": "NX_CDCS_USER",
-                "nexusLIMS_pass": "NX_CDCS_PASSWORD"}
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_TRIES = 3
 FIRST_RETRY_DELAY_S = 1.0
@@ -67,17 +65,14 @@ class CDCSSettings:
     def read(cls, env: Mapping[str, str]) -> tuple[CDCSSettings | None, list[str]]:
         """The settings from ``env`` and the problems found (each naming its variable)."""
         problems: list[str] = []
-        for old, new in LEGACY_NAMES.items():
-            if env.get(old, "").strip() and not env.get(new, "").strip():
-                logger.warning("%s is a NexusLIMS 1.x setting name; rename it to %s", old, new)
-        url = setting(env, "NX_CDCS_URL", "cdcs_url")
+        url, _ = legacy_setting(env, "NX_CDCS_URL", "cdcs_url")
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             problems.append(f"NX_CDCS_URL={shown(url)}: expects the CDCS base URL, "
                             "e.g. https://cdcs.example.org/")
         token = setting(env, "NX_CDCS_TOKEN") or None
-        user = setting(env, "NX_CDCS_USER", "nexusLIMS_user") or None
-        password = env.get("NX_CDCS_PASSWORD") or env.get("nexusLIMS_pass") or None
+        user = legacy_setting(env, "NX_CDCS_USER", "nexusLIMS_user")[0] or None
+        password = legacy_setting(env, "NX_CDCS_PASSWORD", "nexusLIMS_pass")[0] or None
         if not token and not (user and password):
             problems.append("NX_CDCS_URL is set but CDCS credentials are not: set "
                             "NX_CDCS_TOKEN (an API token), or NX_CDCS_USER and "
@@ -86,18 +81,14 @@ class CDCSSettings:
         if assign is None:
             problems.append(f"NX_CDCS_ASSIGN_TO_PUBLIC_WORKSPACE="
                             f"{env['NX_CDCS_ASSIGN_TO_PUBLIC_WORKSPACE']}: expects true or false")
-        verify: bool | str = True
-        bundle = setting(env, "NX_CERT_BUNDLE_FILE")
-        if bundle:
-            if Path(bundle).expanduser().is_file():
-                verify = str(Path(bundle).expanduser())
-            else:
-                problems.append(f"NX_CERT_BUNDLE_FILE={bundle}: no such file (it expects a "
-                                "PEM file of the certificate authorities to trust)")
-        timeout = _number(env, "NX_CDCS_TIMEOUT", DEFAULT_TIMEOUT_S, problems,
-                          "a number of seconds > 0 (e.g. 30)")
-        tries = int(_number(env, "NX_CDCS_RETRIES", DEFAULT_TRIES, problems,
-                            "a whole number of tries >= 1 (e.g. 3)", whole=True))
+        bundle = file_setting(env, "NX_CERT_BUNDLE_FILE", problems,
+                              "a PEM file of the certificate authorities to trust")
+        verify: bool | str = str(bundle) if bundle else True
+        timeout = number_setting(env, "NX_CDCS_TIMEOUT", DEFAULT_TIMEOUT_S, problems,
+                                 minimum=0.001, expects="a number of seconds > 0 (e.g. 30)")
+        tries = int(number_setting(env, "NX_CDCS_RETRIES", DEFAULT_TRIES, problems, minimum=1,
+                                   expects="a whole number of tries >= 1 (e.g. 3)",
+                                   whole=True))
         if problems:
             return None, problems
         return cls(url=url if url.endswith("/") else url + "/", token=token, user=user,
@@ -316,21 +307,6 @@ def shown(url: str) -> str:
     if "@" not in parts.netloc:
         return url
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
-
-
-def _number(env: Mapping[str, str], name: str, default: float, problems: list[str],
-            expects: str, whole: bool = False) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw) if whole else float(raw)
-        if not value > 0 or (whole and value < 1):
-            raise ValueError
-        return value
-    except ValueError:
-        problems.append(f"{name}={raw}: expects {expects}")
-        return default
 
 
 def _reason(exc: requests.RequestException) -> str:

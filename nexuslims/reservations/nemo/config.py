@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from nexuslims.config import number_setting
 from nexuslims.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -208,15 +209,15 @@ def parse_settings(env: Mapping[str, str]) -> NemoSettings | None:
                             f"NX_NEMO_ADDRESS_{seen[server.address]} ({server.address})")
         seen.setdefault(server.address, server.number)
 
-    timeout = _number(env, "NX_NEMO_TIMEOUT", DEFAULT_TIMEOUT_S, problems, minimum=0.001,
+    timeout = number_setting(env, "NX_NEMO_TIMEOUT", DEFAULT_TIMEOUT_S, problems, minimum=0.001,
                       expects="a number of seconds > 0 (e.g. 30)")
-    retries = _number(env, "NX_NEMO_RETRIES", DEFAULT_RETRIES, problems, minimum=0,
+    retries = number_setting(env, "NX_NEMO_RETRIES", DEFAULT_RETRIES, problems, minimum=0,
                       expects="a whole number >= 0 (e.g. 3)", whole=True)
-    backoff = _number(env, "NX_NEMO_BACKOFF", DEFAULT_BACKOFF_S, problems, minimum=0,
+    backoff = number_setting(env, "NX_NEMO_BACKOFF", DEFAULT_BACKOFF_S, problems, minimum=0,
                       expects="a number of seconds >= 0 (e.g. 1)")
-    first = _number(env, "NX_NEMO_FIRST_HARVEST_DAYS", DEFAULT_FIRST_HARVEST_DAYS, problems,
+    first = number_setting(env, "NX_NEMO_FIRST_HARVEST_DAYS", DEFAULT_FIRST_HARVEST_DAYS, problems,
                     minimum=0, expects="a number of days >= 0 (e.g. 7)")
-    overlap = _number(env, "NX_NEMO_OVERLAP_HOURS", DEFAULT_OVERLAP_HOURS, problems,
+    overlap = number_setting(env, "NX_NEMO_OVERLAP_HOURS", DEFAULT_OVERLAP_HOURS, problems,
                       minimum=0, expects="a number of hours >= 0 (e.g. 48)")
     if problems:
         raise ConfigError(problems)
@@ -225,18 +226,3 @@ def parse_settings(env: Mapping[str, str]) -> NemoSettings | None:
     return NemoSettings(servers=tuple(servers), timeout=timeout, retries=int(retries),
                         backoff=backoff, first_harvest=dt.timedelta(days=first),
                         overlap=dt.timedelta(hours=overlap))
-
-
-def _number(env: Mapping[str, str], name: str, default: float, problems: list[str], *,
-            minimum: float, expects: str, whole: bool = False) -> float:
-    raw = (env.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw) if whole else float(raw)
-        if not value >= minimum:
-            raise ValueError
-        return value
-    except ValueError:
-        problems.append(f"{name}={raw}: expects {expects}")
-        return default

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from nexuslims.config import file_setting, legacy_setting, number_setting
 from nexuslims.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -53,11 +54,7 @@ def read_settings(env: Mapping[str, str]) -> SharePointSettings | None:
     values = {}
     for new, old in (("NX_SHAREPOINT_USER", "nexusLIMS_user"),
                      ("NX_SHAREPOINT_PASSWORD", "nexusLIMS_pass")):
-        value, name = env.get(new, ""), new
-        if not value and env.get(old, ""):
-            value, name = env[old], old
-            logger.warning("%s is a NexusLIMS 1.x setting name; rename it to %s", old, new)
-        values[new], names[new] = value, name
+        values[new], names[new] = legacy_setting(env, new, old)
     user = values["NX_SHAREPOINT_USER"].strip()
     password = values["NX_SHAREPOINT_PASSWORD"]
     if not user and not password:
@@ -81,16 +78,16 @@ def read_settings(env: Mapping[str, str]) -> SharePointSettings | None:
             problems.append(f"NX_SHAREPOINT_TZ={raw_tz}: expects an IANA time zone name such "
                             "as America/New_York (or leave it unset to ask the server)")
 
-    timeout = _number(env, "NX_SHAREPOINT_TIMEOUT", 30.0, problems, minimum=0.001,
+    timeout = number_setting(env, "NX_SHAREPOINT_TIMEOUT", 30.0, problems, minimum=0.001,
                       expects="a number of seconds > 0 (e.g. 30)")
-    retries = _number(env, "NX_SHAREPOINT_RETRIES", 3, problems, minimum=0,
+    retries = number_setting(env, "NX_SHAREPOINT_RETRIES", 3, problems, minimum=0,
                       expects="a whole number of retries >= 0 (e.g. 3)", whole=True)
-    backoff = _number(env, "NX_SHAREPOINT_BACKOFF", 1.0, problems, minimum=0,
+    backoff = number_setting(env, "NX_SHAREPOINT_BACKOFF", 1.0, problems, minimum=0,
                       expects="a number of seconds >= 0 (e.g. 1)")
 
-    xslt = _file(env, "NX_SHAREPOINT_XSLT", problems, "an XSLT 1.0 stylesheet mapping the "
+    xslt = file_setting(env, "NX_SHAREPOINT_XSLT", problems, "an XSLT 1.0 stylesheet mapping the "
                  "calendar feed to reservations (see xslt/sharepoint-reservation.xsl)")
-    ca_bundle = _file(env, "NX_CERT_BUNDLE_FILE", problems, "a PEM file of the certificates "
+    ca_bundle = file_setting(env, "NX_CERT_BUNDLE_FILE", problems, "a PEM file of the certificates "
                       "to trust for HTTPS")
     if problems:
         raise ConfigError(problems)
@@ -99,28 +96,3 @@ def read_settings(env: Mapping[str, str]) -> SharePointSettings | None:
         backoff=backoff, xslt=xslt, ca_bundle=ca_bundle,
         user_setting=names["NX_SHAREPOINT_USER"],
         password_setting=names["NX_SHAREPOINT_PASSWORD"])
-
-
-def _number(env: Mapping[str, str], name: str, default: float, problems: list[str], *,
-            minimum: float, expects: str, whole: bool = False) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw) if whole else float(raw)
-        if not value >= minimum:  # also refuses NaN
-            raise ValueError
-    except ValueError:
-        problems.append(f"{name}={raw}: expects {expects}")
-        return default
-    return value
-
-
-def _file(env: Mapping[str, str], name: str, problems: list[str], expects: str) -> Path | None:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return None
-    path = Path(raw).expanduser()
-    if not path.is_file():
-        problems.append(f"{name}={raw}: no such file (it expects {expects})")
-    return path
