@@ -404,9 +404,9 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     root.setLevel(level)
     root.propagate = False
     if verbose < 2:
-        # HyperSpy warns in every worker process that an optional accelerator is missing.
-        logging.getLogger("hyperspy.decorators").addFilter(
-            lambda record: "Numba is not installed" not in record.getMessage())
+        from nexuslims.extractors._quiet import quiet_hyperspy
+
+        quiet_hyperspy()
     events = logging.getLogger("nexuslims.events")
     events.propagate = False  # machine-readable lines go to the events file only
     events.setLevel(logging.INFO)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from nexuslims.atomic import write_atomically
+from nexuslims.extractors._quiet import quiet_hyperspy
 from nexuslims.extractors.base import ExtractedDataset, ExtractionContext
 
 logger = logging.getLogger(__name__)
@@ -240,13 +241,6 @@ def _pool_context() -> Any:
     return context
 
 
-def _quiet_worker() -> None:
-    import warnings
-
-    warnings.simplefilter("ignore")
-    logging.getLogger("hyperspy").setLevel(logging.CRITICAL)
-
-
 def extract_files(
     files: Sequence[Path],
     *,
@@ -300,7 +294,7 @@ def extract_files(
     else:
         done = 0
         with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(),
-                                 initializer=_quiet_worker) as pool:
+                                 initializer=quiet_hyperspy) as pool:
             futures = {pool.submit(_safe_extract_one, *job): i for i, job in enumerate(args)}
             for future in as_completed(futures):
                 i = futures[future]

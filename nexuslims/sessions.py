@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import hashlib
+import re
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -98,9 +100,6 @@ class Session:
     @property
     def short_id(self) -> str:
         """A short, filename-safe token for the session (last path/query part)."""
-        import hashlib
-        import re
-
         tail = re.split(r"[/?=&#]", self.identifier.rstrip("/"))[-1]
         tail = re.sub(r"[^A-Za-z0-9._-]", "", tail)[:48]
         if not tail:

@@ -270,21 +270,16 @@ def multi_name(path: Path, index: int, total: int) -> str:
 def load_signals(path: Path, **kwargs: Any) -> list[Any]:
     """Open ``path`` with HyperSpy (lazily unless ``lazy=False``); always a list of signals.
 
-    HyperSpy's import-time chatter (missing numba, deprecations) is kept out of the
-    extraction log; read errors propagate for the registry to translate.
+    HyperSpy's import-time notices are filtered (see ``_quiet``); read errors propagate
+    for the registry to translate.
     """
-    import logging
-    import warnings
+    from nexuslims.extractors._quiet import quiet_hyperspy
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import hyperspy.api as hs
+    quiet_hyperspy()
+    import hyperspy.api as hs
 
-        # hyperspy.api resets its loggers to WARNING on import; its warnings (no numba,
-        # deprecations) say nothing about the file being read.
-        logging.getLogger("hyperspy").setLevel(logging.CRITICAL)
-        kwargs.setdefault("lazy", True)
-        loaded = hs.load(str(path), **kwargs)
+    kwargs.setdefault("lazy", True)
+    loaded = hs.load(str(path), **kwargs)
     return list(loaded) if isinstance(loaded, list | tuple) else [loaded]
 
 

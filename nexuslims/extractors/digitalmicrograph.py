@@ -218,7 +218,7 @@ class DigitalMicrographExtractor:
 
     def extract(self, path: Path, context: ExtractionContext) -> list[ExtractedDataset]:
         """One dataset per image the file holds."""
-        signals = load_signals(path, reader="DigitalMicrograph")
+        signals = load_signals(path, file_format="DigitalMicrograph")
         out: list[ExtractedDataset] = []
         for index, signal in enumerate(signals, 1):
             tags = _tags_of(signal)

@@ -144,7 +144,7 @@ class _HyperSpyExtractor:
 
     def extract(self, path: Path, context: ExtractionContext) -> list[ExtractedDataset]:
         """One dataset per signal the file holds."""
-        kwargs: dict[str, Any] = {"reader": self.reader} if self.reader else {}
+        kwargs: dict[str, Any] = {"file_format": self.reader} if self.reader else {}
         signals = load_signals(path, lazy=self.lazy, **kwargs)
         metas = [standard_meta(s, path, context, self.stage_unit) for s in signals]
         # Signals of one file are one acquisition: one that states no time takes a

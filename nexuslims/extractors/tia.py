@@ -165,7 +165,7 @@ class TiaSerExtractor:
 
     def extract(self, path: Path, context: ExtractionContext) -> list[ExtractedDataset]:
         """One dataset per signal of the ``.ser`` (normally one)."""
-        signals = load_signals(path, reader="TIA")
+        signals = load_signals(path, file_format="TIA")
         emi, index = _find_emi(path)
         warnings: list[str] = []
         settings: dict[str, Any] = {}
