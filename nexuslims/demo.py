@@ -25,7 +25,7 @@ def create_site(root: Path, *, now: dt.datetime | None = None):
     """
     from nexuslims import db
     from nexuslims.config import load_settings
-    from nexuslims.demo_data import DEMO_INSTRUMENT, DEMO_USER, generate_filestore
+    from nexuslims.demo_data import DEMO_INSTRUMENT, DEMO_USER, SESSION_LENGTH, generate_filestore
     from nexuslims.sessions import EventType, Instrument, Status
 
     root = root.resolve()
@@ -41,7 +41,7 @@ def create_site(root: Path, *, now: dt.datetime | None = None):
     tz = instrument.tzinfo
     now = (now or dt.datetime.now(dt.UTC)).astimezone(tz)
     start = (now - dt.timedelta(hours=3)).replace(second=0, microsecond=0)
-    end = start + dt.timedelta(hours=2)
+    end = start + SESSION_LENGTH
 
     settings = load_settings({
         "NX_INSTRUMENT_DATA_PATH": str(root / "instrument-data"),

@@ -31,10 +31,6 @@ class LockHeld(NexusLIMSError):
     """Another pass holds the builder lock."""
 
 
-class SessionError(NexusLIMSError):
-    """One session cannot be built (no END row, unknown instrument...); others go on."""
-
-
 class HarvesterError(NexusLIMSError):
     """A calendar/scheduler could not be asked about a session."""
 

@@ -19,7 +19,7 @@ from ._common import finish, mtime_iso, put, wallclock_iso
 from .base import ExtractedDataset, ExtractionContext
 
 TIFF_EXTENSIONS = frozenset({"tif", "tiff"})
-FEI_TAG, ZEISS_TAG, SIS_TAG, SIS_INI_TAG = 34682, 34118, 33560, 33471
+FEI_TAG, ZEISS_TAG, SIS_TAG = 34682, 34118, 33560
 _FEI_TAIL = 256 * 1024
 _FEI_MARKER = b"[User]"
 
