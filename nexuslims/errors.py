@@ -6,6 +6,8 @@ edge of the module that met them, carrying the path, session or URL involved.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 
 class NexusLIMSError(Exception):
     """Base of every error nexuslims raises on purpose."""
@@ -37,3 +39,12 @@ class HarvesterError(NexusLIMSError):
 
 class RecordInvalid(NexusLIMSError):
     """A built record does not validate against the schema."""
+
+
+def shown_url(url: str) -> str:
+    """``url`` as messages and logs show it: no credentials, query or fragment."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))

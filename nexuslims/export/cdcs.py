@@ -23,11 +23,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import requests
 
 from nexuslims.config import file_setting, legacy_setting, number_setting
+from nexuslims.errors import shown_url
 from nexuslims.export.base import ExportResult, Failure, RecordFile, setting, truthy
 from nexuslims.export.errors import DestinationRefused, DestinationUnavailable, RecordRejected
 
@@ -59,7 +60,7 @@ class CDCSSettings:
     tries: int = DEFAULT_TRIES
 
     def __repr__(self) -> str:  # never show the secrets
-        return f"CDCSSettings(url={shown(self.url)!r}, template={self.template!r})"
+        return f"CDCSSettings(url={shown_url(self.url)!r}, template={self.template!r})"
 
     @classmethod
     def read(cls, env: Mapping[str, str]) -> tuple[CDCSSettings | None, list[str]]:
@@ -68,7 +69,7 @@ class CDCSSettings:
         url, _ = legacy_setting(env, "NX_CDCS_URL", "cdcs_url")
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            problems.append(f"NX_CDCS_URL={shown(url)}: expects the CDCS base URL, "
+            problems.append(f"NX_CDCS_URL={shown_url(url)}: expects the CDCS base URL, "
                             "e.g. https://cdcs.example.org/")
         token = setting(env, "NX_CDCS_TOKEN") or None
         user = legacy_setting(env, "NX_CDCS_USER", "nexusLIMS_user")[0] or None
@@ -108,7 +109,7 @@ class CDCSClient:
 
     def __init__(self, config: CDCSSettings):
         self.config = config
-        self.base = shown(config.url)
+        self.base = shown_url(config.url)
         self.http = requests.Session()
         self.http.verify = config.verify
         self.http.headers["Accept"] = "application/json"
@@ -299,14 +300,6 @@ class CDCSDestination:
                                        template=str(data.get("template")),
                                        workspace=data.get("workspace"), found_existing=existing)
         raise AssertionError("unreachable")
-
-
-def shown(url: str) -> str:
-    """``url`` without any user name or password in it."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 def _reason(exc: requests.RequestException) -> str:

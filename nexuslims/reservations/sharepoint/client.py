@@ -16,11 +16,11 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import requests
 
-from nexuslims.errors import HarvesterError
+from nexuslims.errors import HarvesterError, shown_url
 from nexuslims.reservations.sharepoint.settings import SharePointSettings
 
 logger = logging.getLogger(__name__)
@@ -130,15 +130,6 @@ class SharePointClient:
             return f"no connection within {self.settings.timeout:g} s"
         found = _ERRNO.search(str(exc))
         return found.group(1).strip() if found else exc.__class__.__name__
-
-
-def shown_url(url: str) -> str:
-    """``url`` as messages show it: without credentials, query or fragment."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def _server(url: str) -> str:

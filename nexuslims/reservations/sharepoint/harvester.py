@@ -9,9 +9,9 @@ from urllib.parse import quote
 
 from lxml import etree
 
-from nexuslims.errors import HarvesterError
+from nexuslims.errors import HarvesterError, shown_url
 from nexuslims.reservations import NoReservation, ReservationAnswer
-from nexuslims.reservations.sharepoint.client import SharePointClient, shown_url
+from nexuslims.reservations.sharepoint.client import SharePointClient
 from nexuslims.reservations.sharepoint.feed import best_entry, read_entries, to_reservation
 from nexuslims.reservations.sharepoint.settings import SharePointSettings
 from nexuslims.reservations.sharepoint.zones import ServerZone, parse_timezone
