@@ -64,3 +64,11 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_connect(self, address)
 
     monkeypatch.setattr(socket.socket, "connect", connect)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_legacy_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 1.x setting name is warned about once per process: once per test, here."""
+    from nexuslims import config
+
+    monkeypatch.setattr(config, "_warned_legacy", set())

@@ -98,7 +98,6 @@ def test_a_legacy_name_read_by_several_modules_is_warned_about_once(
         monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     from nexuslims import config
 
-    monkeypatch.setattr(config, "_warned_legacy", set())
     env = {"nexusLIMS_user": "NIST\\alice", "NX_CDCS_USER": ""}
     with caplog.at_level(logging.WARNING):
         assert config.legacy_setting(env, "NX_SHAREPOINT_USER", "nexusLIMS_user") == (
