@@ -1,0 +1,22 @@
+"""``nexuslims extract``: metadata and previews of any files, no configuration."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("extract", parents=[common],
+                       help="extract metadata (and previews) from files, no configuration needed")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files or directories (recursive)")
+    p.add_argument("--json", action="store_true", help="one JSON object per dataset per line")
+    p.add_argument("--no-preview", action="store_true", help="do not render previews")
+    p.add_argument("--preview-dir", metavar="DIR", help="write previews to DIR")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from nexuslims.extract_command import run_extract
+
+    return run_extract(args.paths, json_out=args.json, no_preview=args.no_preview,
+                       preview_dir=args.preview_dir)
