@@ -2,7 +2,9 @@
 
 Choosing reads only the settings and the :class:`~nexuslims.export.base.DestinationSpec`
 declarations; a destination's module is imported only when it is enabled. When no
-destination is enabled, ``local`` answers: the record in the outbox is the export.
+destination is enabled, ``outbox`` answers: the record in the outbox is the export.
+It has its own name in ``upload_log`` so that a destination enabled later (``local``
+with ``NX_LOCAL_EXPORT_PATH``, say) is not taken to have the records already.
 """
 
 from __future__ import annotations
@@ -37,8 +39,11 @@ BUILTIN = (
         # A value that is not a boolean enables it too, so that its check names it.
         lambda env: truthy(env, "NX_DATACITE_EXPORT") is not False,
         "a JSON search document (DataCite kernel-4 style, file checksums) beside the record"),
+    DestinationSpec(
+        "outbox", 0, "nexuslims.export.local:LocalDestination", lambda env: False,
+        "the record in NX_RECORDS_PATH itself, when no destination is enabled"),
 )
-FALLBACK = "local"
+FALLBACK = "outbox"
 
 
 def declared(entry_points: bool = True) -> list[DestinationSpec]:

@@ -1,9 +1,9 @@
 """The ``local`` destination: a copy of each record in a directory.
 
 With ``NX_LOCAL_EXPORT_PATH`` set, each record is copied there (written to a temporary
-file and moved into place, so readers never see half a record). Unset, ``local`` is the
-fallback used when no destination is configured: the record in the outbox
-(``NX_RECORDS_PATH``) is the export, and nothing is copied.
+file and moved into place, so readers never see half a record). Unset, the same class
+is the ``outbox`` fallback used when no destination is configured: the record in the
+outbox (``NX_RECORDS_PATH``) is the export, and nothing is copied.
 """
 
 from __future__ import annotations

@@ -47,3 +47,18 @@ def test_export_explains_what_it_cannot_do(make_site) -> None:
     assert bad.returncode == 1 and "NX_EXPORT_STRATEGY=some" in bad.stderr
     helped = site.cli("export", "--help")
     assert helped.returncode == 0 and "--retry-failed" in helped.stdout
+
+
+def test_a_destination_enabled_later_gets_the_records_it_lacks(make_site, tmp_path) -> None:
+    site = make_site()  # no destination: the outbox is the export
+    ident = site.add_session()
+    assert [o.status for o in site.run().outcomes] == [Status.COMPLETED]
+
+    out = tmp_path / "copies"
+    enabled = site.cli("export", "--session", ident, env={"NX_LOCAL_EXPORT_PATH": str(out)})
+    assert enabled.returncode == 0, enabled.stderr
+    assert "exported earlier" not in enabled.stdout
+    assert f"{ident} [scope]: COMPLETED" in enabled.stdout
+    assert (out / site.record(ident).name).read_bytes() == site.record(ident).read_bytes()
+    assert [(u.destination, u.success) for u in site.uploads(ident)] == [
+        ("outbox", True), ("local", True)]

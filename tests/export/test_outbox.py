@@ -42,7 +42,7 @@ def test_with_no_destination_the_outbox_is_the_export(make_site) -> None:
     [outcome] = site.run().outcomes
     assert outcome.status == Status.COMPLETED
     [upload] = site.uploads(ident)
-    assert upload.destination == "local" and upload.success
+    assert upload.destination == "outbox" and upload.success
     assert upload.record_url == site.record(ident).resolve().as_uri()
     assert upload.metadata == {"mode": "outbox"}
 
@@ -108,17 +108,17 @@ def test_retries_back_off_and_never_repeat_a_success(make_site) -> None:
 
     def retry(minutes: float) -> list:
         clock[0] += dt.timedelta(minutes=minutes)
-        outbox = Outbox([Fake("local"), flaky], clock=lambda: clock[0])  # one per pass
+        outbox = Outbox([Fake("outbox"), flaky], clock=lambda: clock[0])  # one per pass
         return outbox.retry_pending(site.engine, now=clock[0])
 
     assert [o.status for o in retry(0)] == [Status.BUILT_NOT_EXPORTED]
-    assert flaky.got == [ident]  # local had it already: not asked again
+    assert flaky.got == [ident]  # the outbox had it already: not asked again
     assert retry(9) == []  # one failure: 10 minutes
     assert [o.status for o in retry(2)] == [Status.BUILT_NOT_EXPORTED]
     assert retry(19) == []  # two failures in a row: 20 minutes
     [done] = retry(2)
     assert done.status == Status.COMPLETED and site.status(ident) == Status.COMPLETED
-    assert [u.destination for u in site.uploads(ident)] == ["local", "flaky", "flaky", "flaky"]
+    assert [u.destination for u in site.uploads(ident)] == ["outbox", "flaky", "flaky", "flaky"]
     assert retry(60 * 24 * 7) == []
 
 
