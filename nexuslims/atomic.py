@@ -2,13 +2,15 @@
 
 Every file nexuslims writes (records, sidecars, previews, exported copies) goes to a
 temporary file beside its target and is moved into place with ``os.replace``, so a
-reader or a crash never sees half a file.
+reader or a crash never sees half a file. The temporary file is created the way
+``open(path, "w")`` creates a file, so the result has the mode the umask gives (0644
+under 022): a web server or CDCS running as another user can read records and previews.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,7 +31,7 @@ def atomic_file(path: Path, *, durable: bool = False) -> Iterator[BinaryIO]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp, fd = _create_temporary(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             yield handle
@@ -46,3 +48,18 @@ def write_atomically(path: Path, data: bytes, *, durable: bool = False) -> None:
     """Write ``data`` to ``path`` whole or not at all (see :func:`atomic_file`)."""
     with atomic_file(path, durable=durable) as handle:
         handle.write(data)
+
+
+def _create_temporary(path: Path) -> tuple[Path, int]:
+    """A new, exclusive temporary file beside ``path``: its name and descriptor.
+
+    Not ``tempfile.mkstemp``: that creates files 0600 whatever the umask; created with
+    mode 0666, the kernel applies the umask as for any other file.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            return tmp, os.open(tmp, flags, 0o666)
+        except FileExistsError:  # another writer picked the same name: draw again
+            continue

@@ -8,12 +8,16 @@ setting and what it expects.
 
 from __future__ import annotations
 
+import difflib
+import functools
 import json
 import logging
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 
@@ -32,6 +36,12 @@ LEGACY_NAMES = {
 }
 
 DEFAULT_IGNORE_PATTERNS = ("*.mib", "*.db", "*.emi", "*.hdr")
+
+#: Numbered settings (``NX_NEMO_ADDRESS_1``, ``NX_NEMO_TOKEN_2``...): any name that starts
+#: with one of these is known. Every other setting is known by being read somewhere in the
+#: package under its full name (see :func:`known_setting_names`).
+NUMBERED_SETTINGS = ("NX_NEMO_ADDRESS_", "NX_NEMO_TOKEN_", "NX_NEMO_TZ_",
+                     "NX_NEMO_STRFTIME_FMT_", "NX_NEMO_STRPTIME_FMT_")
 
 # What each command needs; "validate" and "--help" need nothing.
 NEEDS_DB = frozenset({"db"})
@@ -82,9 +92,44 @@ def read_environment(env_file: Path | None = None,
     else:
         path = Path(".env") if Path(".env").is_file() else None
     if path is not None:
-        values.update({k: v for k, v in dotenv_values(path).items() if v is not None})
+        from_file = {k: v for k, v in dotenv_values(path).items() if v is not None}
+        warn_unknown_settings(from_file, f"{path}")
+        values.update(from_file)
+    warn_unknown_settings(environ, "the environment")
     values.update(environ)
     return values
+
+
+@functools.cache
+def known_setting_names() -> frozenset[str]:
+    """Every ``NX_*`` setting some module of the package reads.
+
+    A setting is declared by the module that reads it, as the quoted literal of its full
+    name (``env.get("NX_CDCS_URL")``), the same literals the test of ``.env.example``
+    collects; so a module's new setting is known here with nothing else to register.
+    Numbered settings are :data:`NUMBERED_SETTINGS`.
+    """
+    literal = re.compile(r"""["'](NX_[A-Z0-9_]*[A-Z0-9])["']""")
+    names: set[str] = set()
+    for module in Path(__file__).parent.rglob("*.py"):
+        names.update(literal.findall(module.read_text(encoding="utf-8", errors="replace")))
+    return frozenset(names)
+
+
+def unknown_settings(names: Iterable[str]) -> list[tuple[str, str | None]]:
+    """The ``NX_*`` names nexuslims does not read, each with the closest real name (or None)."""
+    known = known_setting_names()
+    unknown = sorted(n for n in names if n.startswith("NX_") and n not in known
+                     and not n.startswith(NUMBERED_SETTINGS))
+    return [(n, next(iter(difflib.get_close_matches(n, known, n=1, cutoff=0.6)), None))
+            for n in unknown]
+
+
+def warn_unknown_settings(env: Mapping[str, str], where: str) -> None:
+    """Warn about each ``NX_*`` name in ``env`` that no module reads (a typo, usually)."""
+    for name, closest in unknown_settings(env):
+        logger.warning("%s in %s is not a nexuslims setting and is ignored%s", name, where,
+                       f"; did you mean {closest}?" if closest else "")
 
 
 def load_settings(env: Mapping[str, str], needs: frozenset[str] = NEEDS_ALL) -> Settings:
@@ -279,3 +324,83 @@ def _writable_dir_problem(path: Path) -> str | None:
     if not os.access(probe, os.W_OK | os.X_OK):
         return f"{probe} is not writable"
     return None
+
+
+@dataclass(frozen=True)
+class EffectiveSetting:
+    """One setting as a run sees it, for ``nexuslims config show``."""
+
+    name: str
+    value: str
+    """The value used, secrets replaced by ``***``; empty when unset with no default."""
+    source: str
+    """``environment``, ``.env file``, ``1.x name <old name>``, ``default``, ``unset``, or
+    ``ignored: unknown name`` (a name no module reads, a typo usually)."""
+
+
+_SECRET = re.compile(r"TOKEN|PASSWORD|SECRET|_KEY", re.IGNORECASE)
+
+
+def redact(name: str, value: str) -> str:
+    """``value`` fit to show: ``***`` for a secret setting, a URL's credentials hidden."""
+    if not value:
+        return value
+    if _SECRET.search(name):
+        return "***"
+    if "://" in value:
+        parts = urlsplit(value)
+        if parts.username or parts.password:
+            host = parts.netloc.rpartition("@")[2]
+            return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query,
+                               parts.fragment))
+    return value
+
+
+def effective_settings(env_file: Path | None = None,
+                       environ: Mapping[str, str] | None = None,
+                       ) -> tuple[list[EffectiveSetting], list[str]]:
+    """Every known setting with the value a run would use and where it came from.
+
+    Returns
+    -------
+    settings, problems
+        One entry per known setting (numbered ones as set), secrets redacted; and the
+        problems :func:`load_settings` would report (empty when the values are valid).
+    """
+    environ = os.environ if environ is None else environ
+    merged = read_environment(env_file, environ)
+    in_environ = {k for k in environ if k.startswith("NX_") or k in LEGACY_NAMES}
+    problems: list[str] = []
+    try:
+        checked: Settings | None = load_settings(merged, frozenset())
+    except ConfigError as exc:
+        checked, problems = None, list(exc.problems)
+    defaults = _core_defaults(checked)
+    names = sorted(known_setting_names() | {n for n in merged if n.startswith("NX_")})
+    legacy_for = {new: old for old, new in LEGACY_NAMES.items()}
+    shown = []
+    for name in names:
+        raw = (merged.get(name) or "").strip()
+        old = legacy_for.get(name)
+        if raw:
+            source = "environment" if name in in_environ else ".env file"
+            if unknown_settings([name]):
+                source = f"ignored: unknown name ({source})"
+        elif old and (merged.get(old) or "").strip():
+            raw, source = merged[old].strip(), f"1.x name {old}"
+        else:
+            raw = defaults.get(name, "")
+            source = "default" if raw else "unset"
+        shown.append(EffectiveSetting(name, redact(name, raw), source))
+    return shown, problems
+
+
+def _core_defaults(checked: Settings | None) -> dict[str, str]:
+    """The values the core settings take when unset."""
+    defaults = {"NX_FILE_STRATEGY": "exclusive", "NX_FILE_DELAY_DAYS": "2",
+                "NX_CLUSTERING_SENSITIVITY": "1", "NX_EXTRACT_WORKERS": "up to 4",
+                "NX_IGNORE_PATTERNS": json.dumps(list(DEFAULT_IGNORE_PATTERNS))}
+    if checked is not None and checked.data_path is not None:
+        defaults["NX_RECORDS_PATH"] = str(checked.records_path)
+        defaults["NX_LOG_PATH"] = str(checked.log_path)
+    return defaults

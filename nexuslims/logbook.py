@@ -134,6 +134,62 @@ def add_session(engine: Engine, instrument_pid: str, start: dt.datetime, end: dt
     return LoggedSession(identifier, instrument.pid, Status.TO_BE_BUILT.value, start, end, user)
 
 
+def reset_sessions(engine: Engine, identifiers: list[str]) -> list[LoggedSession]:
+    """Send finished sessions back to ``TO_BE_BUILT``, so the next pass builds them again.
+
+    Every row of each session gets ``TO_BE_BUILT`` and a RECORD_GENERATION row records
+    the reset; build attempts and export attempts are kept. All sessions are checked
+    before any is changed, and all are changed in one transaction.
+
+    Raises
+    ------
+    SessionLogRefused
+        A session is unknown, has not ended (``WAITING_FOR_END``), already waits for a
+        pass (``TO_BE_BUILT``), or is being built (it has an unfinished build attempt).
+    """
+    from nexuslims.db.schema import RUNNING, build_attempts
+    from nexuslims.db.sessionlog import write_session_status
+
+    if not identifiers:
+        raise SessionLogRefused("no session to reset")
+    chosen: list[tuple[str, str, str | None]] = []
+    with translated(engine.url, "reading the sessions to reset"), engine.connect() as conn:
+        for identifier in dict.fromkeys(identifiers):
+            latest = conn.execute(sa.select(session_log)
+                                  .where(session_log.c.session_identifier == identifier)
+                                  .order_by(session_log.c.id_session_log.desc())
+                                  .limit(1)).first()
+            if latest is None:
+                raise SessionLogRefused(f"no session {identifier!r} in the session log")
+            status = latest.record_status
+            if status == Status.WAITING_FOR_END:
+                raise SessionLogRefused(f"session {identifier!r} has not ended: end it with "
+                                        f"`nexuslims sessions end {identifier}`")
+            if status == Status.TO_BE_BUILT:
+                raise SessionLogRefused(f"session {identifier!r} is already TO_BE_BUILT: the "
+                                        "next pass builds it")
+            running = conn.execute(sa.select(sa.func.count()).select_from(build_attempts)
+                                   .where(build_attempts.c.session_identifier == identifier,
+                                          build_attempts.c.status == RUNNING,
+                                          build_attempts.c.finished.is_(None))).scalar()
+            if running:
+                raise SessionLogRefused(f"session {identifier!r} is being built (it has an "
+                                        "unfinished build attempt): reset it after the pass")
+            if status not in RESETTABLE:
+                raise SessionLogRefused(f"session {identifier!r} is {status}, which cannot "
+                                        "be reset")
+            user = conn.execute(sa.select(session_log.c.user)
+                                .where(session_log.c.session_identifier == identifier,
+                                       session_log.c.user.is_not(None))
+                                .order_by(session_log.c.id_session_log).limit(1)).scalar()
+            chosen.append((identifier, latest.instrument, user))
+    with translated(engine.url, "resetting sessions"), engine.begin() as conn:
+        for identifier, instrument, user in chosen:
+            write_session_status(conn, identifier, instrument, Status.TO_BE_BUILT.value, user)
+    return [LoggedSession(i, instrument, Status.TO_BE_BUILT.value, None, None, user)
+            for i, instrument, user in chosen]
+
+
 def session_status(engine: Engine, identifier: str) -> str | None:
     """The session's current status (that of its newest row), or None if unknown."""
     with translated(engine.url, f"reading session {identifier!r}"), engine.connect() as conn:

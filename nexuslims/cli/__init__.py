@@ -11,6 +11,8 @@ import argparse
 import datetime as dt
 import importlib
 import logging
+import os
+import re
 import sys
 from pathlib import Path
 
@@ -26,7 +28,7 @@ exit status: 0 ran (even if some sessions failed), 1 could not run, 2 usage erro
 
 # Command modules, in the order --help lists them.
 COMMAND_MODULES = ("process", "export", "db", "instruments", "sessions", "validate", "extract",
-                   "demo")
+                   "demo", "config")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,7 +59,8 @@ def _common_options(parser: argparse.ArgumentParser,
     parser.add_argument("-v", "--verbose", action="count", default=default(0),
                         help="more detail (-vv for debug logging)")
     parser.add_argument("-q", "--quiet", action="store_true", default=default(False),
-                        help="only warnings and errors")
+                        help="print only what needs attention (failed sessions, unreachable "
+                        "calendars or destinations, errors): silent on a clean pass, for cron")
     return parser
 
 
@@ -67,6 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(args.verbose, args.quiet)
     try:
         return args.handler(args)
+    except BrokenPipeError:
+        # The reader went away (`nexuslims sessions list | head`): stop quietly, and keep
+        # Python from complaining again when it flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except ConfigError as exc:
         print("nexuslims: configuration problem:", file=sys.stderr)
         for problem in exc.problems:
@@ -76,8 +85,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"nexuslims: {exc}; nothing to do", file=sys.stderr)
         return 0
     except NexusLIMSError as exc:
+        from nexuslims.logbook import SessionLogRefused
+
         print(f"nexuslims: {exc}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, SessionLogRefused) else 1
     except KeyboardInterrupt:
         print("nexuslims: interrupted", file=sys.stderr)
         return 130
@@ -92,10 +103,14 @@ def print_summary(summary, *, verbose: int = 0) -> None:
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
-    level = logging.WARNING if quiet else logging.DEBUG if verbose >= 2 else logging.INFO
+    level = logging.ERROR if quiet else logging.DEBUG if verbose >= 2 else logging.INFO
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s",
                                            "%H:%M:%S"))
+    # The handler keeps its own level: a pass lowers the logger's to INFO for its log file.
+    handler.setLevel(level)
+    if quiet:
+        handler.addFilter(_not_about_one_session)
     root = logging.getLogger("nexuslims")
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -107,6 +122,15 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     events = logging.getLogger("nexuslims.events")
     events.propagate = False  # machine-readable lines go to the events file only
     events.setLevel(logging.INFO)
+
+
+def _not_about_one_session(record: logging.LogRecord) -> bool:
+    """Under ``-q``, a session's own log lines stay in the log file: the pass summary
+    reports each session that needs attention once, on stdout."""
+    return not (isinstance(record.msg, str) and _SESSION_LINE.match(record.msg))
+
+
+_SESSION_LINE = re.compile(r"(\[%d/%d\] )?session %s")
 
 
 def log_to_files(settings) -> None:

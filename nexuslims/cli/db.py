@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from nexuslims.cli._common import settings
 
@@ -29,5 +30,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"database upgraded from {before or 'nothing'} to {after}"
               if before != after else f"database already at {after}")
     else:
-        print(db.current_revision(url) or "no nexuslims schema (run: nexuslims db init)")
+        revision = db.current_revision(url)
+        if revision is None:
+            print("nexuslims db current: the database has no nexuslims schema: run "
+                  "`nexuslims db init` (or `nexuslims db upgrade` for a NexusLIMS database)",
+                  file=sys.stderr)
+            return 1
+        print(revision)
     return 0

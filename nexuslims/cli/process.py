@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from dataclasses import replace
 
 from nexuslims.cli._common import date_arg, settings
 
@@ -21,6 +23,10 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.since and args.until and args.since >= args.until:
+        print(f"nexuslims process: --from {args.since.isoformat()} is not before --to "
+              f"{args.until.isoformat()}", file=sys.stderr)
+        return 2
     from nexuslims.cli import log_to_files
     from nexuslims.config import NEEDS_ALL
     from nexuslims.lock import builder_lock
@@ -34,12 +40,40 @@ def run(args: argparse.Namespace) -> int:
         log_to_files(checked)
         with builder_lock(checked.lock_path):
             summary = run_pass(checked, since=args.since, until=args.until)
-    print_summary(summary, verbose=args.verbose)
+    print_summary(summary, verbose=args.verbose, quiet=args.quiet)
     return 0
 
 
-def print_summary(summary, *, verbose: int = 0) -> None:
-    """Print what a pass did, session by session, then one summary line."""
+# A session left TO_BE_BUILT with this message only waits for its files to appear.
+WAITING_FOR_FILES = "no files yet"
+
+
+def needs_attention(outcome) -> bool:
+    """Whether a session's outcome is one a person should hear about under ``-q``.
+
+    A failure (ERROR), a record not exported (a destination could not be reached), and a
+    session left for later for any reason but waiting for its files (a calendar or an
+    instrument folder could not be reached, a harvester is missing).
+    """
+    from nexuslims.sessions import Status
+
+    if outcome.status in (Status.ERROR, Status.BUILT_NOT_EXPORTED):
+        return True
+    return outcome.status == Status.TO_BE_BUILT and not (
+        outcome.message or "").startswith(WAITING_FOR_FILES)
+
+
+def print_summary(summary, *, verbose: int = 0, quiet: bool = False) -> None:
+    """Print what a pass did, session by session, then one summary line.
+
+    With ``quiet`` (and not a dry run), only the sessions that need attention and the
+    summary line, and nothing at all when no session does.
+    """
+    if quiet and not summary.dry_run:
+        summary = replace(summary, outcomes=[o for o in summary.outcomes if needs_attention(o)],
+                          exports=[o for o in summary.exports if needs_attention(o)])
+        if not summary.outcomes and not summary.exports:
+            return
     for o in summary.outcomes:
         window = (f"{o.start:%Y-%m-%d %H:%M} to {o.end:%Y-%m-%d %H:%M %Z}"
                   if o.start and o.end else "")
@@ -53,8 +87,9 @@ def print_summary(summary, *, verbose: int = 0) -> None:
         if o.activities:
             print(f"  {o.files} file(s) in {len(o.activities)} activit"
                   f"{'y' if len(o.activities) == 1 else 'ies'}"
-                  + (f", {o.datasets} dataset(s), {o.failures} with warnings"
-                     if o.datasets else ""))
+                  + (f", {o.datasets} dataset(s)" if o.datasets else "")
+                  + (f", {o.failures} of them unreadable (file information only)"
+                     if o.failures else ""))
         if summary.dry_run or verbose:
             for i, files in enumerate(o.activities):
                 print(f"    activity {i}: {len(files)} file(s)")

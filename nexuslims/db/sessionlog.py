@@ -159,3 +159,66 @@ def log_session_event(engine: Engine, session_identifier: str, instrument: str,
         key = conn.execute(sa.insert(session_log).values(values)).inserted_primary_key
         assert key is not None
         return int(key[0])
+
+
+def update_instrument(engine: Engine, pid: str, **changes: str | None) -> Instrument:
+    """Change some of an instrument's fields (``schema_name``, ``filestore_path``...).
+
+    Returns
+    -------
+    Instrument
+        The instrument as now stored.
+
+    Raises
+    ------
+    DatabaseError
+        No instrument ``pid``, an unknown field, or the database refused the change.
+    """
+    unknown = set(changes) - set(_INSTRUMENT_COLUMNS) | ({"pid"} & set(changes))
+    if unknown:
+        raise DatabaseError(f"instrument fields {sorted(unknown)} cannot be changed")
+    values = {_INSTRUMENT_COLUMNS[k]: v for k, v in changes.items()}
+    with translated(engine.url, f"changing instrument {pid!r}"):
+        with engine.begin() as conn:
+            if values:
+                updated = conn.execute(sa.update(instruments)
+                                       .where(instruments.c.instrument_pid == pid)
+                                       .values(values)).rowcount
+            else:
+                updated = conn.execute(sa.select(sa.func.count()).select_from(instruments)
+                                       .where(instruments.c.instrument_pid == pid)).scalar()
+            if not updated:
+                raise DatabaseError(f"no instrument {pid!r} in {safe_url(engine.url)}")
+    return load_instruments(engine)[pid]
+
+
+def sessions_of_instrument(engine: Engine, pid: str) -> int:
+    """How many sessions of the session log are on instrument ``pid``."""
+    query = (sa.select(sa.func.count(sa.distinct(session_log.c.session_identifier)))
+             .where(session_log.c.instrument == pid))
+    with translated(engine.url, f"counting the sessions of {pid!r}"), engine.connect() as conn:
+        return int(conn.execute(query).scalar() or 0)
+
+
+def remove_instrument(engine: Engine, pid: str, *, with_sessions: bool = False) -> int:
+    """Remove an instrument (and, with ``with_sessions``, its session-log rows).
+
+    Build and export history is kept. Returns how many sessions were removed.
+
+    Raises
+    ------
+    DatabaseError
+        No instrument ``pid``, or sessions reference it and ``with_sessions`` is false.
+    """
+    with translated(engine.url, f"removing instrument {pid!r}"), engine.begin() as conn:
+        sessions = int(conn.execute(
+            sa.select(sa.func.count(sa.distinct(session_log.c.session_identifier)))
+            .where(session_log.c.instrument == pid)).scalar() or 0)
+        if sessions and not with_sessions:
+            raise DatabaseError(f"instrument {pid!r} has {sessions} session(s) in the "
+                                "session log")
+        conn.execute(sa.delete(session_log).where(session_log.c.instrument == pid))
+        if not conn.execute(sa.delete(instruments)
+                            .where(instruments.c.instrument_pid == pid)).rowcount:
+            raise DatabaseError(f"no instrument {pid!r} in {safe_url(engine.url)}")
+    return sessions
