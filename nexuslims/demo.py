@@ -60,6 +60,12 @@ def create_site(root: Path, *, now: dt.datetime | None = None):
         db.log_session_event(engine, identifier, instrument.pid, when.replace(tzinfo=None),
                              event, Status.TO_BE_BUILT, DEMO_USER)
     engine.dispose()
+    # So that every other command can be pointed at the site: --env-file DIR/.env.
+    (root / ".env").write_text(
+        "# Settings of the demo site, for `nexuslims COMMAND --env-file <this file>`\n"
+        + "".join(f"{name}={value}\n" for name, value in (
+            ("NX_INSTRUMENT_DATA_PATH", settings.instrument_data_path),
+            ("NX_DATA_PATH", settings.data_path), ("NX_DB_PATH", root / "nexuslims.db"))))
     return settings
 
 
@@ -76,10 +82,14 @@ def run_demo(root: Path, *, verbose: int = 0) -> int:
     print("Running one pass...")
     summary = run_pass(settings)
     print_summary(summary, verbose=verbose)
+    env_file = root.resolve() / ".env"
     print()
     print("Look around:")
     print(f"  records:   {settings.records_path}")
     print(f"  previews:  {settings.data_path}/**/*.thumb.png")
-    print(f"  history:   NX_DB_PATH={root.resolve() / 'nexuslims.db'} nexuslims sessions list")
+    print(f"  settings:  {env_file}")
+    print(f"  history:   nexuslims sessions list --env-file {env_file}")
+    print(f"  in a browser: nexuslims serve --env-file {env_file}")
+    print("              then open http://127.0.0.1:8080/")
     return 0 if summary.failed == 0 else 1
 
