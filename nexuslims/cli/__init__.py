@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  - {problem}", file=sys.stderr)
         return 1
     except LockHeld as exc:
-        print(f"nexuslims: {exc}; nothing to do", file=sys.stderr)
+        if not args.quiet:  # overlapping passes are normal under cron: nothing to report
+            print(f"nexuslims: {exc}; nothing to do", file=sys.stderr)
         return 0
     except NexusLIMSError as exc:
         from nexuslims.logbook import SessionLogRefused

@@ -114,6 +114,10 @@ def _status(text: str) -> str | None:
     return None
 
 
+def _when(value: dt.datetime | None) -> str:
+    return value.isoformat() if value is not None else "?"
+
+
 def _log(engine, args: argparse.Namespace) -> int:
     from nexuslims import logbook
 
@@ -121,17 +125,17 @@ def _log(engine, args: argparse.Namespace) -> int:
     if command == "add":
         s = logbook.add_session(engine, args.instrument, args.start, args.end, user=args.user,
                                 identifier=args.identifier)
-        print(f"added session {s.identifier} on {s.instrument}, {s.start.isoformat()} to "
-              f"{s.end.isoformat()}: {s.status}")
+        print(f"added session {s.identifier} on {s.instrument}, {_when(s.start)} to "
+              f"{_when(s.end)}: {s.status}")
     elif command == "start":
         s = logbook.start_session(engine, args.instrument, user=args.user,
                                   identifier=args.identifier)
-        print(f"started session on {s.instrument} at {s.start.isoformat()}; end it with "
+        print(f"started session on {s.instrument} at {_when(s.start)}; end it with "
               f"`nexuslims sessions end {s.identifier}`. Its id:")
         print(s.identifier)
     elif command == "end":
         s = logbook.end_session(engine, args.identifier)
-        print(f"ended session {s.identifier} at {s.end.isoformat()}: {s.status}")
+        print(f"ended session {s.identifier} at {_when(s.end)}: {s.status}")
     else:
         for s in logbook.reset_sessions(engine, args.identifiers):
             print(f"session {s.identifier}: {s.status} (the next pass builds it again)")

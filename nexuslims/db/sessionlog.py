@@ -178,17 +178,17 @@ def update_instrument(engine: Engine, pid: str, **changes: str | None) -> Instru
     if unknown:
         raise DatabaseError(f"instrument fields {sorted(unknown)} cannot be changed")
     values = {_INSTRUMENT_COLUMNS[k]: v for k, v in changes.items()}
-    with translated(engine.url, f"changing instrument {pid!r}"):
-        with engine.begin() as conn:
-            if values:
-                updated = conn.execute(sa.update(instruments)
-                                       .where(instruments.c.instrument_pid == pid)
-                                       .values(values)).rowcount
-            else:
-                updated = conn.execute(sa.select(sa.func.count()).select_from(instruments)
-                                       .where(instruments.c.instrument_pid == pid)).scalar()
-            if not updated:
-                raise DatabaseError(f"no instrument {pid!r} in {safe_url(engine.url)}")
+    with translated(engine.url, f"changing instrument {pid!r}"), engine.begin() as conn:
+        updated: int | None
+        if values:
+            updated = conn.execute(sa.update(instruments)
+                                   .where(instruments.c.instrument_pid == pid)
+                                   .values(values)).rowcount
+        else:
+            updated = conn.execute(sa.select(sa.func.count()).select_from(instruments)
+                                   .where(instruments.c.instrument_pid == pid)).scalar()
+        if not updated:
+            raise DatabaseError(f"no instrument {pid!r} in {safe_url(engine.url)}")
     return load_instruments(engine)[pid]
 
 

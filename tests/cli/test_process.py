@@ -45,6 +45,11 @@ def test_quiet_pass_prints_only_what_needs_attention_once(cli_site, capsys) -> N
 
     idle = cli_site.subprocess("process", "-q")
     assert (idle.returncode, idle.stdout, idle.stderr) == (0, "", "")
+    from nexuslims.lock import builder_lock
+
+    with builder_lock(cli_site.settings().lock_path):  # another pass is running
+        overlapping = cli_site.subprocess("-q", "process")
+    assert (overlapping.returncode, overlapping.stdout, overlapping.stderr) == (0, "", "")
     loud = cli_site.subprocess("process")
     assert "Pass finished" in loud.stdout and "INFO" in loud.stderr
     # The pass logs keep everything, -q or not.
