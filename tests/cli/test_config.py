@@ -40,7 +40,7 @@ def test_misspelt_settings_are_named_with_the_closest_real_name(cli_site, capsys
                   "NX_NEMO_TOKEN_2=t\n")
     monkeypatch.setenv("NX_CDCS_TOKN", "x")
     monkeypatch.setenv("NX_ZZZZZZZZZZ", "y")
-    code, out, err = cli(capsys, "config", "show", "--json")
+    code, out, err = cli(capsys, "sessions", "list")  # any command that reads settings
     assert code == 0
     assert "NX_FILE_STRATGY in .env is not a nexuslims setting and is ignored; did you mean " \
            "NX_FILE_STRATEGY?" in err
@@ -48,6 +48,7 @@ def test_misspelt_settings_are_named_with_the_closest_real_name(cli_site, capsys
     assert "did you mean NX_CDCS_TOKEN?" in err
     assert "NX_ZZZZZZZZZZ in the environment is not a nexuslims setting and is ignored\n" in err
     assert "NX_NEMO_ADDRESS_2" not in err and "NX_NEMO_TOKEN_2" not in err
+    code, out, _ = cli(capsys, "config", "show", "--json")
     shown = {s["name"]: s["source"] for s in json.loads(out)["settings"]}
     assert shown["NX_FILE_STRATGY"] == "ignored: unknown name (.env file)"
 
