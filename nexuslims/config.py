@@ -338,21 +338,24 @@ class EffectiveSetting:
     ``ignored: unknown name`` (a name no module reads, a typo usually)."""
 
 
-_SECRET = re.compile(r"TOKEN|PASSWORD|SECRET|_KEY", re.IGNORECASE)
+# Notification URLs (Apprise style, slack://tokenA/tokenB) carry their secrets in the path.
+_SECRET = re.compile(r"TOKEN|PASSWORD|PASS$|SECRET|_KEY|ALERT_URL", re.IGNORECASE)
 
 
 def redact(name: str, value: str) -> str:
-    """``value`` fit to show: ``***`` for a secret setting, a URL's credentials hidden."""
+    """``value`` fit to show: ``***`` for a secret setting; a URL's credentials and query
+    (where signatures and keys travel) hidden."""
     if not value:
         return value
     if _SECRET.search(name):
         return "***"
     if "://" in value:
         parts = urlsplit(value)
+        host = parts.netloc.rpartition("@")[2]
         if parts.username or parts.password:
-            host = parts.netloc.rpartition("@")[2]
-            return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query,
-                               parts.fragment))
+            host = f"***@{host}"
+        return urlunsplit((parts.scheme, host, parts.path, "***" if parts.query else "",
+                           parts.fragment))
     return value
 
 

@@ -11,6 +11,7 @@ from nexuslims.logbook import (
     SessionLogRefused,
     add_session,
     end_session,
+    reset_sessions,
     session_status,
     start_session,
 )
@@ -88,3 +89,23 @@ def test_an_end_before_the_start_is_refused(engine):
     with pytest.raises(SessionLogRefused, match="before its start"):
         end_session(engine, s.identifier, now=t0 - dt.timedelta(minutes=1))
     assert _rows(engine, s.identifier) == [("START", "WAITING_FOR_END")]
+
+
+def test_reset_sends_finished_sessions_back_all_or_none(engine):
+    for ident in ("done", "failed", "open"):
+        start_session(engine, "TEM-1", identifier=ident,
+                      now=dt.datetime(2026, 6, 1, 14, tzinfo=dt.UTC))
+    for ident, status in (("done", "COMPLETED"), ("failed", "ERROR")):
+        end_session(engine, ident, now=dt.datetime(2026, 6, 1, 15, tzinfo=dt.UTC))
+        db.set_session_status(engine, ident, "TEM-1", status)
+    with pytest.raises(SessionLogRefused, match="'open' has not ended"):
+        reset_sessions(engine, ["done", "open"])
+    assert session_status(engine, "done") == "COMPLETED"  # nothing written
+    reset = reset_sessions(engine, ["done", "failed", "done"])
+    assert [(r.identifier, r.status) for r in reset] == [("done", "TO_BE_BUILT"),
+                                                        ("failed", "TO_BE_BUILT")]
+    assert _rows(engine, "failed") == [("START", "TO_BE_BUILT"), ("END", "TO_BE_BUILT"),
+                                       ("RECORD_GENERATION", "TO_BE_BUILT"),
+                                       ("RECORD_GENERATION", "TO_BE_BUILT")]
+    sessions, bad = pair_sessions(db.session_rows(engine), db.load_instruments(engine))
+    assert sorted(s.identifier for s in sessions) == ["done", "failed"] and not bad

@@ -13,7 +13,8 @@ def test_config_show_says_where_each_value_came_from_and_hides_secrets(
     with (cli_site.root / ".env").open("a") as env:
         env.write("NX_CDCS_TOKEN=tok-9f8e7d\nNX_CDCS_URL=https://nx:pw-5c4b@cdcs.example/\n"
                   "NX_DB_URL=postgresql+psycopg://nx:dbpw-3a2b@db/nx\n"
-                  "nexusLIMS_file_delay_days=3\n")
+                  "nexusLIMS_file_delay_days=3\n"
+                  "NX_SHAREPOINT_URL=https://sp.example/cal?sig=sig-1d2e\n")
     monkeypatch.setenv("NX_EXTRACT_WORKERS", "3")
     code, out, err = cli(capsys, "config", "show", "--json")
     assert code == 0
@@ -29,7 +30,8 @@ def test_config_show_says_where_each_value_came_from_and_hides_secrets(
     assert shown["NX_SHAREPOINT_PASSWORD"] == ("", "unset")
     code, table, _ = cli(capsys, "config", "show")
     assert code == 0 and table.split()[:3] == ["SETTING", "VALUE", "SOURCE"]
-    for secret in ("tok-9f8e7d", "pw-5c4b", "dbpw-3a2b"):
+    assert shown["NX_SHAREPOINT_URL"][0] == "https://sp.example/cal?***"
+    for secret in ("tok-9f8e7d", "pw-5c4b", "dbpw-3a2b", "sig-1d2e"):
         assert secret not in out + table + err
 
 
