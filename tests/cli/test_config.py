@@ -64,3 +64,13 @@ def test_every_setting_a_module_reads_is_known() -> None:
     # Known names are the ones .env.example must document (tests/test_cli.py checks that).
     assert sorted(n for n in known if n not in documented) == []
     assert unknown_settings(["NX_NEMO_TZ_7", "NX_NEMO_STRPTIME_FMT_lab", "OTHER"]) == []
+
+
+def test_config_show_reports_bad_values_and_a_missing_env_file(cli_site, capsys) -> None:
+    with (cli_site.root / ".env").open("a") as env:
+        env.write("NX_FILE_DELAY_DAYS=soon\n")
+    code, out, err = cli(capsys, "config", "show")
+    assert code == 0 and "NX_FILE_DELAY_DAYS" in out
+    assert "nexuslims: NX_FILE_DELAY_DAYS=soon: expects a number of days" in err
+    code, out, err = cli(capsys, "config", "show", "--json", "--env-file", "absent.env")
+    assert code == 1 and out == "" and "absent.env: no such file" in err
