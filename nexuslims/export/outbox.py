@@ -99,7 +99,7 @@ class Outbox:
         self._seen.add(session_identifier)
         try:
             found = export_states(engine, session_identifier=session_identifier)
-            done = found[0].succeeded if found else set()
+            done = _done(found[0]) if found else set()
             return self._send(engine, RecordFile(session_identifier, instrument, record_path),
                               done)
         except Exception as exc:  # the record is safe in the outbox: try again later
@@ -157,7 +157,7 @@ class Outbox:
                                             "the next pass builds it again")
                 else:
                     outcome = self._send(engine, RecordFile(sid, instrument, path),
-                                         state.succeeded)
+                                         _done(state))
                     if outcome.status != state.status:
                         db.set_session_status(engine, sid, instrument, outcome.status)
             except Exception as exc:  # one session's failure never stops the others
@@ -214,6 +214,16 @@ class Outbox:
         from nexuslims.export import ExportOutcome
 
         return ExportOutcome(sid, instrument, status, message)
+
+
+def _done(state: ExportState) -> set[str]:
+    """The destinations that have this build's record.
+
+    Before the fallback had its own name, it was logged as ``local`` (with ``mode:
+    outbox``): such a row means the record stayed in the outbox, not that ``local`` has it.
+    """
+    return {"outbox" if u.destination == "local" and u.metadata.get("mode") == "outbox"
+            else u.destination for u in state.uploads if u.success}
 
 
 def _safe_export(destination: Destination, record: RecordFile) -> ExportResult:

@@ -62,3 +62,21 @@ def test_a_destination_enabled_later_gets_the_records_it_lacks(make_site, tmp_pa
     assert (out / site.record(ident).name).read_bytes() == site.record(ident).read_bytes()
     assert [(u.destination, u.success) for u in site.uploads(ident)] == [
         ("outbox", True), ("local", True)]
+
+
+def test_an_outbox_export_logged_under_the_old_name_does_not_count_for_local(make_site,
+                                                                            tmp_path) -> None:
+    import datetime as dt
+
+    from nexuslims.db.uploads import log_upload
+
+    site = make_site()
+    ident = site.add_session()
+    site.run()
+    # As the first version logged the fallback: destination "local", mode "outbox".
+    log_upload(site.engine, ident, "local", True, when=dt.datetime.now(dt.UTC),
+               record_url=site.record(ident).as_uri(), metadata={"mode": "outbox"})
+    out = tmp_path / "copies"
+    enabled = site.cli("export", "--session", ident, env={"NX_LOCAL_EXPORT_PATH": str(out)})
+    assert enabled.returncode == 0 and "exported earlier" not in enabled.stdout
+    assert (out / site.record(ident).name).is_file()
