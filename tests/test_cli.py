@@ -121,7 +121,7 @@ def test_env_example_documents_every_setting() -> None:
 def test_ci_runs_exactly_the_readme_test_command() -> None:
     readme = (REPO / "README.md").read_text()
     commands = [line.strip() for line in readme.splitlines()
-                if line.startswith("python3 -m venv") and "pytest" in line]
+                if "python3 -m venv" in line and "pytest" in line]
     assert len(commands) == 1
     ci = [line.strip() for line in (REPO / ".ci/run").read_text().splitlines()
           if line.strip() and not line.startswith(("#", "set ", "cd "))]
