@@ -311,14 +311,6 @@ def build_session(engine, settings: Settings, session: Session,
     attempt: _Attempt | None = None
     try:
         attempt = _Attempt(engine, session, dry_run)
-        answer = harvester.reservation_for(session)  # HarvesterError: try again later
-        if isinstance(answer, Reservation):
-            outcome.reservation = answer
-        if isinstance(answer, NoReservation | NoConsent):
-            status = Status.NO_RESERVATION if isinstance(answer, NoReservation) \
-                else Status.NO_CONSENT
-            return _conclude(engine, attempt, outcome, status, message=answer.reason)
-
         root = settings.instrument_data_path / session.instrument.filestore_path
         with attempt.stage("find_files") as rec:
             if found is None:
@@ -332,10 +324,19 @@ def build_session(engine, settings: Settings, session: Session,
                 raise Deferred("filestore", f"cannot tell whether {root} holds files of "
                                f"this session: {'; '.join(found.warnings[:3])}")
 
+        if not found.files and not files_overdue(session, settings, now):
+            attempt.discard()
+            return _waiting_for_files(session, settings)
+
+        answer = harvester.reservation_for(session)  # HarvesterError: try again later
+        if isinstance(answer, Reservation):
+            outcome.reservation = answer
+        if isinstance(answer, NoReservation | NoConsent):
+            status = Status.NO_RESERVATION if isinstance(answer, NoReservation) \
+                else Status.NO_CONSENT
+            return _conclude(engine, attempt, outcome, status, message=answer.reason)
+
         if not found.files:
-            if not files_overdue(session, settings, now):
-                attempt.discard()
-                return _waiting_for_files(session, settings)
             return _conclude(engine, attempt, outcome, Status.NO_FILES_FOUND,
                              message=no_files_message(root, session, found.nearby))
 
