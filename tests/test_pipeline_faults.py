@@ -235,3 +235,38 @@ def test_no_files_says_when_files_lie_just_outside_the_window(tmp_path, corpus):
     assert "2 file(s) modified 22.0 h to 23.0 h before its start" in outcome.message
     assert "clock" in outcome.message and "after its end" not in outcome.message
     engine.dispose()
+
+
+# --- the database ------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.corpus
+def test_a_locked_database_leaves_the_session_for_later(tmp_path, corpus, monkeypatch):
+    from nexuslims.db import engine as engine_mod
+
+    # Wait 1 s, not 30, for the other writer: the point is what happens after the wait.
+    monkeypatch.setattr(engine_mod, "SQLITE_BUSY_TIMEOUT_S", 1)
+    put_dm3(corpus, tmp_path / "instr/Scope", START + dt.timedelta(hours=1))
+    settings, engine = make_site(tmp_path, NX_RETRY_DELAY_MINUTES="0")
+    log_session(engine, "s1")
+    engine.dispose()
+    # Another writer (a session logger, a stuck tool) holds the write lock all pass long.
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sqlite3, sys, time\n"
+         f"con = sqlite3.connect({settings.db_url.removeprefix('sqlite:///')!r}, "
+         "isolation_level=None)\ncon.execute('BEGIN IMMEDIATE')\n"
+         "print('locked', flush=True)\nsys.stdin.read()\n"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        (outcome,) = run_pass(settings, now=NOW).outcomes
+    finally:
+        holder.communicate("", timeout=30)
+    assert outcome.status == Status.TO_BE_BUILT and outcome.problem == "environment"
+    assert "database is locked" in outcome.message
+    engine = db.make_engine(settings.db_url)
+    assert status_of(engine, "s1") == Status.TO_BE_BUILT
+    (outcome,) = run_pass(settings, now=NOW).outcomes  # the lock is gone
+    assert outcome.status == Status.COMPLETED
+    engine.dispose()
