@@ -60,6 +60,8 @@ class Settings:
     file_strategy: str = "exclusive"
     ignore_patterns: tuple[str, ...] = DEFAULT_IGNORE_PATTERNS
     file_delay_days: float = 2.0
+    build_delay_minutes: float = 0.0
+    retry_delay_minutes: float = 10.0
     clustering_sensitivity: float = 1.0
     extract_workers: int | None = None
     deprecated_names: tuple[str, ...] = field(default=(), compare=False)
@@ -218,6 +220,11 @@ def load_settings(env: Mapping[str, str], needs: frozenset[str] = NEEDS_ALL) -> 
 
     delay = number_setting(env, "NX_FILE_DELAY_DAYS", 2.0, problems, minimum=0,
                            expects="a number of days >= 0 (e.g. 2 or 0.5)")
+    build_delay = number_setting(env, "NX_BUILD_DELAY_MINUTES", 0.0, problems, minimum=0,
+                                 expects="a number of minutes >= 0 (e.g. 0 or 30)")
+    retry_delay = number_setting(env, "NX_RETRY_DELAY_MINUTES", 10.0, problems, minimum=0,
+                                 expects="a number of minutes >= 0 (e.g. 10; 0 retries "
+                                 "on every pass)")
     sensitivity = number_setting(env, "NX_CLUSTERING_SENSITIVITY", 1.0, problems, minimum=0,
                                  expects="a number >= 0 (1 = default grouping, 0 = one "
                                  "activity)")
@@ -243,6 +250,8 @@ def load_settings(env: Mapping[str, str], needs: frozenset[str] = NEEDS_ALL) -> 
         file_strategy=strategy,
         ignore_patterns=ignore,
         file_delay_days=delay,
+        build_delay_minutes=build_delay,
+        retry_delay_minutes=retry_delay,
         clustering_sensitivity=sensitivity,
         extract_workers=workers,
         deprecated_names=tuple(deprecated),

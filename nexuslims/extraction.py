@@ -178,8 +178,9 @@ def extract_one(
             ],
         }
         try:
+            # A name that is not UTF-8 holds lone surrogates: written as JSON \udcXX escapes.
             write_atomically(sidecar, json.dumps(body, indent=1, ensure_ascii=False,
-                                                 default=str).encode("utf-8"))
+                                                 default=str).encode("utf-8", "backslashreplace"))
             for d in out:
                 d.sidecar = sidecar
         except OSError as exc:

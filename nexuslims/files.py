@@ -16,21 +16,31 @@ misbehaves, and both give exactly the same files:
   escapes) matched case-insensitively against the file *name* (``! -iname``), as
   NexusLIMS does, because Windows acquisition software writes ``.EMI`` and ``.emi``
   alike. They exclude files only; directories matching them are still searched;
-- unreadable directories and files are skipped with a warning, never an exception.
+- unreadable directories and files are skipped with a warning, never an exception,
+  and the result says the walk was not complete: "no files" is only an answer when
+  ``FindResult.complete`` is true (an unmounted share and a folder we may not read look
+  empty, but prove nothing).
+
+:func:`find_files_by_window` answers several sessions of one instrument with one walk
+over the union of their windows, then splits the files by window: the same files as
+one :func:`find_files` call per window, for the cost of one walk.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import errno
 import logging
 import os
 import re
 import shlex
 import stat
 import subprocess
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from nexuslims.errors import NexusLIMSError
 
@@ -52,6 +62,10 @@ _BENIGN_FIND_ERRORS = (
     "Too many levels of symbolic links",
     "No such file or directory",  # a file removed while find was walking
 )
+# Of those, the ones that leave part of the tree unread (a loop or a vanished file does not).
+_INCOMPLETE_FIND_ERRORS = ("Permission denied",)
+
+K = TypeVar("K")
 
 
 class FindFailed(NexusLIMSError):
@@ -81,12 +95,18 @@ class FindResult:
     """Files found (sorted by mtime, then path), how, and what went wrong on the way.
 
     ``method`` is ``"gnu-find"``, ``"python"``, or ``"none"`` when nothing was searched
-    (no directory to search, or an empty ``extensions`` set).
+    (no directory to search, or an empty ``extensions`` set). ``complete`` is false when
+    part of the tree could not be read (the root is missing, unreachable or unreadable,
+    or a directory inside could not be listed): then an empty ``files`` proves nothing.
+    ``nearby`` (from :func:`find_files_by_window` only) holds the files modified within
+    its ``margin`` before or after the window.
     """
 
     files: list[FoundFile]
     method: str
     warnings: list[str] = field(default_factory=list)
+    complete: bool = True
+    nearby: list[FoundFile] = field(default_factory=list)
 
 
 def find_files(
@@ -143,15 +163,18 @@ def find_files(
     if problem is not None or name_filter.matches_nothing:
         if problem is not None:
             log.warning("%s", problem)
-        return FindResult(files=[], method="none", warnings=[problem] if problem else [])
+        return FindResult(files=[], method="none", warnings=[problem] if problem else [],
+                          complete=problem is None)
 
     warnings: list[str] = []
     files: list[FoundFile] | None = None
     used = "python"
+    complete = True
     if method in ("auto", "gnu-find"):
         try:
             files, warnings = _gnu_find(root, window, name_filter, find_executable)
             used = "gnu-find"
+            complete = not any(e in w for w in warnings for e in _INCOMPLETE_FIND_ERRORS)
         except _FindUnusable as exc:
             if method == "gnu-find":
                 raise FindFailed(f"GNU find could not search {root}: {exc}") from exc
@@ -162,12 +185,67 @@ def find_files(
     if files is None:
         log.debug("finding files under %s with the Python walk", root)
         files = []
-        _python_walk(root, window, name_filter, files, warnings)
+        complete = _python_walk(root, window, name_filter, files, warnings)
 
     for warning in warnings:
         log.warning("%s", warning)
     files.sort(key=lambda f: (f.mtime_ns, str(f.path)))
-    return FindResult(files=files, method=used, warnings=warnings)
+    return FindResult(files=files, method=used, warnings=warnings, complete=complete)
+
+
+def find_files_by_window(
+    root: Path,
+    windows: Mapping[K, tuple[dt.datetime, dt.datetime]],
+    *,
+    margin: dt.timedelta = dt.timedelta(0),
+    extensions: frozenset[str] | None = None,
+    ignore_patterns: tuple[str, ...] = (),
+    method: str = "auto",
+    find_executable: str | None = None,
+) -> dict[K, FindResult]:
+    """:func:`find_files` for several windows under one root, with one walk.
+
+    The tree is walked once over the union of the windows (widened by ``margin``), and
+    the files are split by window: each result holds exactly the files one
+    :func:`find_files` call for its window would give (windows may overlap or be far
+    apart), the walk's warnings and completeness, and in ``nearby`` the files modified
+    within ``margin`` outside the window (a clue to an instrument clock that is off).
+
+    Parameters
+    ----------
+    windows
+        ``(start, end]`` per key (e.g. per session id), timezone-aware.
+    margin
+        How far outside each window to report files in ``nearby``.
+
+    Other parameters and exceptions are those of :func:`find_files`.
+    """
+    if not windows:
+        return {}
+    bounds = {key: (_epoch_ns(s, "start"), _epoch_ns(e, "end")) for key, (s, e) in windows.items()}
+    first = min(s for s, _ in windows.values()) - margin
+    last = max(e for _, e in windows.values()) + margin
+    walked = find_files(root, first, last, extensions=extensions,
+                        ignore_patterns=ignore_patterns, method=method,
+                        find_executable=find_executable)
+    wide = _epoch_ns(_EPOCH + margin, "margin")
+    # The walk's files are sorted by mtime: each window is a slice, found by bisection,
+    # so thousands of windows over a large tree cost no more than the walk.
+    mtimes = [_ns(f) for f in walked.files]
+    files = walked.files
+
+    def between(low: int, high: int) -> list[FoundFile]:  # low < mtime <= high
+        return files[bisect.bisect_right(mtimes, low):bisect.bisect_right(mtimes, high)]
+
+    return {key: FindResult(files=between(start, end), method=walked.method,
+                            warnings=list(walked.warnings), complete=walked.complete,
+                            nearby=between(start - wide, start) + between(end, end + wide))
+            for key, (start, end) in bounds.items()}
+
+
+def _ns(found: FoundFile) -> int:
+    assert found.mtime_ns is not None
+    return found.mtime_ns
 
 
 def _epoch_ns(when: dt.datetime, name: str) -> int:
@@ -363,15 +441,19 @@ def _python_walk(
     name_filter: _NameFilter,
     files: list[FoundFile],
     warnings: list[str],
-) -> None:
-    """Walk like ``find -L``: follow links, skip loops back to an ancestor."""
+) -> bool:
+    """Walk like ``find -L``: follow links, skip loops back to an ancestor.
+
+    Returns whether every directory could be read (a loop skipped is not a gap).
+    """
     start, end = window
     top = str(root)
     try:
         top_st = os.stat(top)
     except OSError as exc:
         warnings.append(f"cannot read directory {top}: {exc.strerror}")
-        return
+        return False
+    gaps: list[str] = []
     # Each pending directory carries the (dev, ino) -> path of itself and its
     # ancestors: only those make a loop, so a directory linked twice from elsewhere is
     # listed twice, as find does.
@@ -380,7 +462,7 @@ def _python_walk(
     ]
     while pending:
         directory, ancestors = pending.pop()
-        for entry, st in _entries(directory, warnings):
+        for entry, st in _entries(directory, warnings, gaps):
             if stat.S_ISDIR(st.st_mode):
                 key = (st.st_dev, st.st_ino)
                 if key in ancestors:
@@ -398,17 +480,20 @@ def _python_walk(
                 files.append(
                     FoundFile(Path(entry.path), st.st_mtime_ns / _NS, st.st_size, st.st_mtime_ns)
                 )
+    warnings.extend(gaps)
+    return not gaps
 
 
 def _entries(
-    directory: str, warnings: list[str]
+    directory: str, warnings: list[str], gaps: list[str]
 ) -> Iterator[tuple[os.DirEntry[str], os.stat_result]]:
-    """The entries of ``directory`` with their followed stat; trouble becomes warnings."""
+    """The entries of ``directory`` with their followed stat; what cannot be read is
+    reported in ``gaps``."""
     try:
         with os.scandir(directory) as it:
             entries = list(it)
     except OSError as exc:
-        warnings.append(f"cannot read directory {directory}: {exc.strerror}")
+        gaps.append(f"cannot read directory {directory}: {exc.strerror}")
         return
     for entry in entries:
         try:
@@ -417,4 +502,6 @@ def _entries(
             # A broken symlink (find -L skips it without a word) or a file just removed.
             continue
         except OSError as exc:
-            warnings.append(f"cannot read {entry.path}: {exc.strerror}")
+            # A symlink loop is skipped, as find does; anything else leaves a gap.
+            (warnings if exc.errno == errno.ELOOP else gaps).append(
+                f"cannot read {entry.path}: {exc.strerror}")

@@ -5,12 +5,17 @@
 
 Each stage is a plain function in its own module; this module wires them, records what
 each did (status, timings, counts) in the build history, and decides what happens on
-failure: one session's failure never stops the pass.
+failure: one session's failure never stops the pass. A passing fault (disk full, database
+locked, file store or calendar unreachable; see :mod:`nexuslims.faults`) leaves the
+session TO_BE_BUILT with a DEFERRED attempt and a backoff; only a session whose data or
+record is at fault becomes ERROR. Each instrument's folder is walked once per pass for
+all its waiting sessions; sessions with no files yet cost no database writes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import re
@@ -24,11 +29,21 @@ from nexuslims import db
 from nexuslims.activities import cluster_mtimes, group_by_boundaries
 from nexuslims.atomic import write_atomically
 from nexuslims.config import Settings
-from nexuslims.errors import HarvesterError, NexusLIMSError
+from nexuslims.db import buildstate
+from nexuslims.due import (
+    Waiting,
+    due_sessions,
+    files_overdue,
+    find_for_sessions,
+    no_files_message,
+    waits_for_files,
+)
+from nexuslims.errors import NexusLIMSError
 from nexuslims.export import Exporter, build_exporter
 from nexuslims.extraction import Dataset, extract_files
 from nexuslims.extractors.base import ExtractionContext
-from nexuslims.files import FoundFile, find_files
+from nexuslims.faults import Deferred, classify, environmental_text
+from nexuslims.files import FindResult, FoundFile
 from nexuslims.record import Activity, build_record
 from nexuslims.reservations import (
     Harvester,
@@ -47,6 +62,7 @@ logger = logging.getLogger(__name__)
 events = logging.getLogger("nexuslims.events")
 
 LEFT_FOR_LATER = "TO_BE_BUILT"
+
 
 
 @dataclass
@@ -68,6 +84,10 @@ class SessionOutcome:
     record_path: Path | None = None
     reservation: Reservation | None = None
     message: str | None = None
+    problem: str | None = None
+    """Set when the session was left TO_BE_BUILT (or its export failed) because something
+    outside the data was out of reach: "calendar", "filestore", "destination" or
+    "environment" (disk, database); see :data:`nexuslims.faults.PROBLEMS`."""
 
 
 @dataclass
@@ -129,7 +149,11 @@ class _Attempt:
                 "status": rec.status, "seconds": round(seconds, 4), "files": rec.files_found,
                 "datasets": rec.datasets, "failures": rec.failures, "error": rec.error}))
             if self.id is not None:
-                db.record_stage(self.engine, self.id, rec)
+                try:
+                    db.record_stage(self.engine, self.id, rec)
+                except NexusLIMSError as exc:  # a record of the work must not undo it
+                    logger.warning("session %s: stage %s not recorded: %s",
+                                   self.session.identifier, name, exc)
 
     def finish(self, status: str, record_path: Path | None = None,
                error: str | None = None) -> None:
@@ -137,6 +161,10 @@ class _Attempt:
             db.finish_attempt(self.engine, self.id, status,
                               record_path=str(record_path) if record_path else None,
                               error=error)
+
+    def defer(self, error: str) -> None:
+        if self.id is not None:
+            db.finish_attempt(self.engine, self.id, buildstate.DEFERRED, error=error)
 
     def discard(self) -> None:
         if self.id is not None:
@@ -157,10 +185,13 @@ def run_pass(settings: Settings, *, dry_run: bool = False,
     since, until
         Only sessions starting in this window (aware datetimes).
     now
-        The current time (tests); decides when "no files" becomes final.
+        The current time (tests); decides when "no files" becomes final and when a
+        session is due. Whatever it says, no session is built before its end by the
+        machine's clock, nor a deferred one before its backoff has passed.
     """
     t0 = time.perf_counter()
-    now = now or dt.datetime.now(dt.UTC)
+    clock = dt.datetime.now(dt.UTC)
+    now = now or clock
     harvesters = build_harvesters(settings)
     exporter = build_exporter(settings)
     assert settings.db_url is not None, "load_settings requires a database"
@@ -188,6 +219,19 @@ def run_pass(settings: Settings, *, dry_run: bool = False,
             outcomes.append(SessionOutcome(bad.identifier, bad.instrument_pid, Status.ERROR,
                                            message=bad.reason))
 
+        sessions, waiting = due_sessions(sessions, settings, buildstate.deferrals(engine),
+                                         now=now, clock=clock)
+        outcomes += [_not_due(w) for w in waiting]
+        found = find_for_sessions(settings, sessions)
+        # A session with no files yet, from a complete walk, waits without a trace.
+        empty = [s for s in sessions if waits_for_files(found[s.identifier], s, settings, now)]
+        if empty:
+            logger.info("%d session(s) have no files yet; looking again on later passes",
+                        len(empty))
+            outcomes += [_waiting_for_files(s, settings) for s in empty]
+            skip = {s.identifier for s in empty}
+            sessions = [s for s in sessions if s.identifier not in skip]
+
         for n, session in enumerate(sessions, 1):
             tz = session.instrument.tzinfo
             logger.info("[%d/%d] session %s on %s, %s to %s", n, len(sessions),
@@ -195,7 +239,7 @@ def run_pass(settings: Settings, *, dry_run: bool = False,
                         session.start.astimezone(tz).isoformat(),
                         session.end.astimezone(tz).isoformat())
             outcome = build_session(engine, settings, session, harvesters, exporter,
-                                    dry_run=dry_run, now=now)
+                                    dry_run=dry_run, now=now, found=found[session.identifier])
             logger.info("[%d/%d] session %s: %s%s", n, len(sessions), session.identifier,
                         outcome.status, f" ({outcome.message})" if outcome.message else "")
             outcomes.append(outcome)
@@ -244,8 +288,12 @@ def harvest_sessions(engine, source: SessionSource, instruments: dict[str, Instr
 
 def build_session(engine, settings: Settings, session: Session,
                   harvesters: dict[str, Harvester], exporter: Exporter, *, dry_run: bool,
-                  now: dt.datetime) -> SessionOutcome:
-    """Run every stage for one session and record the outcome; never raises."""
+                  now: dt.datetime, found: FindResult | None = None) -> SessionOutcome:
+    """Run every stage for one session and record the outcome; never raises.
+
+    ``found`` is the session's files when the pass already walked its instrument's
+    folder (:func:`find_for_sessions`); without it the folder is walked here.
+    """
     assert settings.instrument_data_path is not None and settings.records_path is not None
     tz = session.instrument.tzinfo
     outcome = SessionOutcome(session.identifier, session.instrument.pid, Status.ERROR,
@@ -260,16 +308,27 @@ def build_session(engine, settings: Settings, session: Session,
                            "left for later")
         logger.warning("session %s: %s", session.identifier, outcome.message)
         return outcome
-    attempt = _Attempt(engine, session, dry_run)
+    attempt: _Attempt | None = None
     try:
-        try:
-            answer = harvester.reservation_for(session)
-        except HarvesterError as exc:
-            # The calendar is unreachable or refused us: try again next pass.
-            outcome.status, outcome.message = LEFT_FOR_LATER, str(exc)
-            logger.error("session %s: %s", session.identifier, exc)
-            attempt.finish(LEFT_FOR_LATER, error=f"reservation: {exc}")
-            return outcome
+        attempt = _Attempt(engine, session, dry_run)
+        root = settings.instrument_data_path / session.instrument.filestore_path
+        with attempt.stage("find_files") as rec:
+            if found is None:
+                found = find_for_sessions(settings, [session])[session.identifier]
+            for warning in found.warnings:
+                logger.warning("session %s: %s", session.identifier, warning)
+            rec.files_found = outcome.files = len(found.files)
+            rec.bytes_found = outcome.bytes = sum(f.size for f in found.files)
+            if not found.files and not found.complete:
+                # An unmounted share or a folder we may not read looks empty: no verdict.
+                raise Deferred("filestore", f"cannot tell whether {root} holds files of "
+                               f"this session: {'; '.join(found.warnings[:3])}")
+
+        if not found.files and not files_overdue(session, settings, now):
+            attempt.discard()
+            return _waiting_for_files(session, settings)
+
+        answer = harvester.reservation_for(session)  # HarvesterError: try again later
         if isinstance(answer, Reservation):
             outcome.reservation = answer
         if isinstance(answer, NoReservation | NoConsent):
@@ -277,30 +336,9 @@ def build_session(engine, settings: Settings, session: Session,
                 else Status.NO_CONSENT
             return _conclude(engine, attempt, outcome, status, message=answer.reason)
 
-        with attempt.stage("find_files") as rec:
-            root = settings.instrument_data_path / session.instrument.filestore_path
-            extensions = None
-            if settings.file_strategy == "exclusive":
-                from nexuslims.extractors.registry import known_extensions
-                extensions = known_extensions()
-            found = find_files(root, session.start, session.end, extensions=extensions,
-                               ignore_patterns=settings.ignore_patterns)
-            for warning in found.warnings:
-                logger.warning("session %s: %s", session.identifier, warning)
-            rec.files_found = outcome.files = len(found.files)
-            rec.bytes_found = outcome.bytes = sum(f.size for f in found.files)
-
         if not found.files:
-            waited = now - session.end
-            if waited < dt.timedelta(days=settings.file_delay_days):
-                attempt.discard()
-                outcome.status = LEFT_FOR_LATER
-                outcome.message = (f"no files yet; will look again until "
-                                   f"{settings.file_delay_days:g} days after the session end")
-                return outcome
             return _conclude(engine, attempt, outcome, Status.NO_FILES_FOUND,
-                             message=f"no files under {root} between "
-                                     f"{session.start.isoformat()} and {session.end.isoformat()}")
+                             message=no_files_message(root, session, found.nearby))
 
         with attempt.stage("cluster") as rec:
             groups = group_files(found.files, settings.clustering_sensitivity)
@@ -325,6 +363,10 @@ def build_session(engine, settings: Settings, session: Session,
             rec.files_found = len(found.files)
             rec.datasets = outcome.datasets = len(datasets)
             rec.failures = outcome.failures = sum(d.error is not None for d in datasets)
+            unwritten = _unwritten_output(datasets)
+            if unwritten:  # a full or failing disk under NX_DATA_PATH, not a bad file
+                raise Deferred("environment",
+                               f"could not write under {settings.data_path}: {unwritten}")
 
         with attempt.stage("build"):
             activities = _activities(groups, datasets, session)
@@ -341,18 +383,50 @@ def build_session(engine, settings: Settings, session: Session,
 
         with attempt.stage("export") as rec:
             # The outbox first: a record on disk is never lost to a failed upload.
-            path = settings.records_path / record_filename(session)
+            path = record_path(engine, settings, session)
             write_atomically(path, xml, durable=True)
             outcome.record_path = path
             exported = exporter.export(engine, session.identifier, session.instrument.pid,
                                        path)
             if exported.status != Status.COMPLETED:
                 rec.status, rec.error = "error", exported.message
+            if exported.status == Status.BUILT_NOT_EXPORTED:
+                outcome.problem = "destination"
         return _conclude(engine, attempt, outcome, exported.status, record_path=path,
                          message=exported.message)
     except Exception as exc:  # one session's failure never stops the pass
+        deferred = classify(exc)
+        if deferred is not None:
+            return _defer(attempt, outcome, deferred, settings)
         logger.exception("session %s failed", session.identifier)
         return _conclude(engine, attempt, outcome, Status.ERROR, message=_message(exc))
+
+
+def _waiting_for_files(session: Session, settings: Settings) -> SessionOutcome:
+    tz = session.instrument.tzinfo
+    return SessionOutcome(
+        session.identifier, session.instrument.pid, LEFT_FOR_LATER,
+        start=session.start.astimezone(tz), end=session.end.astimezone(tz),
+        message=(f"no files yet; will look again until {settings.file_delay_days:g} days "
+                 "after the session end"))
+
+
+
+def _not_due(waiting: Waiting) -> SessionOutcome:
+    session, tz = waiting.session, waiting.session.instrument.tzinfo
+    return SessionOutcome(session.identifier, session.instrument.pid, LEFT_FOR_LATER,
+                          start=session.start.astimezone(tz), end=session.end.astimezone(tz),
+                          message=waiting.message, problem=waiting.problem)
+
+
+def _unwritten_output(datasets: list[Dataset]) -> str | None:
+    """The first sidecar or preview that could not be written for a passing reason."""
+    for dataset in datasets:
+        for warning in dataset.warnings:
+            if warning.startswith(("sidecar not written", "no preview")) \
+                    and environmental_text(warning):
+                return warning
+    return None
 
 
 def group_files(files: list[FoundFile], sensitivity: float) -> list[list[FoundFile]]:
@@ -361,11 +435,34 @@ def group_files(files: list[FoundFile], sensitivity: float) -> list[list[FoundFi
     return group_by_boundaries(files, key=lambda f: f.mtime, boundaries=boundaries)
 
 
-def record_filename(session: Session) -> str:
-    """``YYYY-MM-DD_<instrument>_<short id>.xml``, date in the instrument's timezone."""
+def record_filename(session: Session, *, unique: bool = False) -> str:
+    """``YYYY-MM-DD_<instrument>_<short id>.xml``, date in the instrument's timezone.
+
+    When the short id loses part of the id's last segment (characters that are not
+    file-name safe, or more than 48 of them), or with ``unique``, a hash of the whole
+    id is added: ``...-run-0001`` and ``...-run-0002`` never share a record.
+    """
     day = session.start.astimezone(session.instrument.tzinfo).strftime("%Y-%m-%d")
     instrument = re.sub(r"[^A-Za-z0-9._-]+", "_", session.instrument.pid)
-    return f"{day}_{instrument}_{session.short_id}.xml"
+    token = session.short_id
+    last = re.split(r"[/?=&#]", session.identifier.rstrip("/"))[-1]
+    if unique or token != last:
+        digest = hashlib.sha256(session.identifier.encode("utf-8", "surrogateescape"))
+        token = f"{token[:40]}-{digest.hexdigest()[:10]}"
+    return f"{day}_{instrument}_{token}.xml"
+
+
+def record_path(engine, settings: Settings, session: Session) -> Path:
+    """Where the session's record goes: never a path the history gives another session."""
+    assert settings.records_path is not None
+    path = settings.records_path / record_filename(session)
+    others = buildstate.record_owners(engine, str(path)) - {session.identifier}
+    if others:
+        unique = settings.records_path / record_filename(session, unique=True)
+        logger.warning("session %s: %s is the record of session %s; writing %s instead",
+                       session.identifier, path, sorted(others)[0], unique.name)
+        return unique
+    return path
 
 
 def _activities(groups: list[list[FoundFile]], datasets: list[Dataset],
@@ -384,10 +481,10 @@ def _activities(groups: list[list[FoundFile]], datasets: list[Dataset],
     return activities
 
 
-def _conclude(engine, attempt: _Attempt, outcome: SessionOutcome, status: str, *,
+def _conclude(engine, attempt: _Attempt | None, outcome: SessionOutcome, status: str, *,
               message: str | None = None, record_path: Path | None = None) -> SessionOutcome:
     outcome.status, outcome.message = status, message
-    if attempt.dry_run:
+    if attempt is None or attempt.dry_run:
         return outcome
     try:
         attempt.finish(status, record_path=record_path, error=message)
@@ -396,6 +493,23 @@ def _conclude(engine, attempt: _Attempt, outcome: SessionOutcome, status: str, *
         logger.error("session %s: could not record status %s: %s",
                      outcome.identifier, status, exc)
         outcome.message = f"{message or ''} (status not recorded: {exc})".strip()
+        outcome.problem = outcome.problem or "environment"
+    return outcome
+
+
+def _defer(attempt: _Attempt | None, outcome: SessionOutcome, fault: Deferred,
+           settings: Settings) -> SessionOutcome:
+    """Leave the session TO_BE_BUILT; its attempt says why and starts the backoff."""
+    outcome.status, outcome.problem = LEFT_FOR_LATER, fault.problem
+    outcome.message = (f"{fault}; left for later (tried again after "
+                       f"{settings.retry_delay_minutes:g} min or more)")
+    logger.error("session %s: %s", outcome.identifier, outcome.message)
+    if attempt is not None:
+        try:
+            attempt.defer(f"{fault.problem}: {fault}")
+        except NexusLIMSError as exc:
+            logger.error("session %s: could not record the deferral: %s",
+                         outcome.identifier, exc)
     return outcome
 
 

@@ -23,8 +23,9 @@ Choices the record makes:
   flattened to ``"<key> <subkey>"``; ``None`` and empty values are left out;
   characters XML 1.0 forbids are dropped. ``DatasetType`` is the dataset's ``type``
   attribute, not a ``meta``.
-- **Locations** and **previews** are URL-quoted (``/`` kept) so they can be joined
-  to the data server's base URL as they are.
+- **Locations** and **previews** are URL-quoted (``/`` kept) from the bytes of the
+  path on disk, so they can be joined to the data server's base URL as they are and
+  round-trip to the real file (control characters and non-UTF-8 bytes included).
 - The same inputs always give the same bytes.
 """
 
@@ -34,6 +35,7 @@ import datetime as dt
 import logging
 import math
 import mimetypes
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -285,8 +287,8 @@ def _dataset(parent: etree._Element, dataset: Dataset, meta: dict[str, _Value]) 
     element = etree.SubElement(
         parent, _q("dataset"), type=dataset_type(dataset), role="Experimental"
     )
-    name = _clean(dataset.name).strip() or dataset.path.name
-    etree.SubElement(element, _q("name")).text = _clean(name)
+    name = _display_name(dataset.name).strip() or _display_name(dataset.path.name)
+    etree.SubElement(element, _q("name")).text = name
     etree.SubElement(element, _q("location")).text = _url(dataset.location)
     _text(element, "format", dataset_format(dataset))
     if dataset.error:
@@ -387,7 +389,19 @@ def _aware(value: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
 
 
 def _url(path: str) -> str:
-    return quote(_clean(path.replace("\\", "/")), safe="/")
+    """``path`` percent-encoded from its bytes on disk, so it round-trips to the file.
+
+    Control characters and bytes that are not UTF-8 (which ``os.fsdecode`` carries as
+    lone surrogates) are encoded too, never dropped: ``unquote_to_bytes`` gives the
+    file's real name back.
+    """
+    return quote(os.fsencode(path), safe="/")
+
+
+def _display_name(name: str) -> str:
+    """A file name as text XML can hold: bytes that are not UTF-8 become U+FFFD (the
+    name shows something is there); control characters are dropped, as elsewhere."""
+    return _clean(name.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
 
 
 def _clean(text: str) -> str:

@@ -16,7 +16,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from nexuslims import files as files_mod
-from nexuslims.files import FindFailed, FindResult, FoundFile, find_files
+from nexuslims.files import (
+    FindFailed,
+    FindResult,
+    FoundFile,
+    find_files,
+    find_files_by_window,
+)
 from tests.privileges import run_as_nobody
 
 UTC = dt.UTC
@@ -469,6 +475,7 @@ def test_unreadable_directory_gives_a_warning_not_a_crash(method):
             "method": result.method,
             "files": [str(f.path) for f in result.files],
             "warnings": result.warnings,
+            "complete": result.complete,
         }
 
     try:
@@ -482,3 +489,62 @@ def test_unreadable_directory_gives_a_warning_not_a_crash(method):
     assert len(outcome["warnings"]) == 1
     assert str(root / "locked") in outcome["warnings"][0]
     assert "Permission denied" in outcome["warnings"][0]
+    assert outcome["complete"] is False  # files may hide there: no "no files" verdict
+
+
+@needs_find
+@pytest.mark.parametrize("method", ["gnu-find", "python"])
+def test_an_unreadable_root_is_an_incomplete_walk(method):
+    base, root = unreadable_store()
+    locked = root / "locked"
+
+    def search() -> list:
+        result = find_files(locked, START - dt.timedelta(days=9), END, method=method)
+        return [len(result.files), result.complete, result.warnings]
+
+    try:
+        count, complete, warnings = run_as_nobody(search)  # type: ignore[misc]
+    finally:
+        locked.chmod(0o755)
+        shutil.rmtree(base)
+    assert count == 0 and complete is False
+    assert "Permission denied" in warnings[0]
+
+
+@pytest.mark.parametrize("method", ["auto", "python"])
+def test_a_missing_root_is_an_incomplete_walk(tmp_path, method):
+    result = find_files(tmp_path / "not-mounted", START, END, method=method)
+    assert result.files == [] and result.complete is False
+    (tmp_path / "empty").mkdir()
+    empty = find_files(tmp_path / "empty", START, END, method=method)
+    assert empty.files == [] and empty.complete is True
+
+
+@needs_find
+@pytest.mark.parametrize("method", ["gnu-find", "python"])
+@pytest.mark.parametrize("seed", [4, 5])
+def test_one_walk_by_window_equals_one_walk_per_window(tmp_path, method, seed):
+    random_store(tmp_path / "store", seed)
+    hour = dt.timedelta(hours=1)
+    windows = {
+        "early": (START - 3 * hour, START - 2 * hour),
+        "overlaps-early": (START - 2.5 * hour, START + 0.5 * hour),
+        "session": (START, END),
+        "inside": (START + hour, START + 1.5 * hour),
+        "touching": (END, END + hour),
+        "disjoint-later": (END + 3 * hour, END + 5 * hour),
+        "empty": (END + 30 * hour, END + 31 * hour),
+    }
+    kwargs = {"extensions": frozenset({"dm3", "tif", "ser"}), "ignore_patterns": ("[a-c]*",)}
+    together = find_files_by_window(tmp_path / "store", windows, margin=hour, method=method,
+                                    **kwargs)
+    assert set(together) == set(windows)
+    for key, (start, end) in windows.items():
+        alone = find_files(tmp_path / "store", start, end, method=method, **kwargs)
+        assert as_tuples(together[key]) == as_tuples(alone), key
+        assert together[key].complete and together[key].method == method
+        before = find_files(tmp_path / "store", start - hour, start, method=method, **kwargs)
+        after = find_files(tmp_path / "store", end, end + hour, method=method, **kwargs)
+        assert sorted(f.path for f in together[key].nearby) == \
+            sorted(f.path for f in before.files + after.files), key
+    assert sum(len(r.files) for r in together.values()) > 20

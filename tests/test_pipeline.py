@@ -297,11 +297,12 @@ def test_an_unreachable_calendar_leaves_the_session_for_later(tmp_path: Path,
     log_session(engine, "no-calendar", instrument="plain")
     by_id = {o.identifier: o for o in run_pass(settings, now=NOW).outcomes}
     assert by_id["needs-calendar"].status == "TO_BE_BUILT"
+    assert by_id["needs-calendar"].problem == "calendar"
     assert by_id["no-calendar"].status == Status.NO_FILES_FOUND  # the others go on
     assert statuses(settings, "needs-calendar") == [("START", "TO_BE_BUILT"),
                                                     ("END", "TO_BE_BUILT")]
     (attempt,) = db.session_detail(engine, "needs-calendar").attempts
-    assert attempt.status == "TO_BE_BUILT" and "did not answer" in attempt.error
+    assert attempt.status == "DEFERRED" and "did not answer" in attempt.error
     engine.dispose()
 
 

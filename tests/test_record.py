@@ -304,6 +304,22 @@ def test_control_characters_are_dropped_not_fatal():
     assert validate_record(xml) == []
 
 
+def test_locations_of_odd_names_round_trip_to_the_bytes_on_disk():
+    from urllib.parse import unquote_to_bytes
+
+    raw = b"Titan/Jane/bad\xff\xfe ctrl\x01 a%b.dm3"
+    location = os.fsdecode(raw)  # how a walk hands such a name over
+    ds = make_dataset(os.path.basename(location), location=location,
+                      preview_location=location + ".thumb.png")
+    xml = build([make_activity([ds])])
+    dataset = parse(xml).find(".//nx:dataset", NS)
+    assert unquote_to_bytes(dataset.findtext("nx:location", namespaces=NS)) == raw
+    assert unquote_to_bytes(dataset.findtext("nx:preview", namespaces=NS)) == \
+        raw + b".thumb.png"
+    assert dataset.findtext("nx:name", namespaces=NS) == "bad\ufffd\ufffd ctrl a%b.dm3"
+    assert validate_record(xml) == []
+
+
 def test_location_and_preview_are_url_quoted():
     ds = make_dataset(
         "a & b é.dm3",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -183,16 +184,20 @@ def test_a_server_stopped_mid_pass_leaves_only_its_sessions_for_later(
     assert got[event(nemo.b, 1)] == "COMPLETED"
     assert got["plain-session"] == "COMPLETED"
     errors = dict(rows(site, "SELECT session_identifier, error FROM build_attempts "
-                             "WHERE status = 'TO_BE_BUILT'"))
+                             "WHERE status = 'DEFERRED'"))
     assert f"NEMO server {a.address} cannot be reached" in errors[event(a, 1)]
     assert "NX_NEMO_ADDRESS_1" in errors[event(a, 1)]
-    assert all(e.startswith("reservation: ") for e in errors.values())
+    assert all(e.startswith("calendar: ") for e in errors.values())
     for token in (a.token, nemo.b.token):
         assert token not in caplog.text
         assert token not in str(rows(site, "SELECT * FROM build_attempts"))
 
     a.start()
-    run_pass(site.settings, now=world.NOW1)
+    # Within the retry backoff the sessions wait; after it (none here) they are built.
+    (waiting,) = [o for o in run_pass(site.settings, now=world.NOW1).outcomes
+                  if o.identifier == event(a, 1)]
+    assert waiting.status == "TO_BE_BUILT" and "next try after" in waiting.message
+    run_pass(dataclasses.replace(site.settings, retry_delay_minutes=0), now=world.NOW1)
     got = statuses(site)
     assert got[event(a, 1)] == got[event(a, 7)] == "COMPLETED"
     assert got[event(a, 4)] == "NO_CONSENT" and got[event(a, 6)] == "NO_RESERVATION"

@@ -1,0 +1,93 @@
+"""Records never collide, and their locations lead back to the real files (issue 10)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+from urllib.parse import unquote_to_bytes
+
+import pytest
+from lxml import etree
+
+from nexuslims.pipeline import run_pass
+from nexuslims.sessions import Status
+from tests.test_pipeline_faults import NOW, START, log_session, make_site, put_dm3
+
+NS = {"nx": "https://data.nist.gov/od/dm/nexus/experiment/v1.0"}
+
+
+@pytest.mark.corpus
+def test_sessions_sharing_48_characters_get_records_of_their_own(tmp_path, corpus):
+    settings, engine = make_site(tmp_path)
+    put_dm3(corpus, tmp_path / "instr/Scope", START + dt.timedelta(minutes=30), "a.dm3")
+    put_dm3(corpus, tmp_path / "instr/Scope", START + dt.timedelta(minutes=150), "b.dm3")
+    prefix = "facility-2024-03-05-titan-overnight-tomography-series"  # > 48 characters
+    middle = START + dt.timedelta(minutes=90)
+    log_session(engine, f"{prefix}-run-0001", end=middle)
+    log_session(engine, f"{prefix}-run-0002", start=middle)
+    summary = run_pass(settings, now=NOW)
+    assert [o.status for o in summary.outcomes] == [Status.COMPLETED, Status.COMPLETED]
+    paths = [o.record_path for o in summary.outcomes]
+    assert paths[0] != paths[1]
+    names = {p: [d.findtext("nx:name", namespaces=NS) for d in
+                 etree.parse(str(p)).iter(f"{{{NS['nx']}}}dataset")] for p in paths}
+    assert names == {paths[0]: ["a.dm3"], paths[1]: ["b.dm3"]}
+    engine.dispose()
+
+
+@pytest.mark.corpus
+def test_a_record_path_of_another_session_is_never_overwritten(tmp_path, corpus):
+    settings, engine = make_site(tmp_path)
+    put_dm3(corpus, tmp_path / "instr/Scope", START + dt.timedelta(minutes=30))
+    # Two calendars with the same event number: the same short id, the same day.
+    log_session(engine, "https://nemo-a.example.org/api/usage_events/?id=77")
+    log_session(engine, "https://nemo-b.example.org/api/usage_events/?id=77")
+    first, second = run_pass(settings, now=NOW).outcomes
+    assert first.status == second.status == Status.COMPLETED
+    assert first.record_path != second.record_path
+    assert first.record_path.is_file() and second.record_path.is_file()
+    assert first.record_path.name == "2024-03-05_scope_77.xml"
+    engine.dispose()
+
+
+@pytest.mark.corpus
+def test_locations_round_trip_to_files_with_odd_names(tmp_path, corpus):
+    settings, engine = make_site(tmp_path)
+    store = tmp_path / "instr/Scope"
+    put_dm3(corpus, store, START + dt.timedelta(minutes=30), "plain.dm3")
+    when = (START + dt.timedelta(minutes=31)).timestamp()
+    for name in (b"ctrl\x01char.dm3", b"bad\xff\xfeutf8.dm3"):
+        path = os.path.join(os.fsencode(store), name)
+        shutil.copyfile(corpus / "digitalmicrograph/test_STEM_image.dm3", path)
+        os.utime(path, (when, when))
+    log_session(engine, "odd-names")
+    (outcome,) = run_pass(settings, now=NOW).outcomes
+    assert outcome.status == Status.COMPLETED, outcome.message
+
+    doc = etree.parse(str(outcome.record_path))
+    datasets = list(doc.iter(f"{{{NS['nx']}}}dataset"))
+    assert len(datasets) == 3
+    instrument_root = os.fsencode(settings.instrument_data_path)
+    data_root = os.fsencode(settings.data_path)
+    metadata = {}
+    for dataset in datasets:
+        location = unquote_to_bytes(dataset.findtext("nx:location", namespaces=NS))
+        real = os.path.join(instrument_root, location)
+        assert os.path.isfile(real), location
+        preview = unquote_to_bytes(dataset.findtext("nx:preview", namespaces=NS))
+        assert os.path.isfile(os.path.join(data_root, preview)), preview
+        sidecar = os.path.join(data_root, location + b".json")
+        with open(sidecar, "rb") as handle:
+            (extracted,) = json.load(handle)["datasets"]
+        assert extracted["error"] is None
+        metadata[os.path.basename(location)] = extracted["nx_meta"]
+    # The same file under three names: the same metadata, whatever the name's bytes.
+    assert len(metadata[b"plain.dm3"]) > 5
+    assert metadata[b"ctrl\x01char.dm3"] == metadata[b"plain.dm3"]
+    assert metadata[b"bad\xff\xfeutf8.dm3"] == metadata[b"plain.dm3"]
+    names = {d.findtext("nx:name", namespaces=NS) for d in datasets}
+    assert "bad\ufffd\ufffdutf8.dm3" in names
+    engine.dispose()
+
