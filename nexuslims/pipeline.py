@@ -88,6 +88,8 @@ class SessionOutcome:
     """Set when the session was left TO_BE_BUILT (or its export failed) because something
     outside the data was out of reach: "calendar", "filestore", "destination" or
     "environment" (disk, database); see :data:`nexuslims.faults.PROBLEMS`."""
+    waiting: bool = False
+    """Not tried in this pass: not due yet, in its backoff, or still waiting for files."""
 
 
 @dataclass
@@ -408,7 +410,7 @@ def _waiting_for_files(session: Session, settings: Settings) -> SessionOutcome:
         session.identifier, session.instrument.pid, LEFT_FOR_LATER,
         start=session.start.astimezone(tz), end=session.end.astimezone(tz),
         message=(f"no files yet; will look again until {settings.file_delay_days:g} days "
-                 "after the session end"))
+                 "after the session end"), waiting=True)
 
 
 
@@ -416,7 +418,7 @@ def _not_due(waiting: Waiting) -> SessionOutcome:
     session, tz = waiting.session, waiting.session.instrument.tzinfo
     return SessionOutcome(session.identifier, session.instrument.pid, LEFT_FOR_LATER,
                           start=session.start.astimezone(tz), end=session.end.astimezone(tz),
-                          message=waiting.message, problem=waiting.problem)
+                          message=waiting.message, problem=waiting.problem, waiting=True)
 
 
 def _unwritten_output(datasets: list[Dataset]) -> str | None:

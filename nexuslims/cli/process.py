@@ -52,15 +52,17 @@ def needs_attention(outcome) -> bool:
     """Whether a session's outcome is one a person should hear about under ``-q``.
 
     A failure (ERROR), a record not exported (a destination could not be reached), and a
-    session left for later for any reason but waiting for its files (a calendar or an
-    instrument folder could not be reached, a harvester is missing).
+    session tried in this pass but left for later (a calendar or an instrument folder
+    could not be reached, a harvester is missing). Sessions not tried in this pass (still
+    waiting for files, not due yet, in their backoff) are news only on the pass that
+    tried them.
     """
     from nexuslims.sessions import Status
 
     if outcome.status in (Status.ERROR, Status.BUILT_NOT_EXPORTED):
         return True
-    return outcome.status == Status.TO_BE_BUILT and not (
-        outcome.message or "").startswith(WAITING_FOR_FILES)
+    return (outcome.status == Status.TO_BE_BUILT and not getattr(outcome, "waiting", False)
+            and not (outcome.message or "").startswith(WAITING_FOR_FILES))
 
 
 def print_summary(summary, *, verbose: int = 0, quiet: bool = False) -> None:

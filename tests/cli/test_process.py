@@ -135,3 +135,22 @@ def test_the_summary_counts_say_what_they_count(capsys) -> None:
     out = capsys.readouterr().out
     assert [line.split()[0] for line in out.splitlines()[:-1]] == ["calendar", "unexported"]
     assert out.splitlines()[-1].startswith("Pass finished")
+
+
+@pytest.mark.slow
+def test_quiet_reports_an_unreachable_folder_on_the_pass_that_tried_not_during_its_backoff(
+        cli_site, capsys) -> None:
+    assert cli(capsys, "instruments", "add", "scope", "--filestore-path", "Unmounted",
+               "--timezone", "UTC")[0] == 0
+    engine = db.make_engine(cli_site.settings_url())
+    logbook.add_session(engine, "scope", dt.datetime(2024, 3, 5, 9), dt.datetime(2024, 3, 5, 11),
+                        identifier="share-down")
+    engine.dispose()
+
+    tried = cli_site.subprocess("-q", "process")
+    assert tried.returncode == 0, tried.stderr
+    assert (tried.stdout + tried.stderr).count("share-down") == 1, tried.stdout + tried.stderr
+    in_backoff = cli_site.subprocess("-q", "process")
+    assert (in_backoff.returncode, in_backoff.stdout, in_backoff.stderr) == (0, "", "")
+    loud = cli_site.subprocess("process")
+    assert "share-down" in loud.stdout  # still shown without -q, with why it waits
