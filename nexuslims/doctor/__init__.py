@@ -99,12 +99,14 @@ def load_site(source: Settings | Mapping[str, str], *, now: dt.datetime | None =
 
 def _plugin_settings(settings: Settings) -> list[Check]:
     """Calendar, export and mail settings: checked the way a pass reads them."""
+    from nexuslims.alerts import thresholds
     from nexuslims.alerts.mail import read_mail_settings
     from nexuslims.export import build_exporter
     from nexuslims.reservations import build_harvesters
 
     problems: list[str] = []
-    for build in (build_harvesters, build_exporter, lambda s: read_mail_settings(s.env)):
+    for build in (build_harvesters, build_exporter, lambda s: read_mail_settings(s.env),
+                  lambda s: thresholds(s.env)):
         try:
             build(settings)
         except ConfigError as exc:
