@@ -13,6 +13,7 @@ servers: NEMO, SharePoint, CDCS and the mail server.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
@@ -76,7 +77,7 @@ def load_site(source: Settings | Mapping[str, str], *, now: dt.datetime | None =
     from nexuslims.config import Settings, load_settings
 
     site = Site(env={}, now=now or dt.datetime.now(dt.UTC), timeout=timeout)
-    checks: list[Check] = []
+    problems: list[str] = []
     if isinstance(source, Settings):
         site.env, site.settings = source.env, source
     else:
@@ -84,21 +85,23 @@ def load_site(source: Settings | Mapping[str, str], *, now: dt.datetime | None =
         try:
             site.settings = load_settings(site.env)
         except ConfigError as exc:
-            checks.append(Check("settings", FAILURE, "fix these settings: "
-                                + "; ".join(exc.problems)))
-            try:  # what can be read still lets the other checks run
-                site.settings = load_settings(site.env, frozenset())
+            problems.extend(exc.problems)
+            # What can be read still lets the other checks run: drop the bad settings.
+            bad = {m.group(1) for p in exc.problems if (m := re.match(r"(\w+)[= ]", p))}
+            try:
+                site.settings = load_settings(
+                    {k: v for k, v in site.env.items() if k not in bad}, frozenset())
             except ConfigError:
                 site.settings = None
     if site.settings is not None:
-        checks.extend(_plugin_settings(site.settings))
-    if not checks:
-        checks.append(Check("settings", OK, "every setting is valid"))
-    return site, checks
+        problems.extend(_plugin_problems(site.settings))
+    if problems:
+        return site, [Check("settings", FAILURE, "fix these settings: " + "; ".join(problems))]
+    return site, [Check("settings", OK, "every setting is valid")]
 
 
-def _plugin_settings(settings: Settings) -> list[Check]:
-    """Calendar, export and mail settings: checked the way a pass reads them."""
+def _plugin_problems(settings: Settings) -> list[str]:
+    """Calendar, export, mail and alert settings, checked the way a pass reads them."""
     from nexuslims.alerts import thresholds
     from nexuslims.alerts.mail import read_mail_settings
     from nexuslims.export import build_exporter
@@ -111,9 +114,7 @@ def _plugin_settings(settings: Settings) -> list[Check]:
             build(settings)
         except ConfigError as exc:
             problems.extend(exc.problems)
-    if problems:
-        return [Check("settings", FAILURE, "fix these settings: " + "; ".join(problems))]
-    return []
+    return problems
 
 
 def cheap_checks(source: Settings | Mapping[str, str], *,

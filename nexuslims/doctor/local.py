@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
@@ -97,8 +98,13 @@ def folder_problem(settings, instrument) -> str | None:  # type: ignore[no-untyp
     fix = (f"mount the share or fix its filestore_path (`nexuslims instruments edit "
            f"{instrument.pid} --filestore-path ...`)")
     try:
-        if not folder.is_dir():
-            return f"folder {folder} does not exist or is not a directory: {fix}"
+        if not stat.S_ISDIR(os.stat(folder).st_mode):
+            return f"{folder} is not a directory: {fix}"
+    except FileNotFoundError:
+        return f"folder {folder} does not exist: {fix}"
+    except OSError as exc:
+        return f"folder {folder} cannot be reached ({exc.strerror or exc}): {fix}"
+    try:
         with os.scandir(folder) as entries:
             next(entries, None)  # a stale NFS handle or EACCES shows only when reading
     except OSError as exc:
