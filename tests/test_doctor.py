@@ -155,8 +155,9 @@ def test_process_skips_an_instrument_whose_folder_is_missing_and_builds_the_othe
     engine = db.make_engine(load_settings(env).db_url)
     stamp = (start + dt.timedelta(minutes=30)).timestamp()
     os.utime(tmp_path / "instrument-data" / "Titan" / "recent.txt", (stamp, stamp))
+    rows = ((EventType.START, start), (EventType.END, start + dt.timedelta(hours=1)))
     for ident, pid in (("on-titan", "titan"), ("on-krios", "krios")):
-        for event, when in ((EventType.START, start), (EventType.END, start + dt.timedelta(hours=1))):
+        for event, when in rows:
             db.log_session_event(engine, ident, pid, when, event, Status.TO_BE_BUILT)
     # Long after the session: a missing folder would otherwise be "no files", final.
     summary = run_pass(load_settings(env), now=start + dt.timedelta(days=30))

@@ -62,8 +62,9 @@ def test_a_pass_writes_its_metrics(tmp_path: Path) -> None:
     db.init_db(settings.db_url)
     engine = db.make_engine(settings.db_url)
     db.add_instrument(engine, Instrument(pid="titan", filestore_path="Titan", timezone="UTC"))
-    for ident, end in (("done", True), ("half", False)):
-        for event, when in ((EventType.START, start), (EventType.END, start + dt.timedelta(hours=1)))[: 1 + end]:
+    rows = ((EventType.START, start), (EventType.END, start + dt.timedelta(hours=1)))
+    for ident, end in (("done", True), ("half", False)):  # "half": no END, so ERROR
+        for event, when in rows[: 1 + end]:
             db.log_session_event(engine, ident, "titan", when, event, Status.TO_BE_BUILT)
     engine.dispose()
 
