@@ -73,7 +73,11 @@ class _Bars:
         self.progress.update(self.pass_task, completed=done, total=total, description=label)
 
     def finding(self, session: str) -> None:
-        self._files(f"finding files of {session}", 0, None)
+        # A new session: a fresh task (rich keeps an old total when given None), whose
+        # bar pulses until the number of files is known.
+        if self.files_task is not None:
+            self.progress.remove_task(self.files_task)
+        self.files_task = self.progress.add_task(f"finding files of {session}", total=None)
 
     def extracting(self, session: str, done: int, total: int) -> None:
         self._files(f"extracting files of {session}", done, total)
