@@ -37,7 +37,8 @@ def site_env(tmp_path: Path) -> dict[str, str]:
             f.write_text("x\n" * (i + 1))
             t = (start + dt.timedelta(minutes=10 + i)).timestamp()
             os.utime(f, (t, t))
-        for event, when in ((EventType.START, start), (EventType.END, start + dt.timedelta(hours=1))):
+        end = start + dt.timedelta(hours=1)
+        for event, when in ((EventType.START, start), (EventType.END, end)):
             db.log_session_event(engine, f"s{day}", "titan", when, event, Status.TO_BE_BUILT)
     engine.dispose()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("NX_")}
