@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 SUBCOMMANDS = [[], ["process"], ["db"], ["db", "init"], ["db", "upgrade"], ["db", "current"],
                ["instruments"], ["instruments", "add"], ["instruments", "list"], ["sessions"],
                ["sessions", "list"], ["sessions", "show"], ["validate"], ["extract"], ["demo"],
-               ["export"]]
+               ["export"], ["doctor"], ["support-bundle"]]
 
 
 def run(args: list[str], cwd: Path, env: dict[str, str] | None = None,
