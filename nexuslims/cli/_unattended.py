@@ -47,7 +47,10 @@ def pass_failed(env_file: Path | None, error: BaseException, started: dt.datetim
         env = read_environment(env_file)
     except ConfigError:
         return  # no settings at all: nothing to alert with
-    text = "; ".join(error.problems) if isinstance(error, ConfigError) else str(error)
+    from nexuslims.errors import NexusLIMSError
+
+    text = ("; ".join(error.problems) if isinstance(error, ConfigError) else str(error)
+            if isinstance(error, NexusLIMSError) else f"{error.__class__.__name__}: {error}")
     alert_pass_failed(env, text)
     path = metrics_path(env)
     if path is not None:

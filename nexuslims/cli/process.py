@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from nexuslims import progress
     from nexuslims.cli import _unattended, log_to_files
     from nexuslims.config import NEEDS_ALL
-    from nexuslims.errors import LockHeld, NexusLIMSError
+    from nexuslims.errors import LockHeld
     from nexuslims.lock import builder_lock
 
     started = dt.datetime.now(dt.UTC)
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
                 _unattended.before_pass(checked)
                 with progress.on_terminal():
                     summary = run_pass(checked, since=args.since, until=args.until)
-    except NexusLIMSError as exc:
+    except Exception as exc:  # also a crash; KeyboardInterrupt is not a failure
         if not args.dry_run and not isinstance(exc, LockHeld):
             _unattended.pass_failed(args.env_file, exc, started)
         raise
