@@ -80,7 +80,7 @@ def settings_text(env: Mapping[str, str]) -> str:
 
 def versions() -> dict[str, Any]:
     """nexuslims, Python, the platform and the installed versions of the main packages."""
-    packages = {}
+    packages: dict[str, str | None] = {}
     for name in MAIN_PACKAGES:
         try:
             packages[name] = metadata.version(name)
@@ -125,10 +125,11 @@ def make_bundle(env: Mapping[str, str], out: Path, *,
     add("settings.txt", lambda: settings_text(env))
     add("doctor.json", lambda: _json([c.as_dict() for c in run_checks(env, timeout=timeout)]))
     add("versions.json", lambda: _json(versions()))
-    if settings is not None and settings.db_url:
-        add("sessions.json", lambda: _json(_sessions(settings.db_url)))
-        add("stages.json", lambda: _json(_database(settings.db_url, "recent_stages")))
-        add("uploads.json", lambda: _json(_database(settings.db_url, "recent_uploads")))
+    url = settings.db_url if settings is not None else None
+    if url:
+        add("sessions.json", lambda: _json(_sessions(url)))
+        add("stages.json", lambda: _json(_database(url, "recent_stages")))
+        add("uploads.json", lambda: _json(_database(url, "recent_uploads")))
     if settings is not None and settings.log_path is not None:
         for name, text in _logs(settings.log_path).items():
             members[f"logs/{name}"] = text

@@ -23,7 +23,9 @@ def check_nemo(site: Site) -> Iterable[Check]:
         nemo = parse_settings(site.env)
     except ConfigError:
         return  # reported by the settings check
-    for server in nemo.servers if nemo else ():
+    if nemo is None:
+        return
+    for server in nemo.servers:
         name = f"NEMO {server.address}"
         client = NemoClient(server, timeout=min(site.timeout, nemo.timeout), retries=0,
                             backoff=0)
