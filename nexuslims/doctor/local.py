@@ -87,7 +87,9 @@ def _writable(label: str, setting: str, path: Path) -> Check:
                      "(old previews, logs) or move it to a larger disk")
     if free < LOW_SPACE_BYTES:
         return Check(label, WARNING, f"{path}: only {shown}: free some space soon")
-    return Check(label, OK, f"{path} is writable, {shown}")
+    where = f"{path} is writable" if probe == path else \
+        f"{path} will be created in {probe}, which is writable"
+    return Check(label, OK, f"{where}, {shown}")
 
 
 def folder_problem(settings, instrument) -> str | None:  # type: ignore[no-untyped-def]
