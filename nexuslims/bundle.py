@@ -105,6 +105,7 @@ def make_bundle(env: Mapping[str, str], out: Path, *,
         Seconds each server gets to answer doctor's checks.
     """
     now = now or dt.datetime.now(dt.UTC)
+    out.parent.mkdir(parents=True, exist_ok=True)  # fail before the slow part
     members: dict[str, str] = {}
 
     def add(name: str, produce: Callable[[], str]) -> None:
@@ -136,7 +137,6 @@ def make_bundle(env: Mapping[str, str], out: Path, *,
     members["README.txt"] = (f"nexuslims support bundle, made {now.isoformat()} on "
                              f"{platform.node()} by nexuslims {__version__}.\nSecrets are "
                              "replaced by ***. Members: " + ", ".join(sorted(members)) + "\n")
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, text in members.items():

@@ -95,3 +95,13 @@ def test_no_secret_appears_anywhere_in_the_bundle(tmp_path: Path) -> None:
 def test_redact_removes_url_passwords_it_was_not_told_about() -> None:
     text = "postgresql+psycopg://nx:hunter22@db/nx and https://u:p4ss@host/x"
     assert redact(text, {}) == "postgresql+psycopg://nx:***@db/nx and https://u:***@host/x"
+
+
+def test_an_unwritable_output_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("NX_")}
+    result = subprocess.run([sys.executable, "-m", "nexuslims", "support-bundle", "-o",
+                             str(tmp_path / "a-file" / "bundle.zip")], env=clean,
+                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "cannot write" in result.stderr and "-o FILE" in result.stderr

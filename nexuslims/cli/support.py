@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import sys
 from pathlib import Path
 
 
@@ -24,7 +25,12 @@ def run(args: argparse.Namespace) -> int:
     from nexuslims.config import read_environment
 
     out = args.output or Path(f"nexuslims-support-{dt.datetime.now():%Y%m%d-%H%M%S}.zip")
-    members = make_bundle(read_environment(args.env_file), out)
+    try:
+        members = make_bundle(read_environment(args.env_file), out)
+    except OSError as exc:
+        print(f"nexuslims: cannot write {out}: {exc.strerror or exc}; choose another place "
+              "with -o FILE", file=sys.stderr)
+        return 1
     print(f"wrote {out} ({len(members)} files); secrets are replaced by ***, but look "
           "inside before sending it")
     return 0
