@@ -89,15 +89,17 @@ class _Bars:
 
 
 @contextmanager
-def on_terminal(stream: TextIO | None = None) -> Iterator[bool]:
+def on_terminal(stream: TextIO | None = None, *, enabled: bool = True) -> Iterator[bool]:
     """Show the bars while the block runs, if ``stream`` (stderr) is a terminal.
+
+    ``enabled=False`` (``-q``) shows nothing wherever the output goes.
 
     Yields whether the bars are shown. Log lines of the ``nexuslims`` loggers that go to
     that terminal are printed above the bars instead of through them.
     """
     global _active
     stream = stream or sys.stderr
-    if not is_terminal(stream) or _active is not None:
+    if not enabled or not is_terminal(stream) or _active is not None:
         yield False
         return
     bars = _Bars(stream)

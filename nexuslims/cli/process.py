@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
             log_to_files(checked)
             with builder_lock(checked.lock_path):
                 _unattended.before_pass(checked)
-                with progress.on_terminal():
+                with progress.on_terminal(enabled=not args.quiet):
                     summary = run_pass(checked, since=args.since, until=args.until)
     except Exception as exc:  # also a crash; KeyboardInterrupt is not a failure
         if not args.dry_run and not isinstance(exc, LockHeld):
