@@ -167,3 +167,21 @@ def test_process_skips_an_instrument_whose_folder_is_missing_and_builds_the_othe
     krios = db.session_detail(engine, "on-krios")
     assert krios.status == Status.TO_BE_BUILT and krios.attempts == []
     engine.dispose()
+
+
+def test_an_instrument_whose_calendar_is_not_configured_fails(tmp_path: Path) -> None:
+    env = make_site(tmp_path, {"titan": "Titan"})
+    engine = db.make_engine(load_settings(env).db_url)
+    db.add_instrument(engine, Instrument(pid="krios", filestore_path="Titan", harvester="nemo",
+                                         api_url="https://nemo.example.org/api/tools/?id=3",
+                                         timezone="UTC"))
+    engine.dispose()
+    checks = by_name(run_checks(env, timeout=2))
+    assert checks["calendar titan"].status == OK
+    assert checks["calendar krios"].status == FAILURE
+    assert "'nemo' calendar is not configured" in checks["calendar krios"].message
+
+    env["NX_NEMO_ADDRESS_1"] = "http://127.0.0.1:9/api/"
+    env["NX_NEMO_TOKEN_1"] = "t" * 40
+    checks = by_name(run_checks(env, timeout=2))
+    assert "none of the NX_NEMO_ADDRESS_<N> servers" in checks["calendar krios"].message

@@ -149,6 +149,36 @@ def check_timezones(site: Site) -> Iterable[Check]:
         yield Check(name, OK, instrument.timezone, instrument.pid)
 
 
+def check_calendars(site: Site) -> Iterable[Check]:
+    """Every instrument's ``harvester`` names a calendar that is configured here."""
+    from nexuslims.errors import ConfigError
+    from nexuslims.reservations import build_harvesters, harvester_for, unavailable_reason
+
+    if site.settings is None:
+        return
+    try:
+        harvesters = build_harvesters(site.settings)
+    except ConfigError:
+        return  # reported by the settings check
+    for instrument in site.instruments:
+        name = f"calendar {instrument.pid}"
+        try:
+            harvester = harvester_for(instrument.harvester, harvesters)
+        except KeyError:
+            yield Check(name, FAILURE, f"{unavailable_reason(instrument.harvester)}: its "
+                        "sessions wait until it is; or clear the instrument's harvester",
+                        instrument.pid)
+            continue
+        server_for = getattr(getattr(harvester, "settings", None), "server_for", None)
+        if server_for is not None and server_for(instrument.api_url) is None:
+            yield Check(name, FAILURE, f"api_url {instrument.api_url!r} is on none of the "
+                        "NX_NEMO_ADDRESS_<N> servers: fix the api_url or add the server",
+                        instrument.pid)
+            continue
+        yield Check(name, OK, f"{harvester.name or 'none'} (records take their summary from "
+                    f"{'the calendar' if harvester.name else 'the session'})", instrument.pid)
+
+
 def check_find(site: Site) -> Iterable[Check]:
     """GNU find is present (it is much faster than the Python walk on a large store)."""
     from nexuslims import files
@@ -217,5 +247,6 @@ def _recent_file(folder: Path, since: float) -> tuple[Path | None, int]:
     return None, looked
 
 
-CHEAP = (check_database, check_paths, check_instrument_folders, check_timezones, check_find)
+CHEAP = (check_database, check_paths, check_instrument_folders, check_timezones,
+         check_calendars, check_find)
 SLOW = (check_recent_files,)
