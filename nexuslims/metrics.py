@@ -14,8 +14,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nexuslims.atomic import write_atomically
+
+if TYPE_CHECKING:
+    from nexuslims.config import Settings
+    from nexuslims.pipeline import PassSummary
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +91,7 @@ def write_metrics(path: Path, m: PassMetrics) -> None:
     write_atomically(path, render(m).encode("utf-8"))
 
 
-def from_pass(settings, summary, started: dt.datetime) -> PassMetrics:  # type: ignore[no-untyped-def]
+def from_pass(settings: Settings, summary: PassSummary, started: dt.datetime) -> PassMetrics:
     """The metrics of a pass that ran, from its summary and the database."""
     from nexuslims import db
     from nexuslims.db.monitoring import stage_seconds, status_counts
@@ -97,6 +102,7 @@ def from_pass(settings, summary, started: dt.datetime) -> PassMetrics:  # type: 
     m = PassMetrics(started=started, seconds=summary.seconds, success=True,
                     pass_outcomes=outcomes, files=summary.files,
                     bytes=sum(o.bytes for o in summary.outcomes))
+    assert settings.db_url is not None
     engine = db.make_engine(settings.db_url)
     try:
         m.sessions_by_status = status_counts(engine)

@@ -21,6 +21,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nexuslims.alerts.mail import MailError, MailSettings, read_mail_settings, send_mail
 from nexuslims.alerts.plan import Plan, after_sending, compose, plan
@@ -28,6 +29,10 @@ from nexuslims.alerts.rules import Problem, failed_sessions, not_exported, pass_
 from nexuslims.config import number_setting
 from nexuslims.db.monitoring import AlertState
 from nexuslims.errors import ConfigError, NexusLIMSError
+
+if TYPE_CHECKING:
+    from nexuslims.config import Settings
+    from nexuslims.pipeline import PassSummary
 
 logger = logging.getLogger(__name__)
 
@@ -68,8 +73,8 @@ def problems_of_pass(summary: object, waiting: list[object], *, now: dt.datetime
             *not_exported(waiting, now=now, hours=hours)]
 
 
-def alert_after_pass(settings, summary, *, now: dt.datetime | None = None,  # type: ignore[no-untyped-def]
-                     ) -> Plan | None:
+def alert_after_pass(settings: Settings, summary: PassSummary, *,
+                     now: dt.datetime | None = None) -> Plan | None:
     """Send what is new after a pass; never raises. Returns the plan (tests, the web)."""
     try:
         mail = read_mail_settings(settings.env)
@@ -80,6 +85,7 @@ def alert_after_pass(settings, summary, *, now: dt.datetime | None = None,  # ty
         from nexuslims.db.monitoring import load_alert_states, save_alert_states
         from nexuslims.db.uploads import export_states
 
+        assert settings.db_url is not None
         engine = db.make_engine(settings.db_url)
         try:
             waiting = export_states(engine, ["BUILT_NOT_EXPORTED"])

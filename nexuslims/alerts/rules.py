@@ -98,11 +98,11 @@ def not_exported(waiting: Iterable[object], *, now: dt.datetime,
         built = getattr(state, "built", None)
         if built is None or now - built < dt.timedelta(hours=hours):
             continue
-        ident = state.session_identifier  # type: ignore[attr-defined]
+        ident = getattr(state, "session_identifier", "?")
         errors = [u.error for u in getattr(state, "uploads", []) if u.error]
         problems.append(Problem(
             f"export {ident}", CONDITION,
-            f"the record of session {ident} ({state.instrument}) is not exported "  # type: ignore[attr-defined]
+            f"the record of session {ident} ({getattr(state, 'instrument', '?')}) is not exported "
             f"{(now - built).total_seconds() / 3600:.0f} h after it was built"
             + (f": {errors[-1]}" if errors else "")
             + f"\n    details: nexuslims sessions show {ident}; "

@@ -9,11 +9,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nexuslims.config import Settings
+    from nexuslims.pipeline import PassSummary
 
 logger = logging.getLogger("nexuslims.process")
 
 
-def before_pass(settings) -> None:  # type: ignore[no-untyped-def]
+def before_pass(settings: Settings) -> None:
     """Doctor's cheap checks: failures are logged (instrument folders: see run_pass)."""
     from nexuslims.doctor import FAILURE, cheap_checks
 
@@ -22,7 +27,7 @@ def before_pass(settings) -> None:  # type: ignore[no-untyped-def]
             logger.error("preflight: %s: %s", check.name, check.message)
 
 
-def after_pass(settings, summary, started: dt.datetime) -> None:  # type: ignore[no-untyped-def]
+def after_pass(settings: Settings, summary: PassSummary, started: dt.datetime) -> None:
     """Alerts for what is new, then the metrics file."""
     from nexuslims.alerts import alert_after_pass
     from nexuslims.metrics import from_pass, metrics_path, write_metrics

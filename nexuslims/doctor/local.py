@@ -8,8 +8,13 @@ import stat
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nexuslims.doctor import FAILURE, OK, WARNING, Check, Site
+
+if TYPE_CHECKING:
+    from nexuslims.config import Settings
+    from nexuslims.sessions import Instrument
 
 #: Below this much free space a writable path is a warning, below the second a failure.
 LOW_SPACE_BYTES = 1 << 30
@@ -92,7 +97,7 @@ def _writable(label: str, setting: str, path: Path) -> Check:
     return Check(label, OK, f"{where}, {shown}")
 
 
-def folder_problem(settings, instrument) -> str | None:  # type: ignore[no-untyped-def]
+def folder_problem(settings: Settings, instrument: Instrument) -> str | None:
     """Why ``instrument``'s folder cannot be searched (missing, unreadable), or None."""
     if settings.instrument_data_path is None:
         return "NX_INSTRUMENT_DATA_PATH is not set"
