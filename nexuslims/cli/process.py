@@ -42,12 +42,12 @@ def run(args: argparse.Namespace) -> int:
                 _unattended.before_pass(checked)
                 with progress.on_terminal(enabled=not args.quiet):
                     summary = run_pass(checked, since=args.since, until=args.until)
+                # Under the lock: two passes never read and write the alert state at once.
+                _unattended.after_pass(checked, summary, started)
     except Exception as exc:  # also a crash; KeyboardInterrupt is not a failure
         if not args.dry_run and not isinstance(exc, LockHeld):
             _unattended.pass_failed(args.env_file, exc, started)
         raise
-    if not args.dry_run:
-        _unattended.after_pass(checked, summary, started)
     print_summary(summary, verbose=args.verbose)
     return 0
 
