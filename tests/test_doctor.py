@@ -132,6 +132,7 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Compl
                           capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_the_command_prints_a_table_or_json_and_exits_1_on_failure(tmp_path: Path) -> None:
     env = make_site(tmp_path, {"titan": "Titan"})
     result = run_cli(["doctor"], env, tmp_path)

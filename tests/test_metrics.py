@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from nexuslims import db
 from nexuslims.cli._unattended import after_pass
 from nexuslims.config import load_settings
@@ -85,6 +87,7 @@ def test_a_pass_writes_its_metrics(tmp_path: Path) -> None:
     assert [p.name for p in metrics.parent.iterdir()] == ["nexuslims.prom"]  # no temp left
 
 
+@pytest.mark.slow
 def test_a_pass_that_cannot_run_writes_success_0(tmp_path: Path) -> None:
     metrics = tmp_path / "nexuslims.prom"
     (tmp_path / "instrument-data").mkdir()

@@ -65,6 +65,7 @@ def run_in_pty(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, st
     return os.waitstatus_to_exitcode(status), b"".join(chunks).decode("utf-8", "replace")
 
 
+@pytest.mark.slow
 def test_a_terminal_gets_a_bar_with_counts_and_eta(site_env, tmp_path: Path) -> None:
     code, output = run_in_pty(["-m", "nexuslims", "process"], site_env, tmp_path)
     assert code == 0, output
@@ -75,12 +76,14 @@ def test_a_terminal_gets_a_bar_with_counts_and_eta(site_env, tmp_path: Path) -> 
     assert "2 built, 0 failed" in output  # the summary still prints
 
 
+@pytest.mark.slow
 def test_quiet_shows_no_bar_even_on_a_terminal(site_env, tmp_path: Path) -> None:
     code, output = run_in_pty(["-m", "nexuslims", "-q", "process"], site_env, tmp_path)
     assert code == 0, output
     assert "━" not in output and "ETA" not in output
 
 
+@pytest.mark.slow
 def test_a_pipe_gets_plain_log_lines(site_env, tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "nexuslims", "process"], env=site_env,
                             cwd=tmp_path, capture_output=True, text=True, timeout=300)
