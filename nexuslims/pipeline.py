@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nexuslims import db
+from nexuslims import db, progress
 from nexuslims.activities import cluster_mtimes, group_by_boundaries
 from nexuslims.atomic import write_atomically
 from nexuslims.config import Settings
@@ -101,6 +101,10 @@ class PassSummary:
     dry_run: bool
     exports: list[SessionOutcome] = field(default_factory=list)
     """Records built on earlier passes and exported again on this one."""
+    calendar_errors: dict[str, str] = field(default_factory=dict)
+    """Calendar server -> why harvesting it failed this pass."""
+    skipped_instruments: dict[str, str] = field(default_factory=dict)
+    """Instrument -> why its folder could not be searched (its sessions were not tried)."""
 
     @property
     def exported(self) -> int:
@@ -201,15 +205,20 @@ def run_pass(settings: Settings, *, dry_run: bool = False,
     try:
         db.require_head(engine)
         instruments = db.load_instruments(engine)
+        calendar_errors: dict[str, str] = {}
         harvested = [s for h in harvesters.values() if isinstance(h, SessionSource)
                      for s in harvest_sessions(engine, h, instruments, since=since, until=until,
-                                               now=now, dry_run=dry_run)]
+                                               now=now, dry_run=dry_run, errors=calendar_errors)]
         sessions, unbuildable = pair_sessions(db.session_rows(engine, Status.TO_BE_BUILT),
                                               instruments)
         known = {s.identifier for s in sessions}
         sessions += [s for s in harvested if s.identifier not in known]  # dry run: not stored
         sessions = [s for s in sessions
                     if (since is None or s.start >= since) and (until is None or s.start < until)]
+        # Preflight (doctor's cheap check): an instrument whose folder is missing or
+        # unreadable is skipped for this pass, its sessions untouched, loudly.
+        skipped = skip_unreachable_instruments(settings, sessions)
+        sessions = [s for s in sessions if s.instrument.pid not in skipped]
         logger.info("%d session(s) to build, %d that cannot be built", len(sessions),
                     len(unbuildable))
 
@@ -240,11 +249,13 @@ def run_pass(settings: Settings, *, dry_run: bool = False,
                         session.identifier, session.instrument.pid,
                         session.start.astimezone(tz).isoformat(),
                         session.end.astimezone(tz).isoformat())
+            progress.sessions(n - 1, len(sessions), session.identifier)
             outcome = build_session(engine, settings, session, harvesters, exporter,
                                     dry_run=dry_run, now=now, found=found[session.identifier])
             logger.info("[%d/%d] session %s: %s%s", n, len(sessions), session.identifier,
                         outcome.status, f" ({outcome.message})" if outcome.message else "")
             outcomes.append(outcome)
+        progress.sessions(len(sessions), len(sessions))
         # Records built on earlier passes but not yet exported: again, without rebuilding.
         exports = [SessionOutcome(r.session_identifier, r.instrument, r.status, message=r.message)
                    for r in exporter.retry_pending(engine, now=now, dry_run=dry_run)]
@@ -254,12 +265,27 @@ def run_pass(settings: Settings, *, dry_run: bool = False,
             close = getattr(harvester, "close", None)
             if close is not None:
                 close()
-    return PassSummary(outcomes, time.perf_counter() - t0, dry_run, exports)
+    return PassSummary(outcomes, time.perf_counter() - t0, dry_run, exports,
+                       calendar_errors=calendar_errors, skipped_instruments=skipped)
+
+
+def skip_unreachable_instruments(settings: Settings, sessions: list[Session]) -> dict[str, str]:
+    """Instruments with sessions to build whose folder cannot be searched, and why."""
+    from nexuslims.doctor import instrument_folder_problem
+
+    skipped: dict[str, str] = {}
+    waiting = {s.instrument.pid: s.instrument for s in sessions}
+    for pid in sorted(waiting):
+        problem = instrument_folder_problem(settings, waiting[pid])
+        if problem is not None:
+            skipped[pid] = problem
+            logger.error("instrument %s skipped this pass, its sessions wait: %s", pid, problem)
+    return skipped
 
 
 def harvest_sessions(engine, source: SessionSource, instruments: dict[str, Instrument], *,
                      since: dt.datetime | None, until: dt.datetime | None, now: dt.datetime,
-                     dry_run: bool) -> list[Session]:
+                     dry_run: bool, errors: dict[str, str] | None = None) -> list[Session]:
     """Ask a scheduler for sessions that ended since its last successful harvest.
 
     They are written to the session log as TO_BE_BUILT (in a dry run, only returned).
@@ -273,6 +299,8 @@ def harvest_sessions(engine, source: SessionSource, instruments: dict[str, Instr
                             until or now, since)
     for server, error in result.errors.items():
         logger.error("%s server %s could not be harvested: %s", source.name, server, error)
+        if errors is not None:
+            errors[server] = error
     logger.info("%s: %d finished session(s) reported", source.name, len(result.sessions))
     if not dry_run:
         saved = harvest_db.save_harvest(engine, source.name, result, now=now)
@@ -519,6 +547,7 @@ def _progress_logger(session: Session) -> Callable[[int, int], None]:
     last = [0.0]
 
     def report(done: int, total: int) -> None:
+        progress.extracting(session.identifier, done, total)
         if done == total or time.monotonic() - last[0] > 5:
             last[0] = time.monotonic()
             logger.info("session %s: extracted %d/%d files", session.identifier, done, total)

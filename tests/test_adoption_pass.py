@@ -32,6 +32,7 @@ def test_a_nexuslims_14_database_is_upgraded_then_processed(tmp_path: Path) -> N
                     "'2022-01-12T10:00:00.000', 'END', 'TO_BE_BUILT', 'erin')")
     store = tmp_path / "mmfnexus" / "Quanta"
     store.mkdir(parents=True)
+    (tmp_path / "mmfnexus" / "Titan").mkdir()  # mounted: its sessions wait for the calendar
     notes = store / "sample notes.txt"
     notes.write_text("grid 3, region B\n")
     t = dt.datetime(2022, 1, 12, 14, 30, tzinfo=dt.UTC).timestamp()  # 09:30 EST

@@ -17,7 +17,8 @@ SUBCOMMANDS = [[], ["process"], ["db"], ["db", "init"], ["db", "upgrade"], ["db"
                ["sessions", "list"], ["sessions", "show"], ["validate"], ["extract"], ["demo"],
                ["export"], ["sessions", "add"], ["sessions", "start"], ["sessions", "end"],
                ["sessions", "reset"], ["instruments", "edit"], ["instruments", "remove"],
-               ["config"], ["config", "show"]]
+               ["config"], ["config", "show"],
+               ["doctor"], ["support-bundle"]]
 
 
 def run(args: list[str], cwd: Path, env: dict[str, str] | None = None,

@@ -27,19 +27,33 @@ def run(args: argparse.Namespace) -> int:
         print(f"nexuslims process: --from {args.since.isoformat()} is not before --to "
               f"{args.until.isoformat()}", file=sys.stderr)
         return 2
-    from nexuslims.cli import log_to_files
+    import datetime as dt
+
+    from nexuslims import progress
+    from nexuslims.cli import _unattended, log_to_files
     from nexuslims.config import NEEDS_ALL
+    from nexuslims.errors import LockHeld
     from nexuslims.lock import builder_lock
 
-    checked = settings(args, NEEDS_ALL)
-    from nexuslims.pipeline import run_pass
+    started = dt.datetime.now(dt.UTC)
+    try:
+        checked = settings(args, NEEDS_ALL)
+        from nexuslims.pipeline import run_pass
 
-    if args.dry_run:
-        summary = run_pass(checked, dry_run=True, since=args.since, until=args.until)
-    else:
-        log_to_files(checked)
-        with builder_lock(checked.lock_path):
-            summary = run_pass(checked, since=args.since, until=args.until)
+        if args.dry_run:
+            summary = run_pass(checked, dry_run=True, since=args.since, until=args.until)
+        else:
+            log_to_files(checked)
+            with builder_lock(checked.lock_path):
+                _unattended.before_pass(checked)
+                with progress.on_terminal(enabled=not args.quiet):
+                    summary = run_pass(checked, since=args.since, until=args.until)
+                # Under the lock: two passes never read and write the alert state at once.
+                _unattended.after_pass(checked, summary, started)
+    except Exception as exc:  # also a crash; KeyboardInterrupt is not a failure
+        if not args.dry_run and not isinstance(exc, LockHeld):
+            _unattended.pass_failed(args.env_file, exc, started)
+        raise
     print_summary(summary, verbose=args.verbose, quiet=args.quiet)
     return 0
 
