@@ -138,19 +138,33 @@ def test_the_summary_counts_say_what_they_count(capsys) -> None:
 
 
 @pytest.mark.slow
-def test_quiet_reports_an_unreachable_folder_on_the_pass_that_tried_not_during_its_backoff(
+def test_quiet_reports_an_unreachable_calendar_on_the_pass_that_tried_not_during_its_backoff(
         cli_site, capsys) -> None:
-    assert cli(capsys, "instruments", "add", "scope", "--filestore-path", "Unmounted",
-               "--timezone", "UTC")[0] == 0
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on: the calendar is down
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with (cli_site.root / ".env").open("a") as env:
+        env.write("NX_SHAREPOINT_USER=DOMAIN\\builder\nNX_SHAREPOINT_PASSWORD=pw\n"
+                  "NX_SHAREPOINT_RETRIES=0\nNX_SHAREPOINT_TZ=UTC\n")
+    scope_with_a_file(cli_site, capsys)
+    assert cli(capsys, "instruments", "edit", "scope", "--harvester", "sharepoint")[0] == 0
     engine = db.make_engine(cli_site.settings_url())
+    import sqlalchemy as sa
+
+    from nexuslims.db.schema import instruments
+    with engine.begin() as conn:
+        conn.execute(sa.update(instruments).values(
+            calendar_url=f"http://127.0.0.1:{port}/_vti_bin/ListData.svc/Scope"))
     logbook.add_session(engine, "scope", dt.datetime(2024, 3, 5, 9), dt.datetime(2024, 3, 5, 11),
-                        identifier="share-down")
+                        identifier="calendar-down")
     engine.dispose()
 
     tried = cli_site.subprocess("-q", "process")
     assert tried.returncode == 0, tried.stderr
-    assert (tried.stdout + tried.stderr).count("share-down") == 1, tried.stdout + tried.stderr
+    assert (tried.stdout + tried.stderr).count("calendar-down") == 1, tried.stdout + tried.stderr
     in_backoff = cli_site.subprocess("-q", "process")
     assert (in_backoff.returncode, in_backoff.stdout, in_backoff.stderr) == (0, "", "")
     loud = cli_site.subprocess("process")
-    assert "share-down" in loud.stdout  # still shown without -q, with why it waits
+    assert "calendar-down" in loud.stdout  # still listed without -q, with why it waits
