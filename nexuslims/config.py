@@ -17,6 +17,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from nexuslims import redact
 from nexuslims.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ def load_settings(env: Mapping[str, str], needs: frozenset[str] = NEEDS_ALL) -> 
         Naming every missing or invalid setting and what it expects.
     """
     env = dict(env)
+    redact.register(env)  # before anything can log, print or store a secret
     deprecated = []
     for old, new in LEGACY_NAMES.items():
         if old in env and env[old] != "":

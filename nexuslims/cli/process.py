@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         summary = run_pass(checked, dry_run=True, since=args.since, until=args.until)
     else:
         log_to_files(checked)
-        with builder_lock(checked.lock_path):
+        with builder_lock(checked):
             summary = run_pass(checked, since=args.since, until=args.until)
     print_summary(summary, verbose=args.verbose)
     return 0

@@ -16,8 +16,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from nexuslims.db.engine import translated
+from nexuslims.db.engine import translated, when_unlocked
 from nexuslims.db.schema import RUNNING, build_attempts, session_log, upload_log
+from nexuslims.redact import redact, redacted
 from nexuslims.sessions import Status
 
 
@@ -111,14 +112,19 @@ def log_upload(engine: Engine, session_identifier: str, destination: str, succes
     metadata
         Anything else about it, stored as JSON.
     """
+    # A destination's answer may echo the credentials it was sent: never stored.
     values = dict(session_identifier=session_identifier, destination_name=destination,
                   success=success, timestamp=_stamp(when), record_id=record_id,
-                  record_url=record_url, error_message=error,
-                  metadata_json=json.dumps(metadata, default=str) if metadata else None)
-    with translated(engine.url, f"logging the export of {session_identifier!r} to "
-                                f"{destination}"), engine.begin() as conn:
-        result = conn.execute(sa.insert(upload_log).values(values))
-        return int(result.inserted_primary_key[0])  # type: ignore[index]
+                  record_url=redacted(record_url), error_message=redacted(error),
+                  metadata_json=redact(json.dumps(metadata, default=str)) if metadata else None)
+    what = f"logging the export of {session_identifier!r} to {destination}"
+
+    def write() -> int:
+        with translated(engine.url, what), engine.begin() as conn:
+            result = conn.execute(sa.insert(upload_log).values(values))
+            return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    return when_unlocked(engine, write, what)
 
 
 def uploads_of_session(engine: Engine, session_identifier: str) -> list[UploadAttempt]:
