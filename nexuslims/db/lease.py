@@ -93,7 +93,7 @@ def take_lease(engine: Engine, owner: str, *, lease_s: float, name: str = BUILDE
         stamp = now or _now()
         try:
             with translated(engine.url, "taking the builder lease"), engine.begin() as conn:
-                conn.execute(sa.insert(builder_lease).values(mine, taken=stamp,
+                conn.execute(sa.insert(builder_lease).values(**mine, taken=stamp,
                                                              heartbeat=stamp))
             return TakeResult(True, None)
         except DatabaseError as err:  # the row exists (IntegrityError), or a real failure
@@ -110,7 +110,7 @@ def take_lease(engine: Engine, owner: str, *, lease_s: float, name: str = BUILDE
                 sa.update(builder_lease)
                 .where(builder_lease.c.name == name, builder_lease.c.owner == held.owner,
                        builder_lease.c.heartbeat == held.heartbeat)
-                .values(mine, taken=stamp, heartbeat=stamp)).rowcount
+                .values(**mine, taken=stamp, heartbeat=stamp)).rowcount
         if swapped == 1:
             return TakeResult(True, held, reason)
     held = current_lease(engine, name)
