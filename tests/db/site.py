@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import shutil
@@ -94,10 +95,8 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path,
 
 def kill_group(proc: subprocess.Popen) -> None:
     """SIGKILL a process started by :func:`cli` and everything it started."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.wait()
 
 

@@ -180,7 +180,8 @@ def test_require_head_on_an_unadopted_nexuslims_database_says_upgrade(tmp_path):
 def test_require_head_on_an_older_revision_says_upgrade(db_path):
     _at_revision(db_path, "0002")
     engine = db.make_engine(sqlite_url(db_path))
-    with pytest.raises(DatabaseNotAtHead, match=rf"0002.*{db.head_revision()}.*run `nexuslims db upgrade`"):
+    with pytest.raises(DatabaseNotAtHead,
+                       match=rf"0002.*{db.head_revision()}.*run `nexuslims db upgrade`"):
         db.require_head(engine)
     engine.dispose()
 
