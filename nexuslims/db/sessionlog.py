@@ -156,6 +156,13 @@ def log_session_event(engine: Engine, session_identifier: str, instrument: str,
                   record_status=status_value(status), user=user)
     with translated(engine.url, f"logging {values['event_type']} of {session_identifier!r}"), \
             engine.begin() as conn:
+        if timestamp.utcoffset() is None and conn.dialect.name != "sqlite":
+            # TIMESTAMP WITH TIME ZONE would read a naive value in the server's zone
+            # (UTC): give it the instrument's, as SQLite readers interpret it.
+            tz = conn.execute(sa.select(instruments.c.timezone)
+                              .where(instruments.c.instrument_pid == instrument)).scalar()
+            values["timestamp"] = timestamp.replace(
+                tzinfo=Instrument(pid=instrument, filestore_path="", timezone=tz).tzinfo)
         key = conn.execute(sa.insert(session_log).values(values)).inserted_primary_key
         assert key is not None
         return int(key[0])
