@@ -76,13 +76,15 @@ def secrets_in(env: Mapping[str, str]) -> set[str]:
 
 
 def register(env: Mapping[str, str]) -> None:
-    """Remember the secrets of ``env`` (added to those known) and redact every log record."""
+    """Know the secrets of ``env`` (the settings in force) and redact every log record.
+
+    The secrets replace those registered before: a process runs with one set of
+    settings, and a value that is no longer a secret must not blank ordinary text.
+    """
     global _secrets, _factory_installed
-    new = secrets_in(env)
     with _lock:
-        if not new <= set(_secrets):
-            # Longest first, so a secret that contains another is masked whole.
-            _secrets = tuple(sorted(set(_secrets) | new, key=len, reverse=True))
+        # Longest first, so a secret that contains another is masked whole.
+        _secrets = tuple(sorted(secrets_in(env), key=len, reverse=True))
         if not _factory_installed:
             logging.setLogRecordFactory(_redacting_factory(logging.getLogRecordFactory()))
             _factory_installed = True
@@ -105,15 +107,9 @@ def redacted(text: str | None) -> str | None:
     return None if text is None else redact(text)
 
 
-class RedactFilter(logging.Filter):
-    """A logging filter that redacts a record's message and traceback in place."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        _clean(record)
-        return True
-
-
 def _clean(record: logging.LogRecord) -> None:
+    # At creation, not in a handler's filter: every handler (the terminal, the per-pass
+    # log file, events.jsonl, a web app's) then gets the same clean record.
     try:
         message = record.getMessage()
     except Exception:  # a malformed call: logging reports it later, as it would anyway

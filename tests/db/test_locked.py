@@ -137,3 +137,12 @@ def test_a_failure_to_record_history_never_turns_a_good_build_into_error(tmp_pat
     assert sqlite_rows(env, "SELECT record_status FROM session_log WHERE event_type = "
                             "'RECORD_GENERATION'") == [("COMPLETED",)]
     assert list((Path(env["NX_DATA_PATH"]) / "records").glob("*.xml"))
+
+
+def test_every_engine_is_made_by_new_engine_so_every_connection_gets_the_timeout():
+    package = Path(__file__).resolve().parents[2] / "nexuslims"
+    makers = [f"{path.relative_to(package)}: {line.strip()}"
+              for path in package.rglob("*.py") if path.name != "engine.py"
+              for line in path.read_text().splitlines()
+              if "create_engine(" in line or "sqlite3.connect(" in line]
+    assert makers == []
