@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import shutil
 import socket
@@ -234,11 +235,33 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "nexuslims_db.sqlite"
 
 
+# These modules' tests that need only an engine run on SQLite and on PostgreSQL, except
+# those that write the naive text a NexusLIMS 1.x session logger writes into SQLite, read
+# SQLite's text back, or match SQLite's messages.
+BOTH_BACKENDS = ("test_history.py", "test_sessionlog.py")
+SQLITE_ONLY = {
+    "test_list_sessions_summarises_each_session_newest_first",
+    "test_session_rows_returns_start_and_end_rows_of_sessions_with_that_status",
+    "test_session_rows_pair_into_sessions",
+    "test_set_session_status_updates_every_row_and_adds_a_record_generation_row",
+    "test_set_session_status_is_one_transaction",
+}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    own = inspect.signature(metafunc.function).parameters  # a test reading the file: SQLite
+    if (metafunc.definition.path.name in BOTH_BACKENDS and "engine" in metafunc.fixturenames
+            and "db_path" not in own and metafunc.function.__name__ not in SQLITE_ONLY):
+        metafunc.parametrize("engine", ["sqlite", "postgresql"], indirect=True)
+
+
 @pytest.fixture
-def engine(db_path: Path) -> Iterator[Engine]:
-    """A new database at head with one instrument."""
-    db.init_db(sqlite_url(db_path))
-    eng = db.make_engine(sqlite_url(db_path))
+def engine(request: pytest.FixtureRequest, db_path: Path) -> Iterator[Engine]:
+    """A new database at head with one instrument (SQLite, or PostgreSQL when asked)."""
+    backend = getattr(request, "param", "sqlite")
+    url = request.getfixturevalue("pg_url") if backend == "postgresql" else sqlite_url(db_path)
+    db.init_db(url)
+    eng = db.make_engine(url)
     db.add_instrument(eng, Instrument(pid="FEI-Titan-TEM-635816", filestore_path="./Titan",
                                       harvester="nemo", timezone="America/New_York"))
     yield eng
