@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from nexuslims.db.engine import translated, when_unlocked
-from nexuslims.db.schema import RUNNING, build_attempts, session_log, upload_log
+from nexuslims.db.schema import INTERRUPTED, RUNNING, build_attempts, session_log, upload_log
 from nexuslims.redact import redact, redacted
 from nexuslims.sessions import Status
 
@@ -163,28 +163,35 @@ def export_states(engine: Engine, statuses: Iterable[Status | str] | None = None
              .order_by(sl.c.id_session_log))
     if statuses is not None:
         query = query.where(sl.c.record_status.in_([Status(s).value for s in statuses]))
-    with translated(engine.url, "reading the sessions to export"), engine.connect() as conn:
-        states = [ExportState(r.session_identifier, r.instrument, r.record_status, None, None)
-                  for r in conn.execute(query)]
-        if not states:
-            return []
-        by_id = {s.session_identifier: s for s in states}
-        attempts = conn.execute(
-            sa.select(build_attempts.c.session_identifier, build_attempts.c.started,
-                      build_attempts.c.status, build_attempts.c.record_path)
-            .where(build_attempts.c.session_identifier.in_(list(by_id)),
-                   build_attempts.c.dry_run.is_(False))
-            .order_by(build_attempts.c.id))
-        for a in attempts:  # the latest attempt wins
-            state = by_id[a.session_identifier]
-            state.built = a.started
-            state.record_path = a.record_path if a.status != RUNNING else state.record_path
-        uploads = conn.execute(sa.select(upload_log)
-                               .where(upload_log.c.session_identifier.in_(list(by_id)))
-                               .order_by(upload_log.c.id))
-        for row in uploads:
-            upload = _upload(row)
-            state = by_id[upload.session_identifier]
-            if state.built is None or upload.timestamp >= state.built:
-                state.uploads.append(upload)
-    return states
+
+    def read() -> list[ExportState]:
+        with translated(engine.url, "reading the sessions to export"), engine.connect() as conn:
+            states = [ExportState(r.session_identifier, r.instrument, r.record_status, None, None)
+                      for r in conn.execute(query)]
+            if not states:
+                return []
+            by_id = {s.session_identifier: s for s in states}
+            attempts = conn.execute(
+                sa.select(build_attempts.c.session_identifier, build_attempts.c.started,
+                          build_attempts.c.status, build_attempts.c.record_path)
+                .where(build_attempts.c.session_identifier.in_(list(by_id)),
+                       build_attempts.c.dry_run.is_(False))
+                .order_by(build_attempts.c.id))
+            for a in attempts:  # the latest attempt wins
+                state = by_id[a.session_identifier]
+                state.built = a.started
+                # An unfinished attempt (running, or interrupted) wrote no record of its own.
+                if a.status not in (RUNNING, INTERRUPTED):
+                    state.record_path = a.record_path
+            uploads = conn.execute(sa.select(upload_log)
+                                   .where(upload_log.c.session_identifier.in_(list(by_id)))
+                                   .order_by(upload_log.c.id))
+            for row in uploads:
+                upload = _upload(row)
+                state = by_id[upload.session_identifier]
+                if state.built is None or upload.timestamp >= state.built:
+                    state.uploads.append(upload)
+        return states
+
+    # A read too: another writer holding SQLite exclusively blocks readers as well.
+    return when_unlocked(engine, read, "reading the sessions to export")

@@ -90,3 +90,24 @@ def test_attempts_of_live_passes_are_left_running(tmp_path):
     assert got == {1: "RUNNING", 2: "interrupted", 3: "interrupted", 4: "RUNNING",
                    5: "interrupted", 6: "interrupted"}
     engine.dispose()
+
+
+def test_an_interrupted_rebuild_keeps_the_record_of_the_last_finished_build(engine):
+    from nexuslims.db.uploads import export_states
+    from nexuslims.sessions import EventType, Status
+
+    pid = "FEI-Titan-TEM-635816"
+    db.log_session_event(engine, "s", pid, dt.datetime(2024, 3, 5, 9), EventType.START,
+                         Status.TO_BE_BUILT)
+    first = db.start_attempt(engine, "s", pid)
+    db.finish_attempt(engine, first, Status.BUILT_NOT_EXPORTED, record_path="/out/s.xml")
+    db.set_session_status(engine, "s", pid, Status.BUILT_NOT_EXPORTED)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    second = db.start_attempt(engine, "s", pid)
+    with engine.begin() as conn:  # as if a pass now dead had started it
+        conn.exec_driver_sql("UPDATE build_attempts SET pass_pid = ? WHERE id = ?",
+                             (gone.pid, second))
+    assert mark_interrupted(engine) == [second]
+    [state] = export_states(engine, [Status.BUILT_NOT_EXPORTED])
+    assert state.record_path == "/out/s.xml"
