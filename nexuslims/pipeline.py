@@ -24,7 +24,6 @@ from nexuslims import db
 from nexuslims.activities import cluster_mtimes, group_by_boundaries
 from nexuslims.atomic import write_atomically
 from nexuslims.config import Settings
-from nexuslims.db.engine import when_unlocked
 from nexuslims.errors import HarvesterError, NexusLIMSError
 from nexuslims.export import Exporter, build_exporter
 from nexuslims.extraction import Dataset, extract_files
@@ -406,9 +405,7 @@ def _conclude(engine, attempt: _Attempt, outcome: SessionOutcome, status: str, *
         return outcome
     attempt.finish(status, record_path=record_path, error=message)
     try:
-        when_unlocked(engine, lambda: db.set_session_status(
-            engine, outcome.identifier, outcome.instrument, status),
-            f"setting session {outcome.identifier!r} to {status}")
+        db.set_session_status(engine, outcome.identifier, outcome.instrument, status)
     except NexusLIMSError as exc:
         logger.error("session %s: could not record status %s: %s",
                      outcome.identifier, status, exc)
