@@ -6,7 +6,8 @@ the build history and the terminal. Every such text goes through :func:`redact`:
 
 - the values of every secret setting (names with TOKEN, PASSWORD, SECRET, KEY...,
   and NexusLIMS 1.x's ``nexusLIMS_pass``), as given and in the forms they travel in
-  (URL-quoted, and ``user:password`` as HTTP Basic sends it, base64-encoded);
+  (URL-quoted, JSON-escaped, and ``user:password`` as HTTP Basic sends it,
+  base64-encoded);
 - the password of any URL in the settings (``NX_DB_URL``, a proxy);
 - whatever follows ``Authorization:`` in header-like text, and the password of a URL
   written ``scheme://user:password@host``, known or not.
@@ -21,6 +22,7 @@ redacts what a destination answered.
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import re
 import threading
@@ -69,6 +71,7 @@ def secrets_in(env: Mapping[str, str]) -> set[str]:
     found = set(plain)
     for secret in plain:
         found.add(quote(secret, safe=""))
+        found.add(json.dumps(secret)[1:-1])  # as events.jsonl and JSON bodies write it
         for user in users:
             basic = base64.b64encode(f"{user}:{secret}".encode()).decode()
             found.update({basic, basic.rstrip("=")})

@@ -159,6 +159,9 @@ def test_redact_removes_known_secrets_in_every_form_and_any_authorization_value(
         assert secret not in clean, (secret, clean)
     assert "Authorization: Bearer ***" in clean and "someone:***@host.example" in clean
     assert "about 'ab'" in clean  # values too short to be secrets are left alone
+    redact.register({"NX_SHAREPOINT_PASSWORD": 'quo"te\\n-ü'})
+    line = json.dumps({"event": "stage", "error": 'server said quo"te\\n-ü'})
+    assert "quo" not in redact.redact(line) and "***" in redact.redact(line)
 
 
 def test_log_records_and_errors_are_redacted_wherever_they_go(caplog):
