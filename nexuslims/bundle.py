@@ -20,17 +20,14 @@ from collections.abc import Callable, Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from nexuslims import __version__
+from nexuslims.config import shown_value
 
 logger = logging.getLogger(__name__)
 
-#: Settings whose value is a secret (NEMO and CDCS tokens, every password).
-SECRET_NAME = re.compile(r"TOKEN|PASSWORD|PASSWD|_PASS$|^nexusLIMS_pass$|SECRET|API_KEY", re.I)
 #: Our settings and NexusLIMS 1.x's, as shown in settings.txt.
 OUR_NAME = re.compile(r"^(NX_|NEMO_|nexusLIMS_|NexusLIMS_|mmfnexus_|cdcs_)")
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][\w+.-]*://)(?P<user>[^/\s:@]*):[^@\s/]*@")
 MAIN_PACKAGES = ("sqlalchemy", "alembic", "lxml", "hyperspy", "rosettasciio", "exspy",
                  "numpy", "scipy", "scikit-learn", "requests", "requests-ntlm",
                  "python-dotenv", "pillow", "tifffile", "h5py", "rich", "psycopg")
@@ -42,38 +39,21 @@ MAX_EVENT_LINES = 5000
 MAX_SESSIONS = 500
 
 
-def secrets(env: Mapping[str, str]) -> list[str]:
-    """Every secret value in ``env``: secret settings, and passwords inside URLs."""
-    found: set[str] = set()
-    for name, value in env.items():
-        if not value:
-            continue
-        if SECRET_NAME.search(name):
-            found.update({value, value.strip()})
-        if "://" in value:
-            try:
-                password = urlsplit(value.strip()).password
-            except ValueError:
-                password = None
-            if password:
-                found.update({password, unquote(password)})
-    # Longest first, so a secret containing another is replaced whole; very short values
-    # would blank out ordinary text and are not secrets anyone uses.
-    return sorted((s for s in found if len(s) >= 4), key=len, reverse=True)
-
-
 def redact(text: str, env: Mapping[str, str]) -> str:
-    """``text`` with every secret of ``env`` and every URL password replaced by ``***``."""
-    for secret in secrets(env):
-        text = text.replace(secret, "***")
-    return _URL_CREDENTIALS.sub(r"\g<scheme>\g<user>:***@", text)
+    """``text`` with every secret of ``env`` (in every form :mod:`nexuslims.redact` knows),
+    every Authorization value and every URL password replaced by ``***``."""
+    from nexuslims import redact as central
+
+    for secret in sorted(central.secrets_in(env), key=len, reverse=True):
+        text = text.replace(secret, central.MASK)
+    return central.redact(text)
 
 
 def settings_text(env: Mapping[str, str]) -> str:
     """``NAME=value`` for each of our settings, secrets shown as ``***``."""
     lines = []
     for name in sorted(n for n in env if OUR_NAME.match(n)):
-        value = "***" if SECRET_NAME.search(name) and env[name] else env[name]
+        value = shown_value(name, env[name])
         lines.append(f"{name}={value}")
     return "\n".join(lines) + "\n"
 

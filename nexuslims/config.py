@@ -21,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 
+from nexuslims import redact
 from nexuslims.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -68,12 +69,6 @@ class Settings:
     env: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     """Every variable seen (environment over .env), for plug-ins that read their own
     settings (harvesters, export destinations); may hold secrets, so never printed."""
-
-    @property
-    def lock_path(self) -> Path:
-        """The builder lock file (``NX_DATA_PATH/.builder.lock``)."""
-        assert self.data_path is not None
-        return self.data_path / ".builder.lock"
 
 
 def read_environment(env_file: Path | None = None,
@@ -150,6 +145,7 @@ def load_settings(env: Mapping[str, str], needs: frozenset[str] = NEEDS_ALL) -> 
         Naming every missing or invalid setting and what it expects.
     """
     env = dict(env)
+    redact.register(env)  # before anything can log, print or store a secret
     deprecated = []
     for old, new in LEGACY_NAMES.items():
         if old in env and env[old] != "":
@@ -347,17 +343,14 @@ class EffectiveSetting:
     ``ignored: unknown name`` (a name no module reads, a typo usually)."""
 
 
-# Notification URLs (Apprise style, slack://tokenA/tokenB) carry their secrets in the path.
-_SECRET = re.compile(r"TOKEN|PASSWORD|PASS$|SECRET|_KEY|ALERT_URL", re.IGNORECASE)
-
-
-def redact(name: str, value: str) -> str:
+def shown_value(name: str, value: str) -> str:
     """``value`` fit to show: ``***`` for a secret setting; a URL's credentials and query
     (where signatures and keys travel) hidden."""
     if not value:
         return value
-    if _SECRET.search(name):
-        return "***"
+    # Notification URLs (Apprise style, slack://tokenA/tokenB) carry secrets in the path.
+    if redact.SECRET_NAME.search(name) or re.search(r"_PASS$|ALERT_URL", name):
+        return redact.MASK
     if "://" in value:
         parts = urlsplit(value)
         host = parts.netloc.rpartition("@")[2]
@@ -403,7 +396,7 @@ def effective_settings(env_file: Path | None = None,
         else:
             raw = defaults.get(name, "")
             source = "default" if raw else "unset"
-        shown.append(EffectiveSetting(name, redact(name, raw), source))
+        shown.append(EffectiveSetting(name, shown_value(name, raw), source))
     return shown, problems
 
 

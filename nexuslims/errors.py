@@ -12,6 +12,12 @@ from urllib.parse import urlsplit, urlunsplit
 class NexusLIMSError(Exception):
     """Base of every error nexuslims raises on purpose."""
 
+    def __str__(self) -> str:
+        # A message may quote a server's answer, which may echo our credentials.
+        from nexuslims.redact import redact
+
+        return redact(super().__str__())
+
 
 class ConfigError(NexusLIMSError):
     """One or more settings are missing or invalid; ``problems`` names each one."""

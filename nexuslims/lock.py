@@ -1,42 +1,170 @@
-"""The builder lock: one pass at a time per NX_DATA_PATH."""
+"""One builder per database, wherever it runs: the builder lease, and cleaning up after
+passes that died.
+
+The lease is a row in the session database (see :mod:`nexuslims.db.lease`), not a file
+beside ``NX_DATA_PATH``: two builders with different data folders, or on different
+hosts, that share one database take turns. A heartbeat thread renews it while the pass
+runs; it is released when the pass ends, however it ends. A lease whose holder died
+(its process is gone from this host, or its heartbeat is older than the lease time,
+``NX_BUILDER_LEASE`` seconds) is taken over, with a log line that says so.
+"""
 
 from __future__ import annotations
 
-import fcntl
+import datetime as dt
+import logging
 import os
-from collections.abc import Iterator
+import re
+import secrets
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from nexuslims.errors import LockHeld
+from nexuslims.db.engine import safe_url
+from nexuslims.db.lease import (
+    BUILDER,
+    Lease,
+    current_lease,
+    release_lease,
+    renew_lease,
+    take_lease,
+)
+from nexuslims.errors import LockHeld, NexusLIMSError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from nexuslims.config import Settings
+
+logger = logging.getLogger(__name__)
+
+#: Seconds a heartbeat is good for; a holder silent for longer is taken as gone.
+LEASE_S = 120.0
+#: A temporary file nobody has written to for this long belongs to a dead pass: a live
+#: writer moves its file into place within seconds of its last write.
+TMP_STALE_S = 3600.0
+# atomic_file's ".<name>.<random>.tmp" and the previews' ".<name>.<pid>.tmp.png".
+_TMP_NAME = re.compile(r"^\..+\.tmp(\.png)?$")
+
+
+def lease_seconds(env: Mapping[str, str] | None = None) -> float:
+    """The lease time: ``NX_BUILDER_LEASE`` seconds (default 120, at least 1)."""
+    raw = (os.environ if env is None else env).get("NX_BUILDER_LEASE", "").strip()
+    try:
+        return max(float(raw), 1.0) if raw else LEASE_S
+    except ValueError:
+        logger.warning("NX_BUILDER_LEASE=%s is not a number of seconds; using %g", raw, LEASE_S)
+        return LEASE_S
 
 
 @contextmanager
-def builder_lock(path: Path) -> Iterator[None]:
-    """Hold a non-blocking exclusive ``flock`` on ``path`` for the duration.
-
-    The lock is released by the kernel when the process dies, so a crashed pass never
-    leaves a stale lock behind. The file records the holder's PID for humans.
+def builder_lock(settings: Settings) -> Iterator[Lease]:
+    """Hold the builder lease of ``settings``' database for the duration of the block.
 
     Raises
     ------
     LockHeld
-        When another process holds the lock.
+        A live pass (this host or another) holds the lease.
+    DatabaseError
+        The database cannot be reached, or is older than this nexuslims.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    from nexuslims import db
+
+    assert settings.db_url is not None
+    lease_s = lease_seconds(settings.env)
+    engine = db.make_engine(settings.db_url, settings.env)
     try:
+        db.require_head(engine)
+        owner = secrets.token_hex(16)
+        result = take_lease(engine, owner, lease_s=lease_s)
+        if not result.taken:
+            held = result.other
+            who = f"pid {held.pid} on {held.host}" if held else "unknown"
+            raise LockHeld(f"another pass ({who}) holds the builder lease of "
+                           f"{safe_url(settings.db_url)}")
+        if result.other is not None:
+            logger.warning("took over the builder lease of %s: %s", result.other.holder,
+                           result.reason)
+        lease = current_lease(engine)
+        assert lease is not None
+        stop = threading.Event()
+        beat = threading.Thread(target=_heartbeat, args=(engine, owner, lease_s, stop),
+                                name="builder-lease-heartbeat", daemon=True)
+        beat.start()
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-            raise LockHeld(f"another pass (pid {holder}) holds {path}") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        try:
-            yield
-        finally:
-            os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            yield lease
+        finally:  # also on KeyboardInterrupt and SystemExit
+            stop.set()
+            beat.join(timeout=5)
+            try:
+                release_lease(engine, owner)
+            except NexusLIMSError as exc:  # it runs out by itself after lease_s
+                logger.error("could not release the builder lease: %s", exc)
     finally:
-        os.close(fd)
+        engine.dispose()
+
+
+def _heartbeat(engine: Engine, owner: str, lease_s: float, stop: threading.Event) -> None:
+    interval = max(lease_s / 4, 0.2)
+    while not stop.wait(interval):
+        try:
+            if not renew_lease(engine, owner):
+                held = current_lease(engine)
+                logger.error("lost the builder lease to %s: this pass was silent longer "
+                             "than the lease (%g s)", held.holder if held else "nobody",
+                             lease_s)
+                return
+        except NexusLIMSError as exc:
+            logger.error("could not renew the builder lease: %s", exc)
+
+
+def clean_up_after_dead_passes(engine: Engine, settings: Settings, *,
+                               now: float | None = None) -> None:
+    """Close the build attempts of passes that died, and remove their temporary files.
+
+    Called at the start of a pass. Attempts left ``RUNNING`` by a pass that is gone
+    become ``interrupted``; ``.*.tmp`` files (records, sidecars, previews) under
+    ``NX_DATA_PATH`` and ``NX_RECORDS_PATH`` untouched for ``TMP_STALE_S`` are removed.
+    """
+    from nexuslims.db.history import mark_interrupted
+
+    held = current_lease(engine, BUILDER)
+    live = set()
+    if held is not None and held.stale_because(dt.datetime.now(dt.UTC),
+                                               lease_seconds(settings.env)) is None:
+        live.add((held.host, held.pid))
+    try:
+        mark_interrupted(engine, live_elsewhere=live)
+    except NexusLIMSError as exc:  # history only: never a reason to skip a pass
+        logger.error("could not close the attempts of earlier passes: %s", exc)
+    roots = [p for p in (settings.data_path, settings.records_path) if p is not None]
+    removed = remove_stale_tmp_files(roots, older_than=(now or time.time()) - TMP_STALE_S)
+    if removed:
+        logger.info("removed %d temporary file(s) left by passes that died", len(removed))
+
+
+def remove_stale_tmp_files(roots: Iterable[Path], *, older_than: float) -> list[Path]:
+    """Remove temporary files (``.<name>...tmp``) under ``roots`` last written before
+    ``older_than`` (a POSIX time); return those removed."""
+    removed: list[Path] = []
+    seen: set[Path] = set()
+    for root in roots:
+        for folder, _dirs, names in os.walk(root):
+            here = Path(folder)
+            if here in seen:
+                continue
+            seen.add(here)
+            for name in names:
+                if not _TMP_NAME.match(name):
+                    continue
+                path = here / name
+                try:
+                    if path.lstat().st_mtime < older_than:
+                        path.unlink()
+                        removed.append(path)
+                except OSError as exc:  # gone meanwhile, or not ours to remove
+                    logger.debug("could not remove %s: %s", path, exc)
+    return removed

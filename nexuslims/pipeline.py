@@ -44,7 +44,9 @@ from nexuslims.extraction import Dataset, extract_files
 from nexuslims.extractors.base import ExtractionContext
 from nexuslims.faults import Deferred, classify, environmental_text
 from nexuslims.files import FindResult, FoundFile
+from nexuslims.lock import clean_up_after_dead_passes
 from nexuslims.record import Activity, build_record
+from nexuslims.redact import redacted
 from nexuslims.reservations import (
     Harvester,
     NoConsent,
@@ -133,8 +135,19 @@ class _Attempt:
 
     def __init__(self, engine, session: Session, dry_run: bool):
         self.engine, self.session, self.dry_run = engine, session, dry_run
-        self.id = None if dry_run else db.start_attempt(
-            engine, session.identifier, session.instrument.pid)
+        self.id = None
+        if not dry_run:
+            self.id = self._record(db.start_attempt, engine, session.identifier,
+                                   session.instrument.pid)
+
+    def _record(self, write, *args, **kwargs):  # type: ignore[no-untyped-def]
+        """Write to the build history; a failure is logged, never the session's fault."""
+        try:
+            return write(*args, **kwargs)
+        except NexusLIMSError as exc:
+            logger.error("session %s: build history not recorded: %s",
+                         self.session.identifier, exc)
+            return None
 
     @contextmanager
     def stage(self, name: str) -> Iterator[db.StageRecord]:
@@ -155,26 +168,22 @@ class _Attempt:
                 "status": rec.status, "seconds": round(seconds, 4), "files": rec.files_found,
                 "datasets": rec.datasets, "failures": rec.failures, "error": rec.error}))
             if self.id is not None:
-                try:
-                    db.record_stage(self.engine, self.id, rec)
-                except NexusLIMSError as exc:  # a record of the work must not undo it
-                    logger.warning("session %s: stage %s not recorded: %s",
-                                   self.session.identifier, name, exc)
+                self._record(db.record_stage, self.engine, self.id, rec)
 
     def finish(self, status: str, record_path: Path | None = None,
                error: str | None = None) -> None:
         if self.id is not None:
-            db.finish_attempt(self.engine, self.id, status,
-                              record_path=str(record_path) if record_path else None,
-                              error=error)
+            self._record(db.finish_attempt, self.engine, self.id, status,
+                         record_path=str(record_path) if record_path else None, error=error)
 
     def defer(self, error: str) -> None:
         if self.id is not None:
-            db.finish_attempt(self.engine, self.id, buildstate.DEFERRED, error=error)
+            self._record(db.finish_attempt, self.engine, self.id, buildstate.DEFERRED,
+                         error=error)
 
     def discard(self) -> None:
         if self.id is not None:
-            db.delete_attempt(self.engine, self.id)
+            self._record(db.delete_attempt, self.engine, self.id)
 
 
 def run_pass(settings: Settings, *, dry_run: bool = False,
@@ -201,9 +210,11 @@ def run_pass(settings: Settings, *, dry_run: bool = False,
     harvesters = build_harvesters(settings)
     exporter = build_exporter(settings)
     assert settings.db_url is not None, "load_settings requires a database"
-    engine = db.make_engine(settings.db_url)
+    engine = db.make_engine(settings.db_url, settings.env)
     try:
         db.require_head(engine)
+        if not dry_run:
+            clean_up_after_dead_passes(engine, settings)
         instruments = db.load_instruments(engine)
         calendar_errors: dict[str, str] = {}
         harvested = [s for h in harvesters.values() if isinstance(h, SessionSource)
@@ -513,11 +524,11 @@ def _activities(groups: list[list[FoundFile]], datasets: list[Dataset],
 
 def _conclude(engine, attempt: _Attempt | None, outcome: SessionOutcome, status: str, *,
               message: str | None = None, record_path: Path | None = None) -> SessionOutcome:
-    outcome.status, outcome.message = status, message
+    outcome.status, outcome.message = status, redacted(message)
     if attempt is None or attempt.dry_run:
         return outcome
+    attempt.finish(status, record_path=record_path, error=message)
     try:
-        attempt.finish(status, record_path=record_path, error=message)
         db.set_session_status(engine, outcome.identifier, outcome.instrument, status)
     except NexusLIMSError as exc:
         logger.error("session %s: could not record status %s: %s",

@@ -26,7 +26,6 @@ def test_defaults_follow_the_data_path(dirs: dict[str, str], tmp_path: Path) -> 
     assert s.db_url == f"sqlite:///{tmp_path / 'db.sqlite'}"
     assert (s.file_strategy, s.file_delay_days, s.clustering_sensitivity) == ("exclusive", 2.0, 1.0)
     assert "*.mib" in s.ignore_patterns
-    assert s.lock_path == tmp_path / "data" / ".builder.lock"
 
 
 def test_legacy_names_work_with_a_deprecation_warning(

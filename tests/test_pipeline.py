@@ -186,7 +186,7 @@ def test_a_second_pass_while_one_runs_exits_quietly(site) -> None:
     settings, engine, env, tmp_path = site
     from nexuslims.lock import builder_lock
 
-    with builder_lock(settings.lock_path):
+    with builder_lock(settings):
         result = run_cli(["process"], env, tmp_path)
     assert result.returncode == 0
     assert "holds" in result.stderr and "nothing to do" in result.stderr

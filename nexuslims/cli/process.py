@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
             summary = run_pass(checked, dry_run=True, since=args.since, until=args.until)
         else:
             log_to_files(checked)
-            with builder_lock(checked.lock_path):
+            with builder_lock(checked):
                 _unattended.before_pass(checked)
                 with progress.on_terminal(enabled=not args.quiet):
                     summary = run_pass(checked, since=args.since, until=args.until)

@@ -22,6 +22,9 @@ STAGE_STATUSES = ("ok", "error", "skipped")
 #: ``build_attempts.status`` while an attempt runs; a finished attempt holds the
 #: session status it concluded with (COMPLETED, ERROR, NO_FILES_FOUND...).
 RUNNING = "RUNNING"
+#: ``build_attempts.status`` of an attempt whose pass ended before it did (killed,
+#: interrupted by a signal, its lease lost).
+INTERRUPTED = "interrupted"
 
 
 class LogTimestamp(TypeDecorator):
@@ -127,6 +130,8 @@ build_attempts = sa.Table(
     sa.Column("dry_run", sa.Boolean, nullable=False),
     sa.Column("record_path", sa.Text),
     sa.Column("error", sa.Text),
+    sa.Column("pass_host", sa.String(255)),
+    sa.Column("pass_pid", sa.Integer),
 )
 
 build_stages = sa.Table(
@@ -166,4 +171,14 @@ harvest_state = sa.Table(
     sa.Column("last_success", UTCDateTime),
     sa.Column("last_attempt", UTCDateTime),
     sa.Column("last_error", sa.Text),
+)
+
+builder_lease = sa.Table(
+    "builder_lease", metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("owner", sa.String(64), nullable=False),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("taken", UTCDateTime, nullable=False),
+    sa.Column("heartbeat", UTCDateTime, nullable=False),
 )

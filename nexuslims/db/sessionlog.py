@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.engine import Engine
 
-from nexuslims.db.engine import safe_url, translated
+from nexuslims.db.engine import safe_url, translated, when_unlocked
 from nexuslims.db.schema import instruments, session_log
 from nexuslims.errors import DatabaseError
 from nexuslims.sessions import EventType, Instrument, SessionLogRow, Status
@@ -132,9 +132,13 @@ def set_session_status(engine: Engine, session_identifier: str, instrument: str,
         The session has no rows, or the database refused the write.
     """
     value = status_value(status)
-    with translated(engine.url, f"setting session {session_identifier!r} to {value}"), \
-            engine.begin() as conn:
-        write_session_status(conn, session_identifier, instrument, value, user)
+    what = f"setting session {session_identifier!r} to {value}"
+
+    def write() -> None:
+        with translated(engine.url, what), engine.begin() as conn:
+            write_session_status(conn, session_identifier, instrument, value, user)
+
+    when_unlocked(engine, write, what)
 
 
 def log_session_event(engine: Engine, session_identifier: str, instrument: str,
@@ -156,6 +160,13 @@ def log_session_event(engine: Engine, session_identifier: str, instrument: str,
                   record_status=status_value(status), user=user)
     with translated(engine.url, f"logging {values['event_type']} of {session_identifier!r}"), \
             engine.begin() as conn:
+        if timestamp.utcoffset() is None and conn.dialect.name != "sqlite":
+            # TIMESTAMP WITH TIME ZONE would read a naive value in the server's zone
+            # (UTC): give it the instrument's, as SQLite readers interpret it.
+            tz = conn.execute(sa.select(instruments.c.timezone)
+                              .where(instruments.c.instrument_pid == instrument)).scalar()
+            values["timestamp"] = timestamp.replace(
+                tzinfo=Instrument(pid=instrument, filestore_path="", timezone=tz).tzinfo)
         key = conn.execute(sa.insert(session_log).values(values)).inserted_primary_key
         assert key is not None
         return int(key[0])

@@ -16,8 +16,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from nexuslims.db.engine import translated
-from nexuslims.db.schema import RUNNING, build_attempts, session_log, upload_log
+from nexuslims.db.engine import translated, when_unlocked
+from nexuslims.db.schema import INTERRUPTED, RUNNING, build_attempts, session_log, upload_log
+from nexuslims.redact import redact, redacted
 from nexuslims.sessions import Status
 
 
@@ -111,14 +112,19 @@ def log_upload(engine: Engine, session_identifier: str, destination: str, succes
     metadata
         Anything else about it, stored as JSON.
     """
+    # A destination's answer may echo the credentials it was sent: never stored.
     values = dict(session_identifier=session_identifier, destination_name=destination,
                   success=success, timestamp=_stamp(when), record_id=record_id,
-                  record_url=record_url, error_message=error,
-                  metadata_json=json.dumps(metadata, default=str) if metadata else None)
-    with translated(engine.url, f"logging the export of {session_identifier!r} to "
-                                f"{destination}"), engine.begin() as conn:
-        result = conn.execute(sa.insert(upload_log).values(values))
-        return int(result.inserted_primary_key[0])  # type: ignore[index]
+                  record_url=redacted(record_url), error_message=redacted(error),
+                  metadata_json=redact(json.dumps(metadata, default=str)) if metadata else None)
+    what = f"logging the export of {session_identifier!r} to {destination}"
+
+    def write() -> int:
+        with translated(engine.url, what), engine.begin() as conn:
+            result = conn.execute(sa.insert(upload_log).values(values))
+            return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    return when_unlocked(engine, write, what)
 
 
 def uploads_of_session(engine: Engine, session_identifier: str) -> list[UploadAttempt]:
@@ -157,28 +163,35 @@ def export_states(engine: Engine, statuses: Iterable[Status | str] | None = None
              .order_by(sl.c.id_session_log))
     if statuses is not None:
         query = query.where(sl.c.record_status.in_([Status(s).value for s in statuses]))
-    with translated(engine.url, "reading the sessions to export"), engine.connect() as conn:
-        states = [ExportState(r.session_identifier, r.instrument, r.record_status, None, None)
-                  for r in conn.execute(query)]
-        if not states:
-            return []
-        by_id = {s.session_identifier: s for s in states}
-        attempts = conn.execute(
-            sa.select(build_attempts.c.session_identifier, build_attempts.c.started,
-                      build_attempts.c.status, build_attempts.c.record_path)
-            .where(build_attempts.c.session_identifier.in_(list(by_id)),
-                   build_attempts.c.dry_run.is_(False))
-            .order_by(build_attempts.c.id))
-        for a in attempts:  # the latest attempt wins
-            state = by_id[a.session_identifier]
-            state.built = a.started
-            state.record_path = a.record_path if a.status != RUNNING else state.record_path
-        uploads = conn.execute(sa.select(upload_log)
-                               .where(upload_log.c.session_identifier.in_(list(by_id)))
-                               .order_by(upload_log.c.id))
-        for row in uploads:
-            upload = _upload(row)
-            state = by_id[upload.session_identifier]
-            if state.built is None or upload.timestamp >= state.built:
-                state.uploads.append(upload)
-    return states
+
+    def read() -> list[ExportState]:
+        with translated(engine.url, "reading the sessions to export"), engine.connect() as conn:
+            states = [ExportState(r.session_identifier, r.instrument, r.record_status, None, None)
+                      for r in conn.execute(query)]
+            if not states:
+                return []
+            by_id = {s.session_identifier: s for s in states}
+            attempts = conn.execute(
+                sa.select(build_attempts.c.session_identifier, build_attempts.c.started,
+                          build_attempts.c.status, build_attempts.c.record_path)
+                .where(build_attempts.c.session_identifier.in_(list(by_id)),
+                       build_attempts.c.dry_run.is_(False))
+                .order_by(build_attempts.c.id))
+            for a in attempts:  # the latest attempt wins
+                state = by_id[a.session_identifier]
+                state.built = a.started
+                # An unfinished attempt (running, or interrupted) wrote no record of its own.
+                if a.status not in (RUNNING, INTERRUPTED):
+                    state.record_path = a.record_path
+            uploads = conn.execute(sa.select(upload_log)
+                                   .where(upload_log.c.session_identifier.in_(list(by_id)))
+                                   .order_by(upload_log.c.id))
+            for row in uploads:
+                upload = _upload(row)
+                state = by_id[upload.session_identifier]
+                if state.built is None or upload.timestamp >= state.built:
+                    state.uploads.append(upload)
+        return states
+
+    # A read too: another writer holding SQLite exclusively blocks readers as well.
+    return when_unlocked(engine, read, "reading the sessions to export")

@@ -73,8 +73,10 @@ class ExportResult:
 
     @classmethod
     def failed(cls, failure: Failure, error: str, **metadata: Any) -> ExportResult:
-        """A failure of kind ``failure`` with a message for the user."""
-        return cls(False, error=error, failure=failure, metadata=metadata)
+        """A failure of kind ``failure`` with a message for the user (secrets removed)."""
+        from nexuslims.redact import redact
+
+        return cls(False, error=redact(error), failure=failure, metadata=metadata)
 
 
 class Destination(Protocol):

@@ -37,7 +37,7 @@ def run_export(settings: Settings, *, session: str | None = None, retry_failed: 
 
     out = out or sys.stdout
     assert settings.data_path is not None
-    with builder_lock(settings.lock_path):
+    with builder_lock(settings):
         outcomes = export_now(settings, session=session, retry_failed=retry_failed)
     for o in outcomes:
         print(f"{o.session_identifier} [{o.instrument}]: {o.status}"

@@ -47,7 +47,7 @@ def test_quiet_pass_prints_only_what_needs_attention_once(cli_site, capsys) -> N
     assert (idle.returncode, idle.stdout, idle.stderr) == (0, "", "")
     from nexuslims.lock import builder_lock
 
-    with builder_lock(cli_site.settings().lock_path):  # another pass is running
+    with builder_lock(cli_site.settings()):  # another pass is running
         overlapping = cli_site.subprocess("-q", "process")
     assert (overlapping.returncode, overlapping.stdout, overlapping.stderr) == (0, "", "")
     loud = cli_site.subprocess("process")

@@ -43,7 +43,7 @@ def test_nexuslims_14_database_keeps_every_row_id_value_and_timestamp_text(legac
     sessions_before = dump(legacy, "session_log", "id_session_log")
     instruments_before = dump(legacy, "instruments", "instrument_pid")
 
-    assert db.upgrade_db(sqlite_url(legacy)) == ("nexuslims-1.x", "0005")
+    assert db.upgrade_db(sqlite_url(legacy)) == ("nexuslims-1.x", db.head_revision())
 
     assert dump(legacy, "session_log", "id_session_log") == sessions_before
     assert dump(legacy, "instruments", "instrument_pid") == instruments_before
@@ -146,7 +146,7 @@ def test_nexuslims_24_database_is_adopted_and_its_alembic_version_left_alone(tmp
     uploads_before = dump(path, "upload_log", "id")
     assert db.current_revision(sqlite_url(path)) == "nexuslims-2.x"
 
-    assert db.upgrade_db(sqlite_url(path)) == ("nexuslims-2.x", "0005")
+    assert db.upgrade_db(sqlite_url(path)) == ("nexuslims-2.x", db.head_revision())
 
     assert dump(path, "session_log", "id_session_log") == sessions_before
     assert dump(path, "upload_log", "id") == uploads_before
@@ -155,7 +155,7 @@ def test_nexuslims_24_database_is_adopted_and_its_alembic_version_left_alone(tmp
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("v2_4_0b",)]
     assert conn.execute("SELECT version_num FROM nexuslims_alembic_version").fetchall() \
-        == [("0005",)]
+        == [(db.head_revision(),)]
     conn.close()
     engine = db.make_engine(sqlite_url(path))
     db.require_head(engine)
@@ -166,7 +166,7 @@ def test_nexuslims_24_database_is_adopted_and_its_alembic_version_left_alone(tmp
 
 def test_nexuslims_25_instruments_get_schema_name_and_columns_back(tmp_path):
     path = make_nexuslims_2x(tmp_path / "nexuslims_db.sqlite", version="2.5")
-    assert db.upgrade_db(sqlite_url(path)) == ("nexuslims-2.x", "0005")
+    assert db.upgrade_db(sqlite_url(path)) == ("nexuslims-2.x", db.head_revision())
     assert _columns(path, "instruments") == INSTRUMENT_COLUMNS
     engine = db.make_engine(sqlite_url(path))
     instrument = db.load_instruments(engine)[PID]

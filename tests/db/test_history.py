@@ -22,7 +22,7 @@ def _session(engine, ident, status="TO_BE_BUILT", end=True):
         for event in ("START", "END") if end else ("START",):
             conn.execute(sa.text(
                 "INSERT INTO session_log (session_identifier, instrument, timestamp, event_type,"
-                " record_status, user) VALUES (:i, :p, :t, :e, :s, 'alice')"),
+                " record_status, \"user\") VALUES (:i, :p, :t, :e, :s, 'alice')"),
                 {"i": ident, "p": PID, "t": times[event], "e": event, "s": status})
 
 

@@ -22,13 +22,15 @@ EXPECTED_COLUMNS = {
     "session_log": ["id_session_log", "session_identifier", "instrument", "timestamp",
                     "event_type", "record_status", "user"],
     "build_attempts": ["id", "session_identifier", "instrument", "started", "finished",
-                       "duration_s", "status", "dry_run", "record_path", "error"],
+                       "duration_s", "status", "dry_run", "record_path", "error",
+                       "pass_host", "pass_pid"],
     "build_stages": ["id", "attempt_id", "name", "started", "finished", "duration_s", "status",
                      "files_found", "bytes_found", "datasets", "failures", "error"],
     # NexusLIMS 2.x's names, so its rows carry over.
     "upload_log": ["id", "session_identifier", "destination_name", "success", "timestamp",
                    "record_id", "record_url", "error_message", "metadata_json"],
     "harvest_state": ["harvester", "server", "last_success", "last_attempt", "last_error"],
+    "builder_lease": ["name", "owner", "host", "pid", "taken", "heartbeat"],
 }
 
 
@@ -48,15 +50,16 @@ def _at_revision(path: Path, revision: str) -> None:
     engine.dispose()
 
 
-def test_revision_chain_is_0001_to_0005():
+def test_revision_chain_is_one_line_from_0001_to_head():
     script = migrate._script()
     chain = [r.revision for r in script.walk_revisions("base", "heads")]
-    assert chain == ["0005", "0004", "0003", "0002", "0001"]
-    assert db.head_revision() == "0005"
+    assert chain[-5:] == ["0005", "0004", "0003", "0002", "0001"]
+    assert chain == sorted(chain, reverse=True) and len(set(chain)) == len(chain)
+    assert db.head_revision() == chain[0]
 
 
 def test_init_creates_every_table_with_nexuslims_column_names(db_path):
-    assert db.init_db(sqlite_url(db_path)) == "0005"
+    assert db.init_db(sqlite_url(db_path)) == db.head_revision()
     columns = _columns(db_path)
     assert set(columns) == {*EXPECTED_COLUMNS, "nexuslims_alembic_version"}
     for table, expected in EXPECTED_COLUMNS.items():
@@ -100,10 +103,10 @@ def test_init_refuses_a_database_already_at_head(db_path):
 
 def test_upgrade_creates_an_empty_or_missing_database_at_head(tmp_path):
     missing = tmp_path / "missing.sqlite"
-    assert db.upgrade_db(sqlite_url(missing)) == (None, "0005")
+    assert db.upgrade_db(sqlite_url(missing)) == (None, db.head_revision())
     empty = tmp_path / "empty.sqlite"
     empty.touch()
-    assert db.upgrade_db(sqlite_url(empty)) == (None, "0005")
+    assert db.upgrade_db(sqlite_url(empty)) == (None, db.head_revision())
     assert _columns(empty)["session_log"] == EXPECTED_COLUMNS["session_log"]
 
 
@@ -114,7 +117,7 @@ def test_upgrade_twice_keeps_head_and_changes_nothing(tmp_path):
     before = conn.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()
     rows = conn.execute("SELECT * FROM session_log ORDER BY 1").fetchall()
     conn.close()
-    assert db.upgrade_db(sqlite_url(path)) == ("0005", "0005")
+    assert db.upgrade_db(sqlite_url(path)) == (db.head_revision(), db.head_revision())
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall() \
         == before
@@ -125,7 +128,7 @@ def test_upgrade_twice_keeps_head_and_changes_nothing(tmp_path):
 def test_upgrade_from_an_older_revision_of_ours(db_path):
     _at_revision(db_path, "0002")
     assert db.current_revision(sqlite_url(db_path)) == "0002"
-    assert db.upgrade_db(sqlite_url(db_path)) == ("0002", "0005")
+    assert db.upgrade_db(sqlite_url(db_path)) == ("0002", db.head_revision())
 
 
 def test_upgrade_refuses_a_database_that_is_not_nexuslims(db_path):
@@ -159,7 +162,7 @@ def test_current_revision_names_each_kind_of_database(tmp_path):
     old = make_nexuslims_14(tmp_path / "old.sqlite")
     assert db.current_revision(sqlite_url(old)) == "nexuslims-1.x"
     db.upgrade_db(sqlite_url(old))
-    assert db.current_revision(sqlite_url(old)) == "0005"
+    assert db.current_revision(sqlite_url(old)) == db.head_revision()
 
 
 def test_require_head_passes_at_head(engine):
@@ -177,7 +180,8 @@ def test_require_head_on_an_unadopted_nexuslims_database_says_upgrade(tmp_path):
 def test_require_head_on_an_older_revision_says_upgrade(db_path):
     _at_revision(db_path, "0002")
     engine = db.make_engine(sqlite_url(db_path))
-    with pytest.raises(DatabaseNotAtHead, match=r"0002.*0005.*run `nexuslims db upgrade`"):
+    with pytest.raises(DatabaseNotAtHead,
+                       match=rf"0002.*{db.head_revision()}.*run `nexuslims db upgrade`"):
         db.require_head(engine)
     engine.dispose()
 
@@ -218,7 +222,7 @@ def test_errors_name_the_url_without_its_password():
 def test_migrations_are_found_without_an_alembic_ini():
     assert migrate.MIGRATIONS_DIR.joinpath("env.py").is_file()
     assert not (migrate.MIGRATIONS_DIR / "alembic.ini").exists()
-    assert {p.name for p in (migrate.MIGRATIONS_DIR / "versions").glob("0*.py")} == {
+    assert {p.name for p in (migrate.MIGRATIONS_DIR / "versions").glob("0*.py")} >= {
         "0001_nexuslims_baseline.py", "0002_all_statuses_and_2x_parity.py",
         "0003_build_history.py", "0004_upload_log.py", "0005_harvest_state.py"}
 

@@ -20,7 +20,7 @@ def _log(engine, rows):
         for ident, timestamp, event, status in rows:
             conn.execute(sa.text(
                 "INSERT INTO session_log (session_identifier, instrument, timestamp, event_type,"
-                " record_status, user) VALUES (:i, :p, :t, :e, :s, 'alice')"),
+                " record_status, \"user\") VALUES (:i, :p, :t, :e, :s, 'alice')"),
                 {"i": ident, "p": PID, "t": timestamp, "e": event, "s": status})
 
 
