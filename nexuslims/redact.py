@@ -27,7 +27,7 @@ import logging
 import re
 import threading
 from collections.abc import Mapping
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 MASK = "***"
 #: Names of settings whose values are secret.
@@ -65,7 +65,7 @@ def secrets_in(env: Mapping[str, str]) -> set[str]:
             except ValueError:
                 continue
             if password:
-                plain.add(password)
+                plain.update({password, unquote(password)})  # as written, and as sent
                 if parts.username:
                     users.add(parts.username)
     found = set(plain)

@@ -31,6 +31,8 @@ EXPECTED_COLUMNS = {
                    "record_id", "record_url", "error_message", "metadata_json"],
     "harvest_state": ["harvester", "server", "last_success", "last_attempt", "last_error"],
     "builder_lease": ["name", "owner", "host", "pid", "taken", "heartbeat"],
+    "alert_state": ["key", "kind", "text", "first_seen", "last_seen", "passes", "last_sent",
+                    "cleared"],
 }
 
 
