@@ -337,7 +337,8 @@ def attach_error(datasets: list[ExtractedDataset], error: str) -> list[Extracted
     return datasets
 
 
-_SPECTRAL_UNITS = {"ev": "Energy", "kev": "Energy", "nm": "Wavelength"}
+_SPECTRAL_UNITS = {"ev": ("Energy", "eV"), "kev": ("Energy", "keV"),
+                   "nm": ("Wavelength", "nm")}
 
 
 def spectrum_axis(meta: dict[str, Any], signal: Any) -> None:
@@ -354,9 +355,11 @@ def spectrum_axis(meta: dict[str, Any], signal: Any) -> None:
         return
     axis = axes[0]
     units = str(axis.units or "").strip()
-    quantity = _SPECTRAL_UNITS.get(units.lower())
-    if quantity is None or not getattr(axis, "scale", None):
+    inner = re.search(r"\(([^)]+)\)", units)  # EMSA's XUNITS may read "Energy (EV)"
+    known = _SPECTRAL_UNITS.get((inner.group(1) if inner else units).strip().lower())
+    if known is None or not getattr(axis, "scale", None):
         return
+    quantity, units = known
     name = str(axis.name or quantity)
     put(meta, f"{quantity} Offset ({units})", float(axis.offset), source=f"axis:{name}.offset")
     put(meta, f"{quantity} per Channel ({units})", float(axis.scale),
