@@ -307,12 +307,14 @@ def signal_preview(signal: Any, dataset_type: str):
 
 
 def finish(
-    meta: dict[str, Any], *, dataset_type: str, data_type: str, extractor: str
+    meta: dict[str, Any], *, dataset_type: str, data_type: str, extractor: str,
+    default_source: str | None = None,
 ) -> dict[str, Any]:
     """Put the keys every dataset has first, then the format's own, then provenance.
 
     The result is a :class:`~nexuslims.extractors.fields.Meta` keeping ``meta``'s
-    sources; ``Data Dimensions`` is the data array's shape.
+    sources; ``Data Dimensions`` is the data array's shape. ``default_source`` is given
+    to values that recorded none (a format whose every value comes from one header).
     """
     from .fields import Meta, sources_of
 
@@ -324,6 +326,10 @@ def finish(
     if "Data Dimensions" in head:
         head.sources.setdefault("Data Dimensions", "data:shape")
     head.update(meta)
+    if default_source:
+        for key in meta:
+            if key not in ("Creation Time Source",):
+                head.sources.setdefault(key, default_source)
     head.update(provenance(extractor))
     return head
 

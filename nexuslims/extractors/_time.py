@@ -48,6 +48,8 @@ class AcquisitionTime:
     """:data:`ABSOLUTE`, :data:`WALL_CLOCK` or :data:`MTIME`."""
     key: str
     """Where in the file (or ``filesystem:mtime``)."""
+    own_offset: bool = False
+    """The file wrote its own UTC offset: show the time with it, as written."""
 
 
 def from_filetime(value: Any, key: str) -> AcquisitionTime | None:
@@ -81,7 +83,7 @@ def from_iso(text: Any, key: str, tz: dt.tzinfo) -> AcquisitionTime | None:
     except ValueError:
         return None
     if when.tzinfo is not None:
-        return AcquisitionTime(when, ABSOLUTE, key)
+        return AcquisitionTime(when, ABSOLUTE, key, own_offset=True)
     return AcquisitionTime(when.replace(tzinfo=tz), WALL_CLOCK, key)
 
 
@@ -100,7 +102,8 @@ def from_wall_clock(date: Any, time: Any, tz: dt.tzinfo, key: str) -> Acquisitio
     if clock is None:
         return None
     if offset is not None:
-        return AcquisitionTime(dt.datetime.combine(day, clock, offset[0]), ABSOLUTE, key)
+        return AcquisitionTime(dt.datetime.combine(day, clock, offset[0]), ABSOLUTE, key,
+                               own_offset=True)
     # ZoneInfo gives the offset in force on that date (fold=0 for the repeated hour).
     return AcquisitionTime(dt.datetime.combine(day, clock, tz), WALL_CLOCK, key)
 
@@ -145,7 +148,9 @@ def best(*candidates: AcquisitionTime | None) -> AcquisitionTime | None:
 
 def stamp(meta: Any, found: AcquisitionTime | None, path: Path, tz: dt.tzinfo,
           unreliable: set[str], warnings: list[str]) -> AcquisitionTime:
-    """Set ``Creation Time`` (shown in ``tz``) and ``Creation Time Source`` on ``meta``.
+    """Set ``Creation Time`` and ``Creation Time Source`` on ``meta``.
+
+    The time is shown in ``tz`` unless the file wrote its own offset.
 
     Falls back to the modification time (marked unreliable, with a warning) when the
     file states no time. ``meta`` records the file key as the value's source when it is
@@ -158,7 +163,8 @@ def stamp(meta: Any, found: AcquisitionTime | None, path: Path, tz: dt.tzinfo,
             warnings.append(MTIME_WARNING)
     else:
         unreliable.discard("Creation Time")
-    meta["Creation Time"] = found.when.astimezone(tz).isoformat()
+    shown = found.when if found.own_offset else found.when.astimezone(tz)
+    meta["Creation Time"] = shown.isoformat()
     meta[SOURCE_KEY] = found.source
     sources = getattr(meta, "sources", None)
     if sources is not None:
