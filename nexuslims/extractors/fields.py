@@ -39,6 +39,8 @@ EMG_TERMS = {
 _PINT_UNITS = {
     "x": None, "eV/ch": "eV", "eV/Channel": "eV", "cps": "1/s", "%": "percent",
     "C": "degC", "px": "pixel", "bytes": "byte", "µm": "um", "uA": "uA", "us": "us",
+    # EMSA/MAS (ISO 22029) unit spellings
+    "sR": "sr", "dg": "deg", "mR": "mrad",
 }
 
 PROVENANCE_KEYS = frozenset({"Extractor", "nexuslims version", "Creation Time Source"})

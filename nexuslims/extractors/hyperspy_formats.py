@@ -306,7 +306,7 @@ class MsaExtractor(_HyperSpyExtractor):
         skip = {"FORMAT", "VERSION", "NPOINTS", "NCOLUMNS", "XPERCHAN", "OFFSET", "CHOFFSET",
                 "DATATYPE", "XUNITS", "YUNITS", "XLABEL", "YLABEL", "DATE", "TIME", "TITLE",
                 "OWNER", "SIGNALTYPE", "BEAMKV", "LIVETIME", "REALTIME", "ELEVANGLE",
-                "AZIMANGLE", "MAGCAM"}
+                "AZIMANGLE", "MAGCAM", "RESO"}
         for key, value in om.items():
             name = re.sub(r"\s*-\s*([A-Za-z]+)$", r" (\1)", " ".join(str(key).split()))
             if name.split(" (")[0].upper() in skip or isinstance(value, Mapping):
