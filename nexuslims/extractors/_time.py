@@ -175,19 +175,25 @@ def stamp(meta: Any, found: AcquisitionTime | None, path: Path, tz: dt.tzinfo,
 def local_zone() -> dt.tzinfo:
     """This machine's timezone as a ZoneInfo (DST-aware), not today's fixed offset.
 
-    ``TZ`` wins (as for the C library); then ``/etc/localtime``; UTC if neither is
-    readable.
+    ``TZ`` wins (as for the C library); then the zone ``/etc/localtime`` links to, then
+    ``/etc/timezone``; UTC if none names a zone. Always a *named* ZoneInfo, so it can
+    be sent to extraction worker processes.
     """
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    from zoneinfo import ZoneInfo
 
-    name = os.environ.get("TZ", "").lstrip(":")
-    if name:
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
+    candidates = [os.environ.get("TZ", "").lstrip(":")]
+    link = os.path.realpath("/etc/localtime")
+    if "zoneinfo/" in link:
+        candidates.append(link.split("zoneinfo/", 1)[1])
     try:
-        with open("/etc/localtime", "rb") as handle:
-            return ZoneInfo.from_file(handle, key="localtime")
+        with open("/etc/timezone", encoding="utf-8") as handle:
+            candidates.append(handle.read().strip())
     except OSError:
-        return dt.UTC
+        pass
+    for name in candidates:
+        if name:
+            try:
+                return ZoneInfo(name)
+            except (ValueError, OSError, KeyError):
+                continue
+    return dt.UTC
