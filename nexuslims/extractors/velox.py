@@ -104,7 +104,6 @@ _FIELDS = (
     (("Optics", "CameraLength"), "Camera Length (mm)", 1e3),
     (("Optics", "BeamConvergence"), "Convergence Semi-angle (mrad)", 1e3),
     (("Optics", "Defocus"), "Defocus (um)", 1e6),
-    (("Optics", "SphericalAberration"), "Spherical Aberration Cs (mm)", 1e3),
     (("Optics", "LastMeasuredScreenCurrent"), "Screen Current (nA)", 1e9),
     (("Optics", "FullScanFieldOfView", "x"), "Field of View (um)", 1e6),
     (("Optics", "IlluminationMode"), "Illumination Mode", 1),
