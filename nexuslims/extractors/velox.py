@@ -147,7 +147,7 @@ def _put(meta: Meta, key: str, value: Any, scale: float, source: str) -> None:
 
 
 def velox_meta(md: dict[str, Any], kind: str, shape: tuple[int, ...],
-               context: ExtractionContext) -> tuple[dict[str, Any], str, str]:
+               context: ExtractionContext) -> tuple[Meta, str, str]:
     """nx_meta, DatasetType and Data Type of one Velox dataset from its JSON metadata."""
     meta = Meta()
     instrument = md.get("Instrument") or {}
