@@ -184,7 +184,12 @@ class _HyperSpyExtractor:
             except Exception as exc:  # noqa: BLE001 - the standard fields are still good
                 warnings.append(f"could not read {self.format_name} extra fields: {exc}")
             dataset_type = dataset_type_of(signal)
-            data_type = _data_type(dataset_type, signal, family, self.is_xrf(path, signal))
+            xrf = self.is_xrf(path, signal)
+            if xrf and "Voltage (kV)" in meta:
+                # An X-ray tube's voltage, not an electron beam's.
+                source = meta.sources.get("Voltage (kV)", "")
+                meta.set("X-ray Tube Voltage (kV)", meta.pop("Voltage (kV)"), source)
+            data_type = _data_type(dataset_type, signal, family, xrf)
             out.append(
                 ExtractedDataset(
                     name=multi_name(path, index, len(loaded)),

@@ -132,3 +132,22 @@ def test_velox_maps_carry_their_element(corpus):
     assert labels == ["C", "Ca", "O", "Cu", "HAADF"]
     maps = [d for d in datasets if d.nx_meta["Data Type"] == "STEM_EDS_Map"]
     assert [d.nx_meta["Elements"] for d in maps] == ["C", "Ca", "O", "Cu"]
+
+
+def test_bruker_micro_xrf_spectrum_is_not_sem_eds(corpus, tmp_path):
+    # A Bruker M4-style .spx: the electron-beam header (TRTESMAHeader) replaced by the
+    # X-ray tube header RosettaSciIO reads for micro-XRF (TRTXrfHeader: Voltage,
+    # ExcitationAngle). 50 kV used to make the reader guess "TEM", hence TEM_EDS.
+    import re
+
+    raw = (corpus / "bruker/bruker_nano.spx").read_bytes()
+    tube = (b'<ClassInstance Type="TRTXrfHeader"><Voltage>5E1</Voltage>'
+            b"<ExcitationAngle>5.1E1</ExcitationAngle></ClassInstance>")
+    xrf = re.sub(rb'<ClassInstance Type="TRTESMAHeader">.*?</ClassInstance>', tube, raw,
+                 count=1, flags=re.S)
+    (tmp_path / "xrf.spx").write_bytes(xrf)
+    [ds] = extract(tmp_path / "xrf.spx", CTX)
+    assert ds.nx_meta["Data Type"] == "XRF_Spectrum"
+    assert ds.nx_meta["X-ray Tube Voltage (kV)"] == 50.0 and "Voltage (kV)" not in ds.nx_meta
+    [sem] = extract(corpus / "bruker/bruker_nano.spx", CTX)
+    assert sem.nx_meta["Data Type"] == "SEM_EDS"
