@@ -179,3 +179,24 @@ def test_sidecar_carries_value_unit_source_and_em_glossary_term(corpus, tmp_path
     assert fields["Energy Offset (keV)"]["source"].startswith("axis:")
     assert fields["Creation Time"]["source"] == "tags:EDS.Acquisition.Start time"
     assert ds.nx_meta["Creation Time Source"] == "file wall clock + timezone"
+
+
+def test_every_calibrated_spectrum_states_its_energy_offset_and_channel_width(corpus):
+    # Before, only DM EELS dispersion and EDAX channel width were reported; an EELS
+    # spectrum's offset (where the zero-loss peak sits) was dropped everywhere.
+    seen = 0
+    for name in ("digitalmicrograph/EELS_SI.dm4", "digitalmicrograph/test-EELS_spectrum.dm3",
+                 "digitalmicrograph/test-EDS_spectrum.dm3", "tia/16x16-point_spectrum-1x1024_1.ser",
+                 "emd/Test SI 16x16 215 kx.emd", "bruker/bruker_nano.spx",
+                 "nexuslims/647_leo_edax_test.spc", "msa/example1.msa"):
+        for ds in extract(corpus / name, CTX):
+            if ds.dataset_type not in ("Spectrum", "SpectrumImage"):
+                continue
+            offset = [k for k in ds.nx_meta if k.startswith("Energy Offset (")]
+            width = [k for k in ds.nx_meta if k.startswith("Energy per Channel (")]
+            assert offset and width, ds.name
+            seen += 1
+    [eels] = extract(corpus / "digitalmicrograph/test-EELS_spectrum.dm3", CTX)
+    assert (eels.nx_meta["Energy Offset (eV)"], eels.nx_meta["Energy per Channel (eV)"]) == (
+        -100.0, 0.5)
+    assert seen >= 12
