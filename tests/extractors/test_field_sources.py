@@ -200,3 +200,23 @@ def test_every_calibrated_spectrum_states_its_energy_offset_and_channel_width(co
     assert (eels.nx_meta["Energy Offset (eV)"], eels.nx_meta["Energy per Channel (eV)"]) == (
         -100.0, 0.5)
     assert seen >= 12
+
+
+def test_dm_spherical_aberration_processing_history_and_eds_detector(corpus):
+    [diffraction] = extract(corpus / "digitalmicrograph/test_diffraction_pattern.dm3", CTX)
+    assert diffraction.nx_meta["Spherical Aberration Cs (mm)"] == 1.31
+    # a Tecnai writes Cs 0.0 when it does not know it: not reported
+    [stem] = extract(corpus / "digitalmicrograph/test_STEM_image.dm3", CTX)
+    assert "Spherical Aberration Cs (mm)" not in stem.nx_meta
+    [titan] = extract(corpus / "nexuslims/643_Titan_EELS_proc_intgrate_and_bg_dataZeroed.dm3",
+                      CTX)
+    assert titan.nx_meta["Processing History"] == (
+        "Background Removal (12/11/2019, 2:04:40 PM); "
+        "Signal Integration (12/11/2019, 2:04:40 PM)")
+    [eds] = extract(corpus / "digitalmicrograph/test-EDS_spectrum.dm3", CTX)
+    geometry = {k: eds.nx_meta[k] for k in (
+        "EDS Elevation Angle (deg)", "EDS Azimuthal Angle (deg)", "EDS Solid Angle (sr)",
+        "EDS Detector Type", "EDS Window Type")}
+    assert geometry == {"EDS Elevation Angle (deg)": 18.0, "EDS Azimuthal Angle (deg)": 45.0,
+                        "EDS Solid Angle (sr)": 0.7, "EDS Detector Type": "SIUTW",
+                        "EDS Window Type": 0}
