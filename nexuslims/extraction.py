@@ -5,7 +5,9 @@ For each file the extractor registry answers (it never raises); the stage writes
 
 - ``<relative path>.json``: one sidecar per file, written atomically (temp file, then
   ``os.replace``): ``{"file", "extractor", "datasets": [{"name", "dataset_type",
-  "nx_meta", "unreliable", "warnings", "error", "preview"}]}``;
+  "nx_meta", "unreliable", "warnings", "error", "preview", "fields"}]}``; ``fields`` is
+  the machine-readable form (value, unit, file key, EM Glossary term: see
+  :mod:`nexuslims.extractors.fields`);
 - ``<relative path>.thumb.png`` for a single dataset, ``<relative path>.<i>.thumb.png``
   (1-based) for the i-th of several.
 
@@ -57,6 +59,8 @@ class Dataset:
     """Preview path relative to NX_DATA_PATH (forward slashes), or None."""
     sidecar: Path | None = None
     mtime: float = 0.0
+    sources: dict[str, str] = field(default_factory=dict)
+    """nx_meta key -> where in the file the value came from."""
 
 
 def relative_location(path: Path, root: Path) -> str:
@@ -157,9 +161,12 @@ def extract_one(
                 preview=preview,
                 preview_location=preview_loc,
                 mtime=mtime,
+                sources=dict(ds.sources),
             )
         )
     if data_root is not None:
+        from nexuslims.extractors.fields import field_records
+
         sidecar = Path(data_root) / (location + ".json")
         body = {
             "file": location,
@@ -173,6 +180,7 @@ def extract_one(
                     "warnings": d.warnings,
                     "error": d.error,
                     "preview": d.preview_location,
+                    "fields": field_records(d.nx_meta, d.sources),
                 }
                 for d in out
             ],

@@ -13,7 +13,9 @@ Choices the record makes:
 - **Setup**: for an activity of two or more datasets, every ``nx_meta`` key that all
   its datasets share with the same value (same rendered text, or numerically equal
   numbers; the first dataset's text is recorded) goes once into ``setup`` as a
-  ``param``, and is left out of the datasets' ``meta``. A single-dataset activity
+  ``param``, and is left out of the datasets' ``meta``. Provenance (``Extractor``,
+  ``nexuslims version``, ``Creation Time Source``) never goes into ``setup``: it
+  describes the reading, not the instrument. A single-dataset activity
   has no ``setup``: all its values stay on the dataset, where readers look first.
 - **Order**: ``param`` and ``meta`` elements are sorted by name (case-insensitively,
   then exactly), so the record does not depend on dict order.
@@ -45,6 +47,7 @@ from urllib.parse import quote
 from lxml import etree
 
 from nexuslims.extraction import Dataset
+from nexuslims.extractors.fields import PROVENANCE_KEYS
 from nexuslims.reservations import Project, Reservation, Sample
 from nexuslims.sessions import Instrument
 
@@ -331,12 +334,18 @@ def _flatten(
 
 
 def _shared(values: list[dict[str, _Value]]) -> dict[str, str]:
-    """Keys every dataset has with the same rendered text, and that text."""
+    """Keys every dataset has with the same rendered text, and that text.
+
+    Provenance (which extractor, which nexuslims version, where the time came from)
+    describes how a dataset was read, not how the microscope was set up: it stays on
+    each dataset.
+    """
     first, *rest = values
     return {
         key: value.text
         for key, value in first.items()
-        if all(key in other and other[key].same(value) for other in rest)
+        if key not in PROVENANCE_KEYS
+        and all(key in other and other[key].same(value) for other in rest)
     }
 
 

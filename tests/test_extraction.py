@@ -111,7 +111,8 @@ def test_run_extract_json_lines(instrument, tmp_path):
     assert code == 0
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert len(lines) == 5
-    assert set(lines[0]) == {"file", "dataset", "extractor", "nx_meta", "preview", "error"}
+    assert set(lines[0]) == {"file", "dataset", "extractor", "nx_meta", "preview", "error",
+                             "fields", "time_source", "warnings"}
     assert all(line["preview"] and Path(line["preview"]).is_file() for line in lines)
     assert "files: 5" in err.getvalue() and "datasets: 5" in err.getvalue()
 

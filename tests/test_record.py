@@ -230,6 +230,24 @@ def test_shared_values_go_to_setup_and_differing_ones_to_meta():
     assert metas == [{"Mag": "10"}, {"Mag": "20"}]
 
 
+def test_provenance_stays_on_each_dataset_not_in_setup():
+    # Extractor and nexuslims version used to sit in the setup table beside the voltage.
+    provenance = {"Extractor": "digitalmicrograph", "nexuslims version": "0.1.0",
+                  "Creation Time Source": "file absolute clock"}
+    a = make_dataset("a.dm3", nx_meta={"DatasetType": "Image", "Voltage (kV)": 200.0,
+                                       **provenance})
+    b = make_dataset("b.dm3", nx_meta={"DatasetType": "Image", "Voltage (kV)": 200.0,
+                                       **provenance})
+    xml = build([make_activity([a, b])])
+    activity = parse(xml).find("nx:acquisitionActivity", NS)
+    assert values(activity.find("nx:setup", NS), "param") == {"Voltage (kV)": "200.0"}
+    for dataset in activity.findall("nx:dataset", NS):
+        assert values(dataset, "meta") == provenance
+    assert validate_record(xml) == []
+    if REFERENCE.is_file():
+        assert validate_record(xml, REFERENCE) == []
+
+
 def test_value_missing_from_one_dataset_stays_in_meta():
     a = make_dataset("a.dm3", nx_meta={"Voltage (kV)": 200.0, "Spot": 3})
     b = make_dataset("b.dm3", nx_meta={"Voltage (kV)": 200.0})

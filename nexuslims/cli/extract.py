@@ -12,6 +12,9 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object per dataset per line")
     p.add_argument("--no-preview", action="store_true", help="do not render previews")
     p.add_argument("--preview-dir", metavar="DIR", help="write previews to DIR")
+    p.add_argument("--timezone", metavar="ZONE",
+                   help="IANA timezone of wall-clock times in the files, e.g. Europe/Berlin "
+                        "(default: this machine's)")
     p.set_defaults(handler=run)
 
 
@@ -19,4 +22,4 @@ def run(args: argparse.Namespace) -> int:
     from nexuslims.extract_command import run_extract
 
     return run_extract(args.paths, json_out=args.json, no_preview=args.no_preview,
-                       preview_dir=args.preview_dir)
+                       preview_dir=args.preview_dir, timezone=args.timezone)

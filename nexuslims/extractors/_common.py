@@ -141,25 +141,37 @@ def number(value: Any, scale: float = 1.0, digits: int = 6) -> float | None:
     return round(val, digits - 1 - int(math.floor(math.log10(abs(val)))))
 
 
-def put(meta: dict[str, Any], key: str, value: Any, scale: float = 1.0) -> None:
-    """Set ``meta[key]`` when ``value`` is meaningful; numbers scaled and rounded."""
+def put(meta: dict[str, Any], key: str, value: Any, scale: float = 1.0,
+        source: str | None = None) -> None:
+    """Set ``meta[key]`` when ``value`` is meaningful; numbers scaled and rounded.
+
+    ``source`` is the key in the file the value was read from; a
+    :class:`~nexuslims.extractors.fields.Meta` remembers it for the machine-readable
+    sidecar.
+    """
+    if _put(meta, key, value, scale) and source is not None and hasattr(meta, "sources"):
+        meta.sources[key] = source  # type: ignore[attr-defined]
+
+
+def _put(meta: dict[str, Any], key: str, value: Any, scale: float) -> bool:
     if value is None:
-        return
+        return False
     if isinstance(value, str):
         value = value.strip().rstrip("\x00")
         if not value:
-            return
+            return False
         meta[key] = value
-        return
+        return True
     if isinstance(value, bool):
         meta[key] = value
-        return
+        return True
     num = number(value, scale)
     if num is not None:
         whole = float(num).is_integer() and scale == 1 and isinstance(value, int)
         meta[key] = int(num) if whole else num
     else:
         meta[key] = scalar(value)
+    return True
 
 
 def dig(tree: Any, *path: str) -> Any:
@@ -295,14 +307,29 @@ def signal_preview(signal: Any, dataset_type: str):
 
 
 def finish(
-    meta: dict[str, Any], *, dataset_type: str, data_type: str, extractor: str
+    meta: dict[str, Any], *, dataset_type: str, data_type: str, extractor: str,
+    default_source: str | None = None,
 ) -> dict[str, Any]:
-    """Put the keys every dataset has first, then the format's own, then provenance."""
-    head = {"DatasetType": dataset_type, "Data Type": data_type}
-    for key in ("Creation Time", "Data Dimensions"):
+    """Put the keys every dataset has first, then the format's own, then provenance.
+
+    The result is a :class:`~nexuslims.extractors.fields.Meta` keeping ``meta``'s
+    sources; ``Data Dimensions`` is the data array's shape. ``default_source`` is given
+    to values that recorded none (a format whose every value comes from one header).
+    """
+    from .fields import Meta, sources_of
+
+    head = Meta({"DatasetType": dataset_type, "Data Type": data_type})
+    head.sources.update(sources_of(meta))
+    for key in ("Creation Time", "Creation Time Source", "Data Dimensions"):
         if key in meta:
-            head[key] = meta.pop(key)
+            head[key] = dict.pop(meta, key)
+    if "Data Dimensions" in head:
+        head.sources.setdefault("Data Dimensions", "data:shape")
     head.update(meta)
+    if default_source:
+        for key in meta:
+            if key not in ("Creation Time Source",):
+                head.sources.setdefault(key, default_source)
     head.update(provenance(extractor))
     return head
 
@@ -314,3 +341,32 @@ def attach_error(datasets: list[ExtractedDataset], error: str) -> list[Extracted
         if error not in ds.warnings:
             ds.warnings.append(error)
     return datasets
+
+
+_SPECTRAL_UNITS = {"ev": ("Energy", "eV"), "kev": ("Energy", "keV"),
+                   "nm": ("Wavelength", "nm")}
+
+
+def spectrum_axis(meta: dict[str, Any], signal: Any) -> None:
+    """The spectral axis' offset and channel width, with units, for a 1-D signal.
+
+    Read from the file's own axis calibration (as the reader set the signal axis); the
+    source is ``axis:<axis name>.offset``/``.scale``.
+    """
+    try:
+        axes = signal.axes_manager.signal_axes
+    except Exception:  # noqa: BLE001 - an odd signal has no spectral axis to report
+        return
+    if len(axes) != 1:
+        return
+    axis = axes[0]
+    units = str(axis.units or "").strip()
+    inner = re.search(r"\(([^)]+)\)", units)  # EMSA's XUNITS may read "Energy (EV)"
+    known = _SPECTRAL_UNITS.get((inner.group(1) if inner else units).strip().lower())
+    if known is None or not getattr(axis, "scale", None):
+        return
+    quantity, units = known
+    name = str(axis.name or quantity)
+    put(meta, f"{quantity} Offset ({units})", float(axis.offset), source=f"axis:{name}.offset")
+    put(meta, f"{quantity} per Channel ({units})", float(axis.scale),
+        source=f"axis:{name}.scale")

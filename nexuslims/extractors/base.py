@@ -11,10 +11,15 @@ with spaces (``"Stage Position X (um)"``). Keys every dataset has:
 
 - ``"DatasetType"``: Image, Spectrum, SpectrumImage, Diffraction, Misc or Unknown
 - ``"Data Type"``: e.g. ``"TEM_Imaging"``, ``"STEM_EELS"``, ``"SEM_Imaging"``
-- ``"Creation Time"``: ISO 8601 with UTC offset
+- ``"Creation Time"``: ISO 8601 with UTC offset, the instant of acquisition
+- ``"Creation Time Source"``: where that came from (file absolute clock, file wall
+  clock + timezone, modification time; see :mod:`nexuslims.extractors._time`)
 - ``"Data Dimensions"``: e.g. ``"(2048,)"``
 - ``"Extractor"``, ``"nexuslims version"``: provenance
-``ExtractedDataset.unreliable`` names keys whose values are known to be unreliable.
+``ExtractedDataset.unreliable`` names keys whose values are known to be unreliable;
+``ExtractedDataset.sources`` says, for each key, where in the file its value was read
+(see :mod:`nexuslims.extractors.fields`). A value that is not in the file is not
+reported: reader libraries' defaults are not data.
 """
 
 from __future__ import annotations
@@ -50,6 +55,13 @@ class ExtractedDataset:
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
     render_preview: PreviewRenderer | None = None
+    sources: dict[str, str] = field(default_factory=dict)
+    """nx_meta key -> where in the file it came from (taken from a ``Meta`` nx_meta)."""
+
+    def __post_init__(self) -> None:
+        recorded = getattr(self.nx_meta, "sources", None)
+        if recorded:
+            self.sources = {**recorded, **self.sources}
 
 
 class Extractor(Protocol):

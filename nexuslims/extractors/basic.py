@@ -5,8 +5,10 @@ from __future__ import annotations
 import mimetypes
 from pathlib import Path
 
-from ._common import mtime_iso, provenance
+from ._common import provenance
+from ._time import stamp
 from .base import ExtractedDataset, ExtractionContext
+from .fields import Meta
 
 NAME = "basic"
 
@@ -22,17 +24,18 @@ def basic_dataset(
 
     Never raises: a file that vanished or cannot be stat-ed yields what is known.
     """
-    meta: dict[str, object] = {"DatasetType": "Unknown", "Data Type": "Unknown"}
+    meta = Meta({"DatasetType": "Unknown", "Data Type": "Unknown"})
     notes = list(warnings or [])
+    unreliable: set[str] = set()
     try:
         stat = path.stat()
-        meta["Creation Time"] = mtime_iso(path, context.timezone)
-        meta["File Size (bytes)"] = stat.st_size
+        stamp(meta, None, path, context.timezone, unreliable, notes)
+        meta.set("File Size (bytes)", stat.st_size, "filesystem:size")
     except OSError as exc:
         notes.append(f"could not stat file: {exc.strerror or exc}")
-    meta["File Name"] = path.name
+    meta.set("File Name", path.name, "filesystem:name")
     mime, _ = mimetypes.guess_type(path.name)
-    meta["MIME Type"] = mime or "application/octet-stream"
+    meta.set("MIME Type", mime or "application/octet-stream", "filesystem:name")
     meta.update(provenance(NAME))
     if error and error not in notes:
         notes.append(error)
@@ -41,6 +44,7 @@ def basic_dataset(
         dataset_type="Unknown",
         nx_meta=meta,
         extractor=NAME,
+        unreliable=unreliable,
         warnings=notes,
         error=error,
     )

@@ -2,9 +2,9 @@
 
 The microscope and acquisition tags live under
 ``original_metadata.ImageList.TagGroup0.ImageTags`` of each signal (one per image the
-file holds). Acquisition dates and times are wall-clock strings in the locale of the
-acquisition PC, in 12-hour (``1:23:45 PM``) or 24-hour (``20:50:13``) form; they are
-read as times in the instrument's timezone.
+file holds). The acquisition instant is the ``DataBar``'s Windows FILETIME when the file
+has one; otherwise the wall-clock date and time strings (12-hour ``1:23:45 PM`` or
+24-hour ``20:50:13``, in the acquisition PC's locale) read in the instrument's timezone.
 """
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ from ._common import (
     dig,
     finish,
     load_signals,
-    mtime_iso,
     multi_name,
     put,
     signal_preview,
-    wallclock_iso,
+    spectrum_axis,
 )
+from ._time import AcquisitionTime, agrees, from_filetime, from_wall_clock, stamp
 from .base import ExtractedDataset, ExtractionContext
+from .fields import Meta
 
 NAME = "digitalmicrograph"
 
@@ -77,19 +78,39 @@ _MICROSCOPE = (
     (("EDS", "Detector Info", "Solid angle"), "EDS Solid Angle (sr)", 1),
     (("SI", "Acquisition", "Pixel time (s)"), "SI Pixel Time (s)", 1),
     (("SI", "Acquisition", "Number of cycles"), "SI Number of Cycles", 1),
+    (("Microscope Info", "Cs(mm)"), "Spherical Aberration Cs (mm)", 1),
+    (("EDS", "Acquisition", "Channels"), "Number of Channels", 1),
+    (("EDS", "Detector Info", "Window type"), "EDS Window Type", 1),
+    (("EDS", "Detector Info", "Stage tilt"), "EDS Stage Tilt (deg)", 1),
+    (("EDS", "Detector Info", "Incidence angle"), "EDS Incidence Angle (deg)", 1),
+    # Gatan Monarc/MonoCL cathodoluminescence (tag names as RosettaSciIO maps them)
+    (("CL", "Acquisition", "Dispersion grating (lines/mm)"), "CL Grating (lines/mm)", 1),
+    (("Acquisition", "Monarc Spectrometer", "Grating"), "CL Grating", 1),
+    (("CL", "Acquisition", "Central wavelength (nm)"), "CL Centre Wavelength (nm)", 1),
+    (("Acquisition", "Monarc Spectrometer", "Slit Width"), "CL Slit Width", 1),
+    (("Acquisition", "Monarc Spectrometer", "Bandpass"), "CL Bandpass", 1),
+    (("CL", "Acquisition", "Exposure (s)"), "CL Exposure (s)", 1),
+    (("CL", "Acquisition", "Number of frames"), "CL Number of Frames", 1),
+    (("CL", "Acquisition", "Dwell time (s)"), "CL Dwell Time (s)", 1),
+    (("CL", "Acquisition", "Start wavelength (nm)"), "CL Start Wavelength (nm)", 1),
+    (("CL", "Acquisition", "Step-size (nm)"), "CL Step Size (nm)", 1),
     (("Meta Data", "Acquisition Mode"), "Acquisition Mode", 1),
     (("Meta Data", "Signal"), "Signal Name", 1),
     (("Meta Data", "Format"), "Signal Format", 1),
 )
 # Tecnai-style "Microscope Info" writes 0.0 for what it does not know.
-_ZERO_MEANS_UNKNOWN = {"Actual Magnification (x)", "Field of View (um)", "STEM Camera Length (mm)"}
+_ZERO_MEANS_UNKNOWN = {"Actual Magnification (x)", "Field of View (um)", "STEM Camera Length (mm)",
+                       "Spherical Aberration Cs (mm)"}
 
+# DataBar's absolute clock: a Windows FILETIME (GMS writes it under either key).
+_FILETIME_KEYS = ("Acquisition Time (OS)", "System Info")
 # Where acquisition date and time may be, best first.
 _WHEN = (
     (("DataBar", "Acquisition Date"), ("DataBar", "Acquisition Time")),
     (("EELS", "Acquisition", "Date"), ("EELS", "Acquisition", "Start time")),
     (("EDS", "Acquisition", "Date"), ("EDS", "Acquisition", "Start time")),
     (("SI", "Acquisition", "Date"), ("SI", "Acquisition", "Start time")),
+    (("CL", "Acquisition", "Date"), ("CL", "Acquisition", "Start time")),
 )
 
 
@@ -109,6 +130,9 @@ def _tags_of(signal: Any) -> dict[str, Any]:
 def _mode_prefix(tags: Mapping[str, Any]) -> str:
     operation = str(dig(tags, "Microscope Info", "Operation Mode") or "").upper()
     illumination = str(dig(tags, "Microscope Info", "Illumination Mode") or "").upper()
+    # An SEM (a MonoCL on an SEM, say) scans with DigiScan too: the mode says SEM.
+    if "SEM" in (operation, illumination) or operation.startswith("SEM"):
+        return "SEM"
     if "SCANNING" in operation or "STEM" in illumination or "DigiScan" in tags:
         return "STEM"
     if operation or illumination:
@@ -120,15 +144,25 @@ def _join(*parts: str) -> str:
     return "_".join(p for p in parts if p)
 
 
+def _signal_kind(signal: Any, tags: Mapping[str, Any]) -> str:
+    """EELS, EDS or CL from the tags (``Meta Data.Signal``, a CL or Monarc group)."""
+    kind = str(dig(tags, "Meta Data", "Signal") or "").upper()
+    kind = {"X-RAY": "EDS", "EDX": "EDS", "CATHODOLUMINESCENCE": "CL"}.get(kind, kind)
+    if kind in ("EELS", "EDS", "CL"):
+        return kind
+    if "CL" in tags or dig(tags, "Acquisition", "Monarc Spectrometer") is not None:
+        return "CL"
+    signal_type = str(signal.metadata.Signal.get_item("signal_type", "") or "").upper()
+    for known in ("EELS", "EDS", "CL"):
+        if signal_type.startswith(known):
+            return known
+    return ""
+
+
 def classify(signal: Any, tags: Mapping[str, Any]) -> tuple[str, str]:
     """DatasetType and Data Type of one DM signal, from its tags and axes."""
     fmt = str(dig(tags, "Meta Data", "Format") or "").lower()
-    kind = str(dig(tags, "Meta Data", "Signal") or "").upper()
-    signal_type = str(signal.metadata.Signal.get_item("signal_type", "") or "").upper()
-    if not kind:
-        kind = "EELS" if signal_type.startswith("EELS") else "EDS" if signal_type.startswith(
-            "EDS") else ""
-    kind = {"X-RAY": "EDS"}.get(kind, kind)
+    kind = _signal_kind(signal, tags)
     operation = str(dig(tags, "Microscope Info", "Operation Mode") or "").upper()
     prefix = _mode_prefix(tags)
     hint = fmt
@@ -143,8 +177,8 @@ def classify(signal: Any, tags: Mapping[str, Any]) -> tuple[str, str]:
         if kind == "EELS":
             return dataset_type, "STEM_EELS_Map" if prefix == "STEM" else _join(
                 prefix, "EFTEM_Imaging" if prefix == "TEM" else "EELS_Map")
-        if kind == "EDS":
-            return dataset_type, _join(prefix, "EDS_Map")
+        if kind in ("EDS", "CL"):
+            return dataset_type, _join(prefix, kind, "Map" if kind == "EDS" else "Imaging")
         return dataset_type, _join(prefix or "", "Imaging") if prefix else "Imaging"
     if dataset_type == "SpectrumImage":
         return dataset_type, _join(prefix, kind, "Spectrum_Imaging")
@@ -153,32 +187,50 @@ def classify(signal: Any, tags: Mapping[str, Any]) -> tuple[str, str]:
     return dataset_type, dataset_type
 
 
+def acquisition_time(tags: Mapping[str, Any], context: ExtractionContext) -> AcquisitionTime | None:
+    """The DataBar's absolute FILETIME if it agrees with a wall-clock time; else the latter."""
+    wall = None
+    for date_path, time_path in _WHEN:
+        wall = from_wall_clock(dig(tags, *date_path), dig(tags, *time_path), context.timezone,
+                               "tags:" + ".".join(time_path))
+        if wall:
+            break
+    for key in _FILETIME_KEYS:
+        absolute = from_filetime(dig(tags, "DataBar", key), f"tags:DataBar.{key}")
+        # "System Info" is not always a clock: trust it only beside a wall clock it matches.
+        if absolute and (key == _FILETIME_KEYS[0] or wall) and agrees(absolute, wall):
+            return absolute
+    return wall
+
+
 def creation_time(tags: Mapping[str, Any], context: ExtractionContext) -> str | None:
     """The acquisition time the tags state, as ISO 8601 in the instrument's timezone."""
-    for date_path, time_path in _WHEN:
-        when = wallclock_iso(dig(tags, *date_path), dig(tags, *time_path), context.timezone)
-        if when:
-            return when
-    return None
+    found = acquisition_time(tags, context)
+    return found.when.astimezone(context.timezone).isoformat() if found else None
+
+
+def _processing(tags: Mapping[str, Any]) -> str | None:
+    steps = dig(tags, "Processing")
+    if not isinstance(steps, Mapping):
+        return None
+    done = []
+    for step in steps.values():
+        if isinstance(step, Mapping) and step.get("Operation"):
+            when = f" ({step['Time']})" if step.get("Time") else ""
+            done.append(f"{step['Operation']}{when}")
+    return "; ".join(done) or None
 
 
 def dm_meta(signal: Any, tags: Mapping[str, Any], path: Path,
             context: ExtractionContext) -> tuple[dict[str, Any], list[str], set[str]]:
     """nx_meta (without DatasetType/Data Type), warnings and unreliable keys of a signal."""
-    meta: dict[str, Any] = {}
+    meta = Meta()
     warnings: list[str] = []
     unreliable: set[str] = set()
-    when = creation_time(tags, context)
-    if when is None:
-        meta["Creation Time"] = mtime_iso(path, context.timezone)
-        unreliable.add("Creation Time")
-        warnings.append("no acquisition date/time in the file; Creation Time is the file's "
-                        "modification time")
-    else:
-        meta["Creation Time"] = when
+    stamp(meta, acquisition_time(tags, context), path, context.timezone, unreliable, warnings)
     meta["Data Dimensions"] = data_dimensions(signal)
     title = signal.metadata.General.get_item("title", "")
-    put(meta, "Title", title)
+    put(meta, "Title", title, source="om:ImageList.TagGroup0.Name")
     for tag_path, key, scale in _MICROSCOPE:
         if key in meta:
             continue
@@ -187,13 +239,19 @@ def dm_meta(signal: Any, tags: Mapping[str, Any], path: Path,
             continue
         if isinstance(value, list) and not value:
             continue
-        put(meta, key, value, scale)
+        put(meta, key, value, scale, source="tags:" + ".".join(tag_path))
     for field in ("Specimen", "Operator", "Microscope"):
         value = dig(tags, "Session Info", field)
         if isinstance(value, str) and value.strip():
-            put(meta, "Session Microscope" if field == "Microscope" else field, value)
-    gms = dig(tags, "GMS Version", "Created") or dig(tags, "GMS Version", "Saved")
-    put(meta, "GMS Version", gms)
+            put(meta, "Session Microscope" if field == "Microscope" else field, value,
+                source=f"tags:Session Info.{field}")
+    for version in ("Created", "Saved"):
+        put(meta, "GMS Version", dig(tags, "GMS Version", version),
+            source=f"tags:GMS Version.{version}")
+        if "GMS Version" in meta:
+            break
+    put(meta, "Processing History", _processing(tags), source="tags:Processing")
+    spectrum_axis(meta, signal)
     # Indicated magnification of a Tecnai in diffraction is a camera setting, not a mag.
     if "Indicated Magnification (x)" in meta and str(
         dig(tags, "Microscope Info", "Operation Mode") or ""
@@ -227,9 +285,9 @@ class DigitalMicrographExtractor:
                 dataset_type, data_type = classify(signal, tags)
                 error = None
             except Exception as exc:  # noqa: BLE001 - keep the other signals and the basics
-                meta = {"Creation Time": mtime_iso(path, context.timezone),
-                        "Data Dimensions": data_dimensions(signal)}
-                warnings, unreliable = [], {"Creation Time"}
+                meta, warnings, unreliable = Meta(), [], set()
+                stamp(meta, None, path, context.timezone, unreliable, warnings)
+                meta["Data Dimensions"] = data_dimensions(signal)
                 dataset_type, data_type = dataset_type_of(signal), "Unknown"
                 error = f"could not map Gatan DigitalMicrograph tags: {exc}"
             meta = finish(meta, dataset_type=dataset_type, data_type=data_type, extractor=NAME)

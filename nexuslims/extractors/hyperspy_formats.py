@@ -2,11 +2,14 @@
 
 These readers all fill HyperSpy's ``metadata`` tree (``Acquisition_instrument``,
 ``Sample``, ``General.date``/``time``...), so one mapping serves them; each extractor adds
-what its own ``original_metadata`` holds beyond that.
+what its own ``original_metadata`` holds beyond that. The tree is taken as the *reader*
+gave it, before HyperSpy/exspy add their defaults (130 eV resolution, 0° tilt...): a
+value the file does not hold is not reported.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,14 +20,15 @@ from ._common import (
     dataset_type_of,
     dig,
     finish,
-    load_signals,
-    mtime_iso,
     multi_name,
     put,
     signal_preview,
-    wallclock_iso,
+    spectrum_axis,
 )
+from ._reader import load_with_file_metadata
+from ._time import MTIME_WARNING, SOURCE_KEY, from_wall_clock, stamp
 from .base import ExtractedDataset, ExtractionContext
+from .fields import Meta
 
 # (path under Acquisition_instrument.<SEM|TEM>, key, scale)
 _INSTRUMENT = (
@@ -63,54 +67,67 @@ def _instrument(metadata: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
     return "", {}
 
 
-def standard_meta(signal: Any, path: Path, context: ExtractionContext,
-                  stage_unit: str = "mm") -> tuple[dict[str, Any], set[str], str]:
-    """nx_meta from HyperSpy's standard metadata; also unreliable keys and SEM/TEM family."""
-    md = signal.metadata.as_dictionary()
-    meta: dict[str, Any] = {}
+def standard_meta(signal: Any, md: Mapping[str, Any], sources: Mapping[str, str], path: Path,
+                  context: ExtractionContext, stage_unit: str = "mm"
+                  ) -> tuple[Meta, set[str], str, list[str]]:
+    """nx_meta from the metadata the file gave (``md``, no library defaults).
+
+    Returns nx_meta, unreliable keys, the SEM/TEM family and warnings.
+    """
+    meta = Meta()
     unreliable: set[str] = set()
-    general = md.get("General", {})
-    when = wallclock_iso(general.get("date"), general.get("time"), context.timezone)
-    if when and general.get("time_zone") and "+" not in str(general.get("time")):
-        # A stated zone name (e.g. "UTC") wins over the instrument's.
-        try:
+    warnings: list[str] = []
+    general = md.get("General", {}) or {}
+    zone = context.timezone
+    if general.get("time_zone"):
+        # A zone the file names (e.g. "UTC") wins over the instrument's.
+        with contextlib.suppress(Exception):
             from zoneinfo import ZoneInfo
 
             zone = ZoneInfo(str(general["time_zone"]))
-            when = wallclock_iso(general.get("date"), general.get("time"), zone)
-        except Exception:  # noqa: BLE001 - unknown zone names keep the instrument's zone
-            pass
-    if when:
-        meta["Creation Time"] = when
-    else:
-        meta["Creation Time"] = mtime_iso(path, context.timezone)
-        unreliable.add("Creation Time")
+    found = from_wall_clock(general.get("date"), general.get("time"), zone,
+                            sources.get("General.time", "reader:General.time"))
+    stamp(meta, found, path, context.timezone, unreliable, warnings)
     meta["Data Dimensions"] = data_dimensions(signal)
-    put(meta, "Title", general.get("title"))
-    put(meta, "Operator", general.get("authors"))
-    family, inst = _instrument(md)
-    for tag_path, key, scale in _INSTRUMENT:
-        value = dig(inst, *tag_path)
+
+    def take(key: str, dotted: str, scale: float = 1) -> None:
+        value = dig(md, *dotted.split("."))
         if key in _ZERO_MEANS_UNKNOWN and value == 0:
-            continue
-        put(meta, key, value, scale)
+            return
+        put(meta, key, value, scale, source=sources.get(dotted, f"reader:{dotted}"))
+
+    take("Title", "General.title")
+    take("Operator", "General.authors")
+    family, _ = _instrument(md)
+    base = f"Acquisition_instrument.{family}"
+    for tag_path, key, scale in _INSTRUMENT:
+        take(key, ".".join((base, *tag_path)), scale)
     for axis in ("x", "y", "z"):
-        put(meta, f"Stage Position {axis.upper()} ({stage_unit})", dig(inst, "Stage", axis))
-    sample = md.get("Sample", {})
-    elements = sample.get("elements")
-    if elements is not None and len(elements):
-        meta["Elements"] = ", ".join(str(e) for e in elements)
-    lines = sample.get("xray_lines")
-    if lines is not None and len(lines):
-        meta["X-ray Lines"] = ", ".join(str(e) for e in lines)
-    put(meta, "Signal Quantity", dig(md, "Signal", "quantity"))
-    return meta, unreliable, family
+        take(f"Stage Position {axis.upper()} ({stage_unit})", f"{base}.Stage.{axis}")
+    sample = md.get("Sample", {}) or {}
+    for name, key in (("elements", "Elements"), ("xray_lines", "X-ray Lines")):
+        values = sample.get(name)
+        if values is not None and len(values):
+            meta.set(key, ", ".join(str(e) for e in values),
+                     sources.get(f"Sample.{name}", f"reader:Sample.{name}"))
+    take("Signal Quantity", "Signal.quantity")
+    spectrum_axis(meta, signal)
+    return meta, unreliable, family, warnings
 
 
-def _data_type(dataset_type: str, signal: Any, family: str) -> str:
+def _data_type(dataset_type: str, signal: Any, family: str, xrf: bool = False) -> str:
     signal_type = str(signal.metadata.get_item("Signal.signal_type", "") or "").upper()
     kind = "EDS" if signal_type.startswith("EDS") else "EELS" if signal_type.startswith(
         "EELS") else "CL" if signal_type.startswith("CL") else ""
+    if xrf or signal_type.startswith("XRF"):
+        # X-rays excited by an X-ray tube: no electron beam, so no SEM/TEM prefix.
+        return {"Spectrum": "XRF_Spectrum", "SpectrumImage": "XRF_Spectrum_Imaging"}.get(
+            dataset_type, "XRF_Map")
+    # The signal class names the instrument (EDS_SEM/EDS_TEM) from the file's own
+    # evidence; a reader's default tree (MSA puts everything under TEM) does not.
+    for family_name in ("SEM", "TEM"):
+        if signal_type.endswith("_" + family_name):
+            family = family_name
     prefix = family if family else ""
     if family == "TEM" and signal.axes_manager.navigation_dimension:
         prefix = "STEM"
@@ -142,34 +159,40 @@ class _HyperSpyExtractor:
     def extras(self, signal: Any, meta: dict[str, Any]) -> None:
         """Format-specific fields from ``original_metadata`` (override)."""
 
+    def is_xrf(self, path: Path, signal: Any) -> bool:
+        """Whether the file says its X-rays were excited by an X-ray tube (override)."""
+        return False
+
     def extract(self, path: Path, context: ExtractionContext) -> list[ExtractedDataset]:
         """One dataset per signal the file holds."""
-        kwargs: dict[str, Any] = {"file_format": self.reader} if self.reader else {}
-        signals = load_signals(path, lazy=self.lazy, **kwargs)
-        metas = [standard_meta(s, path, context, self.stage_unit) for s in signals]
+        loaded = load_with_file_metadata(path, self.reader, lazy=self.lazy)
+        metas = [standard_meta(s, md, src, path, context, self.stage_unit)
+                 for s, md, src in loaded]
         # Signals of one file are one acquisition: one that states no time takes a
         # sibling's (a .bcf's survey image has none, its EDS map has).
-        stated = next((m["Creation Time"] for m, unrel, _ in metas
-                       if "Creation Time" not in unrel), None)
+        stated = next(((m["Creation Time"], m.sources["Creation Time"], m[SOURCE_KEY])
+                       for m, unrel, _, _ in metas if "Creation Time" not in unrel), None)
         out: list[ExtractedDataset] = []
-        for index, (signal, (meta, unreliable, family)) in enumerate(
-                zip(signals, metas, strict=True), 1):
+        for index, ((signal, _, _), (meta, unreliable, family, warnings)) in enumerate(
+                zip(loaded, metas, strict=True), 1):
             if stated and "Creation Time" in unreliable:
-                meta["Creation Time"] = stated
+                meta["Creation Time"], meta.sources["Creation Time"], meta[SOURCE_KEY] = stated
                 unreliable.discard("Creation Time")
-            warnings: list[str] = []
+                warnings.remove(MTIME_WARNING)
             try:
                 self.extras(signal, meta)
             except Exception as exc:  # noqa: BLE001 - the standard fields are still good
                 warnings.append(f"could not read {self.format_name} extra fields: {exc}")
             dataset_type = dataset_type_of(signal)
-            data_type = _data_type(dataset_type, signal, family)
-            if "Creation Time" in unreliable:
-                warnings.append("no acquisition date/time in the file; Creation Time is the "
-                                "file's modification time")
+            xrf = self.is_xrf(path, signal)
+            if xrf and "Voltage (kV)" in meta:
+                # An X-ray tube's voltage, not an electron beam's.
+                source = meta.sources.get("Voltage (kV)", "")
+                meta.set("X-ray Tube Voltage (kV)", meta.pop("Voltage (kV)"), source)
+            data_type = _data_type(dataset_type, signal, family, xrf)
             out.append(
                 ExtractedDataset(
-                    name=multi_name(path, index, len(signals)),
+                    name=multi_name(path, index, len(loaded)),
                     dataset_type=dataset_type,
                     nx_meta=finish(meta, dataset_type=dataset_type, data_type=data_type,
                                    extractor=self.name),
@@ -180,6 +203,22 @@ class _HyperSpyExtractor:
                 )
             )
         return out
+
+
+# (original_metadata path, nx_meta key) of Bruker Esprit headers
+_BRUKER = (
+    (("Microscope", "Name"), "Microscope"),
+    (("Microscope", "WD"), "Working Distance (mm)"),
+    (("Hardware", "DetectorTemperature"), "Detector Temperature (C)"),
+    (("Hardware", "DeadTime"), "EDS Dead Time (%)"),
+    (("Hardware", "ShapingTime"), "EDS Shaping Time (ns)"),
+    (("Detector", "WindowType"), "EDS Window Type"),
+    (("DSP Configuration", "ImageWidth"), "Image Width (px)"),
+    (("DSP Configuration", "ImageHeight"), "Image Height (px)"),
+    (("DSP Configuration", "PixelAverage"), "Pixel Averaging"),
+    (("DSP Configuration", "LineAverage"), "Line Averaging"),
+    (("DSP Configuration", "PixelTime"), "Pixel Dwell Time (us)"),
+)
 
 
 class BrukerExtractor(_HyperSpyExtractor):
@@ -197,25 +236,33 @@ class BrukerExtractor(_HyperSpyExtractor):
             head = handle.read(8)
         return head.startswith(b"AAMVHFSS") or head.lstrip(b"\xef\xbb\xbf").startswith(b"<")
 
+    def is_xrf(self, path: Path, signal: Any) -> bool:
+        """A micro-XRF spectrum (.spx) carries a ``TRTXrfHeader`` (X-ray tube settings)."""
+        if path.suffix.lower() != ".spx":
+            return False
+        return b"TRTXrfHeader" in path.read_bytes()
+
     def extras(self, signal: Any, meta: dict[str, Any]) -> None:
         om = signal.original_metadata.as_dictionary()
-        put(meta, "Microscope", dig(om, "Microscope", "Name") or meta.get("Microscope"))
-        put(meta, "Working Distance (mm)", dig(om, "Microscope", "WD"))
-        put(meta, "Detector Temperature (C)", dig(om, "Hardware", "DetectorTemperature"))
-        put(meta, "EDS Dead Time (%)", dig(om, "Hardware", "DeadTime"))
-        put(meta, "EDS Shaping Time (ns)", dig(om, "Hardware", "ShapingTime"))
-        put(meta, "EDS Window Type", dig(om, "Detector", "WindowType"))
-        dsp = dig(om, "DSP Configuration") or {}
-        if isinstance(dsp, Mapping):
-            put(meta, "Image Width (px)", dsp.get("ImageWidth"))
-            put(meta, "Image Height (px)", dsp.get("ImageHeight"))
-            put(meta, "Pixel Averaging", dsp.get("PixelAverage"))
-            put(meta, "Line Averaging", dsp.get("LineAverage"))
-            put(meta, "Pixel Dwell Time (us)", dsp.get("PixelTime"))
+        for tag_path, key in _BRUKER:
+            put(meta, key, dig(om, *tag_path), source="om:" + ".".join(tag_path))
         counter = dig(om, "Line counter")
-        if counter is not None:
-            meta.setdefault("Mapping Frames", len(set(counter)) if hasattr(counter, "__len__")
-                            else counter)
+        if counter is not None and "Mapping Frames" not in meta:
+            put(meta, "Mapping Frames", len(set(counter)) if hasattr(counter, "__len__")
+                else counter, source="om:Line counter")
+
+
+# spc_header field -> nx_meta key (EDAX .spc)
+_SPC = (
+    ("elevation", "EDS Elevation Angle (deg)"),
+    ("azimuth", "EDS Azimuthal Angle (deg)"),
+    ("liveTime", "EDS Live Time (s)"),
+    ("evPerChan", "EDS Energy Per Channel (eV)"),
+    ("detReso", "EDS Detector Resolution (eV)"),
+    ("endEnergy", "EDS End Energy (keV)"),
+    ("numPts", "Number of Channels"),
+    ("tilt", "Stage Tilt (deg)"),
+)
 
 
 class EdaxSpcExtractor(_HyperSpyExtractor):
@@ -230,16 +277,13 @@ class EdaxSpcExtractor(_HyperSpyExtractor):
         header = dig(signal.original_metadata.as_dictionary(), "spc_header") or {}
         if not isinstance(header, Mapping):
             return
-        put(meta, "EDS Elevation Angle (deg)", header.get("elevation"))
-        put(meta, "EDS Azimuthal Angle (deg)", header.get("azimuth"))
-        put(meta, "EDS Live Time (s)", header.get("liveTime"))
-        put(meta, "EDS Energy Per Channel (eV)", header.get("evPerChan"))
-        put(meta, "EDS Detector Resolution (eV)", header.get("detReso") or None)
-        put(meta, "EDS End Energy (keV)", header.get("endEnergy"))
-        put(meta, "Number of Channels", header.get("numPts"))
-        put(meta, "Stage Tilt (deg)", header.get("tilt"))
+        for tag, key in _SPC:
+            value = header.get(tag)
+            if tag == "detReso" and not value:
+                continue
+            put(meta, key, value, source=f"om:spc_header.{tag}")
         if "Voltage (kV)" not in meta:
-            put(meta, "Voltage (kV)", header.get("kV"))
+            put(meta, "Voltage (kV)", header.get("kV"), source="om:spc_header.kV")
 
 
 class MsaExtractor(_HyperSpyExtractor):
@@ -257,24 +301,40 @@ class MsaExtractor(_HyperSpyExtractor):
             head = handle.read(64).lstrip(b"\xef\xbb\xbf").lstrip()
         return head.upper().startswith(b"#FORMAT")
 
+    def is_xrf(self, path: Path, signal: Any) -> bool:
+        """``#SIGNALTYPE : XRF``."""
+        return str(signal.original_metadata.get_item("SIGNALTYPE", "")).upper() == "XRF"
+
     def extras(self, signal: Any, meta: dict[str, Any]) -> None:
         om = signal.original_metadata.as_dictionary()
         # Covered by the standard mapping, or layout of the data rather than acquisition.
         skip = {"FORMAT", "VERSION", "NPOINTS", "NCOLUMNS", "XPERCHAN", "OFFSET", "CHOFFSET",
                 "DATATYPE", "XUNITS", "YUNITS", "XLABEL", "YLABEL", "DATE", "TIME", "TITLE",
                 "OWNER", "SIGNALTYPE", "BEAMKV", "LIVETIME", "REALTIME", "ELEVANGLE",
-                "AZIMANGLE", "MAGCAM"}
+                "AZIMANGLE", "MAGCAM", "RESO"}
         for key, value in om.items():
             name = re.sub(r"\s*-\s*([A-Za-z]+)$", r" (\1)", " ".join(str(key).split()))
             if name.split(" (")[0].upper() in skip or isinstance(value, Mapping):
                 continue
             if value in ("", None):
                 continue
-            put(meta, f"MSA {name}", value)
-        put(meta, "Number of Channels", om.get("NPOINTS"))
-        put(meta, "Energy Per Channel (eV)", om.get("XPERCHAN"))
-        put(meta, "Indicated Magnification (x)", om.get("MAGCAM"))
-        put(meta, "Operator", meta.get("Operator") or om.get("OWNER"))
+            put(meta, f"MSA {name}", _number_or_text(value), source=f"msa:{key}")
+        put(meta, "Number of Channels", om.get("NPOINTS"), source="msa:NPOINTS")
+        put(meta, "Energy Per Channel (eV)", om.get("XPERCHAN"), source="msa:XPERCHAN")
+        put(meta, "Indicated Magnification (x)", om.get("MAGCAM"), source="msa:MAGCAM")
+        # EDAX writes its detector's resolution (at Mn Ka) as the ##RESO keyword.
+        if "EDS Energy Resolution MnKa (eV)" not in meta:
+            put(meta, "EDS Energy Resolution MnKa (eV)", _number_or_text(om.get("RESO (MnKa)")),
+                source="msa:RESO (MnKa)")
+        if "Operator" not in meta:
+            put(meta, "Operator", om.get("OWNER"), source="msa:OWNER")
+
+
+def _number_or_text(value: Any) -> Any:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return value
 
 
 class HyperSpyExtractor(_HyperSpyExtractor):
@@ -311,21 +371,26 @@ class MrcExtractor(_HyperSpyExtractor):
         header = header.as_dictionary() if hasattr(header, "as_dictionary") else dict(header)
         x_axis = signal.axes_manager.signal_axes[0]
         if x_axis.units and x_axis.scale:
-            put(meta, f"Pixel Size ({x_axis.units})", float(x_axis.scale))
-        put(meta, "Pixel Data Type", self._MODES.get(int(header.get("MODE", -1))))
-        put(meta, "Number of Sections", int(header["NZ"]) if "NZ" in header else None)
+            put(meta, f"Pixel Size ({x_axis.units})", float(x_axis.scale), source="axis:x.scale")
+        put(meta, "Pixel Data Type", self._MODES.get(int(header.get("MODE", -1))),
+            source="om:std_header.MODE")
+        put(meta, "Number of Sections", int(header["NZ"]) if "NZ" in header else None,
+            source="om:std_header.NZ")
         space_group = header.get("ISPG")
         if space_group is not None:
-            put(meta, "Stack Kind", "image stack" if int(space_group) == 0 else "volume")
+            put(meta, "Stack Kind", "image stack" if int(space_group) == 0 else "volume",
+                source="om:std_header.ISPG")
         for key, label in (("AMIN", "Minimum"), ("AMAX", "Maximum"), ("AMEAN", "Mean"),
                            ("RMS", "RMS")):
             if key in header:
-                put(meta, f"Density {label}", round(float(header[key]), 6))
+                put(meta, f"Density {label}", round(float(header[key]), 6),
+                    source=f"om:std_header.{key}")
         if int(header.get("NEXT", 0) or 0):
-            put(meta, "Extended Header Size (bytes)", int(header["NEXT"]))
+            put(meta, "Extended Header Size (bytes)", int(header["NEXT"]),
+                source="om:std_header.NEXT")
         labels = _mrc_labels(header.get("LABELS"), int(header.get("NLABL", 0) or 0))
         if labels:
-            put(meta, "Labels", "; ".join(labels))
+            put(meta, "Labels", "; ".join(labels), source="om:std_header.LABELS")
 
 
 def _mrc_labels(raw: Any, count: int) -> list[str]:

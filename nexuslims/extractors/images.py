@@ -8,8 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ._common import finish, mtime_iso, put, wallclock_iso
+from ._common import finish, put
+from ._time import from_wall_clock, stamp
 from .base import ExtractedDataset, ExtractionContext
+from .fields import Meta
 
 _MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM")
 _BITS = {"1": (1, 1), "L": (8, 1), "P": (8, 1), "LA": (8, 2), "PA": (8, 2), "RGB": (8, 3),
@@ -84,7 +86,7 @@ class ImageExtractor:
         """One Image dataset: dimensions, mode, bit depth, format, EXIF capture details."""
         from PIL import Image
 
-        meta: dict[str, Any] = {}
+        meta = Meta()
         warnings: list[str] = []
         unreliable: set[str] = set()
         date = time = None
@@ -110,12 +112,10 @@ class ImageExtractor:
                 date, time = _exif(image, meta)
         except Exception as exc:  # noqa: BLE001 - report what we have and why it stops
             warnings.append(f"image header unreadable: {exc}")
-        iso = wallclock_iso(date, time, context.timezone) if date and time else None
-        if iso is None:
-            iso = mtime_iso(path, context.timezone)
-            unreliable.add("Creation Time")
-        meta["Creation Time"] = iso
+        stamp(meta, from_wall_clock(date, time, context.timezone, "exif:DateTimeOriginal"),
+              path, context.timezone, unreliable, warnings)
         return [ExtractedDataset(
             name=path.name, dataset_type="Image", extractor=self.name,
-            nx_meta=finish(meta, dataset_type="Image", data_type="Image", extractor=self.name),
+            nx_meta=finish(meta, dataset_type="Image", data_type="Image", extractor=self.name,
+                           default_source="image:header"),
             unreliable=unreliable, warnings=warnings, render_preview=_image_preview(path))]

@@ -6,8 +6,10 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from ._common import finish, mtime_iso, put
+from ._common import finish, put
+from ._time import stamp
 from .base import ExtractedDataset, ExtractionContext
+from .fields import Meta
 
 _SNIFF_BYTES = 8192
 _CHUNK = 1 << 20
@@ -60,7 +62,7 @@ class TextExtractor:
 
     def extract(self, path: Path, context: ExtractionContext) -> list[ExtractedDataset]:
         """One Misc dataset describing the text."""
-        meta: dict[str, Any] = {}
+        meta = Meta()
         warnings: list[str] = []
         size = path.stat().st_size
         lines = 0
@@ -85,11 +87,13 @@ class TextExtractor:
         put(meta, "First Line", first[:_FIRST_LINE_CHARS])
         if path.suffix.lower() in (".csv", ".tsv"):
             _table(text, meta, warnings)
-        meta["Creation Time"] = mtime_iso(path, context.timezone)
+        unreliable: set[str] = set()
+        stamp(meta, None, path, context.timezone, unreliable, warnings)
         return [ExtractedDataset(
             name=path.name, dataset_type="Misc", extractor=self.name,
-            nx_meta=finish(meta, dataset_type="Misc", data_type="Text", extractor=self.name),
-            warnings=warnings, render_preview=_text_preview(path))]
+            nx_meta=finish(meta, dataset_type="Misc", data_type="Text", extractor=self.name,
+                           default_source="text:content"),
+            unreliable=unreliable, warnings=warnings, render_preview=_text_preview(path))]
 
 
 def _utf16(head: bytes) -> str:

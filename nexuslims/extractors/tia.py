@@ -18,16 +18,17 @@ from typing import Any
 from ._common import (
     data_dimensions,
     dataset_type_of,
-    epoch_iso,
     finish,
     load_signals,
-    mtime_iso,
     multi_name,
     put,
     signal_preview,
+    spectrum_axis,
 )
+from ._time import MTIME_WARNING, AcquisitionTime, from_epoch, from_wall_clock, stamp
 from .base import ExtractedDataset, ExtractionContext
 from .basic import basic_dataset
+from .fields import Meta, sources_of
 
 NAME = "tia"
 
@@ -75,17 +76,35 @@ def _title(label: str) -> str:
     return " ".join(w if w.isupper() else w[:1].upper() + w[1:] for w in words)
 
 
+def emi_time(block: str, context: ExtractionContext) -> AcquisitionTime | None:
+    """The block's ``AcquireDate``: wall clock of the TIA PC, read in the instrument's zone."""
+    when = ET.fromstring(block).findtext("AcquireDate")
+    if not when:
+        return None
+    try:
+        naive = dt.datetime.strptime(" ".join(when.split()), "%a %b %d %H:%M:%S %Y")
+    except ValueError:
+        return None
+    return from_wall_clock(naive.date().isoformat(), naive.time().isoformat(),
+                           context.timezone, "emi:AcquireDate")
+
+
+def ser_time(signal: Any) -> AcquisitionTime | None:
+    """The ``.ser``'s own time tag (seconds since the epoch; the first of a series)."""
+    import numpy as np
+
+    stamps = signal.original_metadata.get_item("ser_header_parameters.Time")
+    if stamps is None:
+        return None
+    values = np.asarray(stamps, dtype=float).ravel()
+    values = values[values > 0]
+    return from_epoch(values.min(), "om:ser_header_parameters.Time") if values.size else None
+
+
 def emi_meta(block: str, context: ExtractionContext) -> dict[str, Any]:
-    """nx_meta fields from one ``<ObjectInfo>`` block (microscope settings, date)."""
+    """nx_meta fields from one ``<ObjectInfo>`` block (microscope settings)."""
     root = ET.fromstring(block)
-    meta: dict[str, Any] = {}
-    when = root.findtext("AcquireDate")
-    if when:
-        try:
-            stamp = dt.datetime.strptime(" ".join(when.split()), "%a %b %d %H:%M:%S %Y")
-            meta["Creation Time"] = stamp.replace(tzinfo=context.timezone).isoformat()
-        except ValueError:
-            pass
+    meta = Meta()
     for data in root.iterfind("ExperimentalDescription/Root/Data"):
         label = (data.findtext("Label") or "").strip()
         value = (data.findtext("Value") or "").strip()
@@ -97,22 +116,38 @@ def emi_meta(block: str, context: ExtractionContext) -> dict[str, Any]:
             key = f"{_title(label)} ({unit})" if unit else _title(label)
         if label == "Microscope":
             value = re.sub(r"^Microscope\s+", "", value)
+        source = f"emi:ExperimentalDescription/{label}"
         if unit:
             try:
-                put(meta, key, float(value), scale)
+                put(meta, key, float(value), scale, source=source)
                 continue
             except ValueError:
                 pass
-        put(meta, key, value)
+        put(meta, key, value, source=source)
     for tag, (key, scale) in _ACQUIRE.items():
         value = (root.findtext(f"AcquireInfo/{tag}") or "").strip()
         if value:
             try:
-                put(meta, key, float(value) if key != "Camera" else value, scale)
+                put(meta, key, float(value) if key != "Camera" else value, scale,
+                    source=f"emi:AcquireInfo/{tag}")
             except ValueError:
-                put(meta, key, value)
-    put(meta, "Manufacturer", root.findtext("Manufacturer"))
+                put(meta, key, value, source=f"emi:AcquireInfo/{tag}")
+    _eds_settings(root, meta)
+    put(meta, "Manufacturer", root.findtext("Manufacturer"), source="emi:Manufacturer")
     return meta
+
+
+def _eds_settings(root: ET.Element, meta: dict[str, Any]) -> None:
+    """Every other ``AcquireInfo`` setting (an EDS acquisition's live time, dispersion...)."""
+    for child in root.iterfind("AcquireInfo/*"):
+        text = (child.text or "").strip()
+        if child.tag in _ACQUIRE or child.tag == "Magnification" or not text or len(child):
+            continue
+        name = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", child.tag.removesuffix("Path"))
+        try:
+            put(meta, f"TIA {name}", float(text), source=f"emi:AcquireInfo/{child.tag}")
+        except ValueError:
+            put(meta, f"TIA {name}", text, source=f"emi:AcquireInfo/{child.tag}")
 
 
 def _kind(meta: dict[str, Any], signal: Any) -> tuple[str, str]:
@@ -121,7 +156,7 @@ def _kind(meta: dict[str, Any], signal: Any) -> tuple[str, str]:
     hint = "diffraction" if prefix == "TEM" and "DIFFRACTION" in mode else None
     dataset_type = dataset_type_of(signal, hint)
     if dataset_type in ("Spectrum", "SpectrumImage"):
-        kind = "EELS" if str(meta.get("Filter Mode", "")).lower() == "spectroscopy" else ""
+        kind = spectrum_kind(meta, signal)
         tail = "Spectrum_Imaging" if dataset_type == "SpectrumImage" else (
             "" if kind and prefix else "Spectrum")
         return dataset_type, "_".join(p for p in (prefix, kind, tail) if p)
@@ -130,6 +165,32 @@ def _kind(meta: dict[str, Any], signal: Any) -> tuple[str, str]:
     if dataset_type == "Image":
         return dataset_type, "_".join(p for p in (prefix, "Imaging") if p)
     return dataset_type, dataset_type
+
+
+def spectrum_kind(meta: dict[str, Any], signal: Any) -> str:
+    """EELS or EDS, from the energy axis first: TIA labels neither.
+
+    EELS spectrometers disperse at 0.01-1 eV/channel around the zero-loss peak; an EDS
+    detector at 5-20 eV/channel from 0 to tens of keV. The filter being in
+    spectroscopy mode says only that a GIF is fitted, so it decides only when the axis
+    is not an energy axis.
+    """
+    try:
+        axis = signal.axes_manager.signal_axes[0]
+        units = str(axis.units or "").strip().lower()
+        scale = float(axis.scale) * (1000.0 if units == "kev" else 1.0)
+        offset = float(axis.offset) * (1000.0 if units == "kev" else 1.0)
+        end = offset + scale * axis.size
+    except Exception:  # noqa: BLE001 - no axis: only the settings can tell
+        units, scale, end = "", 0.0, 0.0
+    if units in ("ev", "kev") and scale > 0:
+        if scale >= 3.0 and end >= 5000.0:
+            return "EDS"
+        if scale <= 2.0:
+            return "EELS"
+    if str(meta.get("Filter Mode", "")).lower() == "spectroscopy":
+        return "EELS"
+    return ""
 
 
 def _find_emi(ser: Path) -> tuple[Path | None, int]:
@@ -169,6 +230,7 @@ class TiaSerExtractor:
         emi, index = _find_emi(path)
         warnings: list[str] = []
         settings: dict[str, Any] = {}
+        wall: AcquisitionTime | None = None
         if emi is None:
             warnings.append("no .emi file next to this .ser: microscope settings unavailable")
         else:
@@ -181,26 +243,25 @@ class TiaSerExtractor:
                                     "used the first one")
                 if block is not None:
                     settings = emi_meta(block, context)
+                    wall = emi_time(block, context)
                 else:
                     warnings.append(f"{emi.name} holds no settings")
             except (OSError, ET.ParseError) as exc:
                 warnings.append(f"could not read settings from {emi.name}: {exc}")
         out: list[ExtractedDataset] = []
         for i, signal in enumerate(signals, 1):
-            meta = dict(settings)
+            meta = Meta(settings)
+            meta.sources.update(sources_of(settings))
             unreliable: set[str] = set()
             notes = list(warnings)
-            if "Creation Time" not in meta:
-                stamp = signal.original_metadata.get_item("ser_header_parameters.Time")
-                if stamp:
-                    meta["Creation Time"] = epoch_iso(float(stamp), context.timezone)
-                else:
-                    meta["Creation Time"] = mtime_iso(path, context.timezone)
-                    unreliable.add("Creation Time")
+            # The .ser's epoch seconds are the instant; the .emi's date is the TIA PC's
+            # wall clock (and may be a sibling detector's block).
+            stamp(meta, ser_time(signal) or wall, path, context.timezone, unreliable, notes)
             meta["Data Dimensions"] = data_dimensions(signal)
+            spectrum_axis(meta, signal)
             if emi is not None:
-                meta["TIA Metadata File"] = emi.name
-                meta["TIA Detector Index"] = index
+                meta.set("TIA Metadata File", emi.name, "filesystem:name")
+                meta.set("TIA Detector Index", index, "filesystem:name")
             dataset_type, data_type = _kind(meta, signal)
             out.append(
                 ExtractedDataset(
@@ -244,11 +305,15 @@ class TiaEmiExtractor:
             blocks = emi_objects(path)
             if blocks:
                 settings = emi_meta(blocks[0], context)
-                ds.nx_meta.update(
-                    {k: v for k, v in settings.items() if k not in ("Creation Time",)}
-                )
-                if "Creation Time" in settings:
-                    ds.nx_meta["Creation Time"] = settings["Creation Time"]
+                ds.nx_meta.update(settings)
+                ds.sources.update(sources_of(settings))
+                wall = emi_time(blocks[0], context)
+                if wall is not None:
+                    found = stamp(ds.nx_meta, wall, path, context.timezone, ds.unreliable,
+                                  ds.warnings)
+                    ds.sources["Creation Time"] = found.key
+                    if MTIME_WARNING in ds.warnings:
+                        ds.warnings.remove(MTIME_WARNING)
                 ds.nx_meta["Extractor"] = self.name
         except (OSError, ET.ParseError) as exc:
             ds.warnings.append(f"could not read settings: {exc}")

@@ -9,17 +9,27 @@ file's metadata. Pixel data are read only when a preview is drawn.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from pathlib import Path
 from typing import Any
 
-from ._common import epoch_iso, finish, mtime_iso, multi_name, put
+from ._common import finish, multi_name, put
+from ._time import from_epoch, stamp
 from .base import ExtractedDataset, ExtractionContext
+from .fields import Meta
 
 NAME = "velox"
-_KINDS = ("Image", "Spectrum", "SpectrumImage")
+_KINDS = ("Image", "Spectrum", "SpectrumImage", "EelsSpectrumImage")
 _SCANNING = ("ScanningDetector", "AnalyticalDetector")
+_OPERATING = {"1": "TEM", "2": "STEM"}  # Optics.OperatingMode
+_WHEN = ("Acquisition", "AcquisitionStartDatetime", "DateTime")  # epoch seconds
+_SYMBOLS = """H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr
+    Mn Fe Co Ni Cu Zn Ga Ge As Se Br Kr Rb Sr Y Zr Nb Mo Tc Ru Rh Pd Ag Cd In Sn Sb Te I Xe
+    Cs Ba La Ce Pr Nd Pm Sm Eu Gd Tb Dy Ho Er Tm Yb Lu Hf Ta W Re Os Ir Pt Au Hg Tl Pb Bi Po
+    At Rn Fr Ra Ac Th Pa U Np Pu Am Cm Bk Cf"""
+ELEMENT_SYMBOLS = frozenset(_SYMBOLS.split())
 
 
 def _f(value: Any) -> float | None:
@@ -35,9 +45,44 @@ def _scaled(value: Any, scale: float) -> float | None:
     return None if val is None else val * scale
 
 
-def _metadata(group: Any) -> dict[str, Any]:
-    raw = group["Metadata"][:, 0].tobytes().rstrip(b"\0")
+def _json_at(dataset: Any) -> dict[str, Any]:
+    """A Velox JSON document: a column of bytes (one column per frame; the first)."""
+    column = dataset[:, 0] if dataset.ndim == 2 else dataset[:]
+    raw = column.tobytes().rstrip(b"\0") if column.dtype.kind == "u" else bytes(column[0])
     return json.loads(raw.decode("utf-8", "replace"))
+
+
+def _metadata(group: Any) -> dict[str, Any]:
+    return _json_at(group["Metadata"])
+
+
+def map_labels(h5: Any) -> dict[str, tuple[str, str]]:
+    """Image uid -> (label Velox shows, e.g. ``"Fe"`` or ``"HAADF"``; its file key).
+
+    Velox 11 keeps them in ``/Displays/ImageDisplay`` (``id`` names the element of an
+    EDS map; ``data`` points at a reference holding the image's path); older files in
+    ``/Presentation/Displays/ImageDisplay`` (``display.label``).
+    """
+    out: dict[str, tuple[str, str]] = {}
+    for base, new in (("Displays/ImageDisplay", True),
+                      ("Presentation/Displays/ImageDisplay", False)):
+        if base not in h5:
+            continue
+        for key, item in h5[base].items():
+            try:
+                display = json.loads(item[0])
+                if new:
+                    reference = json.loads(h5[display["data"]][0])
+                    path, label = reference["dataPath"], display.get("id") or display["title"]
+                    source = f"velox:{base}/{key}.id"
+                else:
+                    path, label = display["dataPath"], display["display"]["label"]
+                    source = f"velox:{base}/{key}.display.label"
+            except (KeyError, ValueError, TypeError, IndexError):
+                continue
+            if label:
+                out.setdefault(str(path).rstrip("/").split("/")[-1], (str(label), source))
+    return out
 
 
 def _detector(md: dict[str, Any], name: str) -> dict[str, Any]:
@@ -47,40 +92,70 @@ def _detector(md: dict[str, Any], name: str) -> dict[str, Any]:
     return {}
 
 
+_RAD = 180 / math.pi
+# (JSON path in the dataset's Metadata, nx_meta key, scale): copied when present.
+_FIELDS = (
+    (("Instrument", "InstrumentId"), "Instrument ID", 1),
+    (("Instrument", "ControlSoftwareVersion"), "Software Version", 1),
+    (("Core", "UserId"), "Operator", 1),
+    (("Optics", "AccelerationVoltage"), "Voltage (kV)", 1e-3),
+    (("Optics", "ExtractorVoltage"), "Extractor Voltage (V)", 1),
+    (("Optics", "SpotIndex"), "Spot Size", 1),
+    (("Optics", "CameraLength"), "Camera Length (mm)", 1e3),
+    (("Optics", "BeamConvergence"), "Convergence Semi-angle (mrad)", 1e3),
+    (("Optics", "Defocus"), "Defocus (um)", 1e6),
+    (("Optics", "LastMeasuredScreenCurrent"), "Screen Current (nA)", 1e9),
+    (("Optics", "FullScanFieldOfView", "x"), "Field of View (um)", 1e6),
+    (("Optics", "IlluminationMode"), "Illumination Mode", 1),
+    (("Optics", "ObjectiveLensMode"), "Objective Lens Mode", 1),
+    (("Optics", "ProjectorMode"), "Projector Mode", 1),
+    (("Acquisition", "SourceType"), "Source Type", 1),
+    (("Stage", "Position", "x"), "Stage Position X (um)", 1e6),
+    (("Stage", "Position", "y"), "Stage Position Y (um)", 1e6),
+    (("Stage", "Position", "z"), "Stage Position Z (um)", 1e6),
+    (("Stage", "AlphaTilt"), "Stage Position Alpha (deg)", _RAD),
+    (("Stage", "BetaTilt"), "Stage Position Beta (deg)", _RAD),
+    (("Stage", "HolderType"), "Holder Type", 1),
+)
+_SCAN = (
+    ("DwellTime", "Dwell Time (s)", 1),
+    ("FrameTime", "Frame Time (s)", 1),
+    ("ScanRotation", "Scan Rotation (deg)", _RAD),
+)
+_EDS = (
+    ("ElevationAngle", "EDS Elevation Angle (deg)", _RAD),
+    ("AzimuthAngle", "EDS Azimuthal Angle (deg)", _RAD),
+    ("CollectionAngle", "EDS Solid Angle (sr)", 1),
+    ("Dispersion", "Energy per Channel (eV)", 1),
+    ("OffsetEnergy", "Energy Offset (eV)", 1),
+    ("RealTime", "EDS Real Time (s)", 1),
+    ("LiveTime", "EDS Live Time (s)", 1),
+    ("InputCountRate", "EDS Input Count Rate (cps)", 1),
+)
+
+
+def _get(md: dict[str, Any], path: tuple[str, ...]) -> Any:
+    node: Any = md
+    for part in path:
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+def _put(meta: Meta, key: str, value: Any, scale: float, source: str) -> None:
+    val = _f(value)
+    put(meta, key, value if val is None else val * scale, source=source)
+
+
 def velox_meta(md: dict[str, Any], kind: str, shape: tuple[int, ...],
-               context: ExtractionContext) -> tuple[dict[str, Any], str, str]:
+               context: ExtractionContext) -> tuple[Meta, str, str]:
     """nx_meta, DatasetType and Data Type of one Velox dataset from its JSON metadata."""
-    meta: dict[str, Any] = {}
-    stamp = _f((md.get("Acquisition") or {}).get("AcquisitionStartDatetime", {}).get("DateTime"))
-    if stamp:
-        meta["Creation Time"] = epoch_iso(stamp, context.timezone)
+    meta = Meta()
     instrument = md.get("Instrument") or {}
     model = " ".join(str(instrument.get(k, "")) for k in ("Manufacturer", "InstrumentClass",
                                                           "InstrumentModel")).strip()
-    put(meta, "Microscope", model or None)
-    put(meta, "Instrument ID", instrument.get("InstrumentId"))
-    put(meta, "Software Version", instrument.get("ControlSoftwareVersion"))
-    put(meta, "Operator", (md.get("Core") or {}).get("UserId"))
-    optics = md.get("Optics") or {}
-    put(meta, "Voltage (kV)", _scaled(optics.get("AccelerationVoltage"), 1e-3))
-    put(meta, "Extractor Voltage (V)", _f(optics.get("ExtractorVoltage")))
-    put(meta, "Spot Size", optics.get("SpotIndex"))
-    put(meta, "Camera Length (mm)", _scaled(optics.get("CameraLength"), 1e3))
-    put(meta, "Convergence Semi-angle (mrad)", _scaled(optics.get("BeamConvergence"), 1e3))
-    put(meta, "Defocus (um)", _scaled(optics.get("Defocus"), 1e6))
-    put(meta, "Screen Current (nA)", _scaled(optics.get("LastMeasuredScreenCurrent"), 1e9))
-    put(meta, "Field of View (um)",
-        _scaled((optics.get("FullScanFieldOfView") or {}).get("x"), 1e6))
-    put(meta, "Illumination Mode", optics.get("IlluminationMode"))
-    put(meta, "Objective Lens Mode", optics.get("ObjectiveLensMode"))
-    put(meta, "Source Type", (md.get("Acquisition") or {}).get("SourceType"))
-    stage = md.get("Stage") or {}
-    position = stage.get("Position") or {}
-    for axis in ("x", "y", "z"):
-        put(meta, f"Stage Position {axis.upper()} (um)", _scaled(position.get(axis), 1e6))
-    put(meta, "Stage Position Alpha (deg)", _scaled(stage.get("AlphaTilt"), 180 / math.pi))
-    put(meta, "Stage Position Beta (deg)", _scaled(stage.get("BetaTilt"), 180 / math.pi))
-    put(meta, "Holder Type", stage.get("HolderType"))
+    put(meta, "Microscope", model or None, source="velox:Instrument.InstrumentModel")
+    for path, key, scale in _FIELDS:
+        _put(meta, key, _get(md, path), scale, "velox:" + ".".join(path))
     scan = md.get("Scan") or {}
     result = md.get("BinaryResult") or {}
     detector_name = str(result.get("Detector") or "")
@@ -88,50 +163,65 @@ def velox_meta(md: dict[str, Any], kind: str, shape: tuple[int, ...],
     if not detector and detector_name:
         # A combined Super-X result names the array; its quadrants are SuperXG21..24.
         detector = _detector(md, detector_name + "1")
-    put(meta, "Detector", detector_name or None)
+    put(meta, "Detector", detector_name or None, source="velox:BinaryResult.Detector")
     det_type = str(detector.get("DetectorType") or "")
-    scanning = det_type in _SCANNING or kind != "Image"
-    if scanning and scan:
-        put(meta, "Dwell Time (s)", _f(scan.get("DwellTime")))
-        put(meta, "Frame Time (s)", _f(scan.get("FrameTime")))
+    det_key = "velox:Detectors.<" + str(detector.get("DetectorName")) + ">."
+    if (det_type in _SCANNING or kind != "Image") and scan:
+        for tag, key, scale in _SCAN:
+            _put(meta, key, scan.get(tag), scale, f"velox:Scan.{tag}")
         size = scan.get("ScanSize") or {}
         if size:
-            meta["Scan Size"] = f"{size.get('width')}x{size.get('height')}"
-        put(meta, "Scan Rotation (deg)", _scaled(scan.get("ScanRotation"), 180 / math.pi))
+            meta.set("Scan Size", f"{size.get('width')}x{size.get('height')}",
+                     "velox:Scan.ScanSize")
     if det_type == "ImagingDetector":
-        put(meta, "Exposure Time (s)", _f(detector.get("ExposureTime")))
+        _put(meta, "Exposure Time (s)", detector.get("ExposureTime"), 1, det_key + "ExposureTime")
         binning = detector.get("Binning") or {}
         if binning:
-            meta["Binning"] = f"{binning.get('width')}x{binning.get('height')}"
+            meta.set("Binning", f"{binning.get('width')}x{binning.get('height')}",
+                     det_key + "Binning")
     angles = detector.get("CollectionAngleRange") or {}
     if _f(angles.get("end")):
-        put(meta, "Collection Angle Begin (mrad)", _scaled(angles.get("begin"), 1e3))
-        put(meta, "Collection Angle End (mrad)", _scaled(angles.get("end"), 1e3))
+        for end in ("begin", "end"):
+            _put(meta, f"Collection Angle {end.title()} (mrad)", angles.get(end), 1e3,
+                 det_key + f"CollectionAngleRange.{end}")
     if det_type == "AnalyticalDetector":
-        elevation = _scaled(detector.get("ElevationAngle"), 180 / math.pi)
-        put(meta, "EDS Elevation Angle (deg)", elevation)
-        put(meta, "EDS Azimuthal Angle (deg)", _scaled(detector.get("AzimuthAngle"), 180 / math.pi))
-        put(meta, "EDS Solid Angle (sr)", _f(detector.get("CollectionAngle")))
-        put(meta, "EDS Dispersion (eV/ch)", _f(detector.get("Dispersion")))
-        put(meta, "EDS Real Time (s)", _f(detector.get("RealTime")))
-        put(meta, "EDS Live Time (s)", _f(detector.get("LiveTime")))
-        put(meta, "EDS Input Count Rate (cps)", _f(detector.get("InputCountRate")))
+        for tag, key, scale in _EDS:
+            _put(meta, key, detector.get(tag), scale, det_key + tag)
     pixel = result.get("PixelSize") or {}
-    if result.get("PixelUnitX") == "m" and kind != "Spectrum":
-        put(meta, "Pixel Size (nm)", _scaled(pixel.get("width"), 1e9))
+    if result.get("PixelUnitX") == "m" and kind == "Image":
+        _put(meta, "Pixel Size (nm)", pixel.get("width"), 1e9, "velox:BinaryResult.PixelSize")
     meta["Data Dimensions"] = str(shape)
+    return (meta, *_classify(md, kind, det_type, detector_name))
+
+
+def _classify(md: dict[str, Any], kind: str, det_type: str, detector: str) -> tuple[str, str]:
+    """DatasetType and Data Type from the mode, the detector and the pixel calibration.
+
+    Thermo Fisher TEMs acquire STEM with the projector in diffraction mode, so
+    ``ProjectorMode`` says "diffraction" for every STEM image: a camera image is a
+    diffraction pattern only when it is calibrated in reciprocal space (or, with no
+    calibration, when a TEM-mode projector is in diffraction).
+    """
+    optics = md.get("Optics") or {}
+    result = md.get("BinaryResult") or {}
+    mode = _OPERATING.get(str(optics.get("OperatingMode") or ""), "")
+    eels = "EELS" in detector.upper() or kind == "EelsSpectrumImage"
+    technique = "EELS" if eels else "EDS" if det_type == "AnalyticalDetector" else ""
+    if kind in ("SpectrumImage", "EelsSpectrumImage"):
+        return "SpectrumImage", "_".join(p for p in (mode or "STEM", technique or "EDS",
+                                                      "Spectrum_Imaging"))
     if kind == "Spectrum":
-        return meta, "Spectrum", "STEM_EDS"
-    if kind == "SpectrumImage":
-        return meta, "SpectrumImage", "STEM_EDS_Spectrum_Imaging"
-    if det_type == "AnalyticalDetector":
-        return meta, "Image", "STEM_EDS_Map"
+        return "Spectrum", "_".join(p for p in (mode or "STEM", technique or "EDS"))
+    if technique:
+        return "Image", f"{mode or 'STEM'}_{technique}_Map"
     if det_type == "ImagingDetector":
-        projector = str(optics.get("ProjectorMode") or "")
-        if projector == "2":  # Velox: 1 imaging, 2 diffraction
-            return meta, "Diffraction", "TEM_Diffraction"
-        return meta, "Image", "TEM_Imaging"
-    return meta, "Image", "STEM_Imaging"
+        unit = str(result.get("PixelUnitX") or "")
+        reciprocal = unit.startswith("1/") or unit.endswith("^-1")
+        projector_diffraction = str(optics.get("ProjectorMode") or "") == "2"
+        if reciprocal or (not unit and projector_diffraction and mode != "STEM"):
+            return "Diffraction", "TEM_Diffraction"
+        return "Image", "TEM_Imaging"
+    return "Image", f"{mode or 'STEM'}_Imaging"
 
 
 def _shape(kind: str, data: Any, md: dict[str, Any]) -> tuple[int, ...]:
@@ -140,6 +230,8 @@ def _shape(kind: str, data: Any, md: dict[str, Any]) -> tuple[int, ...]:
         return (frames, height, width) if frames > 1 else (height, width)
     if kind == "Spectrum":
         return (int(data.shape[0]),)
+    if kind == "EelsSpectrumImage":
+        return tuple(int(n) for n in data.shape)
     size = (md.get("Scan") or {}).get("ScanSize") or {}
     channels = int(_f((md.get("SpectrumImageSettings") or {}).get("channels")) or 0)
     dims = [int(_f(size.get("height")) or 0), int(_f(size.get("width")) or 0)]
@@ -160,6 +252,8 @@ def _preview(path: Path, kind: str, uid: str, dataset_type: str):
                 array = np.asarray(data[:, :, 0])
             elif kind == "Spectrum":
                 array = np.asarray(data[:, 0])
+            elif kind == "EelsSpectrumImage":
+                array = np.asarray(data)
             else:
                 array = None
                 order = list(h5["Data/SpectrumImage"])
@@ -175,14 +269,15 @@ def _preview(path: Path, kind: str, uid: str, dataset_type: str):
             render_signal(images[position], out, dataset_type=dataset_type)
             return
 
-        signal = hs.signals.Signal2D(array) if array.ndim == 2 else hs.signals.Signal1D(array)
+        signal = (hs.signals.Signal2D(array) if array.ndim == 2 and kind == "Image"
+                  else hs.signals.Signal1D(array))
         render_signal(signal, out, dataset_type=dataset_type)
 
     return render
 
 
 class VeloxEmdExtractor:
-    """Thermo Fisher Velox EMD files: images, EDS spectra, maps and spectrum images."""
+    """Thermo Fisher Velox EMD files: images, spectra, maps, EDS and EELS spectrum images."""
 
     name = NAME
     format_name = "Thermo Fisher Velox EMD"
@@ -215,13 +310,12 @@ class VeloxEmdExtractor:
                     except (KeyError, ValueError) as exc:
                         warnings.append(f"{kind} {uid}: unreadable metadata ({exc})")
                         md = {}
-                    if kind == "SpectrumImage" and "SpectrumImageSettings" in group:
-                        try:
-                            settings = json.loads(group["SpectrumImageSettings"][0])
-                            md["SpectrumImageSettings"] = settings
-                        except (ValueError, TypeError):
-                            pass
+                    for extra in ("SpectrumImageSettings", "AcquisitionMetadata"):
+                        if extra in group:
+                            with contextlib.suppress(ValueError, TypeError):
+                                md[extra] = _json_at(group[extra])
                     entries.append((kind, uid, md, _shape(kind, group["Data"], md)))
+            labels = map_labels(h5)
         # The SI's own shape sits in its compressed stream; its maps and spectra tell it.
         image = next((s for k, _, _, s in entries if k == "Image" and len(s) == 2), None)
         spectrum = next((s for k, _, _, s in entries if k == "Spectrum"), None)
@@ -232,10 +326,20 @@ class VeloxEmdExtractor:
         for index, (kind, uid, md, shape) in enumerate(entries, 1):
             meta, dataset_type, data_type = velox_meta(md, kind, shape, context)
             unreliable: set[str] = set()
-            if "Creation Time" not in meta:
-                meta["Creation Time"] = mtime_iso(path, context.timezone)
-                unreliable.add("Creation Time")
-            meta["Velox Dataset"] = f"{kind}/{uid}"
+            notes = list(warnings)
+            stamp(meta, from_epoch(_get(md, _WHEN), "velox:" + ".".join(_WHEN)), path,
+                  context.timezone, unreliable, notes)
+            meta.set("Velox Dataset", f"{kind}/{uid}", "velox:Data")
+            if uid in labels:
+                label, source = labels[uid]
+                meta.set("Map Label", label, source)
+                if label.split()[0] in ELEMENT_SYMBOLS:
+                    meta.set("Elements", label.split()[0], source)
+            if kind == "EelsSpectrumImage":
+                for tag, key in (("offset", "Energy Offset (eV)"),
+                                 ("dispersion", "Energy per Channel (eV)")):
+                    _put(meta, key, _get(md, ("AcquisitionMetadata", "Data", tag)), 1,
+                         f"velox:AcquisitionMetadata.Data.{tag}")
             out.append(
                 ExtractedDataset(
                     name=multi_name(path, index, len(entries)),
@@ -244,7 +348,7 @@ class VeloxEmdExtractor:
                                    extractor=NAME),
                     extractor=NAME,
                     unreliable=unreliable,
-                    warnings=list(warnings),
+                    warnings=notes,
                     render_preview=_preview(path, kind, uid, dataset_type),
                 )
             )

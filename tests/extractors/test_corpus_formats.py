@@ -68,7 +68,8 @@ def test_dm_multi_signal(corpus, utc):
     sets = extract(corpus / "digitalmicrograph/multi_signal.dm3", utc)
     assert [d.name for d in sets] == ["multi_signal.dm3 (1 of 2)", "multi_signal.dm3 (2 of 2)"]
     assert sets[0].nx_meta["Voltage (kV)"] == 300.0
-    assert sets[0].nx_meta["Creation Time"] == "2019-12-10T15:32:41+00:00"
+    # the DataBar FILETIME (20:32:41Z); its wall clock said 15:32:41 (a PC on US Eastern)
+    assert sets[0].nx_meta["Creation Time"] == "2019-12-10T20:32:41.436376+00:00"
 
 
 def test_dm_without_date_uses_mtime_and_says_so(corpus, utc):
@@ -97,7 +98,8 @@ def test_tia_one_dataset_per_ser_with_emi_source(corpus, denver):
         assert m["Defocus (um)"] == 0.0
         assert m["Stage Position X (um)"] == -0.158
         assert m["Emission Current (uA)"] == 0.29
-        assert m["Creation Time"] == "2016-02-21T17:53:06-07:00"
+        # the .ser epoch time (16:53:06Z); the .emi wall clock (17:53:06) was a CET PC
+        assert m["Creation Time"] == "2016-02-21T09:53:06-07:00"
 
 
 def test_tia_camera_and_spectra(corpus, utc):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from nexuslims.extractors._time import MTIME_WARNING
 from nexuslims.extractors.images import ImageExtractor
 
 EX = ImageExtractor()
@@ -42,7 +43,8 @@ def test_corpus_images(corpus, denver, tmp_path, name, fmt, mode, dims) -> None:
     # no EXIF date in these files: the modification time, in Denver, flagged unreliable
     assert meta["Creation Time"][-6:] in ("-07:00", "-06:00")
     assert ds.unreliable == {"Creation Time"}
-    assert not ds.warnings
+    assert meta["Creation Time Source"] == "modification time"
+    assert ds.warnings == [MTIME_WARNING]
     pixels = preview_of(ds, tmp_path)
     assert max(pixels.shape) == 500 and pixels.std() > 10
 
@@ -56,6 +58,7 @@ def test_exif_capture_time_and_camera(tmp_path: Path, denver) -> None:
     (ds,) = EX.extract(tmp_path / "photo.jpg", denver)
     meta = ds.nx_meta
     assert meta["Creation Time"] == "2022-07-08T09:10:11-06:00"
+    assert meta["Creation Time Source"] == "file wall clock + timezone"
     assert meta["Camera Maker"] == "Nikon" and meta["Camera"] == "D850"
     assert meta["Exposure Time (s)"] == 0.004
     assert not ds.unreliable
