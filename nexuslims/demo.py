@@ -66,7 +66,7 @@ def create_site(root: Path, *, now: dt.datetime | None = None):
 def run_demo(root: Path, *, verbose: int = 0) -> int:
     """Create the site, run one pass, print what was built and where."""
     from nexuslims.cli import print_summary
-    from nexuslims.pipeline import run_pass
+    from nexuslims.passlog import run_recorded_pass
 
     settings = create_site(root)
     print(f"Demo site created in {root.resolve()}:")
@@ -74,12 +74,17 @@ def run_demo(root: Path, *, verbose: int = 0) -> int:
     print(f"  file store    {settings.instrument_data_path}")
     print(f"  data          {settings.data_path}")
     print("Running one pass...")
-    summary = run_pass(settings)
+    summary = run_recorded_pass(settings)
     print_summary(summary, verbose=verbose)
     print()
     print("Look around:")
     print(f"  records:   {settings.records_path}")
     print(f"  previews:  {settings.data_path}/**/*.thumb.png")
     print(f"  history:   NX_DB_PATH={root.resolve() / 'nexuslims.db'} nexuslims sessions list")
+    print()
+    print("Look at the record in a browser:")
+    print(f"  NX_DB_PATH={root.resolve() / 'nexuslims.db'} NX_DATA_PATH={settings.data_path} "
+          "nexuslims serve")
+    print("  then open http://127.0.0.1:8080/ (Ctrl-C stops the server)")
     return 0 if summary.failed == 0 else 1
 

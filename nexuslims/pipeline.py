@@ -30,6 +30,7 @@ from nexuslims.extraction import Dataset, extract_files
 from nexuslims.extractors.base import ExtractionContext
 from nexuslims.files import FoundFile, find_files
 from nexuslims.record import Activity, build_record
+from nexuslims.recordindex import index_record
 from nexuslims.reservations import (
     Harvester,
     NoConsent,
@@ -343,6 +344,7 @@ def build_session(engine, settings: Settings, session: Session,
             # The outbox first: a record on disk is never lost to a failed upload.
             path = settings.records_path / record_filename(session)
             write_atomically(path, xml, durable=True)
+            index_record(engine, path, session.identifier, session.instrument.pid, xml)
             outcome.record_path = path
             exported = exporter.export(engine, session.identifier, session.instrument.pid,
                                        path)

@@ -26,7 +26,8 @@ exit status: 0 ran (even if some sessions failed), 1 could not run, 2 usage erro
 
 # Command modules, in the order --help lists them.
 COMMAND_MODULES = ("process", "export", "db", "instruments", "sessions", "validate", "extract",
-                   "demo")
+                   "demo",
+                   "serve", "tokens")
 
 
 def build_parser() -> argparse.ArgumentParser:

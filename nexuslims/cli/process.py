@@ -26,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from nexuslims.lock import builder_lock
 
     checked = settings(args, NEEDS_ALL)
+    from nexuslims.passlog import run_recorded_pass
     from nexuslims.pipeline import run_pass
 
     if args.dry_run:
@@ -33,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         log_to_files(checked)
         with builder_lock(checked.lock_path):
-            summary = run_pass(checked, since=args.since, until=args.until)
+            summary = run_recorded_pass(checked, since=args.since, until=args.until)
     print_summary(summary, verbose=args.verbose)
     return 0
 

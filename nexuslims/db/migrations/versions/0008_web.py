@@ -1,0 +1,81 @@
+"""The web face's tables: ``record_index``, ``api_tokens`` and ``passes``.
+
+- ``record_index``: one row per record written, holding what the record list filters
+  and searches on (title, instrument, start, experimenters, and one lower-cased
+  ``search_text`` of title, motivation, samples, projects and dataset names), so a page
+  of the list never parses XML.
+- ``api_tokens``: bearer tokens for the session-logging API, stored only as
+  ``sha256:<hex>`` of the token, optionally bound to one instrument.
+- ``passes``: one row per pass of the builder (start, duration, outcome, counts), for
+  the builder page and ``/healthz``.
+
+Revision ID: 0008
+Revises: 0005
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0008"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "record_index",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("record_path", sa.Text, nullable=False),
+        sa.Column("session_identifier", sa.String(255)),
+        sa.Column("instrument", sa.String(100)),
+        sa.Column("instrument_name", sa.Text),
+        sa.Column("title", sa.Text),
+        sa.Column("start", sa.DateTime(timezone=True)),
+        sa.Column("experimenters", sa.Text),
+        sa.Column("datasets", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("activities", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("search_text", sa.Text, nullable=False, server_default=""),
+        sa.Column("indexed", sa.DateTime(timezone=True), nullable=False),
+        sqlite_autoincrement=True,
+    )
+    op.create_index("ux_record_index_record_path", "record_index", ["record_path"], unique=True)
+    op.create_index("ix_record_index_session_identifier", "record_index",
+                    ["session_identifier"])
+    op.create_index("ix_record_index_start", "record_index", ["start"])
+    op.create_index("ix_record_index_instrument_start", "record_index", ["instrument", "start"])
+    op.create_table(
+        "api_tokens",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("token_hash", sa.String(80), nullable=False),
+        sa.Column("instrument", sa.String(100)),
+        sa.Column("note", sa.Text),
+        sa.Column("created", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked", sa.DateTime(timezone=True)),
+        sa.Column("last_used", sa.DateTime(timezone=True)),
+        sqlite_autoincrement=True,
+    )
+    op.create_index("ux_api_tokens_token_hash", "api_tokens", ["token_hash"], unique=True)
+    op.create_table(
+        "passes",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("started", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finished", sa.DateTime(timezone=True)),
+        sa.Column("duration_s", sa.Float),
+        sa.Column("outcome", sa.String(16), nullable=False),
+        sa.Column("sessions", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("built", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("failed", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("exported", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("message", sa.Text),
+        sqlite_autoincrement=True,
+    )
+    op.create_index("ix_passes_started", "passes", ["started"])
+
+
+def downgrade() -> None:
+    op.drop_table("passes")
+    op.drop_table("api_tokens")
+    op.drop_table("record_index")
