@@ -91,11 +91,31 @@ def _latest_status():
     return status
 
 
-def _where(query: RecordQuery, status) -> list:
+#: The FTS5 table the 0008 revision creates on SQLite builds that support it.
+record_search = sa.table("record_search", sa.column("rowid"), sa.column("record_search"))
+_has_fts: dict[str, bool] = {}
+
+
+def _full_text(engine: Engine) -> bool:
+    key = str(engine.url)
+    if key not in _has_fts:
+        with translated(engine.url, "inspecting the record index"):
+            _has_fts[key] = engine.dialect.name == "sqlite" \
+                and sa.inspect(engine).has_table("record_search")
+    return _has_fts[key]
+
+
+def _where(query: RecordQuery, status, fts: bool = False) -> list:
     ri = record_index
     clauses: list = []
-    if query.text:
-        for word in query.text.lower().split():
+    words = query.text.lower().split() if query.text else []
+    indexed = [w for w in words if fts and len(w) >= 3]  # trigrams need three characters
+    if indexed:
+        match = " AND ".join('"' + w.replace('"', '""') + '"' for w in indexed)
+        clauses.append(ri.c.id.in_(sa.select(record_search.c.rowid).where(
+            sa.literal_column("record_search").op("MATCH")(match))))
+    for word in words:
+        if word not in indexed:
             clauses.append(ri.c.search_text.contains(word, autoescape=True))
     if query.instrument:
         clauses.append(ri.c.instrument == query.instrument)
@@ -120,18 +140,21 @@ def search_records(engine: Engine, query: RecordQuery, *, offset: int = 0,
     """
     ri = record_index
     status = _latest_status() if query.status else None
-    where = _where(query, status)
-    base = sa.select(ri.c.id).where(*where)
+    base = sa.select(ri.c.id).where(*_where(query, status, _full_text(engine)))
     if status is not None:
         base = base.join_from(ri, status,
                               status.c.session_identifier == ri.c.session_identifier)
-    count = sa.select(sa.func.count()).select_from(base.subquery())
-    page = (sa.select(ri.c.id).where(ri.c.id.in_(base))
-            .order_by(ri.c.start.desc().nulls_last(), ri.c.id.desc())
-            .offset(offset).limit(limit))
+    order = (ri.c.start.desc().nulls_last(), ri.c.id.desc())
     with translated(engine.url, "searching records"), engine.connect() as conn:
-        total = int(conn.execute(count).scalar() or 0)
-        ids = [r.id for r in conn.execute(page)]
+        if query.text or query.status or query.experimenter:
+            # One pass over what matches gives both the page and the total.
+            matching = list(conn.execute(base.order_by(*order)).scalars())
+            total, ids = len(matching), matching[offset:offset + limit]
+        else:  # the indexes on start and instrument answer both queries
+            total = int(conn.execute(sa.select(sa.func.count())
+                                     .select_from(base.subquery())).scalar() or 0)
+            ids = list(conn.execute(base.order_by(*order).offset(offset).limit(limit))
+                       .scalars())
         records = _records(conn, ids)
     return total, records
 
@@ -207,3 +230,11 @@ def instruments_with_records(engine: Engine) -> list[str]:
     with translated(engine.url, "reading the record index"), engine.connect() as conn:
         return sorted(p for p in conn.execute(
             sa.select(record_index.c.instrument).distinct()).scalars() if p)
+
+
+def save_entries(engine: Engine, entries: list[IndexEntry], *, now: dt.datetime) -> None:
+    """Add many new entries in one transaction (a first backfill of a large site)."""
+    if not entries:
+        return
+    with translated(engine.url, f"indexing {len(entries)} records"), engine.begin() as conn:
+        conn.execute(sa.insert(record_index), [dict(vars(e), indexed=now) for e in entries])

@@ -3,7 +3,8 @@
 - ``record_index``: one row per record written, holding what the record list filters
   and searches on (title, instrument, start, experimenters, and one lower-cased
   ``search_text`` of title, motivation, samples, projects and dataset names), so a page
-  of the list never parses XML.
+  of the list never parses XML. On SQLite an FTS5 trigram index of it,
+  ``record_search``, answers substring searches without scanning the table.
 - ``api_tokens``: bearer tokens for the session-logging API, stored only as
   ``sha256:<hex>`` of the token, optionally bound to one instrument.
 - ``passes``: one row per pass of the builder (start, duration, outcome, counts), for
@@ -46,6 +47,7 @@ def upgrade() -> None:
                     ["session_identifier"])
     op.create_index("ix_record_index_start", "record_index", ["start"])
     op.create_index("ix_record_index_instrument_start", "record_index", ["instrument", "start"])
+    _sqlite_full_text_search()
     op.create_table(
         "api_tokens",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -75,7 +77,37 @@ def upgrade() -> None:
     op.create_index("ix_passes_started", "passes", ["started"])
 
 
+def _sqlite_full_text_search() -> None:
+    """On SQLite with FTS5 (3.34+ for trigrams): a substring index of ``search_text``.
+
+    Kept in step with ``record_index`` by triggers; elsewhere the search scans
+    ``search_text`` with LIKE, which is fast enough for a few thousand records.
+    """
+    bind = op.get_bind()
+    if bind.dialect.name != "sqlite":
+        return
+    version = tuple(int(p) for p in bind.exec_driver_sql("SELECT sqlite_version()")
+                    .scalar().split(".")[:2])
+    fts5 = bind.exec_driver_sql("SELECT sqlite_compileoption_used('ENABLE_FTS5')").scalar()
+    if version < (3, 34) or not fts5:
+        return
+    op.execute("CREATE VIRTUAL TABLE record_search USING fts5(search_text, tokenize='trigram', "
+               "content='record_index', content_rowid='id')")
+    op.execute("CREATE TRIGGER record_search_insert AFTER INSERT ON record_index BEGIN "
+               "INSERT INTO record_search(rowid, search_text) VALUES (new.id, new.search_text); "
+               "END")
+    op.execute("CREATE TRIGGER record_search_delete AFTER DELETE ON record_index BEGIN "
+               "INSERT INTO record_search(record_search, rowid, search_text) "
+               "VALUES ('delete', old.id, old.search_text); END")
+    op.execute("CREATE TRIGGER record_search_update AFTER UPDATE ON record_index BEGIN "
+               "INSERT INTO record_search(record_search, rowid, search_text) "
+               "VALUES ('delete', old.id, old.search_text); "
+               "INSERT INTO record_search(rowid, search_text) VALUES (new.id, new.search_text); "
+               "END")
+
+
 def downgrade() -> None:
+    op.execute("DROP TABLE IF EXISTS record_search")
     op.drop_table("passes")
     op.drop_table("api_tokens")
     op.drop_table("record_index")
