@@ -94,6 +94,8 @@ def create_app(web: WebSettings, engine: Engine | None = None) -> FastAPI:
         from nexuslims.recordindex import backfill
 
         backfill(app.state.engine)
+        for name in app.state.templates.list_templates():  # compiled now, not on a request
+            app.state.templates.get_template(name)
         yield
         if engine is None:
             app.state.engine.dispose()

@@ -26,8 +26,11 @@ from nexuslims.web.recordview import DatasetView, RecordView, load_record
 
 router = APIRouter()
 PAGE_SIZE = 25
-#: Above this many datasets only the first activity starts open (images load lazily anyway).
+#: Above this many datasets in a record, only its first activity is in the page; the
+#: others are fetched when opened (or shown on their own page without JavaScript).
 OPEN_ALL_UP_TO = 200
+#: At most this many datasets of an activity are in the record page itself.
+INLINE_LIMIT = 200
 
 
 def record_query(q: str | None, instrument: str | None, since: str | None, until: str | None,
@@ -94,7 +97,22 @@ def record_page(request: Request, record_id: int) -> Response:
     tz = views.zones(request.app.state.engine).get(view.instrument_pid or record.instrument
                                                    or "")
     return render(request, "record.html", record=record, view=view, tz=tz,
-                  open_all=len(view.datasets) <= OPEN_ALL_UP_TO,
+                  open_all=len(view.datasets) <= OPEN_ALL_UP_TO, inline_limit=INLINE_LIMIT,
+                  raw=request.app.state.web.serve_raw_files)
+
+
+@router.get("/records/{record_id}/activities/{seqno}", include_in_schema=False)
+def activity_page(request: Request, record_id: int, seqno: int,
+                  fragment: bool = False) -> Response:
+    record = indexed(request, record_id)
+    _, view = opened(request, record)
+    activity = next((a for a in view.activities if a.seqno == seqno), None)
+    if activity is None:
+        raise HTTPException(404, f"record {record_id} has no activity {seqno}")
+    tz = views.zones(request.app.state.engine).get(view.instrument_pid or record.instrument
+                                                   or "")
+    return render(request, "gallery.html" if fragment else "activity.html", record=record,
+                  view=view, a=activity, datasets=activity.datasets, tz=tz,
                   raw=request.app.state.web.serve_raw_files)
 
 

@@ -148,6 +148,7 @@ def add_record(engine, settings: Settings, name: str, *, title: str, datasets: i
         for i, location in enumerate(hostile):
             xml = xml.replace(f"TRAP{i:02d}".encode(), location.encode())
     path = settings.records_path / f"web-test-{name}.xml"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(xml)
     identifier = f"web-test-{name}"
     for event, when in ((EventType.START, start), (EventType.END, start + dt.timedelta(hours=3))):

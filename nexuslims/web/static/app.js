@@ -1,5 +1,6 @@
-// nexuslims pages: a larger view of a preview on click, and a dataset's metadata
-// fetched when its section is opened. Everything works without this file too.
+// nexuslims pages: a larger view of a preview on click; a dataset's metadata and a
+// large record's further activities fetched when opened. Without this file, links
+// lead to the same content on pages of its own.
 "use strict";
 
 function openLightbox(link) {
@@ -46,7 +47,24 @@ document.addEventListener("click", (event) => {
   }
 });
 
+async function loadGallery(details) {
+  const holder = details.querySelector(":scope > .lazy-gallery");
+  if (!holder || holder.dataset.loading || !details.open) return;
+  holder.dataset.loading = "1";
+  try {
+    const response = await fetch(holder.dataset.src, {credentials: "same-origin"});
+    if (!response.ok) throw new Error(response.status + " " + response.statusText);
+    holder.outerHTML = await response.text();  // our own template's escaped HTML
+  } catch (error) {
+    holder.append(" (could not load: " + error.message + ")");
+    delete holder.dataset.loading;
+  }
+}
+
 // "toggle" does not bubble: listen in the capture phase.
 document.addEventListener("toggle", (event) => {
-  if (event.target.matches && event.target.matches("details.meta")) loadMeta(event.target);
+  const target = event.target;
+  if (!target.matches) return;
+  if (target.matches("details.meta")) loadMeta(target);
+  if (target.matches("details.activity")) loadGallery(target);
 }, true);
