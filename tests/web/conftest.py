@@ -27,13 +27,14 @@ def large(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def servers(site: Site, large: dict[str, str],
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, WebServer]]:
     """Three real servers, started together: the site (open, raw files served); the
-    large index behind HTTP basic auth; and behind a reverse-proxy user header."""
+    large index behind HTTP basic auth; and behind a reverse proxy that passes the user
+    in a header and serves the pages under /nx (it strips the prefix, as nginx does)."""
     logs = tmp_path_factory.mktemp("web-logs")
     started = {
         "site": WebServer(dict(site.env, NX_WEB_SERVE_RAW_FILES="true"), logs / "site.log"),
         "basic": WebServer(dict(large, NX_WEB_AUTH="basic", NX_WEB_BASIC_USER=BASIC[0],
                                 NX_WEB_BASIC_PASSWORD=BASIC[1]), logs / "basic.log"),
-        "header": WebServer(dict(large, NX_WEB_AUTH="header",
+        "header": WebServer(dict(large, NX_WEB_AUTH="header", NX_WEB_ROOT_PATH="/nx",
                                  NX_WEB_USER_HEADER="X-Forwarded-User"), logs / "header.log"),
     }
     try:

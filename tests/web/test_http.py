@@ -163,8 +163,15 @@ def test_basic_auth_guards_pages_and_api_but_not_healthz(servers) -> None:
 def test_proxy_user_header_mode(servers) -> None:
     server = servers["header"]
     assert httpx.get(server.url + "/api/records").status_code == 401
-    ok = httpx.get(server.url + "/api/records", headers={"X-Forwarded-User": "alice"})
+    user = {"X-Forwarded-User": "alice"}
+    ok = httpx.get(server.url + "/api/records", headers=user)
     assert ok.status_code == 200 and ok.json()["total"] == 10_000
+    # Served under /nx by the proxy: every link the pages and API give carries it.
+    assert ok.json()["records"][0]["url"].startswith("/nx/records/")
+    page = httpx.get(server.url + "/", headers=user).text
+    assert 'href="/nx/static/app.css"' in page and 'href="/nx/records/' in page
+    assert httpx.get(server.url + "/static/app.css", headers=user).status_code == 200
+    assert httpx.get(server.url + "/healthz").status_code == 503  # open, and no pass yet
 
 
 @pytest.mark.parametrize("query", [{}, {"q": "perovskite"}, {"q": "file_9876_3.dm4"},
