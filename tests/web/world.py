@@ -13,7 +13,9 @@ builder writes them (:func:`nexuslims.record.build_record`, then the index hook)
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
 import json
 import os
 import shutil
@@ -27,11 +29,10 @@ import httpx
 from PIL import Image
 
 from nexuslims import db
-from nexuslims.config import Settings
-from nexuslims.demo import create_site
+from nexuslims.config import Settings, load_settings
+from nexuslims.demo import run_demo
 from nexuslims.demo_data import DEMO_INSTRUMENT
 from nexuslims.extraction import Dataset
-from nexuslims.passlog import run_recorded_pass
 from nexuslims.record import Activity, build_record
 from nexuslims.recordindex import index_record
 from nexuslims.reservations import Project, Reservation, Sample
@@ -64,26 +65,31 @@ class Site:
     root: Path
     settings: Settings
     demo_record: int
+    env: dict[str, str]
+    """What ``nexuslims demo`` told to set for ``nexuslims serve``, plus the file store."""
     records: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def env(self) -> dict[str, str]:
-        return {"NX_DB_PATH": str(self.root / "site/nexuslims.db"),
-                "NX_DATA_PATH": str(self.settings.data_path),
-                "NX_INSTRUMENT_DATA_PATH": str(self.settings.instrument_data_path)}
 
 
 def build_site(root: Path) -> Site:
-    """The demo site after one real pass, plus the records above."""
-    settings = create_site(root / "site")
-    summary = run_recorded_pass(settings)
-    assert summary.built == 1, summary
+    """The site ``nexuslims demo`` builds (one real pass), plus the records above.
+
+    The server is started with the settings the demo prints for ``nexuslims serve``.
+    """
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert run_demo(root / "site") == 0
+    printed = out.getvalue()
+    line = next(ln for ln in printed.splitlines() if ln.strip().endswith("nexuslims serve"))
+    env = dict(word.split("=", 1) for word in line.split() if "=" in word)
+    assert "http://127.0.0.1:8080/" in printed
+    env["NX_INSTRUMENT_DATA_PATH"] = str(root / "site/instrument-data")
+    settings = load_settings(env)
     assert settings.db_url is not None
     engine = db.make_engine(settings.db_url)
     try:
         db.add_instrument(engine, Instrument(OTHER_INSTRUMENT, "ARM", timezone="Europe/Berlin"))
         demo_record = _only_record(engine)
-        site = Site(root, settings, demo_record)
+        site = Site(root, settings, demo_record, env)
         site.records["xss"] = add_record(engine, settings, "xss", title=XSS, datasets=2,
                                          sample=XSS, meta_value=XSS)
         site.records["searchable"] = add_record(
