@@ -42,8 +42,8 @@ def entry_from_xml(xml: bytes, record_path: str, session_identifier: str | None 
     title = " ".join(texts("nx:title/text()")) or None
     pid = root.xpath("string(nx:summary/nx:instrument/@pid)", namespaces=_NS) or instrument
     experimenters = texts("nx:summary/nx:experimenter/text()")
-    start_text = (texts("nx:summary/nx:reservationStart/text()")
-                  or texts("nx:acquisitionActivity/nx:startTime/text()") or [None])[0]
+    starts = (texts("nx:summary/nx:reservationStart/text()")
+              or texts("nx:acquisitionActivity/nx:startTime/text()"))
     words = [title or ""]
     words += texts("nx:summary/nx:motivation/text()")
     words += texts("nx:sample/nx:name/text()") + texts("nx:sample/nx:description/text()")
@@ -55,9 +55,9 @@ def entry_from_xml(xml: bytes, record_path: str, session_identifier: str | None 
         record_path=record_path,
         session_identifier=session_identifier,
         instrument=pid or None,
-        instrument_name=(texts("nx:summary/nx:instrument/text()") or [None])[0],
+        instrument_name=next(iter(texts("nx:summary/nx:instrument/text()")), None),
         title=title,
-        start=_parse_time(start_text),
+        start=_parse_time(starts[0] if starts else None),
         experimenters=", ".join(experimenters) or None,
         datasets=int(root.xpath("count(nx:acquisitionActivity/nx:dataset)", namespaces=_NS)),
         activities=int(root.xpath("count(nx:acquisitionActivity)", namespaces=_NS)),

@@ -14,6 +14,7 @@ from nexuslims.db.records import IndexedRecord, search_records
 from nexuslims.db.tokens import ApiToken, check_token, touch_token
 from nexuslims.logbook import LoggedSession, SessionLogRefused, end_session, start_session
 from nexuslims.sessions import Status
+from nexuslims.web import views
 from nexuslims.web.auth import bearer_token
 from nexuslims.web.pages import PAGE_SIZE, dataset_links, indexed, opened, record_query
 
@@ -22,9 +23,10 @@ router = APIRouter(prefix="/api")
 
 def _record(request: Request, r: IndexedRecord) -> dict[str, Any]:
     root = request.scope.get("root_path", "")
+    tz = views.zones(request.app.state.engine).get(r.instrument or "")
     return {"id": r.id, "title": r.title, "instrument": r.instrument,
             "instrument_name": r.instrument_name,
-            "start": r.start.isoformat() if r.start else None,
+            "start": r.start.astimezone(tz).isoformat() if r.start else None,
             "experimenters": r.experimenters, "datasets": r.datasets,
             "activities": r.activities, "status": r.status,
             "session": r.session_identifier,

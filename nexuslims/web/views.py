@@ -34,10 +34,11 @@ def when(value: dt.datetime | str | None, tz: dt.tzinfo | None = None) -> str:
     if value is None or value == "":
         return ""
     if isinstance(value, str):
+        text = value
         try:
-            value = dt.datetime.fromisoformat(value)
+            value = dt.datetime.fromisoformat(text)
         except ValueError:
-            return value
+            return text
     if value.tzinfo is None:
         value = value.replace(tzinfo=tz or dt.UTC)
     if tz is not None:
