@@ -21,9 +21,9 @@ from nexuslims.web.pages import PAGE_SIZE, dataset_links, indexed, opened, recor
 router = APIRouter(prefix="/api")
 
 
-def _record(request: Request, r: IndexedRecord) -> dict[str, Any]:
+def _record(request: Request, r: IndexedRecord, zones: dict) -> dict[str, Any]:
     root = request.scope.get("root_path", "")
-    tz = views.zones(request.app.state.engine).get(r.instrument or "")
+    tz = zones.get(r.instrument or "")
     return {"id": r.id, "title": r.title, "instrument": r.instrument,
             "instrument_name": r.instrument_name,
             "start": r.start.astimezone(tz).isoformat() if r.start else None,
@@ -49,8 +49,9 @@ def list_records(request: Request, q: str | None = Query(None, description="word
     query = record_query(q, instrument, since, until, experimenter, status)
     total, records = search_records(request.app.state.engine, query,
                                     offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    zones = views.zones(request.app.state.engine)
     return {"total": total, "page": page, "pages": max(1, math.ceil(total / PAGE_SIZE)),
-            "records": [_record(request, r) for r in records]}
+            "records": [_record(request, r, zones) for r in records]}
 
 
 @router.get("/records/{record_id}", tags=["records"])
@@ -58,7 +59,7 @@ def get_record(request: Request, record_id: int) -> dict[str, Any]:
     """One record: its summary, samples, projects, and activities with their datasets."""
     record = indexed(request, record_id)
     _, view = opened(request, record)
-    body = _record(request, record)
+    body = _record(request, record, views.zones(request.app.state.engine))
     body.update(
         motivation=view.motivation, reference=view.reference,
         experimenters=view.experimenters,
