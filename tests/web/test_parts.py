@@ -4,6 +4,7 @@ settings, path checks, and the command line (serve, tokens, the systemd unit).""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -20,6 +21,7 @@ from nexuslims.db.tokens import check_token, create_token, revoke_token, token_h
 from nexuslims.errors import ConfigError, DatabaseError
 from nexuslims.passlog import run_recorded_pass
 from nexuslims.recordindex import backfill, entry_from_xml
+from nexuslims.sessions import Instrument
 from nexuslims.web.downloads import NotServed, inside
 from nexuslims.web.settings import load_web_settings
 from nexuslims.web.views import health
@@ -239,3 +241,33 @@ def test_web_systemd_unit_verifies(tmp_path: Path) -> None:
     result = subprocess.run([analyze, "verify", "nexuslims-web.service"], cwd=tmp_path,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(not os.environ.get("NEXUSLIMS_TEST_PG_URL"),
+                    reason="set NEXUSLIMS_TEST_PG_URL to an empty PostgreSQL DB")
+def test_index_tokens_and_passes_on_postgres() -> None:
+    import sqlalchemy as sa
+
+    url = os.environ["NEXUSLIMS_TEST_PG_URL"]
+    db.init_db(url)
+    engine = db.make_engine(url)
+    try:
+        db.add_instrument(engine, Instrument("titan", "T"))
+        for i in range(3):
+            index_db.save_entry(engine, entry_from_xml(_RECORD.replace(
+                b"Ni-Ti alloy", f"Ni-Ti alloy QX-{i}".encode()), f"/r{i}.xml", f"s{i}"),
+                now=NOW)
+        db.log_session_event(engine, "s1", "titan", NOW, "START", "COMPLETED")
+        assert search_records(engine, RecordQuery(text="qx-1"))[0] == 1
+        assert search_records(engine, RecordQuery(text="ALLOY", status="COMPLETED"))[0] == 1
+        assert search_records(engine, RecordQuery(experimenter="ali"))[0] == 3
+        _, token = create_token(engine, instrument="titan")
+        assert check_token(engine, token).instrument == "titan"
+        record_pass(engine, PassRecord(NOW, NOW, OK, built=1))
+        assert health(engine, 60, NOW).ok
+    finally:
+        meta = sa.MetaData()
+        meta.reflect(engine)
+        meta.drop_all(engine)
+        engine.dispose()
