@@ -41,10 +41,10 @@ def list_records(request: Request, q: str | None = Query(None, description="word
                  experimenter: str | None = None,
                  status: str | None = Query(None, description="session status"),
                  page: int = Query(1, ge=1)) -> dict[str, Any]:
-    """Records, newest first, 25 a page: ``{"total", "page", "pages", "records"}``.
+    """Records, newest first, 25 a page: {"total", "page", "pages", "records"}.
 
-    ``q`` matches words of the title, motivation, samples, projects, experimenters and
-    dataset names; ``url`` is the record's page.
+    Every word of q must occur in the title, motivation, samples, projects,
+    experimenters or dataset names; each record's url is its page.
     """
     query = record_query(q, instrument, since, until, experimenter, status)
     total, records = search_records(request.app.state.engine, query,
@@ -131,9 +131,9 @@ def _logged(session: LoggedSession) -> dict[str, Any]:
 
 @router.post("/sessions/start", tags=["session logging"], status_code=201)
 def start(request: Request, body: StartRequest) -> dict[str, Any]:
-    """Log a session's start (as at login on the instrument PC); answers its ``id``.
+    """Log a session's start (as at login on the instrument PC); answers its id.
 
-    Needs ``Authorization: Bearer <token>``; a token bound to an instrument logs only
+    Needs "Authorization: Bearer <token>"; a token bound to an instrument logs only
     that instrument's sessions.
     """
     token = _token(request)

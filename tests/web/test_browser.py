@@ -148,11 +148,17 @@ def test_search_finds_a_record_by_its_sample_name(page: Page, site: Site) -> Non
 
 def test_main_pages_load_without_console_errors(page: Page, site: Site) -> None:
     for path, name in (("/", "records"), ("/builder", "builder"), ("/docs", "api-docs"),
-                       ("/sessions/web-test-xss", "session"),
                        (f"/records/{site.records['searchable']}", "record-with-sample")):
         page.open(path)
         page.tab.wait_for_load_state("networkidle")
         page.shot(name)
+    # From the demo record to its session's history, as a person would go.
+    page.open(f"/records/{site.demo_record}")
+    page.tab.click("text=session history")
+    page.tab.wait_for_url("**/sessions/demo-session-*")
+    assert page.tab.locator("h3").count() == 1  # one build attempt, with its stages
+    assert "extract" in page.tab.locator("section.attempt table").inner_text()
+    page.shot("session")
     assert page.errors == []
 
 
@@ -176,9 +182,18 @@ def test_hostile_record_content_is_shown_as_text_and_runs_nothing(page: Page,
 def test_a_thousand_dataset_record_paints_fast_without_loading_every_image(page: Page,
                                                                         site: Site) -> None:
     page.open(f"/records/{site.records['big']}")
-    paint = page.tab.evaluate(
-        "performance.getEntriesByName('first-contentful-paint')[0]?.startTime")
-    assert paint is not None and paint < 2000, f"first paint after {paint} ms"
+    # The paint entry may be recorded after "load": wait for it (buffered) up to 10 s.
+    paint = page.tab.evaluate("""() => new Promise(resolve => {
+        setTimeout(() => resolve(null), 10000);
+        new PerformanceObserver((list, observer) => {
+            const entry = list.getEntriesByName('first-contentful-paint')[0];
+            if (entry) { observer.disconnect(); resolve(entry.startTime); }
+        }).observe({type: 'paint', buffered: true});
+    })""")
+    timing = page.tab.evaluate("(({responseStart, responseEnd, domInteractive}) => "
+                               "({responseStart, responseEnd, domInteractive}))"
+                               "(performance.getEntriesByType('navigation')[0])")
+    assert paint is not None and paint < 2000, f"first paint after {paint} ms ({timing})"
     page.tab.wait_for_load_state("networkidle")
     loaded, total = page.loaded_images("ul.gallery img")
     assert total == BIG_DATASETS // BIG_ACTIVITIES  # the other activities come when opened
