@@ -225,3 +225,42 @@ def test_openapi_page_documents_the_api(server) -> None:
 def rows(site: Site) -> int:
     with sqlite3.connect(site.env["NX_DB_PATH"]) as conn:
         return conn.execute("SELECT count(*) FROM session_log").fetchone()[0]
+
+
+def test_builder_page_shows_errors_exports_waiting_and_outages(server, site: Site) -> None:
+    import datetime as dt
+
+    from nexuslims import db
+    from nexuslims.db.uploads import log_upload
+
+    now = dt.datetime.now(dt.UTC)
+    pid = "FEI-Titan-TEM-demo"
+    engine = db.make_engine(site.settings.db_url)
+    try:
+        db.log_session_event(engine, "web-test-broken", pid, now, "START", "TO_BE_BUILT")
+        db.mark_unbuildable(engine, "web-test-broken", pid, "no END row: <b>never ended</b>")
+        for event in ("START", "END"):
+            db.log_session_event(engine, "web-test-waiting", pid, now, event, "TO_BE_BUILT")
+        db.set_session_status(engine, "web-test-waiting", pid, "BUILT_NOT_EXPORTED")
+        for minutes in (20, 10):
+            log_upload(engine, "web-test-waiting", "cdcs", False,
+                       when=now + dt.timedelta(minutes=minutes),
+                       error="CDCS at https://cdcs.example.org answered 503")
+    finally:
+        engine.dispose()
+    with sqlite3.connect(site.env["NX_DB_PATH"]) as conn:
+        conn.execute("INSERT INTO harvest_state (harvester, server, last_attempt, last_error) "
+                     "VALUES ('nemo', 'https://nemo.example.org/api/', ?, ?)",
+                     (now.isoformat(), "connection refused"))
+    page = get(server, "/builder").text
+    errors = page.split("Sessions in ERROR")[1].split("Records waiting")[0]
+    assert "web-test-broken" in errors and "&lt;b&gt;never ended&lt;/b&gt;" in errors
+    waiting = page.split("Records waiting for export")[1].split("unreachable")[0]
+    assert "web-test-waiting" in waiting and "answered 503" in waiting
+    assert '<td class="num">2</td>' in waiting  # two attempts, two failures in a row
+    outages = page.split("Calendars and destinations unreachable")[1]
+    assert "nemo https://nemo.example.org/api/" in outages and "connection refused" in outages
+    assert "cdcs" in outages and "never" in outages
+    assert "Needs attention" not in page  # the builder itself ran its last pass fine
+    listed = get(server, "/api/sessions", params={"status": "ERROR"}).json()
+    assert [s["id"] for s in listed] == ["web-test-broken"]
