@@ -34,6 +34,10 @@ def run(args: argparse.Namespace) -> int:
     db.require_head(engine)
     host = args.host or web.host
     port = args.port or web.port
+    if web.auth == "header" and host not in ("127.0.0.1", "::1", "localhost"):
+        logging.getLogger("nexuslims").warning(
+            "NX_WEB_AUTH=header trusts %s from anyone who reaches %s: only a reverse proxy "
+            "should (bind 127.0.0.1)", web.user_header, host)
     logging.getLogger("nexuslims").info("serving on http://%s:%d%s/", host, port,
                                         web.root_path)
     try:
