@@ -54,10 +54,17 @@ class Page:
         self.server, self.shots = server, shots
         self.errors: list[str] = []
         self.dialogs: list[str] = []
-        self.tab.on("console", lambda m: self.errors.append(m.text) if m.type == "error"
-                    else None)
+        self.tab.on("console", self._console)
         self.tab.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.tab.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        self.tab.on("dialog", self._dialog)
+
+    def _dialog(self, dialog) -> None:  # type: ignore[no-untyped-def]
+        self.dialogs.append(dialog.message)  # an alert() from injected script, say
+        dialog.dismiss()
+
+    def _console(self, message) -> None:  # type: ignore[no-untyped-def]
+        if message.type == "error":
+            self.errors.append(message.text)
 
     def open(self, path: str) -> None:
         response = self.tab.goto(self.server.url + path, wait_until="load")

@@ -236,7 +236,7 @@ def test_builder_page_shows_errors_exports_waiting_and_outages(server, site: Sit
 
     now = dt.datetime.now(dt.UTC)
     pid = "FEI-Titan-TEM-demo"
-    engine = db.make_engine(site.settings.db_url)
+    engine = db.make_engine(site.db_url)
     try:
         db.log_session_event(engine, "web-test-broken", pid, now, "START", "TO_BE_BUILT")
         db.mark_unbuildable(engine, "web-test-broken", pid, "no END row: <b>never ended</b>")

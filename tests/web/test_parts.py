@@ -41,11 +41,12 @@ def engine(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 def test_the_pass_indexes_the_record_it_writes(site: Site) -> None:
-    engine = db.make_engine(site.settings.db_url)
+    engine = db.make_engine(site.db_url)
     try:
         record = index_db.get_record(engine, site.demo_record)
-        attempts = [a for s in db.list_sessions(engine) if s.identifier.startswith("demo")
-                    for a in db.session_detail(engine, s.identifier).attempts]
+        details = [db.session_detail(engine, s.identifier) for s in db.list_sessions(engine)
+                   if s.identifier.startswith("demo")]
+        attempts = [a for d in details if d is not None for a in d.attempts]
     finally:
         engine.dispose()
     assert record is not None and record.datasets == 15 and record.activities == 3
@@ -56,10 +57,11 @@ def test_the_pass_indexes_the_record_it_writes(site: Site) -> None:
 
 def test_records_written_before_the_index_are_indexed_once(site: Site, engine,
                                                            tmp_path: Path) -> None:
+    assert site.settings.records_path is not None
     xml = (site.settings.records_path / "web-test-searchable.xml").read_bytes()
     path = tmp_path / "old-record.xml"
     path.write_bytes(xml)
-    site_engine = db.make_engine(site.settings.db_url)
+    site_engine = db.make_engine(site.db_url)
     db.add_instrument(engine, db.load_instruments(site_engine)["JEOL-ARM-web-test"])
     site_engine.dispose()
     attempt = db.start_attempt(engine, "old-session", "JEOL-ARM-web-test")
@@ -145,12 +147,13 @@ def test_a_pass_that_cannot_run_is_recorded_as_failed(tmp_path: Path) -> None:
     env = {"NX_DB_PATH": str(tmp_path / "db.sqlite"), "NX_DATA_PATH": str(tmp_path / "data"),
            "NX_INSTRUMENT_DATA_PATH": str(tmp_path)}
     settings = load_settings(env)
-    db.init_db(settings.db_url)
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    db.init_db(url)
     with sqlite3.connect(tmp_path / "db.sqlite") as conn:
         conn.execute("DROP TABLE session_log")
     with pytest.raises(DatabaseError):
         run_recorded_pass(settings)
-    engine = db.make_engine(settings.db_url)
+    engine = db.make_engine(url)
     try:
         state = health(engine, 60)
     finally:
@@ -161,7 +164,8 @@ def test_a_pass_that_cannot_run_is_recorded_as_failed(tmp_path: Path) -> None:
 
 def test_tokens_are_checked_by_hash_and_revocable(engine) -> None:
     token_id, token = create_token(engine, note="pc")
-    assert check_token(engine, token).id == token_id
+    found = check_token(engine, token)
+    assert found is not None and found.id == token_id
     assert check_token(engine, token + "x") is None
     assert token_hash(token).startswith("sha256:") and len(token_hash(token)) == 71
     assert revoke_token(engine, token_id) and not revoke_token(engine, token_id)
@@ -263,7 +267,8 @@ def test_index_tokens_and_passes_on_postgres() -> None:
         assert search_records(engine, RecordQuery(text="ALLOY", status="COMPLETED"))[0] == 1
         assert search_records(engine, RecordQuery(experimenter="ali"))[0] == 3
         _, token = create_token(engine, instrument="titan")
-        assert check_token(engine, token).instrument == "titan"
+        found = check_token(engine, token)
+        assert found is not None and found.instrument == "titan"
         record_pass(engine, PassRecord(NOW, NOW, OK, built=1))
         assert health(engine, 60, NOW).ok
     finally:

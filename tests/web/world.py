@@ -69,6 +69,11 @@ class Site:
     """What ``nexuslims demo`` told to set for ``nexuslims serve``, plus the file store."""
     records: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def db_url(self) -> str:
+        assert self.settings.db_url is not None
+        return self.settings.db_url
+
 
 def build_site(root: Path) -> Site:
     """The site ``nexuslims demo`` builds (one real pass), plus the records above.

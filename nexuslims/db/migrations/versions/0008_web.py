@@ -86,8 +86,8 @@ def _sqlite_full_text_search() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "sqlite":
         return
-    version = tuple(int(p) for p in bind.exec_driver_sql("SELECT sqlite_version()")
-                    .scalar().split(".")[:2])
+    text = bind.exec_driver_sql("SELECT sqlite_version()").scalar() or "0.0"
+    version = tuple(int(p) for p in str(text).split(".")[:2])
     fts5 = bind.exec_driver_sql("SELECT sqlite_compileoption_used('ENABLE_FTS5')").scalar()
     if version < (3, 34) or not fts5:
         return
