@@ -179,10 +179,12 @@ def _serve(root: Path | None, relative: str | None, media_type: str,
 
 
 @router.get("/builder", include_in_schema=False)
-def builder_page(request: Request, status: str | None = None) -> Response:
+def builder_page(request: Request, status: str | None = None,
+                 checks: str | None = None) -> Response:
     engine = request.app.state.engine
     overview = views.builder_overview(engine, status=status)
-    overview.checks, overview.checks_note = views.doctor_checks(request.app.state.web.settings)
+    overview.checks, overview.checks_note = views.doctor_checks(
+        request.app.state.web.settings, servers=checks == "all")
     web = request.app.state.web
     return render(request, "builder.html", o=overview, status=status, zones=views.zones(engine),
                   health=views.health(engine, web.health_max_age_minutes))

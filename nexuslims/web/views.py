@@ -118,17 +118,21 @@ def builder_overview(engine: Engine, *, status: str | None = None,
     return overview
 
 
-def doctor_checks(settings: Any) -> tuple[list[Any] | None, str | None]:
-    """The doctor's checks, if this nexuslims has them: (checks, or None with why not).
+def doctor_checks(settings: Any, *, servers: bool = False
+                  ) -> tuple[list[Any] | None, str | None]:
+    """``nexuslims doctor``'s checks, where this nexuslims has them: (checks, or None and why).
 
     Each check is plain data with ``name``, ``status`` and ``message``
-    (:mod:`nexuslims.doctor`).
+    (:mod:`nexuslims.doctor`). Without ``servers`` only the cheap ones run (this
+    machine: settings, database, folders), so the page stays fast; with it, the
+    calendar, CDCS and mail servers are asked too.
     """
     try:
         from nexuslims import doctor  # type: ignore[attr-defined]
     except ImportError:
         return None, "this nexuslims has no `nexuslims doctor`"
-    for name in ("run_checks", "run_all", "checks", "all_checks"):
+    names = ("run_checks",) if servers else ("cheap_checks", "run_checks")
+    for name in names:
         run = getattr(doctor, name, None)
         if callable(run):
             try:
@@ -136,4 +140,4 @@ def doctor_checks(settings: Any) -> tuple[list[Any] | None, str | None]:
             except Exception as exc:  # noqa: BLE001 - a broken check must not break the page
                 logger.warning("doctor checks failed: %s", exc)
                 return None, f"the checks could not run: {exc}"
-    return None, "nexuslims.doctor offers no run_checks(settings)"
+    return None, "nexuslims.doctor offers no cheap_checks(settings) or run_checks(settings)"
