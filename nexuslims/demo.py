@@ -72,7 +72,7 @@ def create_site(root: Path, *, now: dt.datetime | None = None):
 def run_demo(root: Path, *, verbose: int = 0) -> int:
     """Create the site, run one pass, print what was built and where."""
     from nexuslims.cli import print_summary
-    from nexuslims.pipeline import run_pass
+    from nexuslims.passlog import run_recorded_pass
 
     settings = create_site(root)
     print(f"Demo site created in {root.resolve()}:")
@@ -80,7 +80,7 @@ def run_demo(root: Path, *, verbose: int = 0) -> int:
     print(f"  file store    {settings.instrument_data_path}")
     print(f"  data          {settings.data_path}")
     print("Running one pass...")
-    summary = run_pass(settings)
+    summary = run_recorded_pass(settings)
     print_summary(summary, verbose=verbose)
     env_file = root.resolve() / ".env"
     print()

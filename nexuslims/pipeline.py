@@ -46,6 +46,7 @@ from nexuslims.faults import Deferred, classify, environmental_text
 from nexuslims.files import FindResult, FoundFile
 from nexuslims.lock import clean_up_after_dead_passes
 from nexuslims.record import Activity, build_record
+from nexuslims.recordindex import index_record
 from nexuslims.redact import redacted
 from nexuslims.reservations import (
     Harvester,
@@ -426,6 +427,7 @@ def build_session(engine, settings: Settings, session: Session,
             # The outbox first: a record on disk is never lost to a failed upload.
             path = record_path(engine, settings, session)
             write_atomically(path, xml, durable=True)
+            index_record(engine, path, session.identifier, session.instrument.pid, xml)
             outcome.record_path = path
             exported = exporter.export(engine, session.identifier, session.instrument.pid,
                                        path)

@@ -28,7 +28,7 @@ exit status: 0 ran (even if some sessions failed), 1 could not run, 2 usage erro
 
 # Command modules, in the order --help lists them.
 COMMAND_MODULES = ("process", "export", "db", "instruments", "sessions", "validate", "extract",
-                   "demo", "config", "doctor", "support")
+                   "demo", "config", "doctor", "support", "serve", "tokens")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     started = dt.datetime.now(dt.UTC)
     try:
         checked = settings(args, NEEDS_ALL)
+        from nexuslims.passlog import run_recorded_pass
         from nexuslims.pipeline import run_pass
 
         if args.dry_run:
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
             with builder_lock(checked):
                 _unattended.before_pass(checked)
                 with progress.on_terminal(enabled=not args.quiet):
-                    summary = run_pass(checked, since=args.since, until=args.until)
+                    summary = run_recorded_pass(checked, since=args.since, until=args.until)
                 # Under the lock: two passes never read and write the alert state at once.
                 _unattended.after_pass(checked, summary, started)
     except Exception as exc:  # also a crash; KeyboardInterrupt is not a failure

@@ -182,3 +182,45 @@ builder_lease = sa.Table(
     sa.Column("taken", UTCDateTime, nullable=False),
     sa.Column("heartbeat", UTCDateTime, nullable=False),
 )
+
+# The web face (revision 0008): what the record list searches, API tokens, passes.
+record_index = sa.Table(
+    "record_index", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("record_path", sa.Text, nullable=False),
+    sa.Column("session_identifier", sa.String(255)),
+    sa.Column("instrument", sa.String(100)),
+    sa.Column("instrument_name", sa.Text),
+    sa.Column("title", sa.Text),
+    sa.Column("start", UTCDateTime),
+    sa.Column("experimenters", sa.Text),
+    sa.Column("datasets", sa.Integer, nullable=False),
+    sa.Column("activities", sa.Integer, nullable=False),
+    sa.Column("search_text", sa.Text, nullable=False),
+    sa.Column("indexed", UTCDateTime, nullable=False),
+)
+
+api_tokens = sa.Table(
+    "api_tokens", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("token_hash", sa.String(80), nullable=False),
+    sa.Column("instrument", sa.String(100)),
+    sa.Column("note", sa.Text),
+    sa.Column("created", UTCDateTime, nullable=False),
+    sa.Column("revoked", UTCDateTime),
+    sa.Column("last_used", UTCDateTime),
+)
+
+passes = sa.Table(
+    "passes", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("started", UTCDateTime, nullable=False),
+    sa.Column("finished", UTCDateTime),
+    sa.Column("duration_s", sa.Float),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("sessions", sa.Integer, nullable=False),
+    sa.Column("built", sa.Integer, nullable=False),
+    sa.Column("failed", sa.Integer, nullable=False),
+    sa.Column("exported", sa.Integer, nullable=False),
+    sa.Column("message", sa.Text),
+)

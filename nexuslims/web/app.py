@@ -1,0 +1,128 @@
+"""The ASGI application: settings, database engine, templates, routes, headers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import MutableMapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.engine import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from nexuslims import __version__, db
+from nexuslims.web import views
+from nexuslims.web.auth import ReadAccess
+from nexuslims.web.settings import WebSettings
+
+logger = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+#: No inline script or style, nothing from elsewhere: what a page shows cannot run code.
+CSP = ("default-src 'self'; img-src 'self'; script-src 'self'; style-src 'self'; "
+       "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+def templates() -> jinja2.Environment:
+    """The page templates; every value is HTML-escaped unless a template says otherwise."""
+    env = jinja2.Environment(loader=jinja2.PackageLoader("nexuslims.web", "templates"),
+                             autoescape=True,
+                             trim_blocks=True, lstrip_blocks=True)
+    env.filters["when"] = views.when
+    env.filters["duration"] = views.duration
+    env.globals["version"] = __version__
+    return env
+
+
+def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """Render template ``name`` for ``request``."""
+    env: jinja2.Environment = request.app.state.templates
+    html = env.get_template(name).render(request=request,
+                                         root=request.scope.get("root_path", ""), **context)
+    return HTMLResponse(html, status_code=status_code)
+
+
+class SecurityHeaders:
+    """ASGI middleware adding CSP and friends to every response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_headers(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {k.lower() for k, _ in headers}
+                for key, value in ((b"content-security-policy", CSP.encode()),
+                                   (b"x-content-type-options", b"nosniff"),
+                                   (b"referrer-policy", b"same-origin"),
+                                   (b"x-frame-options", b"DENY")):
+                    if key not in names:
+                        headers.append((key, value))
+                message["headers"] = headers
+            await send(message)
+
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        await self.app(scope, receive, send_with_headers)
+
+
+def create_app(web: WebSettings, engine: Engine | None = None) -> FastAPI:
+    """The web application over the site ``web`` describes.
+
+    Parameters
+    ----------
+    engine
+        The session database; opened from the settings when not given. Records written
+        before the record index existed are indexed once, at start.
+    """
+    from nexuslims.web import api, pages
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        if engine is None:
+            assert web.settings.db_url is not None
+            app.state.engine = db.make_engine(web.settings.db_url)
+            db.require_head(app.state.engine)
+        from nexuslims.recordindex import backfill
+
+        backfill(app.state.engine)
+        for name in app.state.templates.list_templates():  # compiled now, not on a request
+            app.state.templates.get_template(name)
+        yield
+        if engine is None:
+            app.state.engine.dispose()
+
+    app = FastAPI(title="nexuslims", version=__version__, lifespan=lifespan,
+                  root_path=web.root_path, docs_url=None, redoc_url=None,
+                  description="Records built by nexuslims, the builder's state, and session "
+                  "logging for instrument PCs. Reading follows NX_WEB_AUTH; logging sessions "
+                  "needs `Authorization: Bearer <token>` from `nexuslims tokens create`.")
+    app.state.web = web
+    app.state.engine = engine
+    app.state.templates = templates()
+    app.mount("/static", StaticFiles(packages=[("nexuslims.web", "static")]), name="static")
+    app.include_router(pages.router)
+    app.include_router(api.router)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        wants_json = request.url.path.startswith(f"{web.root_path}/api/") \
+            or request.url.path.startswith("/api/")
+        if wants_json:
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
+                                headers=exc.headers)
+        return render(request, "error.html", status_code=exc.status_code,
+                      status=exc.status_code, message=str(exc.detail))
+
+    app.add_middleware(ReadAccess, web=web)
+    app.add_middleware(SecurityHeaders)
+    return app
