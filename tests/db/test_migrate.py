@@ -33,7 +33,16 @@ EXPECTED_COLUMNS = {
     "builder_lease": ["name", "owner", "host", "pid", "taken", "heartbeat"],
     "alert_state": ["key", "kind", "text", "first_seen", "last_seen", "passes", "last_sent",
                     "cleared"],
+    "record_index": ["id", "record_path", "session_identifier", "instrument", "instrument_name",
+                     "title", "start", "experimenters", "datasets", "activities", "search_text",
+                     "indexed"],
+    "api_tokens": ["id", "token_hash", "instrument", "note", "created", "revoked", "last_used"],
+    "passes": ["id", "started", "finished", "duration_s", "outcome", "sessions", "built",
+               "failed", "exported", "message"],
 }
+# SQLite's full-text index of record_index (FTS5 keeps its own shadow tables).
+FTS_TABLES = {"record_search", "record_search_data", "record_search_idx",
+              "record_search_docsize", "record_search_config"}
 
 
 def _columns(path: Path) -> dict[str, list[str]]:
@@ -63,7 +72,7 @@ def test_revision_chain_is_one_line_from_0001_to_head():
 def test_init_creates_every_table_with_nexuslims_column_names(db_path):
     assert db.init_db(sqlite_url(db_path)) == db.head_revision()
     columns = _columns(db_path)
-    assert set(columns) == {*EXPECTED_COLUMNS, "nexuslims_alembic_version"}
+    assert set(columns) == {*EXPECTED_COLUMNS, *FTS_TABLES, "nexuslims_alembic_version"}
     for table, expected in EXPECTED_COLUMNS.items():
         assert columns[table] == expected, table
     assert "alembic_version" not in columns
