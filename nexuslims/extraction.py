@@ -9,9 +9,11 @@ For each file the extractor registry answers (it never raises); the stage writes
 - ``<relative path>.thumb.png`` for a single dataset, ``<relative path>.<i>.thumb.png``
   (1-based) for the i-th of several.
 
-A preview that cannot be drawn becomes a placeholder PNG and a warning. Several files are
-read by a process pool (HyperSpy readers hold the GIL and are CPU-bound); one bad file
-never fails the stage.
+A preview that cannot be drawn becomes a placeholder PNG and a warning. Files are read in
+worker processes (:mod:`nexuslims.workers`; HyperSpy readers hold the GIL and are
+CPU-bound), each under a time limit and a memory ceiling: no file can stop the stage. A
+file past a limit, or one that kills its worker twice, gets the basic file information
+and an error saying why; a worker that dies costs its file one retry, nothing more.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ import json
 import logging
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,11 +29,11 @@ from typing import Any
 from nexuslims.atomic import write_atomically
 from nexuslims.extractors._quiet import quiet_hyperspy
 from nexuslims.extractors.base import ExtractedDataset, ExtractionContext
+from nexuslims.workers import Failure, Limits, run_tasks
 
 logger = logging.getLogger(__name__)
 
 MAX_DEFAULT_WORKERS = 4
-MIN_FILES_PER_WORKER = 4
 
 
 @dataclass
@@ -203,6 +204,8 @@ def _safe_extract_one(*args: Any) -> list[Dataset]:
     path, instrument_root, data_root, context = args[:4]
     try:
         return extract_one(*args)
+    except MemoryError:
+        raise  # in a worker: the pool reports the memory ceiling and replaces the worker
     except Exception as exc:  # noqa: BLE001 - one bad file never fails the stage
         logger.exception("extraction of %s failed", path)
         return _failed(Path(path), instrument_root, context, f"extraction failed: {exc}")
@@ -219,7 +222,7 @@ def _failed(path: Path, instrument_root: Path, context: ExtractionContext,
                         warnings=ds.warnings, extractor=ds.extractor, error=ds.error)]
 
 
-_PRELOAD = ["nexuslims.extractors._quiet", "nexuslims.extraction",
+_PRELOAD = ["nexuslims._forkserver", "nexuslims.extractors._quiet", "nexuslims.extraction",
             "nexuslims.extractors.registry", "hyperspy.api", "exspy", "nexuslims.previews"]
 
 
@@ -230,7 +233,7 @@ def _pool_context() -> Any:
     the renderers once (seconds) and then forks each worker in milliseconds. Plain fork
     is not safe here: after in-process extraction the parent holds dask/BLAS threads, a
     lock held by one of them at fork time is never released in the child, and the pool
-    hangs for good.
+    hangs for good. ``nexuslims._forkserver`` makes the fork server die with us.
     """
     import multiprocessing
 
@@ -249,6 +252,7 @@ def extract_files(
     context: ExtractionContext,
     previews: bool = True,
     workers: int | None = None,
+    limits: Limits | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Dataset]:
     """Extract metadata (and previews) of ``files``; datasets in input order.
@@ -266,7 +270,11 @@ def extract_files(
     previews
         Whether to draw PNG previews (only with ``data_root``).
     workers
-        Processes to use; default ``min(4, os.cpu_count())``. 1 reads in this process.
+        Worker processes; default ``min(4, os.cpu_count())``. 0 reads in this process,
+        without time or memory limits (tests, debugging).
+    limits
+        Time and memory each file may use in a worker (default: :class:`Limits` with
+        the memory ceiling at most half the machine's memory).
     progress
         Called with ``(files done, files total)`` after each file.
 
@@ -274,37 +282,48 @@ def extract_files(
     -------
     list of Dataset
         Datasets of one file are consecutive; a file described by a sibling (a TIA
-        ``.emi``) contributes none.
+        ``.emi``) contributes none. A file that could not be read within the limits, or
+        that killed two workers, has one basic dataset whose ``error`` says why.
     """
     paths = [Path(f) for f in files]
     total = len(paths)
     if workers is None:
         workers = min(MAX_DEFAULT_WORKERS, os.cpu_count() or 1)
-    workers = max(1, min(workers, total or 1))
-    args = [(p, Path(instrument_root), data_root and Path(data_root), context, previews)
-            for p in paths]
+    root = Path(instrument_root)
+    args = [(p, root, data_root and Path(data_root), context, previews) for p in paths]
     results: list[list[Dataset]] = [[] for _ in paths]
-    if total < MIN_FILES_PER_WORKER * 2:
-        workers = 1  # a pool costs each worker HyperSpy's import: not worth it for few files
-    if workers == 1 or total <= 1:
+    done = 0
+
+    def collect(i: int, result: list[Dataset] | Failure) -> None:
+        nonlocal done
+        if isinstance(result, Failure):
+            logger.error("%s: %s", paths[i], result.reason)
+            result = _failed(paths[i], root, context, result.reason)
+        results[i] = result
+        done += 1
+        if progress:
+            progress(done, total)
+
+    if workers <= 0:
         for i, job in enumerate(args):
-            results[i] = _safe_extract_one(*job)
-            if progress:
-                progress(i + 1, total)
-    else:
-        done = 0
-        with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(),
-                                 initializer=quiet_hyperspy) as pool:
-            futures = {pool.submit(_safe_extract_one, *job): i for i, job in enumerate(args)}
-            for future in as_completed(futures):
-                i = futures[future]
-                try:
-                    results[i] = future.result()
-                except Exception as exc:  # noqa: BLE001 - e.g. a worker killed by the OS
-                    logger.error("worker failed on %s: %s", paths[i], exc)
-                    results[i] = _failed(paths[i], Path(instrument_root), context,
-                                         f"extraction worker failed: {exc}")
-                done += 1
-                if progress:
-                    progress(done, total)
+            try:
+                collect(i, _safe_extract_one(*job))
+            except MemoryError:
+                collect(i, Failure("ran out of memory"))
+    elif total:
+        if limits is None:
+            from nexuslims.workers import default_memory_mb
+
+            limits = Limits(memory_mb=default_memory_mb())
+        # One file per task; a pool costs only forks once the fork server is up.
+        run_tasks(_safe_extract_one, args, context=_pool_context(),
+                  workers=min(workers, total), limits=limits, sizes=[_size(p) for p in paths],
+                  on_result=collect, initializer=quiet_hyperspy)
     return [ds for group in results for ds in group]
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0

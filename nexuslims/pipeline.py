@@ -29,6 +29,7 @@ from nexuslims.export import Exporter, build_exporter
 from nexuslims.extraction import Dataset, extract_files
 from nexuslims.extractors.base import ExtractionContext
 from nexuslims.files import FoundFile, find_files
+from nexuslims.workers import limits
 from nexuslims.record import Activity, build_record
 from nexuslims.reservations import (
     Harvester,
@@ -120,6 +121,9 @@ class _Attempt:
             yield rec
         except Exception as exc:
             rec.status, rec.error = "error", _message(exc)
+            raise
+        except KeyboardInterrupt as exc:  # SIGINT/SIGTERM (nexuslims.interrupt)
+            rec.status, rec.error = db.INTERRUPTED, str(exc) or "interrupted"
             raise
         finally:
             rec.finished = dt.datetime.now(dt.UTC)
@@ -320,11 +324,14 @@ def build_session(engine, settings: Settings, session: Session,
                 data_root=settings.data_path,
                 context=ExtractionContext(timezone=session.instrument.tzinfo),
                 workers=settings.extract_workers,
+                limits=limits(settings.extract_timeout, settings.extract_memory_mb),
                 progress=_progress_logger(session),
             )
             rec.files_found = len(found.files)
             rec.datasets = outcome.datasets = len(datasets)
             rec.failures = outcome.failures = sum(d.error is not None for d in datasets)
+            if rec.failures:
+                rec.status = "partial"
 
         with attempt.stage("build"):
             activities = _activities(groups, datasets, session)
@@ -350,6 +357,15 @@ def build_session(engine, settings: Settings, session: Session,
                 rec.status, rec.error = "error", exported.message
         return _conclude(engine, attempt, outcome, exported.status, record_path=path,
                          message=exported.message)
+    except KeyboardInterrupt as exc:
+        # The pass is being stopped: the session stays TO_BE_BUILT for the next one.
+        logger.warning("session %s: %s; left for the next pass", session.identifier, exc)
+        try:
+            attempt.finish(db.INTERRUPTED, error=str(exc) or "interrupted")
+        except NexusLIMSError as failed:
+            logger.error("session %s: could not record the interruption: %s",
+                         session.identifier, failed)
+        raise
     except Exception as exc:  # one session's failure never stops the pass
         logger.exception("session %s failed", session.identifier)
         return _conclude(engine, attempt, outcome, Status.ERROR, message=_message(exc))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from nexuslims.cli._common import date_arg, settings
 
@@ -25,15 +26,24 @@ def run(args: argparse.Namespace) -> int:
     from nexuslims.config import NEEDS_ALL
     from nexuslims.lock import builder_lock
 
+    from nexuslims.interrupt import Interrupted, stop_on_signals
+
     checked = settings(args, NEEDS_ALL)
     from nexuslims.pipeline import run_pass
 
-    if args.dry_run:
-        summary = run_pass(checked, dry_run=True, since=args.since, until=args.until)
-    else:
-        log_to_files(checked)
-        with builder_lock(checked.lock_path):
-            summary = run_pass(checked, since=args.since, until=args.until)
+    try:
+        # SIGTERM/SIGINT unwind the pass: workers killed, attempt marked, lock released.
+        with stop_on_signals():
+            if args.dry_run:
+                summary = run_pass(checked, dry_run=True, since=args.since, until=args.until)
+            else:
+                log_to_files(checked)
+                with builder_lock(checked.lock_path):
+                    summary = run_pass(checked, since=args.since, until=args.until)
+    except Interrupted as stopped:
+        print(f"nexuslims: pass {stopped}; the session being built is left for the next "
+              "pass", file=sys.stderr)
+        return stopped.exit_code
     print_summary(summary, verbose=args.verbose)
     return 0
 
