@@ -161,33 +161,40 @@ def extract_one(
             )
         )
     if data_root is not None:
-        sidecar = Path(data_root) / (location + ".json")
-        body = {
-            "file": location,
-            "extractor": out[0].extractor if out else _chosen(path),
-            "datasets": [
-                {
-                    "name": d.name,
-                    "dataset_type": d.dataset_type,
-                    "nx_meta": d.nx_meta,
-                    "unreliable": sorted(d.unreliable),
-                    "warnings": d.warnings,
-                    "error": d.error,
-                    "preview": d.preview_location,
-                }
-                for d in out
-            ],
-        }
-        try:
-            write_atomically(sidecar, json.dumps(body, indent=1, ensure_ascii=False,
-                                                 default=str).encode("utf-8"))
-            for d in out:
-                d.sidecar = sidecar
-        except OSError as exc:
-            logger.warning("could not write %s: %s", sidecar, exc)
-            for d in out:
-                d.warnings.append(f"sidecar not written: {exc}")
+        _write_sidecar(Path(data_root), location, out,
+                       out[0].extractor if out else _chosen(path))
     return out
+
+
+def _write_sidecar(data_root: Path, location: str, datasets: list[Dataset],
+                   extractor: str) -> None:
+    """``<location>.json`` under ``data_root``, atomically; notes a failure on the datasets."""
+    sidecar = data_root / (location + ".json")
+    body = {
+        "file": location,
+        "extractor": extractor,
+        "datasets": [
+            {
+                "name": d.name,
+                "dataset_type": d.dataset_type,
+                "nx_meta": d.nx_meta,
+                "unreliable": sorted(d.unreliable),
+                "warnings": d.warnings,
+                "error": d.error,
+                "preview": d.preview_location,
+            }
+            for d in datasets
+        ],
+    }
+    try:
+        write_atomically(sidecar, json.dumps(body, indent=1, ensure_ascii=False,
+                                             default=str).encode("utf-8"))
+        for d in datasets:
+            d.sidecar = sidecar
+    except OSError as exc:
+        logger.warning("could not write %s: %s", sidecar, exc)
+        for d in datasets:
+            d.warnings.append(f"sidecar not written: {exc}")
 
 
 def _chosen(path: Path) -> str:
@@ -216,7 +223,11 @@ def _failed(path: Path, instrument_root: Path, context: ExtractionContext,
     from nexuslims.extractors.basic import basic_dataset
 
     ds = basic_dataset(path, context, error=reason)
-    return [Dataset(name=ds.name, path=Path(path),
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        mtime = 0.0
+    return [Dataset(name=ds.name, path=Path(os.path.abspath(path)), mtime=mtime,
                         location=relative_location(Path(path), instrument_root),
                         dataset_type=ds.dataset_type, nx_meta=_json_safe(ds.nx_meta),
                         warnings=ds.warnings, extractor=ds.extractor, error=ds.error)]
@@ -299,6 +310,8 @@ def extract_files(
         if isinstance(result, Failure):
             logger.error("%s: %s", paths[i], result.reason)
             result = _failed(paths[i], root, context, result.reason)
+            if data_root is not None:  # the worker was stopped before it wrote one
+                _write_sidecar(Path(data_root), result[0].location, result, "basic")
         results[i] = result
         done += 1
         if progress:
