@@ -29,7 +29,6 @@ from nexuslims.export import Exporter, build_exporter
 from nexuslims.extraction import Dataset, extract_files
 from nexuslims.extractors.base import ExtractionContext
 from nexuslims.files import FoundFile, find_files
-from nexuslims.workers import limits
 from nexuslims.record import Activity, build_record
 from nexuslims.reservations import (
     Harvester,
@@ -43,6 +42,7 @@ from nexuslims.reservations import (
 )
 from nexuslims.sessions import Instrument, Session, Status, pair_sessions
 from nexuslims.validation import validate_record
+from nexuslims.workers import limits
 
 logger = logging.getLogger(__name__)
 events = logging.getLogger("nexuslims.events")

@@ -19,6 +19,7 @@ needs:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -181,10 +182,8 @@ class _Worker:
         return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
     def kill(self) -> None:
-        try:
+        with contextlib.suppress(OSError, ValueError, AttributeError):  # already gone
             self.process.kill()
-        except (OSError, ValueError, AttributeError):
-            pass
         self.process.join(5)
         self.conn.close()
 
@@ -303,10 +302,8 @@ def run_tasks(
         # However we leave (done, an exception, Ctrl-C, SIGTERM), no worker outlives us.
         for worker in pool:
             if worker.task is None:
-                try:
+                with contextlib.suppress(OSError):  # it died idle: nothing to tell it
                     worker.conn.send(None)
-                except OSError:
-                    pass
             else:
                 worker.kill()
         for worker in pool:

@@ -46,7 +46,10 @@ def fault(folder: Path, name: str, says: str) -> Path:
     return path
 
 
-def extract(files, root, data=None, *, workers=2, limits=Limits(timeout=60, memory_mb=0)):
+NO_CEILING = Limits(timeout=60, memory_mb=0)
+
+
+def extract(files, root, data=None, *, workers=2, limits=NO_CEILING):
     return extract_files(files, instrument_root=root, data_root=data, context=CTX,
                          workers=workers, limits=limits)
 

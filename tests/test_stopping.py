@@ -95,7 +95,7 @@ def session_status(settings) -> set[str]:
 @pytest.mark.slow
 @pytest.mark.corpus
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_signal_stops_the_pass_and_the_next_pass_builds_the_session(site, signum):
     settings, env, store, plugins, tmp_path = site
     pid_file = tmp_path / "worker.pid"
@@ -170,3 +170,12 @@ def test_a_pass_over_hostile_files_builds_the_session_with_partial_extraction(si
         assert (extract.status, extract.failures) == ("partial", 3)
     finally:
         engine.dispose()
+
+
+def test_the_systemd_unit_says_how_long_a_pass_has_to_stop():
+    unit = dict(line.split("=", 1) for line in
+                (REPO / "systemd/nexuslims.service").read_text().splitlines()
+                if "=" in line and not line.startswith("#"))
+    assert unit["KillSignal"] == "SIGTERM" and unit["KillMode"] == "mixed"
+    assert unit["TimeoutStopSec"] == "30s"  # the pass needs < 10 s (test above)
+    assert "143" in unit["SuccessExitStatus"].split()  # 128 + SIGTERM: a clean stop

@@ -24,9 +24,8 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from nexuslims.cli import log_to_files
     from nexuslims.config import NEEDS_ALL
-    from nexuslims.lock import builder_lock
-
     from nexuslims.interrupt import Interrupted, stop_on_signals
+    from nexuslims.lock import builder_lock
 
     checked = settings(args, NEEDS_ALL)
     from nexuslims.pipeline import run_pass
