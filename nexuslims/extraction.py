@@ -233,8 +233,22 @@ def _failed(path: Path, instrument_root: Path, context: ExtractionContext,
                         warnings=ds.warnings, extractor=ds.extractor, error=ds.error)]
 
 
-_PRELOAD = ["nexuslims._forkserver", "nexuslims.extractors._quiet", "nexuslims.extraction",
-            "nexuslims.extractors.registry", "hyperspy.api", "exspy", "nexuslims.previews"]
+_PRELOAD = ["nexuslims.extractors._quiet", "nexuslims.extraction",
+            "nexuslims.extractors.registry", "hyperspy.api", "exspy", "nexuslims.previews",
+            "nexuslims._forkserver"]
+
+
+def _start_worker() -> None:
+    """Run in each worker before its first file."""
+    import sys
+
+    quiet_hyperspy()
+    warmed = sys.modules.get("nexuslims._forkserver")
+    # The fork server runs with "" first on its path; the rest tells if plug-ins may differ.
+    if warmed is None or set(sys.path) - {""} != set(warmed.SYS_PATH) - {""}:
+        from nexuslims.extractors.registry import reload
+
+        reload()  # plug-ins installed since the fork server loaded them
 
 
 def _pool_context() -> Any:
@@ -244,7 +258,8 @@ def _pool_context() -> Any:
     the renderers once (seconds) and then forks each worker in milliseconds. Plain fork
     is not safe here: after in-process extraction the parent holds dask/BLAS threads, a
     lock held by one of them at fork time is never released in the child, and the pool
-    hangs for good. ``nexuslims._forkserver`` makes the fork server die with us.
+    hangs for good. ``nexuslims._forkserver`` makes the fork server die with us and loads
+    the extractor registry once.
     """
     import multiprocessing
 
@@ -331,7 +346,7 @@ def extract_files(
         # One file per task; a pool costs only forks once the fork server is up.
         run_tasks(_safe_extract_one, args, context=_pool_context(),
                   workers=min(workers, total), limits=limits, sizes=[_size(p) for p in paths],
-                  on_result=collect, initializer=quiet_hyperspy)
+                  on_result=collect, initializer=_start_worker)
     return [ds for group in results for ds in group]
 
 

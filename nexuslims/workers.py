@@ -167,6 +167,13 @@ class _Worker:
         self.task: int | None = None
         self.deadline: float | None = None
 
+    def ready(self) -> bool:
+        """Alive and idle, with nothing unread on its pipe (fit to be reused)."""
+        try:
+            return self.task is None and self.process.is_alive() and not self.conn.poll()
+        except (OSError, ValueError):
+            return False
+
     def give(self, index: int, args: tuple, seconds: float | None) -> None:
         self.task = index
         self.deadline = None if seconds is None else time.monotonic() + seconds
@@ -235,6 +242,8 @@ def run_tasks(
     queue = deque(range(len(tasks)))
     deaths = [0] * len(tasks)
     pool: list[_Worker] = []
+    key = (func, limits.memory_mb, initializer, tuple(sys.path))
+    parked = _parked.pop(key, [])
     size_of = (lambda i: sizes[i]) if sizes is not None else (lambda i: 0)  # noqa: E731
 
     def settle(worker: _Worker, result: Any) -> None:
@@ -242,6 +251,14 @@ def run_tasks(
         assert index is not None
         worker.task = worker.deadline = None
         on_result(index, result)
+
+    def take_parked() -> _Worker | None:
+        while parked:
+            worker = parked.pop()
+            if worker.ready():
+                return worker
+            worker.kill()
+        return None
 
     def assign(worker: _Worker) -> None:
         i = queue.popleft()
@@ -260,7 +277,8 @@ def run_tasks(
                 if queue:
                     assign(worker)
             while queue and len(pool) < workers:
-                pool.append(_Worker(context, func, limits.memory_mb, initializer))
+                pool.append(take_parked()
+                            or _Worker(context, func, limits.memory_mb, initializer))
                 assign(pool[-1])
             busy = [w for w in pool if w.task is not None]
             deadlines = [w.deadline for w in busy if w.deadline is not None]
@@ -298,18 +316,28 @@ def run_tasks(
                     settle(worker, Failure(
                         f"used {used:.0f} MB, more than the memory ceiling "
                         f"NX_EXTRACT_MEMORY_MB={limits.memory_mb}; stopped"))
+        # Done: idle workers wait for the next call (the next session of the pass), so
+        # they need not import and warm up again.
+        _parked[key] = [w for w in pool + parked if w.ready()]
+        pool = [w for w in pool + parked if w not in _parked[key]]
+        parked = []
     finally:
-        # However we leave (done, an exception, Ctrl-C, SIGTERM), no worker outlives us.
-        for worker in pool:
-            if worker.task is None:
-                with contextlib.suppress(OSError):  # it died idle: nothing to tell it
-                    worker.conn.send(None)
-            else:
-                worker.kill()
-        for worker in pool:
-            worker.process.join(5)
-            if worker.process.is_alive():
-                worker.kill()
+        # However we leave (an exception, Ctrl-C, SIGTERM), no busy worker outlives us.
+        for worker in pool + parked:
+            worker.kill()
+
+
+_parked: dict[tuple, list[_Worker]] = {}
+"""Idle workers between calls, by (function, memory ceiling, initializer, sys.path).
+They are daemonic and die with this process (multiprocessing's exit handler, and
+``PR_SET_PDEATHSIG`` if it is killed)."""
+
+
+def stop_idle_workers() -> None:
+    """End the workers kept between calls (they also end when this process does)."""
+    while _parked:
+        for worker in _parked.popitem()[1]:
+            worker.kill()
 
 
 def _lost(worker: _Worker, deaths: list[int], queue: deque[int],

@@ -228,3 +228,17 @@ def test_in_process_extraction_reads_without_workers(tmp_path, corpus):
     shutil.copy(corpus / "digitalmicrograph/test-EELS_spectrum.dm3", root / "eels.dm3")
     [dataset] = extract([root / "eels.dm3"], root, workers=0)
     assert dataset.extractor == "digitalmicrograph" and dataset.error is None
+
+
+def test_idle_workers_serve_the_next_call_and_a_dead_one_is_replaced(plugin, tmp_path):
+    from nexuslims.workers import stop_idle_workers
+
+    stop_idle_workers()
+    root = tmp_path / "in"
+    first = extract([fault(root, "a.fault", "ok")], root, workers=1)[0].nx_meta["Worker"]
+    second = extract([fault(root, "b.fault", "ok")], root, workers=1)[0].nx_meta["Worker"]
+    assert second == first  # no new worker: no imports paid again by the next session
+    os.kill(first, signal.SIGKILL)  # an idle worker lost between calls costs nothing
+    wait_for(lambda: not alive({first}), 5)
+    [third] = extract([fault(root, "c.fault", "ok")], root, workers=1)
+    assert third.error is None and third.nx_meta["Worker"] != first
