@@ -16,11 +16,15 @@ Two effects:
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 from nexuslims.workers import die_with_parent
 
 die_with_parent()
+
+#: The fork server's pid: its workers check they still have it as their parent.
+PID = os.getpid()
 
 #: sys.path the registry was loaded with; a worker started with another (a plug-in
 #: folder added since) loads its plug-ins again.

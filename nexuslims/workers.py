@@ -85,8 +85,11 @@ class Failure:
 PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent() -> None:
+def die_with_parent(parent: int | None = None) -> None:
     """Ask Linux to SIGKILL this process when its parent dies (elsewhere: nothing).
+
+    ``parent`` is the pid the parent should have; if it is gone already (we were
+    re-parented before asking), exit at once.
 
     The signal follows the parent *thread* that forked us; the pool is always driven
     from one thread, and a fork server lost that way is restarted by multiprocessing.
@@ -95,7 +98,7 @@ def die_with_parent() -> None:
         return
     import ctypes
 
-    parent = os.getppid()
+    parent = os.getppid() if parent is None else parent
     try:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
     except (OSError, AttributeError):  # no libc prctl: the pipe's EOF still ends idle workers
@@ -107,7 +110,7 @@ def die_with_parent() -> None:
 def _serve(conn: Any, func: Callable[..., Any], memory_mb: int,
            initializer: Callable[[], None] | None) -> None:
     """A worker's life: run tasks from ``conn`` until it closes or says stop."""
-    die_with_parent()
+    die_with_parent(getattr(sys.modules.get("nexuslims._forkserver"), "PID", None))
     # Ctrl-C reaches the whole process group; the parent decides what stops, and kills us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if memory_mb > 0:
