@@ -65,6 +65,10 @@ class Settings:
     retry_delay_minutes: float = 10.0
     clustering_sensitivity: float = 1.0
     extract_workers: int | None = None
+    extract_timeout: float = 120.0
+    """Seconds one file may take to extract, and as much again per GB (0: no limit)."""
+    extract_memory_mb: int | None = None
+    """Memory ceiling per extraction worker in MB (None: the default; 0: no limit)."""
     deprecated_names: tuple[str, ...] = field(default=(), compare=False)
     env: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     """Every variable seen (environment over .env), for plug-ins that read their own
@@ -235,6 +239,14 @@ def load_settings(env: Mapping[str, str], needs: frozenset[str] = NEEDS_ALL) -> 
         except ValueError:
             problems.append(f"NX_EXTRACT_WORKERS={raw_workers}: expects a whole number >= 1")
 
+    extract_timeout = number_setting(env, "NX_EXTRACT_TIMEOUT", 120.0, problems, minimum=0,
+                                     expects="seconds >= 0 per file, plus as much per GB "
+                                     "(0 = no limit)")
+    raw_memory = (env.get("NX_EXTRACT_MEMORY_MB") or "").strip()
+    extract_memory = int(number_setting(env, "NX_EXTRACT_MEMORY_MB", 0, problems, minimum=0,
+                                        whole=True, expects="a whole number of MB >= 0 "
+                                        "(0 = no limit)")) if raw_memory else None
+
     if problems:
         raise ConfigError(problems)
     return Settings(
@@ -250,6 +262,8 @@ def load_settings(env: Mapping[str, str], needs: frozenset[str] = NEEDS_ALL) -> 
         retry_delay_minutes=retry_delay,
         clustering_sensitivity=sensitivity,
         extract_workers=workers,
+        extract_timeout=extract_timeout,
+        extract_memory_mb=extract_memory,
         deprecated_names=tuple(deprecated),
         env=env,
     )

@@ -11,9 +11,11 @@ For each file the extractor registry answers (it never raises); the stage writes
 - ``<relative path>.thumb.png`` for a single dataset, ``<relative path>.<i>.thumb.png``
   (1-based) for the i-th of several.
 
-A preview that cannot be drawn becomes a placeholder PNG and a warning. Several files are
-read by a process pool (HyperSpy readers hold the GIL and are CPU-bound); one bad file
-never fails the stage.
+A preview that cannot be drawn becomes a placeholder PNG and a warning. Files are read in
+worker processes (:mod:`nexuslims.workers`; HyperSpy readers hold the GIL and are
+CPU-bound), each under a time limit and a memory ceiling: no file can stop the stage. A
+file past a limit, or one that kills its worker twice, gets the basic file information
+and an error saying why; a worker that dies costs its file one retry, nothing more.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import json
 import logging
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,11 +31,11 @@ from typing import Any
 from nexuslims.atomic import write_atomically
 from nexuslims.extractors._quiet import quiet_hyperspy
 from nexuslims.extractors.base import ExtractedDataset, ExtractionContext
+from nexuslims.workers import Failure, Limits, run_tasks
 
 logger = logging.getLogger(__name__)
 
 MAX_DEFAULT_WORKERS = 4
-MIN_FILES_PER_WORKER = 4
 
 
 @dataclass
@@ -165,37 +166,44 @@ def extract_one(
             )
         )
     if data_root is not None:
-        from nexuslims.extractors.fields import field_records
-
-        sidecar = Path(data_root) / (location + ".json")
-        body = {
-            "file": location,
-            "extractor": out[0].extractor if out else _chosen(path),
-            "datasets": [
-                {
-                    "name": d.name,
-                    "dataset_type": d.dataset_type,
-                    "nx_meta": d.nx_meta,
-                    "unreliable": sorted(d.unreliable),
-                    "warnings": d.warnings,
-                    "error": d.error,
-                    "preview": d.preview_location,
-                    "fields": field_records(d.nx_meta, d.sources),
-                }
-                for d in out
-            ],
-        }
-        try:
-            # A name that is not UTF-8 holds lone surrogates: written as JSON \udcXX escapes.
-            write_atomically(sidecar, json.dumps(body, indent=1, ensure_ascii=False,
-                                                 default=str).encode("utf-8", "backslashreplace"))
-            for d in out:
-                d.sidecar = sidecar
-        except OSError as exc:
-            logger.warning("could not write %s: %s", sidecar, exc)
-            for d in out:
-                d.warnings.append(f"sidecar not written: {exc}")
+        _write_sidecar(Path(data_root), location, out,
+                       out[0].extractor if out else _chosen(path))
     return out
+
+
+def _write_sidecar(data_root: Path, location: str, datasets: list[Dataset],
+                   extractor: str) -> None:
+    """``<location>.json`` under ``data_root``, atomically; notes a failure on the datasets."""
+    from nexuslims.extractors.fields import field_records
+
+    sidecar = data_root / (location + ".json")
+    body = {
+        "file": location,
+        "extractor": extractor,
+        "datasets": [
+            {
+                "name": d.name,
+                "dataset_type": d.dataset_type,
+                "nx_meta": d.nx_meta,
+                "unreliable": sorted(d.unreliable),
+                "warnings": d.warnings,
+                "error": d.error,
+                "preview": d.preview_location,
+                "fields": field_records(d.nx_meta, d.sources),
+            }
+            for d in datasets
+        ],
+    }
+    try:
+        # A name that is not UTF-8 holds lone surrogates: written as JSON \udcXX escapes.
+        write_atomically(sidecar, json.dumps(body, indent=1, ensure_ascii=False,
+                                             default=str).encode("utf-8", "backslashreplace"))
+        for d in datasets:
+            d.sidecar = sidecar
+    except OSError as exc:
+        logger.warning("could not write %s: %s", sidecar, exc)
+        for d in datasets:
+            d.warnings.append(f"sidecar not written: {exc}")
 
 
 def _chosen(path: Path) -> str:
@@ -212,6 +220,8 @@ def _safe_extract_one(*args: Any) -> list[Dataset]:
     path, instrument_root, data_root, context = args[:4]
     try:
         return extract_one(*args)
+    except MemoryError:
+        raise  # in a worker: the pool reports the memory ceiling and replaces the worker
     except Exception as exc:  # noqa: BLE001 - one bad file never fails the stage
         logger.exception("extraction of %s failed", path)
         return _failed(Path(path), instrument_root, context, f"extraction failed: {exc}")
@@ -222,14 +232,32 @@ def _failed(path: Path, instrument_root: Path, context: ExtractionContext,
     from nexuslims.extractors.basic import basic_dataset
 
     ds = basic_dataset(path, context, error=reason)
-    return [Dataset(name=ds.name, path=Path(path),
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        mtime = 0.0
+    return [Dataset(name=ds.name, path=Path(os.path.abspath(path)), mtime=mtime,
                         location=relative_location(Path(path), instrument_root),
                         dataset_type=ds.dataset_type, nx_meta=_json_safe(ds.nx_meta),
                         warnings=ds.warnings, extractor=ds.extractor, error=ds.error)]
 
 
 _PRELOAD = ["nexuslims.extractors._quiet", "nexuslims.extraction",
-            "nexuslims.extractors.registry", "hyperspy.api", "exspy", "nexuslims.previews"]
+            "nexuslims.extractors.registry", "hyperspy.api", "exspy", "nexuslims.previews",
+            "nexuslims._forkserver"]
+
+
+def _start_worker() -> None:
+    """Run in each worker before its first file."""
+    import sys
+
+    quiet_hyperspy()
+    warmed = sys.modules.get("nexuslims._forkserver")
+    # The fork server runs with "" first on its path; the rest tells if plug-ins may differ.
+    if warmed is None or set(sys.path) - {""} != set(warmed.SYS_PATH) - {""}:
+        from nexuslims.extractors.registry import reload
+
+        reload()  # plug-ins installed since the fork server loaded them
 
 
 def _pool_context() -> Any:
@@ -239,7 +267,8 @@ def _pool_context() -> Any:
     the renderers once (seconds) and then forks each worker in milliseconds. Plain fork
     is not safe here: after in-process extraction the parent holds dask/BLAS threads, a
     lock held by one of them at fork time is never released in the child, and the pool
-    hangs for good.
+    hangs for good. ``nexuslims._forkserver`` makes the fork server die with us and loads
+    the extractor registry once.
     """
     import multiprocessing
 
@@ -258,6 +287,7 @@ def extract_files(
     context: ExtractionContext,
     previews: bool = True,
     workers: int | None = None,
+    limits: Limits | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Dataset]:
     """Extract metadata (and previews) of ``files``; datasets in input order.
@@ -275,7 +305,11 @@ def extract_files(
     previews
         Whether to draw PNG previews (only with ``data_root``).
     workers
-        Processes to use; default ``min(4, os.cpu_count())``. 1 reads in this process.
+        Worker processes; default ``min(4, os.cpu_count())``. 0 reads in this process,
+        without time or memory limits (tests, debugging).
+    limits
+        Time and memory each file may use in a worker (default: :class:`Limits` with
+        the memory ceiling at most half the machine's memory).
     progress
         Called with ``(files done, files total)`` after each file.
 
@@ -283,37 +317,50 @@ def extract_files(
     -------
     list of Dataset
         Datasets of one file are consecutive; a file described by a sibling (a TIA
-        ``.emi``) contributes none.
+        ``.emi``) contributes none. A file that could not be read within the limits, or
+        that killed two workers, has one basic dataset whose ``error`` says why.
     """
     paths = [Path(f) for f in files]
     total = len(paths)
     if workers is None:
         workers = min(MAX_DEFAULT_WORKERS, os.cpu_count() or 1)
-    workers = max(1, min(workers, total or 1))
-    args = [(p, Path(instrument_root), data_root and Path(data_root), context, previews)
-            for p in paths]
+    root = Path(instrument_root)
+    args = [(p, root, data_root and Path(data_root), context, previews) for p in paths]
     results: list[list[Dataset]] = [[] for _ in paths]
-    if total < MIN_FILES_PER_WORKER * 2:
-        workers = 1  # a pool costs each worker HyperSpy's import: not worth it for few files
-    if workers == 1 or total <= 1:
+    done = 0
+
+    def collect(i: int, result: list[Dataset] | Failure) -> None:
+        nonlocal done
+        if isinstance(result, Failure):
+            logger.error("%s: %s", paths[i], result.reason)
+            result = _failed(paths[i], root, context, result.reason)
+            if data_root is not None:  # the worker was stopped before it wrote one
+                _write_sidecar(Path(data_root), result[0].location, result, "basic")
+        results[i] = result
+        done += 1
+        if progress:
+            progress(done, total)
+
+    if workers <= 0:
         for i, job in enumerate(args):
-            results[i] = _safe_extract_one(*job)
-            if progress:
-                progress(i + 1, total)
-    else:
-        done = 0
-        with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(),
-                                 initializer=quiet_hyperspy) as pool:
-            futures = {pool.submit(_safe_extract_one, *job): i for i, job in enumerate(args)}
-            for future in as_completed(futures):
-                i = futures[future]
-                try:
-                    results[i] = future.result()
-                except Exception as exc:  # noqa: BLE001 - e.g. a worker killed by the OS
-                    logger.error("worker failed on %s: %s", paths[i], exc)
-                    results[i] = _failed(paths[i], Path(instrument_root), context,
-                                         f"extraction worker failed: {exc}")
-                done += 1
-                if progress:
-                    progress(done, total)
+            try:
+                collect(i, _safe_extract_one(*job))
+            except MemoryError:
+                collect(i, Failure("ran out of memory"))
+    elif total:
+        if limits is None:
+            from nexuslims.workers import default_memory_mb
+
+            limits = Limits(memory_mb=default_memory_mb())
+        # One file per task; a pool costs only forks once the fork server is up.
+        run_tasks(_safe_extract_one, args, context=_pool_context(),
+                  workers=min(workers, total), limits=limits, sizes=[_size(p) for p in paths],
+                  on_result=collect, initializer=_start_worker)
     return [ds for group in results for ds in group]
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0

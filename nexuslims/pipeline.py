@@ -60,6 +60,7 @@ from nexuslims.reservations import (
 )
 from nexuslims.sessions import Instrument, Session, Status, pair_sessions
 from nexuslims.validation import validate_record
+from nexuslims.workers import limits
 
 logger = logging.getLogger(__name__)
 events = logging.getLogger("nexuslims.events")
@@ -160,6 +161,9 @@ class _Attempt:
             yield rec
         except Exception as exc:
             rec.status, rec.error = "error", _message(exc)
+            raise
+        except KeyboardInterrupt as exc:  # SIGINT/SIGTERM (nexuslims.interrupt)
+            rec.status, rec.error = db.INTERRUPTED, str(exc) or "interrupted"
             raise
         finally:
             rec.finished = dt.datetime.now(dt.UTC)
@@ -400,11 +404,14 @@ def build_session(engine, settings: Settings, session: Session,
                 data_root=settings.data_path,
                 context=ExtractionContext(timezone=session.instrument.tzinfo),
                 workers=settings.extract_workers,
+                limits=limits(settings.extract_timeout, settings.extract_memory_mb),
                 progress=_progress_logger(session),
             )
             rec.files_found = len(found.files)
             rec.datasets = outcome.datasets = len(datasets)
             rec.failures = outcome.failures = sum(d.error is not None for d in datasets)
+            if rec.failures:
+                rec.status = "partial"
             unwritten = _unwritten_output(datasets)
             if unwritten:  # a full or failing disk under NX_DATA_PATH, not a bad file
                 raise Deferred("environment",
@@ -437,6 +444,15 @@ def build_session(engine, settings: Settings, session: Session,
                 outcome.problem = "destination"
         return _conclude(engine, attempt, outcome, exported.status, record_path=path,
                          message=exported.message)
+    except KeyboardInterrupt as exc:
+        # The pass is being stopped: the session stays TO_BE_BUILT for the next one.
+        logger.warning("session %s: %s; left for the next pass", session.identifier, exc)
+        try:
+            attempt.finish(db.INTERRUPTED, error=str(exc) or "interrupted")
+        except NexusLIMSError as failed:
+            logger.error("session %s: could not record the interruption: %s",
+                         session.identifier, failed)
+        raise
     except Exception as exc:  # one session's failure never stops the pass
         deferred = classify(exc)
         if deferred is not None:

@@ -90,7 +90,7 @@ def test_bad_file_and_failed_preview_do_not_fail_the_stage(instrument, tmp_path,
     monkeypatch.setattr(previews, "render_signal", boom)
     data = tmp_path / "data"
     datasets = extract_files([bad, instrument / "Jane Doe/day 1/eels.dm3"],
-                             instrument_root=instrument, data_root=data, context=CTX, workers=1)
+                             instrument_root=instrument, data_root=data, context=CTX, workers=0)
     assert datasets[0].extractor == "basic" and datasets[0].error
     assert any("placeholder" in w for w in datasets[1].warnings)
     assert datasets[1].preview.is_file()
@@ -150,11 +150,11 @@ from nexuslims.extraction import extract_files
 from nexuslims.extractors.base import ExtractionContext
 root = Path({str(instrument)!r}); many = Path({str(many)!r}); ctx = ExtractionContext()
 first = extract_files(sorted(p for p in root.rglob('*') if p.is_file()), instrument_root=root,
-                      data_root=Path({str(tmp_path / 'd1')!r}), context=ctx, workers=1)
+                      data_root=Path({str(tmp_path / 'd1')!r}), context=ctx, workers=0)
 files = sorted(many.iterdir())
 pooled = extract_files(files, instrument_root=many, data_root=Path({str(tmp_path / 'd2')!r}),
                        context=ctx, workers=2)
-alone = extract_files(files[:1], instrument_root=many, data_root=None, context=ctx, workers=1)
+alone = extract_files(files[:1], instrument_root=many, data_root=None, context=ctx, workers=0)
 print(json.dumps([len(first), len(pooled), [d.error for d in pooled],
                   pooled[0].nx_meta == alone[0].nx_meta]))
 """

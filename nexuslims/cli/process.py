@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from nexuslims.cli import _unattended, log_to_files
     from nexuslims.config import NEEDS_ALL
     from nexuslims.errors import LockHeld
+    from nexuslims.interrupt import Interrupted, stop_on_signals
     from nexuslims.lock import builder_lock
 
     started = dt.datetime.now(dt.UTC)
@@ -41,17 +42,23 @@ def run(args: argparse.Namespace) -> int:
         from nexuslims.passlog import run_recorded_pass
         from nexuslims.pipeline import run_pass
 
-        if args.dry_run:
-            summary = run_pass(checked, dry_run=True, since=args.since, until=args.until)
-        else:
-            log_to_files(checked)
-            with builder_lock(checked):
-                _unattended.before_pass(checked)
-                with progress.on_terminal(enabled=not args.quiet):
-                    summary = run_recorded_pass(checked, since=args.since, until=args.until)
-                # Under the lock: two passes never read and write the alert state at once.
-                _unattended.after_pass(checked, summary, started)
-    except Exception as exc:  # also a crash; KeyboardInterrupt is not a failure
+        with stop_on_signals():
+            # SIGTERM/SIGINT unwind the pass: workers killed, attempt marked, lock released.
+            if args.dry_run:
+                summary = run_pass(checked, dry_run=True, since=args.since, until=args.until)
+            else:
+                log_to_files(checked)
+                with builder_lock(checked):
+                    _unattended.before_pass(checked)
+                    with progress.on_terminal(enabled=not args.quiet):
+                        summary = run_recorded_pass(checked, since=args.since, until=args.until)
+                    # Under the lock: two passes never read and write the alert state at once.
+                    _unattended.after_pass(checked, summary, started)
+    except Interrupted as stopped:
+        print(f"nexuslims: pass {stopped}; the session being built is left for the next "
+              "pass", file=sys.stderr)
+        return stopped.exit_code
+    except Exception as exc:  # also a crash; an interruption is not a failure
         if not args.dry_run and not isinstance(exc, LockHeld):
             _unattended.pass_failed(args.env_file, exc, started)
         raise

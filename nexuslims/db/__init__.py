@@ -40,7 +40,7 @@ from nexuslims.db.queries import (
     list_sessions,
     session_detail,
 )
-from nexuslims.db.schema import STAGE_NAMES, STAGE_STATUSES
+from nexuslims.db.schema import INTERRUPTED, STAGE_NAMES, STAGE_STATUSES
 from nexuslims.db.sessionlog import (
     add_instrument,
     load_instruments,
@@ -50,6 +50,7 @@ from nexuslims.db.sessionlog import (
 )
 
 __all__ = [
+    "INTERRUPTED",
     "STAGE_NAMES",
     "STAGE_STATUSES",
     "VERSION_TABLE",

@@ -6,7 +6,8 @@ modules themselves import hyperspy/rsciio only inside ``extract``. Third-party
 extractors come from the ``nexuslims.extractors`` entry-point group. A declared module
 that is not there (yet) is skipped quietly; a plug-in that fails to load is skipped
 with a warning. Whatever happens, :func:`extract` answers: the basic extractor
-(name, size, modification time, MIME type) stands behind every other one.
+(name, size, modification time, MIME type) stands behind every other one. A header that
+claims absurdly more data than the file holds is not handed to a reader (``_guards``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._guards import check as check_header
 from .base import ExtractedDataset, ExtractionContext, Extractor
 from .basic import BasicExtractor, basic_dataset
 
@@ -267,16 +269,25 @@ class Registry:
             reason = (f"content does not look like {' or '.join(rejected)}; "
                       "basic file information only")
             return [basic_dataset(path, context, error=reason, warnings=[reason])]
+        claim = check_header(path)
+        if claim is not None and claim.refuse:
+            log.warning("%s: %s", path, claim.message)
+            return [basic_dataset(path, context, error=claim.message)]
         try:
             result = extractor.extract(path, context)
             if not isinstance(result, list) or not all(
                 isinstance(d, ExtractedDataset) for d in result
             ):
                 raise TypeError(f"extractor returned {type(result).__name__}, not datasets")
+        except MemoryError:
+            raise  # in a worker: past NX_EXTRACT_MEMORY_MB, which the pool reports
         except Exception as exc:  # noqa: BLE001 - translate any reader failure into data
             reason = f"could not read as {_format_name(extractor)}: {_describe(exc)}"
             log.warning("%s: %s", path, reason)
             return [basic_dataset(path, context, error=reason)]
+        if claim is not None:
+            for dataset in result:
+                dataset.warnings.append(claim.message)
         return result
 
     def preview_generator(self, path: Path) -> Any | None:
