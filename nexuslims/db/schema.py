@@ -20,9 +20,6 @@ STAGE_NAMES = ("find_files", "cluster", "extract", "build", "validate", "export"
 #: Values of ``build_stages.status``: ``partial`` is a stage that ran to its end with
 #: failures (files whose metadata could not be read); ``interrupted`` one that was stopped.
 STAGE_STATUSES = ("ok", "partial", "error", "skipped", "interrupted")
-#: ``build_attempts.status`` of an attempt stopped by a signal, or whose pass died; its
-#: session stays TO_BE_BUILT.
-INTERRUPTED = "interrupted"
 #: ``build_attempts.status`` while an attempt runs; a finished attempt holds the
 #: session status it concluded with (COMPLETED, ERROR, NO_FILES_FOUND...).
 RUNNING = "RUNNING"
