@@ -29,6 +29,7 @@ from nexuslims.export import Exporter, build_exporter
 from nexuslims.extraction import Dataset, extract_files
 from nexuslims.extractors.base import ExtractionContext
 from nexuslims.files import FoundFile, find_files
+from nexuslims.profiles import load_profile
 from nexuslims.record import Activity, build_record
 from nexuslims.reservations import (
     Harvester,
@@ -318,7 +319,9 @@ def build_session(engine, settings: Settings, session: Session,
                 [f.path for f in found.files],
                 instrument_root=settings.instrument_data_path,
                 data_root=settings.data_path,
-                context=ExtractionContext(timezone=session.instrument.tzinfo),
+                context=ExtractionContext(
+                    timezone=session.instrument.tzinfo, instrument=session.instrument.pid,
+                    profile=load_profile(session.instrument.pid, settings.env)),
                 workers=settings.extract_workers,
                 progress=_progress_logger(session),
             )

@@ -33,9 +33,14 @@ PreviewRenderer = Callable[[Path], None]
 
 @dataclass(frozen=True)
 class ExtractionContext:
-    """What an extractor may know beyond the file: the instrument's timezone."""
+    """What an extractor may know beyond the file: the instrument's timezone and PID,
+    and the site's extraction profile for it (applied after extraction)."""
 
     timezone: dt.tzinfo = dt.UTC
+    instrument: str | None = None
+    """The instrument's PID, when the files belong to a known instrument."""
+    profile: Any = None
+    """The instrument's :class:`nexuslims.profiles.Profile`, or None."""
 
 
 @dataclass
