@@ -212,3 +212,76 @@ def test_registry_chooses_the_vendor_extractors(tmp_path: Path) -> None:
         chosen[name] = reg.select(tmp_path / name).name
     assert chosen == {"tescan.tif": "tescan_tiff", "orion.tif": "him_tiff",
                       "fibics.tif": "him_tiff", "tecnai.tif": "fei_tem_tiff"}
+
+
+JEOL_XML = """<TemReporter2 xmlns="http://schemas.datacontract.org/2004/07/Jeol.Tem.Reporter" \
+xmlns:i="http://www.w3.org/2001/XMLSchema-instance">
+<ImageDataInformation xmlns:a="http://schemas.datacontract.org/2004/07/Jeol.Imaging">
+ <a:ImageSize xmlns:b="http://schemas.datacontract.org/2004/07/System.Drawing">
+  <b:height>96</b:height><b:width>128</b:width></a:ImageSize></ImageDataInformation>
+<MeasurementReporter xmlns:a="http://schemas.datacontract.org/2004/07/Jeol.Measurement">
+ <a:AccVoltage>200000</a:AccVoltage>
+ <a:MeasureLengthPerPixelReporter><a:LengthPerPixel>0.0845</a:LengthPerPixel>
+ </a:MeasureLengthPerPixelReporter>
+ <a:MeasurementUnitType>UnitType_Length</a:MeasurementUnitType>
+ <a:SelectorValue>100000</a:SelectorValue></MeasurementReporter>
+<ObservationReporter xmlns:a="http://schemas.datacontract.org/2004/07/Jeol.Observation">
+ <a:EOSReporter xmlns:b="http://schemas.datacontract.org/2004/07/Jeol.Eos">
+  <b:DefocusString>-52</b:DefocusString><b:DefocusUnitString>nm</b:DefocusUnitString>
+  <b:OperationMode>TEM</b:OperationMode><b:SpotSizeString>1</b:SpotSizeString></a:EOSReporter>
+ <a:GonioReporter xmlns:b="http://schemas.datacontract.org/2004/07/Jeol.Gonio">
+  <b:TiltX>12.5</b:TiltX><b:TiltY>-3.1</b:TiltY></a:GonioReporter>
+</ObservationReporter></TemReporter2>"""
+
+
+def test_jeol_tem_tiff(tmp_path: Path, denver) -> None:
+    """JEOL's ``<TemReporter2>`` in the ImageDescription, laid out as the public JEOL-TIFF
+    converters read it (``MeasurementReporter``, ``ObservationReporter/EOSReporter``);
+    the goniometer's element names are not in those readers and are modelled here."""
+    from nexuslims.extractors.tiff import JeolTiffExtractor
+
+    path = tmp_path / "jem.tif"
+    tifffile.imwrite(path, IMAGE, description=JEOL_XML, metadata=None,
+                     datetime="2021:07:02 15:04:05")
+    assert JeolTiffExtractor().sniff(path)
+    assert registry.Registry(entry_points=False).select(path).name == "jeol_tiff"
+    (ds,) = JeolTiffExtractor().extract(path, denver)
+    meta = ds.nx_meta
+    assert meta["Data Type"] == "TEM_Imaging"
+    assert meta["Voltage (kV)"] == 200.0
+    assert meta["Magnification (x)"] == 100000.0
+    assert meta["Pixel Width (nm)"] == 0.0845
+    assert meta["Defocus (nm)"] == -52.0
+    assert meta["Stage TiltX (degrees)"] == 12.5 and meta["Stage TiltY (degrees)"] == -3.1
+    assert meta["Creation Time"] == "2021-07-02T15:04:05-06:00"
+
+    diffraction = JEOL_XML.replace("UnitType_Length", "UnitType_Diffraction").replace(
+        "100000</a:SelectorValue>", "250</a:SelectorValue>")
+    tifffile.imwrite(path, IMAGE, description=diffraction, metadata=None)
+    (ds,) = JeolTiffExtractor().extract(path, denver)
+    assert ds.dataset_type == "Diffraction" and ds.nx_meta["Camera Length (mm)"] == 250.0
+    assert "Magnification (x)" not in ds.nx_meta
+
+
+def test_digitalmicrograph_tiff_calibration(tmp_path: Path, utc) -> None:
+    """DigitalMicrograph's own calibration tags (65003/65004 unit, 65009/65010 size of a
+    pixel, 65012/65013 unit name), written with tifffile as DM and DM-bound converters do."""
+    from nexuslims.extractors.tiff import GatanTiffExtractor
+
+    path = tmp_path / "dm_export.tif"
+    tags = [(65003, "s", 3, "nm", False), (65004, "s", 3, "nm", False),
+            (65009, "d", 1, 0.125, False), (65010, "d", 1, 0.125, False),
+            (65012, "s", 10, "nanometer", False), (65013, "s", 10, "nanometer", False)]
+    tifffile.imwrite(path, IMAGE, extratags=tags, metadata=None)
+    assert registry.Registry(entry_points=False).select(path).name == "gatan_tiff"
+    (ds,) = GatanTiffExtractor().extract(path, utc)
+    assert ds.nx_meta["Pixel Width (nm)"] == 0.125
+    assert ds.nx_meta["Pixel Height (nm)"] == 0.125
+    assert ds.nx_meta["Calibration Unit"] == "nanometer"
+    out = tmp_path / "p.png"
+    ds.render_preview(out)  # 128 px x 0.125 nm = 16 nm wide: a 2 nm scale bar
+    from PIL import Image
+
+    with Image.open(out) as image:
+        corner = np.asarray(image.convert("L"))[-60:, :150]
+    assert (corner == 255).sum() > 100  # the white bar and its label

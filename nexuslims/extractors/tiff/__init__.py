@@ -5,6 +5,8 @@
 - :mod:`.tescan` -- Tescan SEM/FIB (tag 50431, else the ``.hdr`` sidecar)
 - :mod:`.him` -- Zeiss Orion and Fibics helium-ion microscopes (XML, tags 65000/51023)
 - :mod:`.zeiss` -- Zeiss SEM (SmartSEM parameters, tag 34118)
+- :mod:`.jeol` -- JEOL TEM (``<TemReporter2>`` XML in the image description)
+- :mod:`.gatan` -- DigitalMicrograph exports (calibration tags 65003-65013)
 - :mod:`.plain` -- Olympus SIS (tag 33560) and any other TIFF
 
 The registry imports each module on first use; tifffile reads tags only, never pixels.
@@ -13,7 +15,9 @@ The registry imports each module on first use; tifffile reads tags only, never p
 from ._common import Field, parse_ini
 from .fei import FeiTiffExtractor, fei_meta, fei_text
 from .fei_tem import FeiTemTiffExtractor
+from .gatan import GatanTiffExtractor
 from .him import HeliumIonTiffExtractor
+from .jeol import JeolTiffExtractor
 from .plain import OlympusTiffExtractor, TiffExtractor
 from .tescan import TescanTiffExtractor
 from .zeiss import ZeissTiffExtractor, parse_zeiss
@@ -22,7 +26,9 @@ __all__ = [
     "FeiTemTiffExtractor",
     "FeiTiffExtractor",
     "Field",
+    "GatanTiffExtractor",
     "HeliumIonTiffExtractor",
+    "JeolTiffExtractor",
     "OlympusTiffExtractor",
     "TescanTiffExtractor",
     "TiffExtractor",
