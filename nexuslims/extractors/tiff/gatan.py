@@ -30,7 +30,8 @@ def dm_calibration(found: dict[int, Any]) -> dict[str, Any]:
     meta: dict[str, Any] = {}
     unit = _text(found.get(UNIT_X))
     for code, axis in ((SCALE_X, "Width"), (SCALE_Y, "Height")):
-        scale = num(found.get(code)[0] if isinstance(found.get(code), tuple) else found.get(code))
+        raw = found.get(code)
+        scale = num(raw[0] if isinstance(raw, tuple) else raw)
         if scale is not None and unit:
             put(meta, f"Pixel {axis} ({unit})", scale)
     put(meta, "Calibration Unit", _text(found.get(65012)) or unit or None)

@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from .._common import finish
+from .._common import finish, put
 from ..base import ExtractedDataset, ExtractionContext
 from ._common import (
     TIFF_EXTENSIONS,
@@ -141,7 +141,7 @@ def _zeiss(meta: dict[str, Any], root: ET.Element) -> None:
             have, want = SCALE_TO_SI.get(given.lower()), SCALE_TO_SI.get(unit.lower())
             if have and want:
                 number *= have / want
-        read_fields(meta, lambda _s, n=number: n, (Field(source, output),))
+        put(meta, output, int(number) if number.is_integer() and not unit else number)
 
 
 def _fibics_lookup(root: ET.Element):
