@@ -23,7 +23,10 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from nexuslims.profiles import Profile
 
 DATASET_TYPES = ("Image", "Spectrum", "SpectrumImage", "Diffraction", "Misc", "Unknown")
 
@@ -39,8 +42,8 @@ class ExtractionContext:
     timezone: dt.tzinfo = dt.UTC
     instrument: str | None = None
     """The instrument's PID, when the files belong to a known instrument."""
-    profile: Any = None
-    """The instrument's :class:`nexuslims.profiles.Profile`, or None."""
+    profile: Profile | None = None
+    """The site's extraction profile for the instrument, applied after extraction."""
 
 
 @dataclass

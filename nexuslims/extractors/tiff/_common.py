@@ -8,9 +8,11 @@ vendor is mostly a table. Tags are read with tifffile, which decodes no pixel da
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -98,31 +100,62 @@ def pixel_scale(meta: dict[str, Any]) -> tuple[float, str] | None:
     return (width, "nm") if width and width > 0 else None
 
 
-def tags(path: Path, page: int = 0) -> dict[int, Any]:
-    """Tag code -> value of one page (pixel data untouched); empty if unreadable."""
+# Vendor tags kept as the bytes written: tifffile would decode some of them itself
+# (FEI, Zeiss), which is slow and loses the exact text.
+RAW_TAGS = frozenset({34118, 34682, 34683, 50431, 51023, 65000})
+
+
+@dataclass(frozen=True)
+class PageTags:
+    """One page's tags: decoded values of the standard ones, raw bytes of vendor ones."""
+
+    values: dict[int, Any]
+    raw: dict[int, bytes]
+
+
+_EMPTY = PageTags({}, {})
+
+
+@lru_cache(maxsize=16)
+def _page_tags(path: str, page: int, stamp: tuple[int, int]) -> PageTags:
     import tifffile
 
+    del stamp  # part of the cache key only: a rewritten file is read again
     try:
         with tifffile.TiffFile(path) as tif:
-            first: Any = tif.pages[page]
-            return {tag.code: tag.value for tag in first.tags.values()}
+            found: Any = tif.pages[page]
+            values: dict[int, Any] = {}
+            raw: dict[int, bytes] = {}
+            for tag in found.tags.values():
+                if tag.code in RAW_TAGS:
+                    tif.filehandle.seek(tag.valueoffset)
+                    raw[tag.code] = bytes(tif.filehandle.read(tag.valuebytecount))
+                else:
+                    values[tag.code] = tag.value
+            return PageTags(values, raw)
     except Exception:  # noqa: BLE001 - a damaged tag table is not an error for a sniff
-        return {}
+        return _EMPTY
+
+
+def page_tags(path: Path, page: int = 0) -> PageTags:
+    """The tags of one page, read once for all the TIFF extractors' sniffs (cached by
+    path, size and modification time); empty if the file is no readable TIFF."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return _EMPTY
+    return _page_tags(os.fspath(path), page, (info.st_size, info.st_mtime_ns))
+
+
+def tags(path: Path, page: int = 0) -> dict[int, Any]:
+    """Tag code -> value of one page (pixel data untouched; vendor tags as bytes)."""
+    found = page_tags(path, page)
+    return {**found.values, **found.raw}
 
 
 def raw_tag(path: Path, code: int) -> bytes | None:
-    """The bytes of a tag of the first page as written (tifffile would parse some)."""
-    import tifffile
-
-    try:
-        with tifffile.TiffFile(path) as tif:
-            tag = tif.pages.first.tags.get(code)
-            if tag is None:
-                return None
-            tif.filehandle.seek(tag.valueoffset)
-            return bytes(tif.filehandle.read(tag.valuebytecount))
-    except Exception:  # noqa: BLE001 - a damaged tag table reads as no tag
-        return None
+    """The bytes of a vendor tag (:data:`RAW_TAGS`) of the first page as written."""
+    return page_tags(path).raw.get(code)
 
 
 def raw_text_tag(path: Path, code: int) -> str | None:
