@@ -145,3 +145,31 @@ def test_a_pass_shows_profile_values_and_marks_bad_fields(corpus: Path, tmp_path
     assert {e.text for e in named["Camera"]} == {"Gatan OneView"}
     assert all(e.get("warning") == "true" for e in named["Voltage (kV)"])
     assert all(e.get("warning") is None for e in named["Horizontal Field Width (um)"])
+
+
+def test_a_broken_profile_fails_its_session_with_a_message_naming_the_file(
+        tmp_path: Path) -> None:
+    store = tmp_path / "instr" / "Scope"
+    store.mkdir(parents=True)
+    note = store / "notes.txt"
+    note.write_text("operator notes\n")
+    when = dt.datetime(2024, 3, 5, 10, 0, tzinfo=dt.UTC).timestamp()
+    os.utime(note, (when, when))
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "scope.toml").write_text('[values]\n"Camera" = [1]\n')
+    settings = load_settings({"NX_INSTRUMENT_DATA_PATH": str(tmp_path / "instr"),
+                              "NX_DATA_PATH": str(tmp_path / "data"),
+                              "NX_DB_PATH": str(tmp_path / "db.sqlite"),
+                              "NX_FILE_STRATEGY": "inclusive",
+                              "NX_LOCAL_PROFILES_PATH": str(tmp_path / "profiles")})
+    db.init_db(settings.db_url)
+    engine = db.make_engine(settings.db_url)
+    db.add_instrument(engine, Instrument(pid="scope", filestore_path="Scope", timezone="UTC"))
+    start = dt.datetime(2024, 3, 5, 9, 0)
+    for event, at in ((EventType.START, start), (EventType.END, start.replace(hour=12))):
+        db.log_session_event(engine, "s1", "scope", at, event, Status.TO_BE_BUILT, "alice")
+    summary = run_pass(settings, now=dt.datetime(2024, 3, 10, tzinfo=dt.UTC))
+    engine.dispose()
+    (outcome,) = summary.outcomes
+    assert outcome.status == Status.ERROR
+    assert "scope.toml" in outcome.message and "values must be text" in outcome.message
