@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw
 
 from nexuslims.previews._plot import BACKGROUND, INK, font
 from nexuslims.previews._raster import SIZE, fit, materialise, stride_for, to_uint8
+from nexuslims.previews._scalebar import draw_scale_bar
 
 MAX_FRAMES = 9
 HEADER = 24
@@ -42,8 +43,13 @@ def stack_frames(data: Any, nav_dims: list[int], sig_dims: list[int]) -> tuple[l
     return frames, count
 
 
-def render_montage(frames: list[Any], count: int, *, log: bool = False) -> Image.Image:
-    """A ``SIZE``-wide grid of ``frames`` under a "``count`` frames" header."""
+def render_montage(frames: list[Any], count: int, *, log: bool = False,
+                   calibration: tuple[float, str, int] | None = None) -> Image.Image:
+    """A ``SIZE``-wide grid of ``frames`` under a "``count`` frames" header.
+
+    ``calibration`` -- (size of a frame pixel, unit, frame width in pixels) -- puts a
+    scale bar on the first tile.
+    """
     arrays = [np.asarray(materialise(f), dtype=np.float64) for f in frames]
     if arrays and any(a.shape != arrays[0].shape for a in arrays):
         raise ValueError("frames of a stack differ in shape")
@@ -53,6 +59,8 @@ def render_montage(frames: list[Any], count: int, *, log: bool = False) -> Image
     gap = 4
     cell = (SIZE - gap * (columns + 1)) // columns
     tiles = [fit(Image.fromarray(np.ascontiguousarray(g), "L"), box=(cell, cell)) for g in grey]
+    if calibration is not None and tiles:
+        tiles[0] = draw_scale_bar(tiles[0], *calibration)
     tile_h = max(t.height for t in tiles)
     canvas = Image.new("RGB", (SIZE, HEADER + rows * (tile_h + gap) + gap), BACKGROUND)
     draw = ImageDraw.Draw(canvas)

@@ -1,8 +1,8 @@
 """Previews of HyperSpy signals and plain arrays: images, stacks, spectra, spectrum images.
 
-Only what the picture needs is ever computed: the first frame of a stack, a strided view
-of a large image, and for a spectrum image two lazy sums evaluated together in one pass
-over the data, chunk by chunk.
+Only what the picture needs is ever computed: up to nine strided frames of a stack, a
+strided view of a large image, and for a spectrum image two lazy sums evaluated
+together in one pass over the data, chunk by chunk.
 """
 
 from __future__ import annotations
@@ -67,17 +67,15 @@ def render_signal(signal: Any, out: Path, *, dataset_type: str) -> None:
     log = dataset_type == "Diffraction" or np.iscomplexobj(data)
 
     if len(sig_dims) >= 2:
+        calibration = _calibration(sig_axes)
         if nav_dims:
             frames, count = stack_frames(data, nav_dims, sig_dims[-2:])
-            save_png(render_montage(frames, count, log=log), out)
+            save_png(render_montage(frames, count, log=log, calibration=calibration), out)
             return
         frame = _first_frame(data, keep=sig_dims[-2:])
         picture = fit(array_image(materialise(frame), log=log))
-        if sig_axes:
-            x_axis = sig_axes[0]  # HyperSpy lists signal axes x first
-            units = _defined(getattr(x_axis, "units", ""))
-            if units:
-                picture = draw_scale_bar(picture, float(x_axis.scale), units, int(x_axis.size))
+        if calibration is not None:
+            picture = draw_scale_bar(picture, *calibration)
         save_png(picture, out)
         return
     if len(sig_dims) == 1:
@@ -204,6 +202,15 @@ def _structured_rgb(data: Any) -> Any:
 
         return da.stack([data[name] for name in names], axis=-1)
     return np.stack([data[name] for name in names], axis=-1)
+
+
+def _calibration(sig_axes: list[Any]) -> tuple[float, str, int] | None:
+    """(pixel size, unit, width in pixels) of an image's x axis, if it has a unit."""
+    if not sig_axes:
+        return None
+    x_axis = sig_axes[0]  # HyperSpy lists signal axes x first
+    units = _defined(getattr(x_axis, "units", ""))
+    return (float(x_axis.scale), units, int(x_axis.size)) if units else None
 
 
 def _axis_label(axis: Any) -> str:
