@@ -173,3 +173,23 @@ def test_a_broken_profile_fails_its_session_with_a_message_naming_the_file(
     (outcome,) = summary.outcomes
     assert outcome.status == Status.ERROR
     assert "scope.toml" in outcome.message and "values must be text" in outcome.message
+
+
+def test_a_profile_from_an_installed_entry_point(tmp_path: Path, monkeypatch) -> None:
+    """A plug-in distribution declares ``[nexuslims.profiles] helios = module:PROFILE``;
+    a site file of the same name would win over it."""
+    site = tmp_path / "site"
+    (site / "acme_profiles-1.0.dist-info").mkdir(parents=True)
+    (site / "acme_profiles-1.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: acme-profiles\nVersion: 1.0\n")
+    (site / "acme_profiles-1.0.dist-info" / "entry_points.txt").write_text(
+        "[nexuslims.profiles]\nhelios = acme_profiles:HELIOS\ntitan = acme_profiles:by_pid\n")
+    (site / "acme_profiles.py").write_text(
+        "HELIOS = {'values': {'Camera': 'from plug-in'}}\n"
+        "def by_pid(pid):\n    return {'defaults': {'Detector Name': pid.upper()}}\n")
+    monkeypatch.syspath_prepend(str(site))
+    assert load_profile("helios", {}).values == {"Camera": "from plug-in"}
+    assert load_profile("titan", {}).defaults == {"Detector Name": "TITAN"}
+    (tmp_path / "helios.toml").write_text(PROFILE)
+    local = load_profile("helios", {"NX_LOCAL_PROFILES_PATH": str(tmp_path)})
+    assert local.values == {"Camera": "Gatan OneView"}
