@@ -49,8 +49,9 @@ class Profile:
     instrument: str
     source: str
     """Where it came from: the file's path or ``entry point <name>``."""
-    values: Mapping[str, Any] = field(default_factory=dict)
-    defaults: Mapping[str, Any] = field(default_factory=dict)
+    # Left out of the hash (a dict has none), so a context holding a profile hashes.
+    values: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    defaults: Mapping[str, Any] = field(default_factory=dict, hash=False)
     unreliable: tuple[str, ...] = ()
     extractors: tuple[str, ...] = ()
     description: str = ""
