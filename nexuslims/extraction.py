@@ -135,6 +135,10 @@ def extract_one(
     except OSError:
         mtime = 0.0
     extracted = extract(path, context)
+    if context.profile is not None:  # the site's corrections for this instrument
+        from nexuslims.profiles import apply_profile
+
+        extracted = apply_profile(extracted, context.profile)
     total = len(extracted)
     out: list[Dataset] = []
     for index, ds in enumerate(extracted, 1):

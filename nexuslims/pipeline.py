@@ -45,6 +45,7 @@ from nexuslims.extractors.base import ExtractionContext
 from nexuslims.faults import Deferred, classify, environmental_text
 from nexuslims.files import FindResult, FoundFile
 from nexuslims.lock import clean_up_after_dead_passes
+from nexuslims.profiles import load_profile
 from nexuslims.record import Activity, build_record
 from nexuslims.recordindex import index_record
 from nexuslims.redact import redacted
@@ -402,7 +403,9 @@ def build_session(engine, settings: Settings, session: Session,
                 [f.path for f in found.files],
                 instrument_root=settings.instrument_data_path,
                 data_root=settings.data_path,
-                context=ExtractionContext(timezone=session.instrument.tzinfo),
+                context=ExtractionContext(
+                    timezone=session.instrument.tzinfo, instrument=session.instrument.pid,
+                    profile=load_profile(session.instrument.pid, settings.env)),
                 workers=settings.extract_workers,
                 limits=limits(settings.extract_timeout, settings.extract_memory_mb),
                 progress=_progress_logger(session),

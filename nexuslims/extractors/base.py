@@ -28,7 +28,10 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from nexuslims.profiles import Profile
 
 DATASET_TYPES = ("Image", "Spectrum", "SpectrumImage", "Diffraction", "Misc", "Unknown")
 
@@ -38,9 +41,14 @@ PreviewRenderer = Callable[[Path], None]
 
 @dataclass(frozen=True)
 class ExtractionContext:
-    """What an extractor may know beyond the file: the instrument's timezone."""
+    """What an extractor may know beyond the file: the instrument's timezone and PID,
+    and the site's extraction profile for it (applied after extraction)."""
 
     timezone: dt.tzinfo = dt.UTC
+    instrument: str | None = None
+    """The instrument's PID, when the files belong to a known instrument."""
+    profile: Profile | None = None
+    """The site's extraction profile for the instrument, applied after extraction."""
 
 
 @dataclass

@@ -1,10 +1,12 @@
 """Previews: one PNG per dataset, longest side 500 px, written atomically.
 
-- :func:`render_signal` -- a HyperSpy signal (lazy or not): image, stack (first frame),
-  spectrum (line plot with axis names and units), spectrum image (sum image beside the
-  sum spectrum), diffraction pattern (log scale).
+- :func:`render_signal` -- a HyperSpy signal (lazy or not): image and diffraction
+  pattern (log scale) with a scale bar when calibrated, stack (a montage of up to nine
+  frames labelled "N frames"), spectrum (line plot with axis names and units, log-y
+  when it spans decades), spectrum image (sum image beside the sum spectrum).
 - :func:`render_array` -- the same for a plain numpy/dask array and a ``kind``.
-- :func:`render_image_file` -- PNG, JPEG, GIF, BMP and TIFF files of any bit depth.
+- :func:`render_image_file` -- PNG, JPEG, GIF, BMP and TIFF files of any bit depth
+  (with a scale bar when the extractor knows the pixel size).
 - :func:`render_text_file` -- the first lines of a text file.
 - :func:`render_placeholder` -- "Preview unavailable" and a short reason.
 

@@ -48,6 +48,30 @@ def tick_label(value: float) -> str:
     return f"{value:.4g}"
 
 
+DECADES_RATIO = 100.0
+"""A spectrum whose tallest channel is this many times its typical (median) non-zero
+channel spans decades and is drawn on a log scale: a zero-loss or low-energy peak would
+otherwise flatten every other peak to the baseline."""
+
+
+def spans_decades(y: np.ndarray) -> bool:
+    """Whether ``y`` needs a log axis for its smaller peaks to be seen.
+
+    Only for counts-like data: a spectrum with many negative channels (background
+    subtracted, a derivative) keeps its linear axis.
+    """
+    values = np.asarray(y)
+    if np.iscomplexobj(values):
+        values = np.abs(values)
+    values = values.astype(np.float64).ravel()
+    finite = values[np.isfinite(values)]
+    positive = finite[finite > 0]
+    if positive.size < 8 or (finite < 0).sum() > finite.size // 20:
+        return False
+    typical = float(np.median(positive))
+    return typical > 0 and float(positive.max()) / typical >= DECADES_RATIO
+
+
 def _envelope(y: np.ndarray, columns: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Min and max of ``y`` per pixel column, so no peak vanishes when channels > pixels."""
     edges = np.linspace(0, y.size, columns + 1).astype(int)
@@ -82,9 +106,9 @@ def draw_line_plot(
     finite = np.isfinite(y)
     y = np.where(finite, y, np.nan)
     if log_y:
-        positive = y > 0
-        y = np.where(positive, np.log10(np.where(positive, y, 1)), np.nan)
-        y_label = f"log10 {y_label}"
+        # log10(1 + counts): empty channels sit on the baseline instead of leaving gaps
+        y = np.where(np.isfinite(y), np.log10(1.0 + np.clip(y, 0, None)), np.nan)
+        y_label = f"{y_label} (log scale)"
 
     plot_l, plot_t = left + 58, top + (22 if title else 8)
     plot_r, plot_b = right - 12, bottom - 40
@@ -112,11 +136,14 @@ def draw_line_plot(
         draw.line([(tx, plot_t), (tx, plot_b)], fill=GRID)
         draw.line([(tx, plot_b), (tx, plot_b + 4)], fill=INK)
         draw.text((tx, plot_b + 6), tick_label(tick), fill=INK, font=small, anchor="mt")
-    for tick in nice_ticks(y_lo, y_hi):
+    y_ticks = ([float(t) for t in range(math.ceil(y_lo), math.floor(y_hi) + 1)] if log_y
+               else nice_ticks(y_lo, y_hi))
+    for tick in y_ticks:
         ty = py(tick)
         draw.line([(plot_l, ty), (plot_r, ty)], fill=GRID)
         draw.line([(plot_l - 4, ty), (plot_l, ty)], fill=INK)
-        draw.text((plot_l - 6, ty), tick_label(tick), fill=INK, font=small, anchor="rm")
+        label = tick_label(10.0 ** tick if tick else 0.0) if log_y else tick_label(tick)
+        draw.text((plot_l - 6, ty), label, fill=INK, font=small, anchor="rm")
 
     if y.size:
         columns = max(1, plot_r - plot_l)

@@ -10,6 +10,7 @@ from PIL import Image, ImageDraw, ImageFile, ImageOps
 
 from nexuslims.previews._plot import BACKGROUND, INK, font, wrap
 from nexuslims.previews._raster import SIZE, array_image, downsample, fit, save_png
+from nexuslims.previews._scalebar import draw_scale_bar
 
 TIFF_EXTENSIONS = frozenset({".tif", ".tiff"})
 TEXT_LINES = 30
@@ -18,11 +19,15 @@ _BLANK_FRACTION = 0.01
 _truncated_lock = threading.Lock()
 
 
-def render_image_file(path: Path, out: Path, *, page: int = 0) -> None:
+def render_image_file(path: Path, out: Path, *, page: int = 0,
+                      pixel_size: tuple[float, str] | None = None,
+                      data_bar_rows: int = 0) -> None:
     """Write a PNG preview of an image file (PNG, JPEG, GIF, BMP, TIFF of any bit depth).
 
     ``page`` chooses the TIFF page (e.g. the data page of an Olympus SIS file, whose
-    first page is a JPEG-compressed colour rendering).
+    first page is a JPEG-compressed colour rendering). ``pixel_size`` -- the size of
+    one image pixel and its unit, e.g. ``(3.37, "nm")`` -- adds a scale bar, placed
+    above the bottom ``data_bar_rows`` image rows (an SEM's burnt-in data bar).
 
     TIFFs are read with tifffile (memory-mapped and strided when possible, so a huge
     image is sampled rather than loaded); other formats, and TIFFs tifffile cannot
@@ -38,13 +43,20 @@ def render_image_file(path: Path, out: Path, *, page: int = 0) -> None:
     """
     path = Path(path)
     data: np.ndarray | None = None
+    width = 0
     if path.suffix.lower() in TIFF_EXTENSIONS:
         try:
-            data = _read_tiff(path, page)
+            data, width = _read_tiff(path, page)
         except Exception:  # noqa: BLE001 -- e.g. JPEG-in-TIFF without imagecodecs; PIL next
             data = None
     image = array_image(data) if data is not None else _read_with_pillow(path)
-    save_png(fit(image), out)
+    preview = fit(image)
+    if pixel_size is not None:
+        source_width = width or image.width
+        rows = round(data_bar_rows * preview.width / source_width)
+        preview = draw_scale_bar(preview, pixel_size[0], pixel_size[1], source_width,
+                                 bottom=rows)
+    save_png(preview, out)
 
 
 def render_text_file(path: Path, out: Path) -> None:
@@ -97,18 +109,21 @@ def decode_text(raw: bytes) -> str:
         return raw.decode("latin-1")
 
 
-def _read_tiff(path: Path, index: int = 0) -> np.ndarray:
-    """One page of a TIFF, strided down to preview size (memory-mapped if possible)."""
+def _read_tiff(path: Path, index: int = 0) -> tuple[np.ndarray, int]:
+    """One page of a TIFF strided down to preview size (memory-mapped if possible), and
+    the page's full width in pixels."""
     import tifffile
 
     with tifffile.TiffFile(path) as tif:
         page = tif.pages[index]
         if page.is_memmappable:
             data = tifffile.memmap(path, page=index, mode="r")
-            frame = np.array(downsample(_first_plane(data)))
-            del data
-            return frame
-        return np.asarray(downsample(_first_plane(page.asarray())))
+            plane = _first_plane(data)
+            frame, width = np.array(downsample(plane)), int(plane.shape[1])
+            del data, plane
+            return frame, width
+        plane = _first_plane(page.asarray())
+        return np.asarray(downsample(plane)), int(plane.shape[1])
 
 
 def _first_plane(data: np.ndarray) -> np.ndarray:

@@ -1,8 +1,8 @@
 """Previews of HyperSpy signals and plain arrays: images, stacks, spectra, spectrum images.
 
-Only what the picture needs is ever computed: the first frame of a stack, a strided view
-of a large image, and for a spectrum image two lazy sums evaluated together in one pass
-over the data, chunk by chunk.
+Only what the picture needs is ever computed: up to nine strided frames of a stack, a
+strided view of a large image, and for a spectrum image two lazy sums evaluated
+together in one pass over the data, chunk by chunk.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from nexuslims.previews._plot import BACKGROUND, INK, draw_line_plot, font
+from nexuslims.previews._montage import render_montage, stack_frames
+from nexuslims.previews._plot import BACKGROUND, INK, draw_line_plot, font, spans_decades
 from nexuslims.previews._raster import (
     SIZE,
     array_image,
@@ -23,6 +24,7 @@ from nexuslims.previews._raster import (
     save_png,
     stride_for,
 )
+from nexuslims.previews._scalebar import draw_scale_bar
 
 KINDS = ("image", "stack", "spectrum", "spectrum_image", "diffraction")
 
@@ -65,8 +67,16 @@ def render_signal(signal: Any, out: Path, *, dataset_type: str) -> None:
     log = dataset_type == "Diffraction" or np.iscomplexobj(data)
 
     if len(sig_dims) >= 2:
+        calibration = _calibration(sig_axes)
+        if nav_dims:
+            frames, count = stack_frames(data, nav_dims, sig_dims[-2:])
+            save_png(render_montage(frames, count, log=log, calibration=calibration), out)
+            return
         frame = _first_frame(data, keep=sig_dims[-2:])
-        save_png(fit(array_image(materialise(frame), log=log)), out)
+        picture = fit(array_image(materialise(frame), log=log))
+        if calibration is not None:
+            picture = draw_scale_bar(picture, *calibration)
+        save_png(picture, out)
         return
     if len(sig_dims) == 1:
         axis = sig_axes[0] if sig_axes else nav_axes[0]
@@ -117,6 +127,10 @@ def render_array(
         keep = [ndim - 3, ndim - 2] if colour else [ndim - 2, ndim - 1]
         if ndim < 2:
             raise ValueError(f"a {kind} needs at least 2 dimensions, got shape {data.shape}")
+        if kind == "stack" and ndim >= 3:
+            frames, count = stack_frames(data, list(range(ndim - 2)), [ndim - 2, ndim - 1])
+            save_png(render_montage(frames, count), out)
+            return
         frame = data if ndim == 2 or (colour and ndim == 3) else _first_frame(data, keep=keep)
         if frame is data:
             frame = downsample(data)
@@ -159,7 +173,7 @@ def _spectrum_image_sums(data: Any, sig_dim: int, nav_dims: list[int]) -> tuple[
 
 def _save_plot(y: np.ndarray, x: np.ndarray | None, out: Path, **labels: Any) -> None:
     canvas = Image.new("RGB", PLOT_SIZE, BACKGROUND)
-    draw_line_plot(canvas, (0, 0, *PLOT_SIZE), y, x, **labels)
+    draw_line_plot(canvas, (0, 0, *PLOT_SIZE), y, x, log_y=spans_decades(y), **labels)
     save_png(canvas, out)
 
 
@@ -177,7 +191,7 @@ def _save_spectrum_image(
     canvas.paste(picture, (left, top))
     draw.text((6 + side // 2, 4), "Sum over channels", fill=INK, font=caption, anchor="mt")
     draw_line_plot(canvas, (side + 8, 0, SIZE, PANEL_HEIGHT), spectrum, x,
-                   title="Sum spectrum", **labels)
+                   title="Sum spectrum", log_y=spans_decades(spectrum), **labels)
     save_png(canvas, out)
 
 
@@ -188,6 +202,15 @@ def _structured_rgb(data: Any) -> Any:
 
         return da.stack([data[name] for name in names], axis=-1)
     return np.stack([data[name] for name in names], axis=-1)
+
+
+def _calibration(sig_axes: list[Any]) -> tuple[float, str, int] | None:
+    """(pixel size, unit, width in pixels) of an image's x axis, if it has a unit."""
+    if not sig_axes:
+        return None
+    x_axis = sig_axes[0]  # HyperSpy lists signal axes x first
+    units = _defined(getattr(x_axis, "units", ""))
+    return (float(x_axis.scale), units, int(x_axis.size)) if units else None
 
 
 def _axis_label(axis: Any) -> str:

@@ -78,13 +78,31 @@ def test_large_images_are_reduced_to_500_px(tmp_path: Path) -> None:
     assert load(tmp_path / "p.png").shape[:2] == (250, 500)
 
 
-def test_stack_shows_its_first_frame(tmp_path: Path) -> None:
+def test_stack_shows_a_montage_of_frames_labelled_with_their_count(tmp_path: Path) -> None:
+    """Issue 11: a stack was silently shown as its first frame; now every frame (up to
+    nine) is a tile on one contrast scale, under "N frames"."""
     stack = np.zeros((5, 40, 40), dtype=np.float32)
-    stack[0, :, :20] = 1.0  # only frame 0 has a left half lit
-    stack[1:, 20:, :] = 1.0
+    stack[0, :, :20] = 1.0  # only frame 0 has its left half lit
+    stack[1:, 20:, :] = 1.0  # the others their bottom half
     previews.render_array(stack, tmp_path / "p.png", kind="stack")
-    grey = load(tmp_path / "p.png").mean(axis=2)
-    assert grey[:, :200].mean() > 200 and grey[:, 300:].mean() < 50
+    pixels = load(tmp_path / "p.png")
+    assert pixels.shape[1] == 500 and pixels.shape[0] < 500  # 3 x 2 grid under a header
+    grey = pixels.mean(axis=2)
+    header = grey[:22]
+    assert (header < 128).sum() > 40, "no '5 frames' label drawn"
+    cell = (500 - 4 * 4) // 3
+    first = grey[28:28 + cell, 4:4 + cell]  # frame 0: left lit, right dark
+    second = grey[28:28 + cell, 8 + cell:8 + 2 * cell]  # frame 1: top dark, bottom lit
+    assert first[:, : cell // 3].mean() > 200 and first[:, -cell // 3:].mean() < 50
+    assert second[: cell // 3].mean() < 50 and second[-cell // 3:].mean() > 200
+
+
+def test_stack_of_many_frames_shows_first_and_last(tmp_path: Path) -> None:
+    from nexuslims.previews._montage import frame_indices
+
+    assert frame_indices(3) == [0, 1, 2]
+    chosen = frame_indices(100)
+    assert len(chosen) == 9 and chosen[0] == 0 and chosen[-1] == 99
 
 
 def test_spectrum_is_a_line_plot(tmp_path: Path) -> None:
@@ -229,7 +247,7 @@ def test_corpus_image_files_preview(corpus: Path, tmp_path: Path, name: str) -> 
         ("digitalmicrograph/test_diffraction_pattern.dm3", "Diffraction", (500, 500)),
         ("digitalmicrograph/test_STEM_image.dm3", "Image", (500, 500)),
         ("digitalmicrograph/test_fft_packed_complex8.dm4", "Image", (500, 400)),
-        ("tia/64x64x5_TEM_preview.emi", "Image", (500, 500)),
+        ("tia/64x64x5_TEM_preview.emi", "Image", (358, 500)),  # a 5-frame montage
         ("tia/16x16-spectrum_image-5x5x1024.emi", "SpectrumImage", (260, 500)),
         ("bruker/16x16_12bit_packed_8bit.bcf", "SpectrumImage", (260, 500)),
     ],

@@ -255,3 +255,43 @@ def test_registry_chooses_these_extractors(corpus) -> None:
     }
     datasets = reg.extract(corpus / "tiff/FEI-Helios-Ebeam-8bits.tif", ExtractionContext())
     assert datasets[0].error is None and datasets[0].render_preview is not None
+
+
+# -- issue 11: fidelity of FEI values -------------------------------------------------
+
+
+@pytest.mark.corpus
+def test_frame_integration_comes_from_the_image_section(corpus, utc) -> None:
+    """The Quanta image integrated 5 frames ([Image] Integrate=5); [Scan] says 1, the
+    scan engine's setting after acquisition, which is what used to be reported."""
+    path = corpus / "nexuslims/quad1image_001_no_beam_scan_or_system_meta.tif"
+    (ds,) = FeiTiffExtractor().extract(path, utc)
+    assert ds.nx_meta["Frames Integrated"] == 5
+    assert ds.nx_meta["Frames Averaged"] == 0
+
+
+@pytest.mark.corpus
+def test_stage_position_says_which_section_it_came_from(corpus, utc) -> None:
+    (ds,) = FeiTiffExtractor().extract(corpus / "tiff/FEI-Helios-Ebeam-16bits.tif", utc)
+    assert ds.nx_meta["Stage Position Source"] == "[Stage]"
+    assert not [w for w in ds.warnings if "stage" in w]
+
+
+def test_stage_sections_that_disagree_are_reported(tmp_path: Path, utc) -> None:
+    """[Stage] is the stage's own frame and wins; the [EBeam] copy that differs is named."""
+    ini = ("[User]\nDate=01/02/2023\nTime=14:05:06\n[Beam]\nBeam=EBeam\n"
+           "[EBeam]\nHV=5000\nStageX=0.002\nStageY=0.003\nStageTa=0.1\n"
+           "[Stage]\nStageX=0.001\nStageY=0.003\nStageT=0.1\n")
+    path = tmp_path / "sem.tif"
+    tifffile.imwrite(path, np.zeros((8, 8), np.uint8), extratags=[(34682, "s", 0, ini, True)])
+    (ds,) = FeiTiffExtractor().extract(path, utc)
+    assert ds.nx_meta["Stage Position X (um)"] == 1000.0
+    assert ds.nx_meta["Stage Position Source"] == "[Stage]"
+    assert any("[EBeam]" in w and "Stage Position X (um)" in w for w in ds.warnings)
+
+    only_beam = ini.split("[Stage]")[0]
+    tifffile.imwrite(path, np.zeros((8, 8), np.uint8),
+                     extratags=[(34682, "s", 0, only_beam, True)])
+    (ds,) = FeiTiffExtractor().extract(path, utc)
+    assert ds.nx_meta["Stage Position X (um)"] == 2000.0
+    assert ds.nx_meta["Stage Position Source"] == "[EBeam]"

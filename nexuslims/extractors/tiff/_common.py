@@ -1,0 +1,246 @@
+"""What every TIFF extractor shares: tags, basic image facts, times, and field tables.
+
+A vendor's settings become ``nx_meta`` through a table of :class:`Field` rows (where in
+the file, which output name with its unit, the factor from the file's unit), so a new
+vendor is mostly a table. Tags are read with tifffile, which decodes no pixel data.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from .._common import mtime_iso, put, wallclock_iso
+from ..base import ExtractionContext
+
+TIFF_EXTENSIONS = frozenset({"tif", "tiff"})
+
+
+@dataclass(frozen=True)
+class Field:
+    """One row of a vendor's field table.
+
+    ``source`` names where the value is in the file (``"EBeam/HV"``, an XML path...);
+    several alternatives may be given, the first present wins. ``output`` is the
+    ``nx_meta`` key, unit in brackets; ``scale`` takes the file's unit to that unit.
+    ``kind`` is ``number``, ``count`` (whole numbers stay ints) or ``text``.
+    """
+
+    source: str | tuple[str, ...]
+    output: str
+    scale: float = 1.0
+    kind: str = "number"
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return (self.source,) if isinstance(self.source, str) else self.source
+
+
+def num(value: Any) -> float | None:
+    """``value`` as a finite float, or None (empty strings, text, NaN)."""
+    try:
+        number = float(str(value).strip()) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def read_fields(meta: dict[str, Any], lookup: Callable[[str], Any],
+                fields: Iterable[Field]) -> dict[str, str]:
+    """Fill ``meta`` from a table; returns ``{output key: source key it came from}``.
+
+    Outputs already in ``meta`` are left alone, so an earlier row (or a better
+    source) wins; a value that is missing, empty or not a number is skipped.
+    """
+    used: dict[str, str] = {}
+    for row in fields:
+        if row.output in meta:
+            continue
+        for source in row.sources:
+            raw = lookup(source)
+            if raw is None or (isinstance(raw, str) and not raw.strip()):
+                continue
+            if row.kind == "text":
+                value: Any = str(raw).strip()
+            else:
+                number = num(raw)
+                if number is None:
+                    continue
+                value = number * row.scale
+                if row.kind == "count" and float(value).is_integer():
+                    value = int(value)
+            put(meta, row.output, value)
+            if row.output in meta:
+                used[row.output] = source
+                break
+    return used
+
+
+def image_preview(path: Path, page: int = 0, scale: tuple[float, str] | None = None,
+                  data_bar_rows: int = 0):
+    """A renderer drawing page ``page`` of ``path`` (with a scale bar if ``scale`` is
+    given as (size of one pixel, unit), kept above a data bar of ``data_bar_rows``)."""
+    def render(out: Path) -> None:
+        from nexuslims.previews import render_image_file
+
+        render_image_file(path, out, page=page, pixel_size=scale, data_bar_rows=data_bar_rows)
+
+    return render
+
+
+def pixel_scale(meta: dict[str, Any]) -> tuple[float, str] | None:
+    """(pixel width, unit) from ``Pixel Width (nm)``, for a preview's scale bar."""
+    width = num(meta.get("Pixel Width (nm)"))
+    return (width, "nm") if width and width > 0 else None
+
+
+# Vendor tags kept as the bytes written: tifffile would decode some of them itself
+# (FEI, Zeiss), which is slow and loses the exact text.
+RAW_TAGS = frozenset({34118, 34682, 34683, 50431, 51023, 65000})
+
+
+@dataclass(frozen=True)
+class PageTags:
+    """One page's tags: decoded values of the standard ones, raw bytes of vendor ones."""
+
+    values: dict[int, Any]
+    raw: dict[int, bytes]
+
+
+_EMPTY = PageTags({}, {})
+
+
+@lru_cache(maxsize=16)
+def _page_tags(path: str, page: int, stamp: tuple[int, int]) -> PageTags:
+    import tifffile
+
+    del stamp  # part of the cache key only: a rewritten file is read again
+    try:
+        with tifffile.TiffFile(path) as tif:
+            found: Any = tif.pages[page]
+            values: dict[int, Any] = {}
+            raw: dict[int, bytes] = {}
+            for tag in found.tags.values():
+                if tag.code in RAW_TAGS:
+                    tif.filehandle.seek(tag.valueoffset)
+                    raw[tag.code] = bytes(tif.filehandle.read(tag.valuebytecount))
+                else:
+                    values[tag.code] = tag.value
+            return PageTags(values, raw)
+    except Exception:  # noqa: BLE001 - a damaged tag table is not an error for a sniff
+        return _EMPTY
+
+
+def page_tags(path: Path, page: int = 0) -> PageTags:
+    """The tags of one page, read once for all the TIFF extractors' sniffs (cached by
+    path, size and modification time); empty if the file is no readable TIFF."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return _EMPTY
+    return _page_tags(os.fspath(path), page, (info.st_size, info.st_mtime_ns))
+
+
+def tags(path: Path, page: int = 0) -> dict[int, Any]:
+    """Tag code -> value of one page (pixel data untouched; vendor tags as bytes)."""
+    found = page_tags(path, page)
+    return {**found.values, **found.raw}
+
+
+def raw_tag(path: Path, code: int) -> bytes | None:
+    """The bytes of a vendor tag (:data:`RAW_TAGS`) of the first page as written."""
+    return page_tags(path).raw.get(code)
+
+
+def raw_text_tag(path: Path, code: int) -> str | None:
+    """A text tag up to its first NUL, decoded as Latin-1 (what instruments write)."""
+    raw = raw_tag(path, code)
+    return None if raw is None else raw.split(b"\x00", 1)[0].decode("latin-1")
+
+
+def xml_tag(path: Path, code: int) -> str | None:
+    """An XML text tag (UTF-8 or UTF-16, NULs dropped), or None."""
+    raw = raw_tag(path, code)
+    if not raw:
+        return None
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or raw[1:2] == b"\x00":
+        text = raw.decode("utf-16", errors="replace")
+    else:
+        text = raw.decode("utf-8", errors="replace")
+    return text.replace("\x00", "").strip() or None
+
+
+def tiff_basics(path: Path, meta: dict[str, Any], warnings: list[str], page: int = 0) -> None:
+    """Dimensions, bit depth, page count and standard tags, into ``meta``."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            pages = len(tif.pages)
+            first: Any = tif.pages[page]
+            shape, dtype = tuple(int(n) for n in first.shape), first.dtype
+            samples = int(first.samplesperpixel)
+            bits = first.bitspersample
+            compression = getattr(first.compression, "name", None)
+            software = first.software
+    except Exception as exc:  # noqa: BLE001
+        warnings.append(f"TIFF structure unreadable: {exc}")
+        return
+    meta["Data Dimensions"] = str(shape)
+    put(meta, "Image Width (pixels)", shape[1] if len(shape) >= 2 else None)
+    put(meta, "Image Height (pixels)", shape[0] if len(shape) >= 2 else None)
+    put(meta, "Bit Depth", int(bits))
+    put(meta, "Samples per Pixel", samples)
+    put(meta, "Pixel Data Type", str(dtype) if dtype is not None else None)
+    put(meta, "Compression", compression if compression not in (None, "NONE") else None)
+    put(meta, "Software", software or None)
+    if pages > 1:
+        meta["Number of Pages"] = pages
+
+
+def creation(meta: dict[str, Any], unreliable: set[str], path: Path, ctx: ExtractionContext,
+             date: Any = None, time: Any = None) -> None:
+    """``Creation Time`` from the file's date and time, else its modification time."""
+    iso = wallclock_iso(date, time, ctx.timezone) if date and time else None
+    if iso is None:
+        iso = mtime_iso(path, ctx.timezone)
+        unreliable.add("Creation Time")
+    meta["Creation Time"] = iso
+
+
+def tiff_datetime(text: Any) -> tuple[str | None, str | None]:
+    """TIFF/EXIF ``YYYY:MM:DD HH:MM:SS`` (or ISO) as (ISO date, time) strings."""
+    match = re.match(r"\s*(\d{4})[:\-/](\d{2})[:\-/](\d{2})[ T](\d{2}:\d{2}:\d{2}\S*)",
+                     str(text or ""))
+    if not match:
+        return None, None
+    return f"{match[1]}-{match[2]}-{match[3]}", match[4]
+
+
+def parse_ini(text: str) -> dict[str, dict[str, str]]:
+    """``[Section]`` / ``key=value`` text (any line ending) as nested dicts of strings."""
+    sections: dict[str, dict[str, str]] = {}
+    current: dict[str, str] | None = None
+    for line in re.split(r"\r\n|\r|\n", text):
+        line = line.strip()
+        if line.startswith("[") and line.endswith("]"):
+            current = sections.setdefault(line[1:-1], {})
+        elif current is not None and "=" in line:
+            key, _, value = line.partition("=")
+            current[key.strip()] = value.strip()
+    return sections
+
+
+def section_lookup(sections: dict[str, dict[str, str]]) -> Callable[[str], Any]:
+    """A lookup of ``"Section/Key"`` in parsed INI sections."""
+    def lookup(source: str) -> Any:
+        section, _, key = source.partition("/")
+        return sections.get(section, {}).get(key)
+
+    return lookup

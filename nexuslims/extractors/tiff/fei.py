@@ -1,0 +1,227 @@
+"""FEI / Thermo Fisher SEM and FIB TIFFs: an INI-style text in tag 34682.
+
+Sections ``[User]``, ``[Beam]``, ``[EBeam]``/``[IBeam]``, ``[Scan]``/``[EScan]``,
+``[Stage]``, ``[Image]``... hold values in SI units. ``[Beam]`` names the beam section
+and scan section in use; ``beam/`` and ``scan/`` below mean those (merged over the
+generic ``[Beam]`` and ``[Scan]``). The text is also found in the file's tail when a
+damaged tag table hides the tag.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .._common import finish, put
+from ..base import ExtractedDataset, ExtractionContext
+from ._common import (
+    TIFF_EXTENSIONS,
+    Field,
+    creation,
+    image_preview,
+    num,
+    parse_ini,
+    pixel_scale,
+    raw_text_tag,
+    read_fields,
+    tiff_basics,
+)
+
+FEI_TAG = 34682
+_FEI_TAIL = 256 * 1024
+_FEI_MARKER = b"[User]"
+_DEG = 180 / math.pi
+
+# The frame integration the image was acquired with is in [Image]; [Scan] holds the
+# scan engine's current setting, which after acquisition is often back to 1.
+FIELDS: tuple[Field, ...] = (
+    Field("beam/HV", "Voltage (kV)", 1e-3),
+    Field("beam/BeamCurrent", "Beam Current (pA)", 1e12),
+    Field("beam/EmissionCurrent", "Emission Current (uA)", 1e6),
+    Field("beam/Spot", "Spot Size"),
+    Field("beam/ApertureDiameter", "Aperture Diameter (um)", 1e6),
+    Field(("beam/Aperture", "System/Aperture"), "Aperture", kind="text"),
+    Field("beam/LensMode", "Lens Mode", kind="text"),
+    Field("beam/ImageMode", "Image Mode", kind="text"),
+    Field(("beam/WD", "Stage/WorkingDistance"), "Working Distance (mm)", 1e3),
+    Field("beam/HFW", "Horizontal Field Width (um)", 1e6),
+    Field("beam/VFW", "Vertical Field Width (um)", 1e6),
+    Field("beam/ScanRotation", "Scan Rotation (degrees)", _DEG),
+    Field("scan/PixelWidth", "Pixel Width (nm)", 1e9),
+    Field("scan/PixelHeight", "Pixel Height (nm)", 1e9),
+    Field(("scan/Dwelltime", "scan/Dwell"), "Dwell Time (us)", 1e6),
+    Field("scan/FrameTime", "Frame Time (s)"),
+    Field("scan/LineTime", "Line Time (ms)", 1e3),
+    Field(("Image/Average", "scan/Average"), "Frames Averaged", kind="count"),
+    Field(("Image/Integrate", "scan/Integrate"), "Frames Integrated", kind="count"),
+    Field("scan/LineIntegration", "Line Integration", kind="count"),
+    Field("scan/ScanInterlacing", "Scan Interlacing", kind="count"),
+    Field("Vacuum/ChPressure", "Chamber Pressure (Pa)"),
+    Field("Vacuum/UserMode", "Vacuum Mode", kind="text"),
+    Field("Vacuum/Gas", "Vacuum Gas", kind="text"),
+    Field("Specimen/SpecimenCurrent", "Specimen Current (pA)", 1e12),
+    Field("Specimen/Temperature", "Specimen Temperature (K)"),
+    Field("Detectors/Mode", "Detector Mode", kind="text"),
+    Field("System/Software", "Software Version", kind="text"),
+    Field("System/SystemType", "Instrument Type", kind="text"),
+    Field("System/Dnumber", "Instrument Serial", kind="text"),
+    Field(("System/Column", "beam/ColumnType"), "Column", kind="text"),
+    Field(("System/Source", "beam/Source"), "Source", kind="text"),
+    Field("System/Chamber", "Chamber", kind="text"),
+    Field("User/User", "Operator", kind="text"),
+    Field("User/UserText", "User Text", kind="text"),
+    Field("Image/ResolutionX", "Image Resolution X (pixels)", kind="count"),
+    Field("Image/ResolutionY", "Image Resolution Y (pixels)", kind="count"),
+    Field("Image/DigitalContrast", "Digital Contrast"),
+    Field("Image/DigitalBrightness", "Digital Brightness"),
+    Field("Image/DigitalGamma", "Digital Gamma"),
+    Field("Image/DriftCorrected", "Drift Corrected", kind="text"),
+    Field("PrivateFei/DatabarHeight", "Data Bar Height (pixels)", kind="count"),
+)
+
+# Stage coordinates: [Stage] holds the stage's own coordinates; the beam section
+# repeats them (tilt as StageTa) as that beam saw them. [Stage] is preferred.
+STAGE: tuple[tuple[str, str, str, float], ...] = (
+    ("StageX", "StageX", "Stage Position X (um)", 1e6),
+    ("StageY", "StageY", "Stage Position Y (um)", 1e6),
+    ("StageZ", "StageZ", "Stage Position Z (um)", 1e6),
+    ("StageR", "StageR", "Stage Position R (degrees)", _DEG),
+    ("StageT", "StageTa", "Stage Position Tilt (degrees)", _DEG),
+)
+
+KNOWN_SECTIONS = {
+    "User", "System", "Beam", "EBeam", "IBeam", "IRBeam", "GIS", "Scan", "EScan", "IScan",
+    "Stage", "Image", "Vacuum", "Specimen", "Detectors", "Accessories", "EBeamDeceleration",
+    "PrivateFei", "HiResIllumination", "ColdStage", "Nav-Cam",
+}
+
+
+def fei_text(path: Path) -> str | None:
+    """The FEI INI block: from tag 34682, else from the file's tail (damaged tag tables)."""
+    text = raw_text_tag(path, FEI_TAG)
+    if text is not None:
+        return text
+    with open(path, "rb") as stream:
+        stream.seek(0, 2)
+        stream.seek(max(0, stream.tell() - _FEI_TAIL))
+        tail = stream.read()
+    start = tail.find(_FEI_MARKER)
+    return tail[start:].split(b"\x00", 1)[0].decode("latin-1") if start >= 0 else None
+
+
+def _beam_and_scan(sec: Mapping[str, Mapping[str, str]]) -> tuple[str, dict, dict]:
+    beam_name = sec.get("Beam", {}).get("Beam") or next(
+        (b for b in ("EBeam", "IBeam") if b in sec), "")
+    beam = {**sec.get("Beam", {}), **sec.get(beam_name, {})}
+    scan_name = sec.get("Beam", {}).get("Scan", "") or (
+        "IScan" if beam_name == "IBeam" else "EScan")
+    scan = {**sec.get("Scan", {}), **sec.get(scan_name, {})}
+    return beam_name, beam, scan
+
+
+def _stage(meta: dict[str, Any], sec: Mapping[str, Mapping[str, str]], beam_name: str,
+           beam: Mapping[str, str], warnings: list[str]) -> None:
+    """Stage coordinates, saying which section (frame) they were read from."""
+    stage = sec.get("Stage", {})
+    used: set[str] = set()
+    differ: list[str] = []
+    for stage_key, beam_key, output, scale in STAGE:
+        own, seen = num(stage.get(stage_key)), num(beam.get(beam_key))
+        if own is not None:
+            put(meta, output, own, scale)
+            used.add("Stage")
+            if seen is not None and not math.isclose(own, seen, rel_tol=1e-6, abs_tol=1e-12):
+                differ.append(output)
+        elif seen is not None:
+            put(meta, output, seen, scale)
+            used.add(beam_name or "Beam")
+    if used:
+        meta["Stage Position Source"] = " and ".join(f"[{s}]" for s in sorted(used))
+    if differ:
+        warnings.append(f"the [{beam_name}] section gives other stage coordinates than "
+                        f"[Stage] for {', '.join(differ)}; [Stage] is reported")
+
+
+def fei_meta(sections: Mapping[str, Mapping[str, str]],
+             warnings: list[str] | None = None) -> dict[str, Any]:
+    """The FEI settings under human names, converted from the file's SI units."""
+    warnings = [] if warnings is None else warnings
+    meta: dict[str, Any] = {}
+    sec = {name: dict(values) for name, values in sections.items()}
+    beam_name, beam, scan = _beam_and_scan(sec)
+
+    def lookup(source: str) -> Any:
+        section, _, key = source.partition("/")
+        table = {"beam": beam, "scan": scan}.get(section) or sec.get(section, {})
+        return table.get(key)
+
+    put(meta, "Beam", beam_name or None)
+    read_fields(meta, lookup, FIELDS)
+    width = num(beam.get("HFW"))
+    canvas = num(sec.get("Image", {}).get("MagCanvasRealWidth"))
+    if width and canvas:
+        put(meta, "Magnification (x)", canvas / width)
+    _stage(meta, sec, beam_name, beam, warnings)
+
+    detectors = sec.get("Detectors", {})
+    detector = detectors.get("Name") or next(
+        (name for name, values in sec.items()
+         if name not in KNOWN_SECTIONS and "Signal" in values), None)
+    put(meta, "Detector Name", detector)
+    settings = sec.get(detector or "", {})
+    put(meta, "Detector Signal", settings.get("Signal"))
+    put(meta, "Detector Contrast (%)", num(settings.get("Contrast")))
+    put(meta, "Detector Brightness (%)", num(settings.get("Brightness")))
+    decel = sec.get("EBeamDeceleration", {})
+    if decel.get("ModeOn", "").lower() == "on":
+        put(meta, "Landing Energy (kV)", num(decel.get("LandingEnergy")), 1e-3)
+        put(meta, "Stage Bias (V)", num(decel.get("StageBias")))
+    return meta
+
+
+def _fei_data_type(meta: Mapping[str, Any]) -> str:
+    if "nav" in str(meta.get("Detector Name", "")).lower():
+        return "NavCam_Imaging"
+    return "FIB_Imaging" if meta.get("Beam") == "IBeam" else "SEM_Imaging"
+
+
+class FeiTiffExtractor:
+    """FEI / Thermo Fisher SEM and FIB TIFFs (Helios, Quanta, Scios, Nova...)."""
+
+    name = "fei_tiff"
+    format_name = "FEI/Thermo Fisher SEM/FIB TIFF"
+    extensions = TIFF_EXTENSIONS
+    priority = 100
+
+    def sniff(self, path: Path) -> bool:
+        """Tag 34682 holding INI text, or an ``[User]`` section in the file's tail."""
+        text = fei_text(path)
+        return text is not None and not text.lstrip().startswith("<")
+
+    def extract(self, path: Path, context: ExtractionContext) -> list[ExtractedDataset]:
+        """One SEM/FIB image dataset with the instrument settings."""
+        warnings: list[str] = []
+        unreliable: set[str] = set()
+        sections = parse_ini(fei_text(path) or "")
+        meta: dict[str, Any] = {}
+        tiff_basics(path, meta, warnings)
+        meta.update(fei_meta(sections, warnings))
+        missing = [s for s in ("Beam", "Scan", "System") if s not in sections]
+        if missing:
+            warnings.append(f"FEI metadata lacks the {', '.join(missing)} section(s)")
+        user = sections.get("User", {})
+        date, time = user.get("Date"), user.get("Time")
+        if not (date and time):
+            stamp = sections.get("PrivateFei", {}).get("TimeOfCreation", "").split(" ", 1)
+            date, time = (stamp + [None])[:2] if len(stamp) == 2 else (None, None)
+        creation(meta, unreliable, path, context, date, time)
+        return [ExtractedDataset(
+            name=path.name, dataset_type="Image", extractor=self.name,
+            nx_meta=finish(meta, dataset_type="Image", data_type=_fei_data_type(meta),
+                           extractor=self.name),
+            unreliable=unreliable, warnings=warnings,
+            render_preview=image_preview(
+                path, scale=pixel_scale(meta),
+                data_bar_rows=int(meta.get("Data Bar Height (pixels)") or 0)))]

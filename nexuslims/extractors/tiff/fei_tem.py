@@ -1,0 +1,153 @@
+"""FEI / Thermo Fisher TEM TIFFs (TIA, TEM Imaging & Analysis exports): a ``<Root>`` XML.
+
+Where the SEM software writes INI sections, the TEM software writes into the FEI tag
+(34682, or 34683 "FEI_TITAN") an XML document of ``<Data>`` rows, each a ``<Label>``,
+a ``<Value>`` and a ``<Unit>``::
+
+    <Root><Data><Label>High tension</Label><Value>300</Value><Unit>kV</Unit></Data>...
+
+Rows the table knows get their usual names (converted from the row's own unit); any
+other row is kept under its label and unit, so nothing in the file is dropped.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+from .._common import finish, put
+from ..base import ExtractedDataset, ExtractionContext
+from ._common import (
+    TIFF_EXTENSIONS,
+    creation,
+    image_preview,
+    num,
+    pixel_scale,
+    tags,
+    tiff_basics,
+    tiff_datetime,
+    xml_tag,
+)
+from .zeiss import SCALE_TO_SI
+
+TEM_TAGS = (34682, 34683)
+
+# label (lower case) -> (output key, unit of the output; "" dimensionless, "text")
+LABELS: dict[str, tuple[str, str]] = {
+    "microscope": ("Microscope", "text"),
+    "gun type": ("Gun Type", "text"),
+    "high tension": ("Voltage (kV)", "kV"),
+    "extraction voltage": ("Extraction Voltage (V)", "V"),
+    "emission": ("Emission Current (uA)", "uA"),
+    "gun lens": ("Gun Lens", ""),
+    "spot size": ("Spot Size", ""),
+    "mode": ("Mode", "text"),
+    "magnification": ("Magnification (x)", ""),
+    "camera length": ("Camera Length (mm)", "mm"),
+    "defocus": ("Defocus (um)", "um"),
+    "filter mode": ("Filter Mode", "text"),
+    "intensity": ("Intensity", ""),
+    "objective lens": ("Objective Lens", ""),
+    "diffraction lens": ("Diffraction Lens", ""),
+    "stage x": ("Stage Position X (um)", "um"),
+    "stage y": ("Stage Position Y (um)", "um"),
+    "stage z": ("Stage Position Z (um)", "um"),
+    "stage a": ("Stage Position Alpha (degrees)", "deg"),
+    "stage b": ("Stage Position Beta (degrees)", "deg"),
+    "pixel size": ("Pixel Width (nm)", "nm"),
+    "exposure time": ("Exposure Time (s)", "s"),
+    "binning": ("Binning", ""),
+    "camera": ("Camera", "text"),
+    "detector": ("Detector Name", "text"),
+    "acquisition date": ("Acquisition Date", "text"),
+    "acquisition time": ("Acquisition Time", "text"),
+}
+_UNITS = {**SCALE_TO_SI, "µa": 1e-6, "μa": 1e-6, "µm": 1e-6, "μm": 1e-6, "°": 1.0}
+
+
+def tem_xml(path: Path) -> ET.Element | None:
+    """The ``<Root>`` element of an FEI TEM TIFF, or None."""
+    present = tags(path)
+    for code in TEM_TAGS:
+        if code not in present:
+            continue
+        text = xml_tag(path, code)
+        if not text or "<Root" not in text[:400]:
+            continue
+        try:
+            root = ET.fromstring(text.encode("utf-8") if text.startswith("<?xml") else text)  # noqa: S314
+        except ET.ParseError:
+            continue
+        if root.tag == "Root":
+            return root
+    return None
+
+
+def tem_meta(root: ET.Element) -> dict[str, Any]:
+    """The ``<Data>`` rows under human names, in the table's units."""
+    meta: dict[str, Any] = {}
+    for row in root.iter("Data"):
+        label = (row.findtext("Label") or "").strip()
+        value = (row.findtext("Value") or row.findtext("ValueAsString") or "").strip()
+        unit = (row.findtext("Unit") or "").strip()
+        if not label or not value:
+            continue
+        output, want = LABELS.get(label.lower(), ("", ""))
+        if not output:
+            put(meta, f"{label} ({unit})" if unit else label, num(value) if num(value)
+                is not None else value)
+            continue
+        if want == "text" or num(value) is None:
+            put(meta, output, value)
+            continue
+        number = num(value)
+        have, target = _UNITS.get(unit.lower()), _UNITS.get(want.lower())
+        if unit and want and have and target:
+            number = number * have / target  # type: ignore[operator]
+        put(meta, output, number)
+    return meta
+
+
+def _data_type(meta: dict[str, Any]) -> str:
+    mode = str(meta.get("Mode", "")).lower()
+    scanning = "stem" in mode
+    if "diffraction" in mode:
+        return ("STEM" if scanning else "TEM") + "_Diffraction"
+    return "STEM_Imaging" if scanning else "TEM_Imaging"
+
+
+class FeiTemTiffExtractor:
+    """FEI / Thermo Fisher TEM TIFFs whose FEI tag holds a ``<Root>`` XML document."""
+
+    name = "fei_tem_tiff"
+    format_name = "FEI/Thermo Fisher TEM TIFF"
+    extensions = TIFF_EXTENSIONS
+    priority = 110
+
+    def sniff(self, path: Path) -> bool:
+        """Tag 34682 or 34683 holding a ``<Root>`` XML document."""
+        return tem_xml(path) is not None
+
+    def extract(self, path: Path, context: ExtractionContext) -> list[ExtractedDataset]:
+        """One TEM image (or diffraction) dataset with the microscope's settings."""
+        warnings: list[str] = []
+        unreliable: set[str] = set()
+        meta: dict[str, Any] = {}
+        tiff_basics(path, meta, warnings)
+        root = tem_xml(path)
+        if root is None:
+            warnings.append("FEI TEM XML (tag 34682/34683) could not be read")
+        else:
+            meta.update(tem_meta(root))
+        date, time = meta.pop("Acquisition Date", None), meta.pop("Acquisition Time", None)
+        if not (date and time):
+            date, time = tiff_datetime(tags(path).get(306))
+        creation(meta, unreliable, path, context, date, time)
+        data_type = _data_type(meta)
+        kind = "Diffraction" if data_type.endswith("Diffraction") else "Image"
+        return [ExtractedDataset(
+            name=path.name, dataset_type=kind, extractor=self.name,
+            nx_meta=finish(meta, dataset_type=kind, data_type=data_type, extractor=self.name),
+            unreliable=unreliable, warnings=warnings,
+            render_preview=image_preview(path, scale=pixel_scale(meta)))]

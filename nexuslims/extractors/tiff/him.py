@@ -1,0 +1,207 @@
+"""Helium-ion microscope TIFFs: Zeiss Orion (tag 65000) and Fibics NPVE (tag 51023).
+
+Zeiss Orion writes an ``<ImageTags>`` XML document whose entries carry a ``<Value>``
+and a ``<Units>`` (``<AccelerationVoltage><Value>29989</Value><Units>V</Units>``),
+some under a group (``<GFIS><IonGas>``; older versions spell it ``GFIS.IonGas``).
+Fibics writes a ``<Fibics>`` document: ``<Image>``, ``<Scan>`` and ``<Stage>`` hold
+plain elements (``<Dwell>`` in ns, stage in um), ``<BeamInfo>``/``<DetectorInfo>``
+``<item name="...">`` rows.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+from .._common import finish, put
+from ..base import ExtractedDataset, ExtractionContext
+from ._common import (
+    TIFF_EXTENSIONS,
+    Field,
+    creation,
+    image_preview,
+    num,
+    pixel_scale,
+    read_fields,
+    tags,
+    tiff_basics,
+    tiff_datetime,
+    xml_tag,
+)
+from .zeiss import SCALE_TO_SI
+
+ZEISS_HIM_TAG, FIBICS_TAG = 65000, 51023
+
+# (source path, output, unit the output is in): Zeiss values are converted from the
+# file's own <Units> when it gives one, else taken as already in the output's unit.
+ZEISS_FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("AccelerationVoltage", "Voltage (kV)", "kV"),
+    ("GFIS/AccelerationVoltage", "Voltage (kV)", "kV"),
+    ("GFIS/ExtractionVoltage", "Extraction Voltage (kV)", "kV"),
+    ("ExtractionVoltage", "Extraction Voltage (kV)", "kV"),
+    ("GFIS/BeamCurrent", "Beam Current (pA)", "pA"),
+    ("BlankerCurrent", "Beam Current (pA)", "pA"),
+    ("SampleCurrent", "Specimen Current (pA)", "pA"),
+    ("SpotNumber", "Spot Size", ""),
+    ("WorkingDistance", "Working Distance (mm)", "mm"),
+    ("GFIS/WorkingDistance", "Working Distance (mm)", "mm"),
+    ("Fov", "Horizontal Field Width (um)", "um"),
+    ("GFIS/FieldOfView", "Horizontal Field Width (um)", "um"),
+    ("DwellTime", "Dwell Time (us)", "us"),
+    ("NumAverages", "Frames Averaged", ""),
+    ("AveragingMode", "Averaging Mode", "text"),
+    ("ScanRotate", "Scan Rotation (degrees)", "deg"),
+    ("GFIS/ApertureSize", "Aperture Diameter (um)", "um"),
+    ("GFIS/IonGas", "Ion Gas", "text"),
+    ("StageX", "Stage Position X (um)", "um"),
+    ("StageY", "Stage Position Y (um)", "um"),
+    ("StageZ", "Stage Position Z (um)", "um"),
+    ("StageTilt", "Stage Position Tilt (degrees)", "deg"),
+    ("StageRotate", "Stage Position R (degrees)", "deg"),
+    ("Detector", "Detector Name", "text"),
+    ("ColumnMode", "Column Mode", "text"),
+)
+
+FIBICS_FIELDS: tuple[Field, ...] = (
+    Field("BeamInfo/@AccV", "Voltage (kV)", 1e-3),
+    Field("BeamInfo/@BeamI", "Beam Current (pA)"),
+    Field("BeamInfo/@GFISGas", "Ion Gas", kind="text"),
+    Field("BeamInfo/@Aperture", "Aperture", kind="text"),
+    Field("BeamInfo/@SpotControl", "Spot Size"),
+    Field("Image/Beam", "Beam", kind="text"),
+    Field("Image/Machine", "Instrument Type", kind="text"),
+    Field("Image/Detector", "Detector Name", kind="text"),
+    Field("Image/Contrast", "Detector Contrast"),
+    Field("Image/Brightness", "Detector Brightness"),
+    Field("Scan/Dwell", "Dwell Time (us)", 1e-3),
+    Field("Scan/LineAvg", "Line Averaging", kind="count"),
+    Field("Scan/FOV_X", "Horizontal Field Width (um)"),
+    Field("Scan/FOV_Y", "Vertical Field Width (um)"),
+    Field("Scan/ScanRot", "Scan Rotation (degrees)"),
+    Field("Stage/X", "Stage Position X (um)"),
+    Field("Stage/Y", "Stage Position Y (um)"),
+    Field("Stage/Z", "Stage Position Z (um)"),
+    Field("Stage/Tilt", "Stage Position Tilt (degrees)"),
+    Field("Stage/Rot", "Stage Position R (degrees)"),
+    Field("DetectorInfo/@Collector", "Collector Voltage (V)"),
+    Field("Application/Version", "Software Version", kind="text"),
+)
+
+
+def _root(path: Path) -> tuple[str, ET.Element] | None:
+    """("zeiss" | "fibics", parsed XML root) of a HIM TIFF, else None."""
+    for code, variant, root_name in ((ZEISS_HIM_TAG, "zeiss", "ImageTags"),
+                                     (FIBICS_TAG, "fibics", "Fibics")):
+        text = xml_tag(path, code)
+        if not text:
+            continue
+        try:
+            root = ET.fromstring(text)  # noqa: S314 - a local instrument file, not a web input
+        except ET.ParseError:
+            continue
+        if root.tag.rsplit("}", 1)[-1] == root_name:
+            return variant, root
+    return None
+
+
+def _child(node: ET.Element, name: str) -> ET.Element | None:
+    return next((c for c in node if c.tag.rsplit("}", 1)[-1] == name), None)
+
+
+def zeiss_value(root: ET.Element, path: str) -> tuple[str, str] | None:
+    """(value text, unit text) of a Zeiss entry by ``Group/Name`` (or ``Group.Name``)."""
+    node: ET.Element | None = _child(root, path.replace("/", "."))
+    if node is None:
+        node = root
+        for part in path.split("/"):
+            node = _child(node, part) if node is not None else None
+    if node is None:
+        return None
+    value = _child(node, "Value")
+    unit = _child(node, "Units")
+    text = (value.text if value is not None else node.text) or ""
+    return text.strip(), ((unit.text or "").strip() if unit is not None else "")
+
+
+def _zeiss(meta: dict[str, Any], root: ET.Element) -> None:
+    for source, output, unit in ZEISS_FIELDS:
+        found = zeiss_value(root, source)
+        if output in meta or not found or not found[0]:
+            continue
+        text, given = found
+        if unit == "text":
+            meta[output] = text
+            continue
+        number = num(text)
+        if number is None:
+            continue
+        if unit and given:
+            have, want = SCALE_TO_SI.get(given.lower()), SCALE_TO_SI.get(unit.lower())
+            if have and want:
+                number *= have / want
+        put(meta, output, int(number) if number.is_integer() and not unit else number)
+
+
+def _fibics_lookup(root: ET.Element):
+    def lookup(source: str) -> Any:
+        section_name, _, key = source.partition("/")
+        section = _child(root, section_name)
+        if section is None:
+            return None
+        if key.startswith("@"):
+            node = next((i for i in section.iter("item") if i.get("name") == key[1:]), None)
+        else:
+            node = _child(section, key)
+        if node is None or node.text is None:
+            return None
+        text = node.text.strip().lstrip("=").strip()
+        # "500.0 V" rows carry their unit after the number; the table knows it
+        match = re.fullmatch(r"([-+]?[\d.]+(?:[eE][-+]?\d+)?)\s*[^\d\s]*", text)
+        return match[1] if match else text
+
+    return lookup
+
+
+class HeliumIonTiffExtractor:
+    """Zeiss Orion and Fibics helium-ion microscope TIFFs."""
+
+    name = "him_tiff"
+    format_name = "Zeiss Orion / Fibics HIM TIFF"
+    extensions = TIFF_EXTENSIONS
+    priority = 150
+
+    def sniff(self, path: Path) -> bool:
+        """Tag 65000 holding ``<ImageTags>`` or tag 51023 holding ``<Fibics>``."""
+        present = tags(path)
+        if ZEISS_HIM_TAG not in present and FIBICS_TAG not in present:
+            return False
+        return _root(path) is not None
+
+    def extract(self, path: Path, context: ExtractionContext) -> list[ExtractedDataset]:
+        """One HIM image dataset with the beam, scan, stage and detector settings."""
+        warnings: list[str] = []
+        unreliable: set[str] = set()
+        meta: dict[str, Any] = {}
+        tiff_basics(path, meta, warnings)
+        found = _root(path)
+        if found is None:
+            warnings.append("HIM XML metadata (tags 65000/51023) could not be read")
+        elif found[0] == "zeiss":
+            meta["Metadata Source"] = f"TIFF tag {ZEISS_HIM_TAG} (Zeiss Orion)"
+            _zeiss(meta, found[1])
+        else:
+            meta["Metadata Source"] = f"TIFF tag {FIBICS_TAG} (Fibics)"
+            read_fields(meta, _fibics_lookup(found[1]), FIBICS_FIELDS)
+        width, fov = meta.get("Image Width (pixels)"), num(meta.get("Horizontal Field Width (um)"))
+        if width and fov and "Pixel Width (nm)" not in meta:
+            meta["Pixel Width (nm)"] = round(fov * 1e3 / width, 6)
+        date, time = tiff_datetime(tags(path).get(306))
+        creation(meta, unreliable, path, context, date, time)
+        return [ExtractedDataset(
+            name=path.name, dataset_type="Image", extractor=self.name,
+            nx_meta=finish(meta, dataset_type="Image", data_type="HIM_Imaging",
+                           extractor=self.name),
+            unreliable=unreliable, warnings=warnings,
+            render_preview=image_preview(path, scale=pixel_scale(meta)))]
