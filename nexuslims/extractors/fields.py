@@ -43,7 +43,8 @@ _PINT_UNITS = {
     "sR": "sr", "dg": "deg", "mR": "mrad",
 }
 
-PROVENANCE_KEYS = frozenset({"Extractor", "nexuslims version", "Creation Time Source"})
+PROVENANCE_KEYS = frozenset({"Extractor", "nexuslims version", "Creation Time Source",
+                             "Extraction Profile"})
 """Bookkeeping about how a dataset was read, not the science (kept out of setup tables)."""
 
 DERIVED_KEYS = frozenset({"DatasetType", "Data Type"})
