@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from dotenv import dotenv_values
 from PIL import Image
 
 from nexuslims import db
@@ -78,14 +79,15 @@ class Site:
 def build_site(root: Path) -> Site:
     """The site ``nexuslims demo`` builds (one real pass), plus the records above.
 
-    The server is started with the settings the demo prints for ``nexuslims serve``.
+    The server is started with the ``.env`` the demo tells ``nexuslims serve`` to use.
     """
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         assert run_demo(root / "site") == 0
     printed = out.getvalue()
-    line = next(ln for ln in printed.splitlines() if ln.strip().endswith("nexuslims serve"))
-    env = dict(word.split("=", 1) for word in line.split() if "=" in word)
+    line = next(ln for ln in printed.splitlines() if "nexuslims serve --env-file" in ln)
+    env_file = Path(line.split("--env-file", 1)[1].split()[0])
+    env = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
     assert "http://127.0.0.1:8080/" in printed
     env["NX_INSTRUMENT_DATA_PATH"] = str(root / "site/instrument-data")
     settings = load_settings(env)
