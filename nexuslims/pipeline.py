@@ -235,11 +235,12 @@ def run_pass(settings: Settings, *, dry_run: bool = False,
         # Preflight (doctor's cheap check): an instrument whose folder is missing or
         # unreadable is skipped for this pass, its sessions untouched, loudly.
         skipped = skip_unreachable_instruments(settings, sessions)
+        outcomes: list[SessionOutcome] = [_skipped(s, skipped[s.instrument.pid])
+                                          for s in sessions if s.instrument.pid in skipped]
         sessions = [s for s in sessions if s.instrument.pid not in skipped]
         logger.info("%d session(s) to build, %d that cannot be built", len(sessions),
                     len(unbuildable))
 
-        outcomes: list[SessionOutcome] = []
         for bad in unbuildable:
             logger.error("session %s: %s", bad.identifier, bad.reason)
             if not dry_run:
@@ -474,6 +475,14 @@ def _waiting_for_files(session: Session, settings: Settings) -> SessionOutcome:
 
 
 
+def _skipped(session: Session, reason: str) -> SessionOutcome:
+    """A session of an instrument whose folder cannot be searched: untouched, reported."""
+    tz = session.instrument.tzinfo
+    return SessionOutcome(session.identifier, session.instrument.pid, LEFT_FOR_LATER,
+                          start=session.start.astimezone(tz), end=session.end.astimezone(tz),
+                          message=f"instrument folder: {reason}", problem="filestore")
+
+
 def _not_due(waiting: Waiting) -> SessionOutcome:
     session, tz = waiting.session, waiting.session.instrument.tzinfo
     return SessionOutcome(session.identifier, session.instrument.pid, LEFT_FOR_LATER,
@@ -554,8 +563,10 @@ def _conclude(engine, attempt: _Attempt | None, outcome: SessionOutcome, status:
     except NexusLIMSError as exc:
         logger.error("session %s: could not record status %s: %s",
                      outcome.identifier, status, exc)
-        outcome.message = f"{message or ''} (status not recorded: {exc})".strip()
-        outcome.problem = outcome.problem or "environment"
+        # What the database says is what the next pass acts on: the session is still
+        # TO_BE_BUILT there and will be built again (its record path is its own).
+        outcome.message = f"{status} not recorded: {redacted(str(exc))}"
+        outcome.status, outcome.problem = LEFT_FOR_LATER, "environment"
     return outcome
 
 

@@ -117,6 +117,8 @@ def _clean(record: logging.LogRecord) -> None:
         message = record.getMessage()
     except Exception:  # a malformed call: logging reports it later, as it would anyway
         return
+    # The template stays known (filters may tell kinds of lines apart by it).
+    record.template = record.msg
     record.msg, record.args = redact(message), None
     if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
         record.exc_text = redact(logging.Formatter().formatException(record.exc_info))

@@ -153,12 +153,14 @@ def test_a_full_disk_leaves_sessions_to_be_built_until_space_is_freed(tmp_path, 
 def test_a_missing_instrument_folder_is_no_verdict(tmp_path):
     settings, engine = make_site(tmp_path, NX_RETRY_DELAY_MINUTES="0")
     log_session(engine, "old")  # long past NX_FILE_DELAY_DAYS
-    (outcome,) = run_pass(settings, now=NOW).outcomes
+    summary = run_pass(settings, now=NOW)
+    (outcome,) = summary.outcomes
     assert outcome.status == Status.TO_BE_BUILT and outcome.problem == "filestore"
     assert "does not exist" in outcome.message
+    assert "Scope" in summary.skipped_instruments["scope"]
+    # The preflight skips the instrument: its sessions are untouched, no attempt is made.
     assert status_of(engine, "old") == Status.TO_BE_BUILT
-    (attempt,) = db.session_detail(engine, "old").attempts
-    assert attempt.status == "DEFERRED" and "does not exist" in attempt.error
+    assert db.session_detail(engine, "old").attempts == []
 
     # Mounted again (and truly empty): now "no files" is a verdict.
     (tmp_path / "instr/Scope").mkdir()
@@ -173,12 +175,14 @@ def test_an_unreadable_instrument_folder_is_no_verdict():
         base.chmod(0o755)
         settings, engine = make_site(base)
         engine.dispose()
-        locked = base / "instr/Scope"
+        # The instrument folder can be read (the preflight lets it through), one of its
+        # folders cannot: the walk is incomplete, so "no files" is no verdict.
+        locked = base / "instr/Scope/locked"
         locked.mkdir(parents=True)
         (locked / "x.dm3").write_bytes(b"x")
         locked.chmod(0o700)  # root's; the builder runs as another user
         if os.geteuid() == 0:
-            for path in (base, base / "db.sqlite", base / "instr"):
+            for path in (base, base / "db.sqlite", base / "instr", base / "instr/Scope"):
                 os.chown(path, NOBODY, NOBODY)
 
         def one_pass() -> list:
@@ -242,13 +246,12 @@ def test_no_files_says_when_files_lie_just_outside_the_window(tmp_path, corpus):
 
 @pytest.mark.slow
 @pytest.mark.corpus
-def test_a_locked_database_leaves_the_session_for_later(tmp_path, corpus, monkeypatch):
-    from nexuslims.db import engine as engine_mod
-
-    # Wait 1 s, not 30, for the other writer: the point is what happens after the wait.
-    monkeypatch.setattr(engine_mod, "SQLITE_BUSY_TIMEOUT_S", 1)
+def test_a_locked_database_leaves_the_session_for_later(tmp_path, corpus):
+    # Wait 1 s per statement and 2 s in all, not 30 s and 300 s, for the other writer: the
+    # point is what happens when the database stays locked past both.
     put_dm3(corpus, tmp_path / "instr/Scope", START + dt.timedelta(hours=1))
-    settings, engine = make_site(tmp_path, NX_RETRY_DELAY_MINUTES="0")
+    settings, engine = make_site(tmp_path, NX_RETRY_DELAY_MINUTES="0", NX_DB_BUSY_TIMEOUT="1",
+                                 NX_DB_LOCKED_RETRY="2")
     log_session(engine, "s1")
     engine.dispose()
     # Another writer (a session logger, a stuck tool) holds the write lock all pass long.

@@ -128,7 +128,8 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
 def _not_about_one_session(record: logging.LogRecord) -> bool:
     """Under ``-q``, a session's own log lines stay in the log file: the pass summary
     reports each session that needs attention once, on stdout."""
-    return not (isinstance(record.msg, str) and _SESSION_LINE.match(record.msg))
+    template = getattr(record, "template", record.msg)  # before redaction formatted it
+    return not (isinstance(template, str) and _SESSION_LINE.match(template))
 
 
 _SESSION_LINE = re.compile(r"(\[%d/%d\] )?session %s")

@@ -156,7 +156,7 @@ def test_quiet_reports_an_unreachable_calendar_on_the_pass_that_tried_not_during
     from nexuslims.db.schema import instruments
     with engine.begin() as conn:
         conn.execute(sa.update(instruments).values(
-            calendar_url=f"http://127.0.0.1:{port}/_vti_bin/ListData.svc/Scope"))
+            api_url=f"http://127.0.0.1:{port}/_vti_bin/ListData.svc/Scope"))
     logbook.add_session(engine, "scope", dt.datetime(2024, 3, 5, 9), dt.datetime(2024, 3, 5, 11),
                         identifier="calendar-down")
     engine.dispose()
