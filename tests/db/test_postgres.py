@@ -162,5 +162,6 @@ def test_a_whole_pass_on_postgres(pg_url, tmp_path, corpus):
         "session-0": "COMPLETED", "session-1": "COMPLETED"}
     assert current_lease(engine) is None
     engine.dispose()
-    shown = run_cli(["sessions", "show", "session-1"], env, tmp_path)  # attempts are numbered per session
+    # Attempts are numbered per session.
+    shown = run_cli(["sessions", "show", "session-1"], env, tmp_path)
     assert "attempt 1: COMPLETED" in shown.stdout, shown.stdout + shown.stderr
