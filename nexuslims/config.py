@@ -127,8 +127,12 @@ def unknown_settings(names: Iterable[str]) -> list[tuple[str, str | None]]:
 
 
 def warn_unknown_settings(env: Mapping[str, str], where: str) -> None:
-    """Warn about each ``NX_*`` name in ``env`` that no module reads (a typo, usually)."""
+    """Warn about each ``NX_*`` name in ``env`` that no module reads (a typo, usually),
+    once per process."""
     for name, closest in unknown_settings(env):
+        if (name, where) in _warned_unknown:
+            continue
+        _warned_unknown.add((name, where))
         logger.warning("%s in %s is not a nexuslims setting and is ignored%s", name, where,
                        f"; did you mean {closest}?" if closest else "")
 
@@ -310,6 +314,7 @@ def file_setting(env: Mapping[str, str], name: str, problems: list[str],
 
 
 _warned_legacy: set[str] = set()
+_warned_unknown: set[tuple[str, str]] = set()
 
 
 def legacy_setting(env: Mapping[str, str], name: str, *legacy: str) -> tuple[str, str]:

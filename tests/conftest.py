@@ -72,3 +72,4 @@ def _fresh_legacy_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
     from nexuslims import config
 
     monkeypatch.setattr(config, "_warned_legacy", set())
+    monkeypatch.setattr(config, "_warned_unknown", set())

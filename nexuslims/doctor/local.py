@@ -63,7 +63,10 @@ def check_paths(site: Site) -> Iterable[Check]:
         return
     root = settings.instrument_data_path
     if root is None:
-        yield Check("instrument data path", FAILURE, "NX_INSTRUMENT_DATA_PATH is not set")
+        raw = site.env.get("NX_INSTRUMENT_DATA_PATH")
+        yield Check("instrument data path", FAILURE,
+                    f"{raw} is not a readable directory: mount the instruments' share or fix "
+                    "NX_INSTRUMENT_DATA_PATH" if raw else "NX_INSTRUMENT_DATA_PATH is not set")
     elif not root.is_dir() or not os.access(root, os.R_OK | os.X_OK):
         yield Check("instrument data path", FAILURE, f"{root} is not a readable directory: "
                     "mount the instruments' share or fix NX_INSTRUMENT_DATA_PATH")

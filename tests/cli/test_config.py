@@ -74,3 +74,12 @@ def test_config_show_reports_bad_values_and_a_missing_env_file(cli_site, capsys)
     assert "nexuslims: NX_FILE_DELAY_DAYS=soon: expects a number of days" in err
     code, out, err = cli(capsys, "config", "show", "--json", "--env-file", "absent.env")
     assert code == 1 and out == "" and "absent.env: no such file" in err
+
+
+def test_a_misspelt_setting_is_warned_about_once_per_command(cli_site) -> None:
+    with (cli_site.root / ".env").open("a") as env:
+        env.write("NX_DATAPATH=/elsewhere\n")
+    ran = cli_site.subprocess("process")
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stderr.count("NX_DATAPATH in .env is not a nexuslims setting") == 1, ran.stderr
+    assert "did you mean NX_DATA_PATH?" in ran.stderr
