@@ -78,8 +78,10 @@ def test_config_show_reports_bad_values_and_a_missing_env_file(cli_site, capsys)
 
 def test_a_misspelt_setting_is_warned_about_once_per_command(cli_site) -> None:
     with (cli_site.root / ".env").open("a") as env:
-        env.write("NX_DATAPATH=/elsewhere\n")
+        # With a bad value too, so that the pass cannot run and its alert path reads the
+        # settings a second time.
+        env.write("NX_DATAPATH=/elsewhere\nNX_FILE_STRATEGY=sometimes\n")
     ran = cli_site.subprocess("process")
-    assert ran.returncode == 0, ran.stderr
+    assert ran.returncode == 1 and "NX_FILE_STRATEGY" in ran.stderr, ran.stderr
     assert ran.stderr.count("NX_DATAPATH in .env is not a nexuslims setting") == 1, ran.stderr
     assert "did you mean NX_DATA_PATH?" in ran.stderr
