@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from nexuslims import db
 from nexuslims.db.monitoring import (
@@ -19,23 +17,16 @@ from nexuslims.db.monitoring import (
 )
 from nexuslims.sessions import EventType, Instrument, Status
 
-PG_URL = os.environ.get("NEXUSLIMS_TEST_PG_URL")
 T0 = dt.datetime(2024, 3, 5, 9, 0, tzinfo=dt.UTC)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=[
-    pytest.mark.integration,
-    pytest.mark.skipif(not PG_URL, reason="set NEXUSLIMS_TEST_PG_URL to an empty DB")])])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
 def engine(request, tmp_path: Path):
-    url = f"sqlite:///{tmp_path / 'nx.db'}" if request.param == "sqlite" else PG_URL
-    assert url
+    url = (f"sqlite:///{tmp_path / 'nx.db'}" if request.param == "sqlite"
+           else request.getfixturevalue("pg_url"))  # a new database on the test cluster
     db.init_db(url)
     engine = db.make_engine(url)
     yield engine
-    if request.param == "postgresql":
-        meta = sa.MetaData()
-        meta.reflect(engine)
-        meta.drop_all(engine)
     engine.dispose()
 
 

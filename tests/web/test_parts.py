@@ -4,7 +4,6 @@ settings, path checks, and the command line (serve, tokens, the systemd unit).""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -248,12 +247,10 @@ def test_web_systemd_unit_verifies(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
-@pytest.mark.skipif(not os.environ.get("NEXUSLIMS_TEST_PG_URL"),
-                    reason="set NEXUSLIMS_TEST_PG_URL to an empty PostgreSQL DB")
-def test_index_tokens_and_passes_on_postgres() -> None:
+def test_index_tokens_and_passes_on_postgres(pg_url: str) -> None:
     import sqlalchemy as sa
 
-    url = os.environ["NEXUSLIMS_TEST_PG_URL"]
+    url = pg_url  # a new, empty database on the suite's PostgreSQL cluster
     db.init_db(url)
     engine = db.make_engine(url)
     try:
