@@ -476,11 +476,13 @@ def _waiting_for_files(session: Session, settings: Settings) -> SessionOutcome:
 
 
 def _skipped(session: Session, reason: str) -> SessionOutcome:
-    """A session of an instrument whose folder cannot be searched: untouched, reported."""
+    """A session of an instrument whose folder cannot be searched: untouched, not tried
+    (the instrument's own error line says why, once per pass, under ``-q`` too)."""
     tz = session.instrument.tzinfo
     return SessionOutcome(session.identifier, session.instrument.pid, LEFT_FOR_LATER,
                           start=session.start.astimezone(tz), end=session.end.astimezone(tz),
-                          message=f"instrument folder: {reason}", problem="filestore")
+                          message=f"instrument folder: {reason}", problem="filestore",
+                          waiting=True)
 
 
 def _not_due(waiting: Waiting) -> SessionOutcome:

@@ -168,3 +168,18 @@ def test_quiet_reports_an_unreachable_calendar_on_the_pass_that_tried_not_during
     assert (in_backoff.returncode, in_backoff.stdout, in_backoff.stderr) == (0, "", "")
     loud = cli_site.subprocess("process")
     assert "calendar-down" in loud.stdout  # still listed without -q, with why it waits
+
+
+@pytest.mark.slow
+def test_quiet_reports_an_unmounted_folder_once_per_pass_by_instrument(cli_site, capsys) -> None:
+    assert cli(capsys, "instruments", "add", "scope", "--filestore-path", "Unmounted",
+               "--timezone", "UTC")[0] == 0
+    engine = db.make_engine(cli_site.settings_url())
+    for n in range(3):
+        logbook.add_session(engine, "scope", dt.datetime(2024, 3, 5 + n, 9),
+                            dt.datetime(2024, 3, 5 + n, 11), identifier=f"share-down-{n}")
+    engine.dispose()
+    ran = cli_site.subprocess("-q", "process")
+    assert ran.returncode == 0 and ran.stdout == "", ran.stdout + ran.stderr
+    assert ran.stderr.count("instrument scope skipped this pass") == 1, ran.stderr
+    assert "share-down" not in ran.stderr  # one line for the instrument, not one per session
