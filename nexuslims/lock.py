@@ -46,6 +46,8 @@ LEASE_S = 120.0
 #: A temporary file nobody has written to for this long belongs to a dead pass: a live
 #: writer moves its file into place within seconds of its last write.
 TMP_STALE_S = 3600.0
+#: Under NX_DATA_PATH while temporary files of a dead pass may remain to be removed.
+SWEEP_PENDING = ".dead-pass-cleanup"
 # atomic_file's ".<name>.<random>.tmp" and the previews' ".<name>.<pid>.tmp.png".
 _TMP_NAME = re.compile(r"^\..+\.tmp(\.png)?$")
 
@@ -128,6 +130,9 @@ def clean_up_after_dead_passes(engine: Engine, settings: Settings, *,
     Called at the start of a pass. Attempts left ``RUNNING`` by a pass that is gone
     become ``interrupted``; ``.*.tmp`` files (records, sidecars, previews) under
     ``NX_DATA_PATH`` and ``NX_RECORDS_PATH`` untouched for ``TMP_STALE_S`` are removed.
+    Only a dead pass leaves such files, so the data tree is walked only after one was
+    found, until everything it could have left is older than ``TMP_STALE_S``: not on
+    every pass of a site that holds millions of sidecars.
     """
     from nexuslims.db.history import mark_interrupted
 
@@ -137,13 +142,32 @@ def clean_up_after_dead_passes(engine: Engine, settings: Settings, *,
                                                lease_seconds(settings.env)) is None:
         live.add((held.host, held.pid))
     try:
-        mark_interrupted(engine, live_elsewhere=live)
+        marked = mark_interrupted(engine, live_elsewhere=live)
     except NexusLIMSError as exc:  # history only: never a reason to skip a pass
         logger.error("could not close the attempts of earlier passes: %s", exc)
+        marked = []
+    if settings.data_path is None:
+        return
+    pending = settings.data_path / SWEEP_PENDING
+    now = now or time.time()
+    try:
+        if marked:
+            pending.parent.mkdir(parents=True, exist_ok=True)
+            pending.touch()
+        if not pending.exists():
+            return
+        # The dead pass wrote nothing after the marker: once the marker is stale, so is
+        # every file it left, and this sweep removes the last of them.
+        done = pending.stat().st_mtime < now - TMP_STALE_S
+    except OSError as exc:
+        logger.error("could not note the clean-up after a dead pass: %s", exc)
+        return
     roots = [p for p in (settings.data_path, settings.records_path) if p is not None]
-    removed = remove_stale_tmp_files(roots, older_than=(now or time.time()) - TMP_STALE_S)
+    removed = remove_stale_tmp_files(roots, older_than=now - TMP_STALE_S)
     if removed:
         logger.info("removed %d temporary file(s) left by passes that died", len(removed))
+    if done:
+        pending.unlink(missing_ok=True)
 
 
 def remove_stale_tmp_files(roots: Iterable[Path], *, older_than: float) -> list[Path]:
