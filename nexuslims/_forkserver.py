@@ -8,14 +8,14 @@ Two effects:
   (:func:`nexuslims.workers.die_with_parent`), so no reader outlives a pass. Without it
   the fork server waits for its workers, and a hung worker waits for nobody: both live
   for good;
-- the extractor registry (built-in extractors, installed plug-ins) and RosettaSciIO's
-  readers are loaded here once, so a new worker (one per file that hit a limit or
-  killed its worker, and one per worker for each session) starts ready in milliseconds.
+- the extractor registry (built-in extractors, installed plug-ins) is loaded here once,
+  after the reader stack when the files need it (``nexuslims.extractors._preload``), so
+  a new worker (one per file that hit a limit or killed its worker, and one per worker
+  for each session) starts ready in milliseconds.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 
@@ -30,9 +30,6 @@ PID = os.getpid()
 #: folder added since) loads its plug-ins again.
 SYS_PATH = tuple(sys.path)
 
-_READERS = ("digitalmicrograph", "tia", "tiff", "emd", "bruker", "edax", "msa", "mrc",
-            "hspy", "image")
-
 
 def _warm() -> None:
     from nexuslims.extractors.registry import default_registry
@@ -40,11 +37,6 @@ def _warm() -> None:
     registry = default_registry()
     registry.extractors()
     registry.previews()
-    for name in _READERS:
-        try:
-            importlib.import_module(f"rsciio.{name}._api")
-        except Exception:  # noqa: BLE001, S112 - a reader missing here is imported on use
-            continue
 
 
 _warm()

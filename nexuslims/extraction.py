@@ -247,8 +247,25 @@ def _failed(path: Path, instrument_root: Path, context: ExtractionContext,
 
 
 _PRELOAD = ["nexuslims.extractors._quiet", "nexuslims.extraction",
-            "nexuslims.extractors.registry", "hyperspy.api", "exspy", "nexuslims.previews",
-            "nexuslims._forkserver"]
+            "nexuslims.extractors.registry"]
+"""What the fork server always imports first (``nexuslims._forkserver`` comes last)."""
+
+
+def _preload(paths: Sequence[Path], previews: bool) -> list[str]:
+    """The fork server's imports for reading ``paths``: only what these files need.
+
+    The reader stack (dask, HyperSpy's loader, RosettaSciIO's readers: a second or
+    more) only when some file is read through it, the renderers only with previews; a
+    worker imports whatever else it meets on first use.
+    """
+    from nexuslims.extractors.registry import needs_reader_stack
+
+    modules = list(_PRELOAD)
+    if any(needs_reader_stack(p) for p in paths):
+        modules.append("nexuslims.extractors._preload")
+    if previews:
+        modules.append("nexuslims.previews")
+    return [*modules, "nexuslims._forkserver"]
 
 
 def _start_worker() -> None:
@@ -264,11 +281,12 @@ def _start_worker() -> None:
         reload()  # plug-ins installed since the fork server loaded them
 
 
-def _pool_context() -> Any:
+def _pool_context(preload: list[str]) -> Any:
     """A start method whose workers begin with the readers imported, and safely.
 
-    Workers come from a fork server: a fresh process that imports HyperSpy, exspy and
-    the renderers once (seconds) and then forks each worker in milliseconds. Plain fork
+    Workers come from a fork server: a fresh process that imports ``preload`` (the
+    reader stack and the renderers, when the files need them) once and then forks each
+    worker in milliseconds. A fork server already running keeps what it imported. Plain fork
     is not safe here: after in-process extraction the parent holds dask/BLAS threads, a
     lock held by one of them at fork time is never released in the child, and the pool
     hangs for good. ``nexuslims._forkserver`` makes the fork server die with us and loads
@@ -279,7 +297,7 @@ def _pool_context() -> Any:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(_PRELOAD)
+    context.set_forkserver_preload(preload)
     return context
 
 
@@ -357,7 +375,8 @@ def extract_files(
 
             limits = Limits(memory_mb=default_memory_mb())
         # One file per task; a pool costs only forks once the fork server is up.
-        run_tasks(_safe_extract_one, args, context=_pool_context(),
+        preload = _preload(paths, previews and data_root is not None)
+        run_tasks(_safe_extract_one, args, context=_pool_context(preload),
                   workers=min(workers, total), limits=limits, sizes=[_size(p) for p in paths],
                   on_result=collect, initializer=_start_worker)
     return [ds for group in results for ds in group]

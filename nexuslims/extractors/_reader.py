@@ -1,6 +1,13 @@
-"""Open a file through its RosettaSciIO reader and keep what the reader itself read.
+"""Open a file through its RosettaSciIO reader, as HyperSpy signals of the base classes.
 
 Separate from :mod:`._common` because it imports HyperSpy (on call only).
+
+Only what reading needs is imported: RosettaSciIO's reader for this format, HyperSpy's
+loading machinery and its base signal classes (not ``hyperspy.api``), and dask without
+``sparse`` (:mod:`._imports`). A signal whose type an extension package provides (EELS,
+EDS: exspy) is built as HyperSpy's base class of its dimension with its
+``signal_type`` kept: the extractors read its data, axes and metadata, which the base
+class carries all of, and importing exspy costs seconds in every process that reads.
 """
 
 from __future__ import annotations
@@ -12,6 +19,95 @@ from typing import Any
 from ._common import dig
 
 
+def _plugin(path: Path, reader: str | None) -> dict[str, Any]:
+    """RosettaSciIO's declaration of ``reader`` (a format name), else of the extension."""
+    from rsciio import IO_PLUGINS
+
+    if reader:
+        for plugin in IO_PLUGINS:
+            names = [plugin["name"], *(plugin.get("name_aliases") or [])]
+            if reader.lower() in (n.lower() for n in names):
+                return plugin
+    ext = path.suffix.lstrip(".").lower()
+    for plugin in IO_PLUGINS:
+        if ext in [e.lower() for e in plugin["file_extensions"]]:
+            return plugin
+    raise ValueError(f"no RosettaSciIO reader for {path.name}")
+
+
+def _extension_signal_types() -> frozenset[str]:
+    """Signal types (and aliases) whose class lives outside HyperSpy itself."""
+    from hyperspy.extensions import ALL_EXTENSIONS
+
+    names: set[str] = set()
+    for entry in ALL_EXTENSIONS["signals"].values():
+        if not str(entry.get("module", "")).startswith("hyperspy."):
+            names.add(entry["signal_type"])
+            names.update(entry.get("signal_type_aliases") or ())
+    names.discard("")
+    return frozenset(names)
+
+
+def open_signals(path: Path, reader: str | None = None, *, capture: bool = False,
+                 **kwargs: Any) -> list[Any]:
+    """Signals of ``path`` (lazily unless ``lazy=False``), read by RosettaSciIO.
+
+    Parameters
+    ----------
+    path
+        The file.
+    reader
+        RosettaSciIO format name (e.g. ``"DigitalMicrograph"``); None: by extension.
+    capture
+        Also give, per signal, the metadata *the file* gave (see
+        :func:`load_with_file_metadata`); the items are then (signal, tree, sources).
+    **kwargs
+        Passed to the reader (``lazy``, ``select_type``...).
+    """
+    import importlib
+    import types
+
+    from nexuslims.extractors._imports import import_dask_array
+    from nexuslims.extractors._quiet import quiet_hyperspy
+
+    quiet_hyperspy()
+    import_dask_array()
+    from hyperspy.io import load_with_reader
+
+    plugin = _plugin(path, reader)
+    module = importlib.import_module(plugin["api"])
+    foreign = _extension_signal_types()
+    captured: list[tuple[dict[str, Any], dict[str, str]]] = []
+    signal_types: list[str | None] = []
+
+    def file_reader(filename: str, **kw: Any) -> list[dict[str, Any]]:
+        dicts = module.file_reader(filename, **kw)
+        for d in dicts:
+            if capture:
+                captured.append(_file_given(d))
+            if "metadata" not in d:
+                continue  # not a signal: HyperSpy skips it too
+            signal = d["metadata"].get("Signal") or {}
+            kind = signal.get("signal_type")
+            signal_types.append(kind)
+            if kind in foreign:  # built as the base class; its type is put back below
+                signal["signal_type"] = ""
+        return dicts
+
+    proxy = types.ModuleType(f"nexuslims_reader_{plugin['name']}")
+    proxy.file_reader = file_reader  # type: ignore[attr-defined]
+    proxy.__loader__ = module.__loader__
+    kwargs.setdefault("lazy", True)
+    loaded = load_with_reader(str(path), proxy, **kwargs)
+    signals = list(loaded) if isinstance(loaded, list | tuple) else [loaded]
+    for signal, kind in zip(signals, signal_types, strict=True):
+        if kind in foreign:
+            signal.metadata.Signal.signal_type = kind
+    if capture:
+        return [(s, tree, sources) for s, (tree, sources) in zip(signals, captured, strict=True)]
+    return signals
+
+
 def load_with_file_metadata(path: Path, reader: str | None, **kwargs: Any
                             ) -> list[tuple[Any, dict[str, Any], dict[str, str]]]:
     """Signals of ``path`` with the metadata *the file* gave, before any library default.
@@ -21,51 +117,29 @@ def load_with_file_metadata(path: Path, reader: str | None, **kwargs: Any
     signal: (signal, the reader's ``metadata`` tree with its ``original_metadata``
     mapping applied, {dotted metadata path: file key}).
     """
+    return open_signals(path, reader, capture=True, **kwargs)
+
+
+def _file_given(d: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """A reader dictionary's metadata tree with its mapping applied, and the sources."""
     import copy
-    import importlib
-    import types
 
-    from nexuslims.extractors._quiet import quiet_hyperspy
-
-    quiet_hyperspy()
-    import hyperspy.api  # noqa: F401 - registers the signal classes
-    from hyperspy.io import load_with_reader
-    from rsciio import IO_PLUGINS
-
-    ext = path.suffix.lstrip(".").lower()
-    plugin = next((p for p in IO_PLUGINS if p["name"] == reader), None) or next(
-        p for p in IO_PLUGINS if ext in [e.lower() for e in p["file_extensions"]])
-    module = importlib.import_module(plugin["api"])
-    captured: list[tuple[dict[str, Any], dict[str, str]]] = []
-
-    def file_reader(filename: str, **kw: Any) -> list[dict[str, Any]]:
-        dicts = module.file_reader(filename, **kw)
-        for d in dicts:
-            tree = copy.deepcopy(d.get("metadata") or {})
-            sources = {p: f"reader:{p}" for p in _leaf_paths(tree)}
-            for opath, (mpath, func) in (d.get("mapping") or {}).items():
-                value = dig(d.get("original_metadata") or {}, *opath.split("."))
-                if value is None:
-                    continue
-                value = func(value) if func is not None else value
-                if value is None:
-                    continue
-                node = tree
-                *parents, leaf = mpath.split(".")
-                for part in parents:
-                    node = node.setdefault(part, {})
-                node[leaf] = value
-                sources[mpath] = f"om:{opath}"
-            captured.append((tree, sources))
-        return dicts
-
-    proxy = types.ModuleType(f"nexuslims_capture_{plugin['name']}")
-    proxy.file_reader = file_reader  # type: ignore[attr-defined]
-    proxy.__loader__ = module.__loader__
-    kwargs.setdefault("lazy", True)
-    loaded = load_with_reader(str(path), proxy, **kwargs)
-    signals = list(loaded) if isinstance(loaded, list | tuple) else [loaded]
-    return [(s, tree, sources) for s, (tree, sources) in zip(signals, captured, strict=True)]
+    tree = copy.deepcopy(d.get("metadata") or {})
+    sources = {p: f"reader:{p}" for p in _leaf_paths(tree)}
+    for opath, (mpath, func) in (d.get("mapping") or {}).items():
+        value = dig(d.get("original_metadata") or {}, *opath.split("."))
+        if value is None:
+            continue
+        value = func(value) if func is not None else value
+        if value is None:
+            continue
+        node = tree
+        *parents, leaf = mpath.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+        sources[mpath] = f"om:{opath}"
+    return tree, sources
 
 
 def _leaf_paths(tree: Mapping[str, Any], prefix: str = "") -> list[str]:

@@ -241,10 +241,11 @@ def _shape(kind: str, data: Any, md: dict[str, Any]) -> tuple[int, ...]:
 def _preview(path: Path, kind: str, uid: str, dataset_type: str):
     def render(out: Path) -> None:
         import h5py
-        import hyperspy.api as hs
         import numpy as np
 
         from nexuslims.previews import render_placeholder, render_signal
+
+        from ._common import load_signals
 
         with h5py.File(path, "r") as h5:
             data = h5[f"Data/{kind}/{uid}/Data"]
@@ -260,8 +261,7 @@ def _preview(path: Path, kind: str, uid: str, dataset_type: str):
         if array is None:
             # The spectrum image is a compressed event stream; RosettaSciIO decodes it
             # (with `sparse`) into a lazy signal, summed chunk by chunk for the preview.
-            loaded = hs.load(path, select_type="spectrum_image", lazy=True, sum_frames=True)
-            images = loaded if isinstance(loaded, list) else [loaded]
+            images = load_signals(path, select_type="spectrum_image", sum_frames=True)
             if not images:
                 render_placeholder(out, "EDS spectrum image (Velox): no data in the stream")
                 return
@@ -269,8 +269,10 @@ def _preview(path: Path, kind: str, uid: str, dataset_type: str):
             render_signal(images[position], out, dataset_type=dataset_type)
             return
 
-        signal = (hs.signals.Signal2D(array) if array.ndim == 2 and kind == "Image"
-                  else hs.signals.Signal1D(array))
+        from hyperspy.signals import Signal1D, Signal2D
+
+        signal = (Signal2D(array) if array.ndim == 2 and kind == "Image"
+                  else Signal1D(array))
         render_signal(signal, out, dataset_type=dataset_type)
 
     return render

@@ -34,10 +34,22 @@ def downsample(data: Any, target: int = 2 * SIZE) -> Any:
     return data[::step, ::step] if step > 1 else data
 
 
+def local_scheduler() -> Any:
+    """Dask's threaded scheduler, to compute a preview in this process.
+
+    Given by function, not by name: for any name (and for none) dask first imports
+    ``distributed`` (a second of start-up) to look for a cluster client, and inside a
+    Dask worker it would send a preview's few chunks round the cluster.
+    """
+    import dask.threaded
+
+    return dask.threaded.get
+
+
 def materialise(data: Any) -> np.ndarray:
     """A numpy array of ``data``, computing it if it is a dask array."""
     if hasattr(data, "compute"):
-        data = data.compute()
+        data = data.compute(scheduler=local_scheduler())
     return np.asarray(data)
 
 

@@ -20,6 +20,7 @@ from nexuslims.previews._raster import (
     array_image,
     downsample,
     fit,
+    local_scheduler,
     materialise,
     save_png,
     stride_for,
@@ -164,7 +165,7 @@ def _spectrum_image_sums(data: Any, sig_dim: int, nav_dims: list[int]) -> tuple[
     if hasattr(spectrum, "compute"):
         import dask
 
-        spectrum, image = dask.compute(spectrum, image)
+        spectrum, image = dask.compute(spectrum, image, scheduler=local_scheduler())
     image = np.asarray(image)
     if image.ndim == 1:  # a line scan: one row of pixels
         image = image[np.newaxis, :]

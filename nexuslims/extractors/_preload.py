@@ -1,0 +1,35 @@
+"""Imported by the extraction fork server when some file to read needs RosettaSciIO.
+
+The reader stack is imported here once, in the fork server, so every worker forked from
+it starts with it: dask (without ``sparse``, see :mod:`._imports`), HyperSpy's loader and
+base signal classes, and RosettaSciIO's readers of the formats our extractors hand to
+it. Not ``hyperspy.api`` as a whole, and not exspy: :mod:`._reader` builds EELS and EDS
+signals as base classes, and exspy's import alone takes seconds.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from nexuslims.extractors._imports import import_dask_array
+from nexuslims.extractors._quiet import quiet_hyperspy
+
+READERS = ("digitalmicrograph", "tia", "emd", "bruker", "edax", "msa", "mrc", "hspy")
+"""RosettaSciIO readers of the formats the built-in extractors read through it."""
+
+SIGNAL_MODULES = ("hyperspy.io", "hyperspy._signals.signal1d", "hyperspy._signals.signal2d",
+                  "hyperspy._signals.lazy")
+
+
+def warm() -> None:
+    """Import the reader stack (a module that fails is imported again on use)."""
+    quiet_hyperspy()
+    import_dask_array()
+    for name in (*SIGNAL_MODULES, *(f"rsciio.{r}._api" for r in READERS)):
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001, S112 - a reader missing here is imported on use
+            continue
+
+
+warm()
