@@ -258,11 +258,15 @@ def _preload(paths: Sequence[Path], previews: bool) -> list[str]:
     more) only when some file is read through it, the renderers only with previews; a
     worker imports whatever else it meets on first use.
     """
+    from nexuslims.extractors._imports import READER_MODULES
     from nexuslims.extractors.registry import needs_reader_stack
 
     modules = list(_PRELOAD)
-    if any(needs_reader_stack(p) for p in paths):
-        modules.append("nexuslims.extractors._preload")
+    stack = [p for p in paths if needs_reader_stack(p)]
+    if stack:
+        modules.append("nexuslims.extractors._preload")  # first: dask without sparse
+        for ext in sorted({p.suffix.lower().lstrip(".") for p in stack}):
+            modules.extend(m for m in READER_MODULES.get(ext, ()) if m not in modules)
     if previews:
         modules.append("nexuslims.previews")
     return [*modules, "nexuslims._forkserver"]

@@ -16,6 +16,20 @@ import sys
 from types import ModuleType
 from typing import Any
 
+_DM = ("rsciio.digitalmicrograph._api",)
+_TIA = ("rsciio.tia._api",)
+_BRUKER = ("rsciio.bruker._api",)
+READER_MODULES: dict[str, tuple[str, ...]] = {
+    "dm3": _DM, "dm4": _DM, "ser": _TIA, "emi": _TIA,
+    # Velox's reader, its unit registry (pint: slow to build) and its event-stream
+    # decoder (numba, sparse).
+    "emd": ("rsciio.emd._api", "rsciio.emd._emd_velox", "rsciio.utils._fei_stream_readers"),
+    "bcf": _BRUKER, "spx": _BRUKER, "spc": ("rsciio.edax._api",), "msa": ("rsciio.msa._api",),
+    "mrc": ("rsciio.mrc._api",), "hspy": ("rsciio.hspy._api",),
+}
+"""RosettaSciIO modules that reading a file of each extension imports: the extraction
+fork server imports those of the files at hand once, for all its workers."""
+
 
 def import_dask_array() -> ModuleType:
     """``dask.array``, imported without importing ``sparse`` (see the module docstring)."""

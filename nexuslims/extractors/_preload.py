@@ -2,9 +2,10 @@
 
 The reader stack is imported here once, in the fork server, so every worker forked from
 it starts with it: dask (without ``sparse``, see :mod:`._imports`), HyperSpy's loader and
-base signal classes, and RosettaSciIO's readers of the formats our extractors hand to
-it. Not ``hyperspy.api`` as a whole, and not exspy: :mod:`._reader` builds EELS and EDS
-signals as base classes, and exspy's import alone takes seconds.
+base signal classes. RosettaSciIO's readers of the files at hand follow in the preload
+list (:data:`._imports.READER_MODULES`). Not ``hyperspy.api`` as a whole, and not exspy:
+:mod:`._reader` builds EELS and EDS signals as base classes, and exspy's import alone
+takes seconds.
 """
 
 from __future__ import annotations
@@ -14,9 +15,6 @@ import importlib
 from nexuslims.extractors._imports import import_dask_array
 from nexuslims.extractors._quiet import quiet_hyperspy
 
-READERS = ("digitalmicrograph", "tia", "emd", "bruker", "edax", "msa", "mrc", "hspy")
-"""RosettaSciIO readers of the formats the built-in extractors read through it."""
-
 SIGNAL_MODULES = ("hyperspy.io", "hyperspy._signals.signal1d", "hyperspy._signals.signal2d",
                   "hyperspy._signals.lazy")
 
@@ -25,10 +23,10 @@ def warm() -> None:
     """Import the reader stack (a module that fails is imported again on use)."""
     quiet_hyperspy()
     import_dask_array()
-    for name in (*SIGNAL_MODULES, *(f"rsciio.{r}._api" for r in READERS)):
+    for name in SIGNAL_MODULES:
         try:
             importlib.import_module(name)
-        except Exception:  # noqa: BLE001, S112 - a reader missing here is imported on use
+        except Exception:  # noqa: BLE001, S112 - a module missing here is imported on use
             continue
 
 

@@ -238,6 +238,31 @@ def _shape(kind: str, data: Any, md: dict[str, Any]) -> tuple[int, ...]:
     return tuple(d for d in (*dims, channels) if d)
 
 
+EAGER_SPECTRUM_IMAGE = 2**26
+"""Values (pixels x channels) up to which a spectrum image's preview decodes it into memory
+(128 MB at Velox's usual 16-bit stream encoding, well under a worker's memory ceiling)."""
+
+
+def _dense_size(h5: Any, uid: str) -> int:
+    """Pixels x channels of a spectrum image (0 when the file does not tell).
+
+    The scan size is in its metadata; the channels in its settings or, failing that, in
+    the length of the file's spectra (as :meth:`VeloxEmdExtractor.extract` reads them).
+    """
+    group = h5[f"Data/SpectrumImage/{uid}"]
+    try:
+        md = _metadata(group)
+        if "SpectrumImageSettings" in group:
+            md["SpectrumImageSettings"] = _json_at(group["SpectrumImageSettings"])
+    except (KeyError, ValueError, TypeError):
+        return 0
+    shape = _shape("SpectrumImage", None, md)
+    if len(shape) == 2 and "Spectrum" in h5["Data"]:
+        spectra = [g["Data"].shape[0] for g in h5["Data/Spectrum"].values() if "Data" in g]
+        shape = (*shape, max(spectra, default=0))
+    return math.prod(shape) if len(shape) == 3 else 0
+
+
 def _preview(path: Path, kind: str, uid: str, dataset_type: str):
     def render(out: Path) -> None:
         import h5py
@@ -258,10 +283,15 @@ def _preview(path: Path, kind: str, uid: str, dataset_type: str):
             else:
                 array = None
                 order = list(h5["Data/SpectrumImage"])
+                dense = _dense_size(h5, uid)
         if array is None:
             # The spectrum image is a compressed event stream; RosettaSciIO decodes it
             # (with `sparse`) into a lazy signal, summed chunk by chunk for the preview.
-            images = load_signals(path, select_type="spectrum_image", sum_frames=True)
+            # A small one is decoded into memory instead: the same sums, without numba
+            # compiling sparse's slicing (seconds, in every worker) for a few MB.
+            lazy = not dense or dense > EAGER_SPECTRUM_IMAGE
+            images = load_signals(path, select_type="spectrum_image", sum_frames=True,
+                                  lazy=lazy)
             if not images:
                 render_placeholder(out, "EDS spectrum image (Velox): no data in the stream")
                 return
