@@ -1,0 +1,136 @@
+"""Cold start: reading a file imports only what that file needs, in every process.
+
+Each check runs real processes (the CLI with its fork server and worker, or a fresh
+interpreter) on real corpus files and looks at what they imported.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+NEVER_FOR_A_DM3 = ("exspy", "matplotlib", "sklearn", "numba", "sparse", "distributed",
+                   "sqlalchemy", "fastapi")
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env.update(extra)
+    return env
+
+
+def _imported(importtime: str) -> set[str]:
+    """Modules that ``-X importtime`` output says were imported (in any process)."""
+    names = set()
+    for line in importtime.splitlines():
+        if line.startswith("import time:") and "self [us]" not in line:
+            name = line.rsplit("|", 1)[1].strip()
+            if int(line.split(":", 1)[1].split("|")[0]) > 50:  # not a failed look-up
+                names.add(name)
+    return names
+
+
+def _fresh(code: str) -> str:
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=_env(),
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout.strip()
+
+
+@pytest.mark.slow
+def test_extract_command_on_a_dm3_imports_no_heavy_package_in_any_process(corpus, tmp_path):
+    dm3 = corpus / "digitalmicrograph" / "test_STEM_image.dm3"
+    out = subprocess.run(
+        [sys.executable, "-m", "nexuslims", "extract", str(dm3), "--preview-dir",
+         str(tmp_path / "out")],
+        env=_env(PYTHONPROFILEIMPORTTIME="1"), cwd=tmp_path, capture_output=True,
+        text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert (tmp_path / "out" / "test_STEM_image.dm3.thumb.png").stat().st_size > 0
+    imported = _imported(out.stderr)
+    assert "rsciio.digitalmicrograph._api" in imported  # the worker's imports are seen
+    heavy = sorted(m for m in imported if m.split(".")[0] in NEVER_FOR_A_DM3)
+    assert heavy == [], f"imported for one DM3 file: {heavy[:10]}"
+
+
+def test_eels_and_eds_files_are_read_without_exspy_and_keep_their_signal_type(corpus):
+    out = _fresh(f"""
+        import sys
+        from pathlib import Path
+        from nexuslims.extractors.registry import extract
+        from nexuslims.extractors._common import load_signals
+        dm = Path({str(corpus / "digitalmicrograph")!r})
+        kinds = []
+        for name in ("test-EELS_spectrum.dm3", "test-EDS_spectrum.dm3"):
+            (signal,) = load_signals(dm / name)
+            kinds.append(signal.metadata.Signal.signal_type)
+            (ds,) = extract(dm / name)
+            assert ds.error is None, ds.error
+            kinds.append(ds.nx_meta["Data Type"])
+        print(",".join(kinds), "exspy" in sys.modules)
+        """)
+    assert out == "EELS,STEM_EELS,EDS_TEM,STEM_EDS False"
+
+
+def test_dask_is_imported_without_sparse_and_learns_sparse_when_it_is_imported():
+    out = _fresh("""
+        import sys
+        from nexuslims.extractors._imports import import_dask_array
+        da = import_dask_array()
+        before = "sparse" in sys.modules or "numba" in sys.modules
+        import sparse
+        from dask.array.chunk_types import is_valid_chunk_type
+        print(before, is_valid_chunk_type(sparse.COO))
+        """)
+    assert out == "False True"
+
+
+def test_a_lazy_preview_is_computed_without_importing_distributed(corpus, tmp_path):
+    dm3 = corpus / "digitalmicrograph" / "test_STEM_image.dm3"
+    out = _fresh(f"""
+        import sys
+        from pathlib import Path
+        from nexuslims.extractors._common import load_signals
+        from nexuslims.previews import render_signal
+        (signal,) = load_signals(Path({str(dm3)!r}))
+        assert signal._lazy
+        render_signal(signal, Path({str(tmp_path / "p.png")!r}), dataset_type="Image")
+        print("distributed" in sys.modules)
+        """)
+    assert out == "False"
+    assert (tmp_path / "p.png").stat().st_size > 0
+
+
+def test_the_fork_server_imports_only_what_the_files_need():
+    from nexuslims.extraction import _preload
+
+    tiffs = _preload([Path("a.tif"), Path("b.png")], previews=False)
+    assert "nexuslims.extractors._preload" not in tiffs
+    assert "nexuslims.previews" not in tiffs
+    assert not any(m.startswith("rsciio") for m in tiffs)
+    assert tiffs[-1] == "nexuslims._forkserver"
+    dm = _preload([Path("a.dm3"), Path("b.tif")], previews=True)
+    stack = dm.index("nexuslims.extractors._preload")
+    assert stack < dm.index("rsciio.digitalmicrograph._api")  # dask comes in without sparse
+    assert "nexuslims.previews" in dm
+    assert not any(m.startswith("rsciio.emd") for m in dm)
+    assert dm[-1] == "nexuslims._forkserver"
+
+
+def test_a_small_velox_spectrum_image_is_previewed_from_memory(corpus):
+    import h5py
+
+    from nexuslims.extractors.velox import EAGER_SPECTRUM_IMAGE, _dense_size
+
+    with h5py.File(corpus / "emd" / "Test SI 16x16 215 kx.emd", "r") as h5:
+        (uid,) = list(h5["Data/SpectrumImage"])
+        size = _dense_size(h5, uid)
+    assert size == 128 * 128 * 4096  # scan size from its metadata, channels from its spectra
+    assert size <= EAGER_SPECTRUM_IMAGE
