@@ -96,6 +96,7 @@ def open_signals(path: Path, reader: str | None = None, *, capture: bool = False
     foreign = _extension_signal_types()
     captured: list[tuple[dict[str, Any], dict[str, str]]] = []
     signal_types: list[str | None] = []
+    deferred: list[tuple[dict[str, Any], dict[str, Any]] | None] = []
 
     def file_reader(filename: str, **kw: Any) -> list[dict[str, Any]]:
         dicts = module.file_reader(filename, **kw)
@@ -104,6 +105,7 @@ def open_signals(path: Path, reader: str | None = None, *, capture: bool = False
                 captured.append(_file_given(d))
             if "metadata" not in d:
                 continue  # not a signal: HyperSpy skips it too
+            deferred.append(_defer_original_metadata(d, plugin["name"]))
             signal = d["metadata"].get("Signal") or {}
             kind = signal.get("signal_type")
             signal_types.append(kind)
@@ -117,12 +119,43 @@ def open_signals(path: Path, reader: str | None = None, *, capture: bool = False
     kwargs.setdefault("lazy", True)
     loaded = load_with_reader(str(path), proxy, **kwargs)
     signals = list(loaded) if isinstance(loaded, list | tuple) else [loaded]
-    for signal, kind in zip(signals, signal_types, strict=True):
+    for signal, kind, later in zip(signals, signal_types, deferred, strict=True):
         if kind in foreign:
             signal.metadata.Signal.signal_type = kind
+        if later is not None:
+            _restore_original_metadata(signal, *later)
     if capture:
         return [(s, tree, sources) for s, (tree, sources) in zip(signals, captured, strict=True)]
     return signals
+
+
+def _defer_original_metadata(d: dict[str, Any], reader: str
+                             ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """Take a DM signal's ``original_metadata`` (and mapping) out of its dictionary.
+
+    RosettaSciIO's DigitalMicrograph reader has HyperSpy squeeze each signal (and turn
+    spectra into 1-D signals) after building it; each step deep-copies the signal with
+    its whole tag tree, a third of reading a DM file. Without the tree the copies are
+    cheap; :func:`_restore_original_metadata` then gives the signal its tree and maps it
+    into ``metadata`` exactly as HyperSpy would have after those steps.
+    """
+    if reader != "DigitalMicrograph" or not d.get("post_process"):
+        return None
+    return d.pop("original_metadata", None) or {}, d.pop("mapping", None) or {}
+
+
+def _restore_original_metadata(signal: Any, tree: dict[str, Any],
+                               mapping: dict[str, Any]) -> None:
+    """The tree and mapping :func:`_defer_original_metadata` took (HyperSpy's
+    ``dict2signal`` mapping step, unchanged)."""
+    signal.original_metadata.add_dictionary(tree)
+    for opattr, (mpattr, function) in mapping.items():
+        if opattr in signal.original_metadata:
+            value = signal.original_metadata.get_item(opattr)
+            if function is not None:
+                value = function(value)
+            if value is not None:
+                signal.metadata.set_item(mpattr, value)
 
 
 def load_with_file_metadata(path: Path, reader: str | None, **kwargs: Any

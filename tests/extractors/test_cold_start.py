@@ -134,3 +134,42 @@ def test_a_small_velox_spectrum_image_is_previewed_from_memory(corpus):
         size = _dense_size(h5, uid)
     assert size == 128 * 128 * 4096  # scan size from its metadata, channels from its spectra
     assert size <= EAGER_SPECTRUM_IMAGE
+
+
+def _flat(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in tree.items():
+        name = f"{prefix}.{key}" if prefix else key
+        out.update(_flat(value, name) if isinstance(value, dict) else {name: repr(value)})
+    return out
+
+
+@pytest.mark.slow
+def test_dm_signals_are_those_hyperspy_loads(corpus):
+    """Base classes, the tag tree added after squeezing: the same signals as ``hs.load``
+    gives (exspy's defaults aside -- binned EELS/EDS axes, detector values -- which the
+    extractors never read)."""
+    hs = pytest.importorskip("hyperspy.api")
+    from nexuslims.extractors._common import load_signals
+
+    for path in sorted((corpus / "digitalmicrograph").iterdir()):
+        theirs = hs.load(path, lazy=True)
+        theirs = theirs if isinstance(theirs, list) else [theirs]
+        ours = load_signals(path)
+        assert len(ours) == len(theirs), path.name
+        for mine, other in zip(ours, theirs, strict=True):
+            assert mine.data.shape == other.data.shape, path.name
+            unbinned = [{**a, "is_binned": None} for a in mine.axes_manager._get_axes_dicts()]
+            assert unbinned == [{**a, "is_binned": None}
+                                for a in other.axes_manager._get_axes_dicts()], path.name
+            assert (_flat(mine.original_metadata.as_dictionary())
+                    == _flat(other.original_metadata.as_dictionary())), path.name
+            md = _flat(mine.metadata.as_dictionary())
+            other_md = _flat(other.metadata.as_dictionary())
+            for key in [k for k in md if k.startswith("General.FileIO")]:
+                md.pop(key)
+                other_md.pop(key, None)
+            assert md.items() <= other_md.items(), path.name
+            extra = {k for k in other_md.keys() - md.keys() if not k.startswith("General.FileIO")}
+            assert all(".Detector.EDS." in k or ".Stage.tilt" in k or "Detector.EELS" in k
+                       or "beam_energy" in k for k in extra), (path.name, sorted(extra))
