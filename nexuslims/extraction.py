@@ -259,14 +259,13 @@ def _preload(paths: Sequence[Path], previews: bool) -> list[str]:
     worker imports whatever else it meets on first use.
     """
     from nexuslims.extractors._imports import READER_MODULES
-    from nexuslims.extractors.registry import needs_reader_stack
 
     modules = list(_PRELOAD)
-    stack = [p for p in paths if needs_reader_stack(p)]
+    stack = sorted({p.suffix.lower().lstrip(".") for p in paths} & READER_MODULES.keys())
     if stack:
         modules.append("nexuslims.extractors._preload")  # first: dask without sparse
-        for ext in sorted({p.suffix.lower().lstrip(".") for p in stack}):
-            modules.extend(m for m in READER_MODULES.get(ext, ()) if m not in modules)
+        for ext in stack:
+            modules.extend(m for m in READER_MODULES[ext] if m not in modules)
     if previews:
         modules.append("nexuslims.previews")
     return [*modules, "nexuslims._forkserver"]
@@ -290,7 +289,7 @@ def _pool_context(preload: list[str]) -> Any:
 
     Workers come from a fork server: a fresh process that imports ``preload`` (the
     reader stack and the renderers, when the files need them) once and then forks each
-    worker in milliseconds. A fork server already running keeps what it imported. Plain fork
+    worker in milliseconds; one already running keeps what it imported. Plain fork
     is not safe here: after in-process extraction the parent holds dask/BLAS threads, a
     lock held by one of them at fork time is never released in the child, and the pool
     hangs for good. ``nexuslims._forkserver`` makes the fork server die with us and loads

@@ -27,8 +27,10 @@ READER_MODULES: dict[str, tuple[str, ...]] = {
     "bcf": _BRUKER, "spx": _BRUKER, "spc": ("rsciio.edax._api",), "msa": ("rsciio.msa._api",),
     "mrc": ("rsciio.mrc._api",), "hspy": ("rsciio.hspy._api",),
 }
-"""RosettaSciIO modules that reading a file of each extension imports: the extraction
-fork server imports those of the files at hand once, for all its workers."""
+"""RosettaSciIO modules that reading a file of each extension imports (the built-in
+extractors of these extensions read through RosettaSciIO and HyperSpy): the extraction
+fork server imports the reader stack and those of the files at hand once, for all its
+workers."""
 
 
 def import_dask_array() -> ModuleType:

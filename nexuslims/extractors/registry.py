@@ -37,21 +37,18 @@ class Declaration:
 
     module: str
     attr: str
-    rosettasciio: bool = False
-    """Whether it reads through RosettaSciIO and HyperSpy (the reader stack the extraction
-    fork server imports once, see :mod:`._preload`, when some file needs it)."""
 
 
 BUILTIN_EXTRACTORS: tuple[Declaration, ...] = (
-    Declaration("nexuslims.extractors.digitalmicrograph", "DigitalMicrographExtractor", True),
-    Declaration("nexuslims.extractors.tia", "TiaSerExtractor", True),
+    Declaration("nexuslims.extractors.digitalmicrograph", "DigitalMicrographExtractor"),
+    Declaration("nexuslims.extractors.tia", "TiaSerExtractor"),
     Declaration("nexuslims.extractors.tia", "TiaEmiExtractor"),
-    Declaration("nexuslims.extractors.velox", "VeloxEmdExtractor", True),
-    Declaration("nexuslims.extractors.hyperspy_formats", "BrukerExtractor", True),
-    Declaration("nexuslims.extractors.hyperspy_formats", "EdaxSpcExtractor", True),
-    Declaration("nexuslims.extractors.hyperspy_formats", "MsaExtractor", True),
-    Declaration("nexuslims.extractors.hyperspy_formats", "HyperSpyExtractor", True),
-    Declaration("nexuslims.extractors.hyperspy_formats", "MrcExtractor", True),
+    Declaration("nexuslims.extractors.velox", "VeloxEmdExtractor"),
+    Declaration("nexuslims.extractors.hyperspy_formats", "BrukerExtractor"),
+    Declaration("nexuslims.extractors.hyperspy_formats", "EdaxSpcExtractor"),
+    Declaration("nexuslims.extractors.hyperspy_formats", "MsaExtractor"),
+    Declaration("nexuslims.extractors.hyperspy_formats", "HyperSpyExtractor"),
+    Declaration("nexuslims.extractors.hyperspy_formats", "MrcExtractor"),
     Declaration("nexuslims.extractors.tiff.tescan", "TescanTiffExtractor"),
     Declaration("nexuslims.extractors.tiff.him", "HeliumIonTiffExtractor"),
     Declaration("nexuslims.extractors.tiff.fei_tem", "FeiTemTiffExtractor"),
@@ -138,7 +135,6 @@ class Registry:
         self._builtin_previews = tuple(previews)
         self._use_entry_points = entry_points
         self._extractors: list[Any] | None = None
-        self._stack_users: list[Any] = []
         self._previews: list[Any] | None = None
         self._extra: list[Any] = []
         self._lock = threading.Lock()
@@ -166,8 +162,6 @@ class Registry:
                 continue
             try:
                 found.append(cls() if isinstance(cls, type) else cls)
-                if decl.rosettasciio:
-                    self._stack_users.append(found[-1])
             except Exception as exc:  # noqa: BLE001
                 log.warning("extractor %s.%s cannot be created: %s", decl.module, decl.attr, exc)
         return found
@@ -233,11 +227,6 @@ class Registry:
         for ex in self.extractors():
             out |= _normalise(ex.extensions)
         return frozenset(out)
-
-    def needs_reader_stack(self, path: Path) -> bool:
-        """Whether a built-in extractor that reads through RosettaSciIO may read ``path``."""
-        return any(any(e is user for user in self._stack_users)
-                   for e in self.candidates(path))
 
     def candidates(self, path: Path) -> list[Extractor]:
         """Extractors declaring ``path``'s extension, highest priority first."""
@@ -350,11 +339,6 @@ def select(path: Path) -> Extractor:
 def known_extensions() -> frozenset[str]:
     """Extensions with a real extractor (used for ``NX_FILE_STRATEGY=exclusive``)."""
     return default_registry().known_extensions()
-
-
-def needs_reader_stack(path: Path) -> bool:
-    """Whether the default registry may read ``path`` through RosettaSciIO."""
-    return default_registry().needs_reader_stack(Path(path))
 
 
 def preview_generator(path: Path) -> Any | None:
