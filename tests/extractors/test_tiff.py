@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from nexuslims.extractors import registry
+from nexuslims.extractors._time import MTIME_WARNING
 from nexuslims.extractors.base import ExtractionContext
 from nexuslims.extractors.tiff import (
     FeiTiffExtractor,
@@ -213,7 +214,9 @@ def test_imagej_float_tiff(corpus, utc, tmp_path) -> None:
     assert meta["ImageJ Version"] == "1.51a"
     assert meta["Pixel Width (nm)"] == pytest.approx(168.675)  # 5.928571 px per micron
     assert "Creation Time" in ds.unreliable  # no date in the file: modification time
-    assert not ds.warnings
+    # said as every other format says it (before, TIFFs fell back silently)
+    assert ds.warnings == [MTIME_WARNING]
+    assert meta["Creation Time Source"] == "modification time"
     pixels = preview_pixels(ds, tmp_path)  # float data stretched, not saved raw
     assert pixels.shape == (500, 500) and pixels.std() > 20
 
