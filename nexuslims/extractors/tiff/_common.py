@@ -122,7 +122,7 @@ def pixel_scale(meta: dict[str, Any]) -> tuple[float, str] | None:
 
 # Vendor tags kept as the bytes written: tifffile would decode some of them itself
 # (FEI, Zeiss), which is slow and loses the exact text.
-RAW_TAGS = frozenset({34118, 34682, 34683, 50431, 51023, 65000})
+RAW_TAGS = frozenset({34118, 34682, 34683, 50431, 51023, 65000, 65027})
 
 
 @dataclass(frozen=True)
