@@ -185,7 +185,7 @@ def _stage(meta: dict[str, Any], fei: _Sections, warnings: list[str]) -> None:
 
 
 def fei_meta(sections: Mapping[str, Mapping[str, str]],
-             warnings: list[str] | None = None, origin: str = "") -> dict[str, Any]:
+             warnings: list[str] | None = None, origin: str = "") -> Meta:
     """The FEI settings under human names, converted from the file's SI units.
 
     ``origin`` prefixes each value's source (``"tiff:34682 "``), see

@@ -130,7 +130,7 @@ class GatanTiffExtractor:
         if UNIT_X in found and SCALE_X in found:
             return True
         raw = raw_tag(path, DM_TAGS)
-        return bool(raw) and raw[:4] in _DM_STREAM
+        return raw is not None and raw[:4] in _DM_STREAM
 
     def extract(self, path: Path, context: ExtractionContext) -> list[ExtractedDataset]:
         """One calibrated image (or diffraction pattern) dataset."""

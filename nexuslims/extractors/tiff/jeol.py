@@ -171,13 +171,13 @@ def jeol_meta(root: str, leaves: dict[str, str]) -> Meta:
     if selector is not None:
         put(meta, "Camera Length (mm)" if diffraction else "Magnification (x)", selector,
             source=where(_M + "SelectorValue"))
-    defocus, unit = leaves.get(_OBS + "EOSReporter/DefocusString"), leaves.get(
-        _OBS + "EOSReporter/DefocusUnitString")
-    if defocus:
-        put(meta, f"Defocus ({unit})" if unit else "Defocus",
-            num(defocus) if num(defocus) is not None else defocus,
+    stated = leaves.get(_OBS + "EOSReporter/DefocusString")
+    stated_unit = leaves.get(_OBS + "EOSReporter/DefocusUnitString")
+    if stated:
+        put(meta, f"Defocus ({stated_unit})" if stated_unit else "Defocus",
+            num(stated) if num(stated) is not None else stated,
             source=where(_OBS + "EOSReporter/DefocusString") + (
-                f" + {where(_OBS + 'EOSReporter/DefocusUnitString')}" if unit else ""))
+                f" + {where(_OBS + 'EOSReporter/DefocusUnitString')}" if stated_unit else ""))
     read_fields(meta, leaves.get, ANALYSIS_CENTER_FIELDS, where)
     if diffraction:  # LengthPerPixel is in reciprocal units there
         meta.pop("Pixel Width (nm)", None)
