@@ -137,15 +137,18 @@ class _Sections:
             (b for b in ("EBeam", "IBeam") if b in self.sec), "")
         self.scan_name = generic.get("Scan", "") or (
             "IScan" if self.beam_name == "IBeam" else "EScan")
+        # key -> section holding it, the specific section winning over the generic one
+        self._alias = {
+            alias: {key: name for name in (generic_name, specific) if name
+                    for key in self.sec.get(name, {})}
+            for alias, generic_name, specific in (("beam", "Beam", self.beam_name),
+                                                  ("scan", "Scan", self.scan_name))}
 
     def locate(self, source: str) -> tuple[str, str]:
         """(section, key) holding ``source`` (``"beam/HV"``, ``"Stage/StageX"``...)."""
         section, _, key = source.partition("/")
-        candidates = {"beam": (self.beam_name, "Beam"), "scan": (self.scan_name, "Scan")}
-        for name in candidates.get(section, (section,)):
-            if name and key in self.sec.get(name, {}):
-                return name, key
-        return section, key
+        names = self._alias.get(section)
+        return (names.get(key, section) if names is not None else section), key
 
     def value(self, source: str) -> str | None:
         section, key = self.locate(source)

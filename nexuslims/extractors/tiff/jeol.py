@@ -21,8 +21,10 @@ Two layouts are known from public readers and sample files:
 
 from __future__ import annotations
 
+import os
 import re
 import xml.etree.ElementTree as ET
+from functools import lru_cache
 from pathlib import Path
 
 from .._common import finish, put
@@ -102,8 +104,21 @@ def _local(tag: str) -> str:
 
 
 def jeol_tree(path: Path) -> tuple[str, dict[str, str]] | None:
-    """(root name, leaf texts by slash path below the root) of a JEOL description."""
-    description = read_tags(path).get(270)
+    """(root name, leaf texts by slash path below the root) of a JEOL description.
+
+    Parsed once for the sniff and the extraction (SightX documents are ~50 kB).
+    """
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return _jeol_tree(os.fspath(path), (info.st_size, info.st_mtime_ns))
+
+
+@lru_cache(maxsize=8)
+def _jeol_tree(path: str, stamp: tuple[int, int]) -> tuple[str, dict[str, str]] | None:
+    del stamp  # part of the cache key only: a rewritten file is read again
+    description = read_tags(Path(path)).get(270)
     if isinstance(description, bytes):
         description = description.decode("utf-8", errors="replace")
     if not isinstance(description, str) or "<TemReporter" not in description[:300]:
