@@ -330,5 +330,6 @@ def test_each_stage_value_names_its_frame_in_the_sidecar_and_the_record(tmp_path
 
     xml = build_record(make_reservation(), make_instrument(), [make_activity([ds])])
     assert b"X, Tilt from [EBeam]; Y, Z from [Stage]" in xml
+    assert validate_record(xml) == []  # the packaged copy of the v1.0 schema
     if REFERENCE.is_file():
         assert validate_record(xml, REFERENCE) == []
