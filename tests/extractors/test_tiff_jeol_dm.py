@@ -68,7 +68,7 @@ def write_sightx(path: Path, xml: str) -> None:
     tifffile.imwrite(path, IMAGE, description=xml, metadata=None,
                      extratags=[(271, "s", 0, "JEOL Ltd.", True),
                                 (272, "s", 0, "JEM-F200", True)],
-                     datetime="2022:03:01 09:15:02")
+                     datetime="2022:03:01 09:15:02", resolution=(93, 93), resolutionunit=2)
 
 
 def test_jeol_sightx_diffraction_pattern_with_tilts(tmp_path: Path, denver) -> None:
@@ -82,7 +82,7 @@ def test_jeol_sightx_diffraction_pattern_with_tilts(tmp_path: Path, denver) -> N
     assert ds.dataset_type == "Diffraction" and meta["Data Type"] == "TEM_Diffraction"
     assert meta["Voltage (kV)"] == 200.0
     assert meta["Camera Length (mm)"] == 250.0  # 25 cm
-    assert "Magnification (x)" not in meta
+    assert "Magnification (x)" not in meta and "Pixel Width (nm)" not in meta
     assert meta["Stage Position Alpha (deg)"] == -21.35
     assert meta["Stage Position Beta (deg)"] == 4.6
     assert ds.sources["Stage Position Alpha (deg)"] == (
@@ -110,6 +110,9 @@ def test_jeol_sightx_stem_image(tmp_path: Path, utc) -> None:
     assert ds.dataset_type == "Image" and ds.nx_meta["Data Type"] == "STEM_Imaging"
     assert ds.nx_meta["Magnification (x)"] == 400000.0
     assert "Camera Length (mm)" not in ds.nx_meta
+    # the camera pixel (93 per inch, as in the SightX samples) over the magnification,
+    # as RosettaSciIO scales these files
+    assert ds.nx_meta["Pixel Width (nm)"] == pytest.approx(0.0254 / 93 / 400000 * 1e9, rel=1e-5)
 
 
 ANALYSIS_CENTER_XML = """<TemReporter2 \

@@ -26,6 +26,7 @@ import re
 import xml.etree.ElementTree as ET
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from .._common import finish, put
 from .._time import from_iso
@@ -153,6 +154,21 @@ def _number_and_unit(text: str | None) -> tuple[float | None, str]:
     return (float(match[1]), match[2]) if match else (None, "")
 
 
+_METRES_PER_UNIT = {2: 0.0254, 3: 0.01}  # TIFF ResolutionUnit: inch, centimetre
+
+
+def sightx_pixel_width(meta: Meta, found: dict[int, Any]) -> None:
+    """A magnified image's pixel size at the specimen, as RosettaSciIO derives it: the
+    camera pixel (1 / XResolution) divided by the magnification."""
+    xres, unit = found.get(282), int(found.get(296, 2) or 2)
+    mag = num(meta.get("Magnification (x)"))
+    if not (isinstance(xres, tuple) and len(xres) == 2 and xres[0] and mag
+            and unit in _METRES_PER_UNIT):
+        return
+    put(meta, "Pixel Width (nm)", xres[1] / xres[0] * _METRES_PER_UNIT[unit] / mag * 1e9,
+        source=f"{tag_key(282)} + {tag_key(296)} + {meta.sources['Magnification (x)']}")
+
+
 def jeol_meta(root: str, leaves: dict[str, str]) -> Meta:
     """The JEOL settings under human names, each with its XML path as source."""
     meta = Meta()
@@ -233,6 +249,8 @@ class JeolTiffExtractor:
         settings = jeol_meta(root, leaves)
         meta.update(settings)
         meta.sources.update(settings.sources)
+        if root == SIGHTX:
+            sightx_pixel_width(meta, read_tags(path))
         stated = from_iso(leaves["DateTime"], tag_key(270, f"{root}/DateTime"),
                           context.timezone) if leaves.get("DateTime") else None
         date, time = tiff_datetime(read_tags(path).get(306))
