@@ -277,3 +277,29 @@ def test_digitalmicrograph_tiff_calibration_preview(tmp_path: Path, utc) -> None
     with Image.open(out) as image:
         corner = np.asarray(image.convert("L"))[-60:, :150]
     assert (corner == 255).sum() > 100  # the white bar and its label
+
+
+# -- the real files, when the corpus holds them ----------------------------------------
+# RosettaSciIO's test suite has them (rsciio/tests/data/tiff/); the corpus does not yet.
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("name, expected", [
+    ("tiff/JEOL-SightX-SAED-dummy.tif", {
+        "Data Type": "TEM_Diffraction", "Camera Length (mm)": 400.0,
+        "Stage Position Alpha (deg)": 10.45, "Stage Position Beta (deg)": 9.97,
+        "Creation Time": "2015-07-30T07:17:25.772534+09:00", "Microscope": "JEM-ARM200F"}),
+    ("tiff/JEOL-SightX-TEM-mag-dummy.tif", {
+        "Data Type": "TEM_Imaging", "Magnification (x)": 150000.0,
+        "Pixel Width (nm)": 1.82079, "Exposure Time (s)": 0.1}),
+    ("tiff/test_loading_image_saved_with_DM.tif", {
+        "Data Type": "TEM_Imaging", "Microscope": "FEI Tecnai", "Voltage (kV)": 200.0,
+        "Indicated Magnification (x)": 51.0, "Exposure Time (s)": 0.5,
+        "Creation Time": "2015-07-20T16:48:25.218750+00:00"}),
+])
+def test_real_jeol_and_dm_tiffs(corpus, utc, name, expected) -> None:
+    path = corpus / name
+    if not path.is_file():
+        pytest.skip(f"{name} is not in the corpus")
+    (ds,) = registry.Registry(entry_points=False).extract(path, utc)
+    assert {k: ds.nx_meta.get(k) for k in expected} == expected

@@ -67,8 +67,10 @@ def dm_tag_tree(path: Path) -> tuple[dict[str, Any] | None, str | None]:
     raw = raw_tag(path, DM_TAGS)
     if not raw or raw[:4] not in _DM_STREAM:
         return None, None
-    from rsciio.digitalmicrograph._api import DigitalMicrographReader
-
+    try:  # RosettaSciIO's own DM tag parser (not part of its public API)
+        from rsciio.digitalmicrograph._api import DigitalMicrographReader
+    except ImportError as exc:
+        return None, f"DigitalMicrograph tags (TIFF tag {DM_TAGS}) not read: {exc}"
     reader = DigitalMicrographReader(io.BytesIO(raw))
     try:
         reader.parse_file()
