@@ -103,6 +103,21 @@ def _extracted(name: str, index: int = 0) -> Callable[[Path, Path | None], None]
     return render
 
 
+def velox_eels_si(out: Path, corpus: Path | None) -> None:
+    """A built Velox EELS spectrum image (tests/extractors/velox_files.py), core loss:
+    the energy-loss axis in eV from the file's AcquisitionMetadata."""
+    from nexuslims.extractors.base import ExtractionContext
+    from nexuslims.extractors.registry import extract
+    from tests.extractors.velox_files import build_velox_eels
+
+    path = build_velox_eels(out.with_suffix(".emd"))
+    datasets = extract(path, ExtractionContext())
+    renderer = datasets[-1].render_preview
+    assert renderer is not None
+    renderer(out)
+    path.unlink()
+
+
 CASES: dict[str, Callable[[Path, Path | None], None]] = {
     "calibrated_image": calibrated_image,
     "diffraction_pattern": diffraction_pattern,
@@ -113,6 +128,8 @@ CASES: dict[str, Callable[[Path, Path | None], None]] = {
     "tia_stack": _extracted("tia/64x64x5_TEM_preview_1.ser"),
     "fei_sem_tiff": _extracted("tiff/FEI-Helios-Ebeam-8bits.tif"),
     "velox_eds_spectrum": _extracted("emd/Test SI 16x16 215 kx.emd", 5),
+    "velox_haadf": _extracted("emd/Test SI 16x16 ReducedData 215 kx.emd", 4),
+    "velox_eels_si": velox_eels_si,
 }
 
 
