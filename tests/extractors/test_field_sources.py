@@ -153,6 +153,21 @@ def test_built_velox_eels_fields_trace_to_the_file(tmp_path):
     assert checked > 60
 
 
+def test_built_tia_eds_fields_trace_to_the_file(tmp_path):
+    """The built TIA EDS pair (tests/extractors/tia_files.py) traces too."""
+    import hyperspy.api as hs
+
+    from tests.extractors.tia_files import build_tia_eds
+
+    _, ser = build_tia_eds(tmp_path)
+    [ds] = extract(ser, CTX)
+    signals = [hs.load(ser)]
+    for key in ds.nx_meta:
+        if key not in PROVENANCE_KEYS | DERIVED_KEYS:
+            assert traced(ser, ds, key, ds.sources[key], signals), key
+    assert "EDS Energy Resolution (eV)" in ds.nx_meta
+
+
 def test_no_reader_defaults_are_reported(corpus):
     # exspy fills 130 eV and a 0° stage tilt into every EDS signal; before, six datasets
     # carried that 130 eV beside the file's own 125.2 eV.

@@ -18,6 +18,7 @@ import numpy as np
 
 from nexuslims.extractors import ExtractionContext, extract
 from nexuslims.extractors.digitalmicrograph import _tags_of, classify
+from tests.extractors.tia_files import build_tia_eds
 from tests.extractors.velox_files import build_velox_eels
 
 CTX = ExtractionContext()
@@ -243,3 +244,40 @@ def test_velox_previews_keep_the_file_calibration(corpus, tmp_path):
         "Energy loss", "eV", 480.0, 0.5)
     assert [(a.units, round(a.scale, 6)) for a in signal.axes_manager.navigation_axes] == [
         ("nm", 2.5), ("nm", 2.5)]
+
+
+def test_tia_eds_acquisition_settings_with_units_and_sources(tmp_path):
+    """A TIA EDS .emi/.ser pair built in the layout RosettaSciIO's TIA reader parses
+    (tests/extractors/tia_files.py; the corpus has no TIA EDS file): 0-40 keV at
+    10 eV/channel, the EDS acquisition settings in the .emi's AcquireInfo."""
+    import hyperspy.api as hs
+    import pint
+
+    from nexuslims.extractors.fields import field_records
+
+    emi, ser = build_tia_eds(tmp_path)
+    [ds] = extract(ser, CTX)
+    assert (ds.dataset_type, ds.nx_meta["Data Type"]) == ("Spectrum", "STEM_EDS")
+    fields = {f["key"]: f for f in field_records(ds.nx_meta, ds.sources)}
+    wanted = {
+        "EDS Energy Resolution (eV)": (134.2, "eV", "emi:AcquireInfo/EnergyResolution"),
+        "EDS Integration Time (s)": (30.0, "s", "emi:AcquireInfo/IntegrationTime"),
+        "EDS Shaping Time (s)": (2.56e-05, "s", "emi:AcquireInfo/ShapingTime"),
+        "Number of Spectra": (1, None, "emi:AcquireInfo/NumberSpectra"),
+        "Beam Position X (um)": (0.012, "um", "emi:AcquireInfo/BeamPosition"),
+        "Beam Position Y (um)": (-0.0345, "um", "emi:AcquireInfo/BeamPosition"),
+        "Energy Offset (eV)": (0.0, "eV", "axis:Energy.offset"),
+        "Energy per Channel (eV)": (10.0, "eV", "axis:Energy.scale"),
+    }
+    for key, (value, unit, source) in wanted.items():
+        assert (fields[key]["value"], fields[key]["unit"], fields[key]["source"]) == (
+            value, unit, source), key
+        if unit:
+            pint.UnitRegistry().Unit(unit)
+    assert not any("EELS" in str(v) for v in ds.nx_meta.values())
+    # the reader sees the same file: its settings and calibration
+    signal = hs.load(emi)
+    axis = signal.axes_manager.signal_axes[0]
+    assert (axis.offset, axis.scale, axis.units, axis.size) == (0.0, 10.0, "eV", 4000)
+    assert signal.original_metadata.ObjectInfo.AcquireInfo.EnergyResolution == "134.2"
+    assert extract(emi, CTX) == []  # the .ser describes the acquisition
