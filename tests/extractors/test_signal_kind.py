@@ -281,3 +281,25 @@ def test_tia_eds_acquisition_settings_with_units_and_sources(tmp_path):
     assert (axis.offset, axis.scale, axis.units, axis.size) == (0.0, 10.0, "eV", 4000)
     assert signal.original_metadata.ObjectInfo.AcquireInfo.EnergyResolution == "134.2"
     assert extract(emi, CTX) == []  # the .ser describes the acquisition
+
+
+def test_dm_eds_detector_model_reports_only_what_has_a_known_unit(corpus):
+    # DM's EDS "Detector Info" holds the detector model: the Fano factor (a pure
+    # number) is reported; layer thicknesses are not, as no public source states the
+    # units DM stores them in.
+    [eds] = extract(corpus / "digitalmicrograph/test-EDS_spectrum.dm3", CTX)
+    assert eds.nx_meta["EDS Fano Factor"] == 0.1
+    assert eds.sources["EDS Fano Factor"] == "tags:EDS.Detector Info.Fano"
+    assert not [k for k in eds.nx_meta if "layer" in k.lower() or "thickness" in k.lower()]
+
+
+def test_dm_image_stack_label_follows_its_source_image_tags(corpus):
+    # Stack Builder keeps the HAADF source image's tags ("source.Tags at creation"):
+    # STEM illumination, scanning operation, DigiScan. Three 16x2 frames of a STEM
+    # image: an Image dataset labelled STEM_Imaging, as the corpus README describes.
+    [stack] = extract(corpus / "digitalmicrograph/test_stackbuilder_imagestack.dm3", CTX)
+    meta = stack.nx_meta
+    assert (stack.dataset_type, meta["Data Type"], meta["Data Dimensions"]) == (
+        "Image", "STEM_Imaging", "(3, 2, 16)")
+    assert (meta["Illumination Mode"], meta["Operation Mode"]) == ("STEM", "SCANNING")
+    assert stack.sources["Illumination Mode"] == "tags:Microscope Info.Illumination Mode"
