@@ -77,27 +77,28 @@ def eels_cube(data: Any) -> Any:
     return data.transpose(2, 0, 1)
 
 
-def preview_signal(path: Path, kind: str, uid: str, axes: list[Axis]) -> Any:
+def preview_signal(h5: Any, kind: str, uid: str, axes: list[Axis]) -> Any:
     """The calibrated HyperSpy signal a preview of one Velox dataset draws.
 
-    Returns None for an EDS spectrum image, whose compressed event stream only
-    RosettaSciIO decodes (see :func:`velox_preview`).
+    ``h5`` is the open file: an EELS spectrum image stays a lazy (dask) array over it,
+    summed chunk by chunk while the file is open. Returns None for an EDS spectrum
+    image, whose compressed event stream only RosettaSciIO decodes.
     """
-    import h5py
     import hyperspy.api as hs
     import numpy as np
 
-    with h5py.File(path, "r") as h5:
-        data = h5[f"Data/{kind}/{uid}/Data"]
-        if kind == "Image":
-            signal = hs.signals.Signal2D(np.asarray(data[:, :, 0]))
-        elif kind == "Spectrum":
-            signal = hs.signals.Signal1D(np.asarray(data[:, 0]))
-        elif kind == "EelsSpectrumImage":
-            cube = np.asarray(data)
-            signal = hs.signals.Signal1D(eels_cube(cube) if cube.ndim == 3 else cube)
-        else:
-            return None
+    data = h5[f"Data/{kind}/{uid}/Data"]
+    if kind == "Image":
+        signal = hs.signals.Signal2D(np.asarray(data[:, :, 0]))
+    elif kind == "Spectrum":
+        signal = hs.signals.Signal1D(np.asarray(data[:, 0]))
+    elif kind == "EelsSpectrumImage":
+        import dask.array as da
+
+        cube = da.from_array(data, chunks=data.chunks or "auto")
+        signal = hs.signals.Signal1D(eels_cube(cube) if cube.ndim == 3 else cube).as_lazy()
+    else:
+        return None
     sig_axes = signal.axes_manager.signal_axes
     nav_axes = signal.axes_manager.navigation_axes
     # HyperSpy lists signal axes x first; our Axis lists are in array order.
@@ -121,22 +122,16 @@ def velox_preview(path: Path, kind: str, uid: str, dataset_type: str, axes: list
 
     def render(out: Path) -> None:
         import h5py
-        import hyperspy.api as hs
 
         from nexuslims.previews import render_placeholder, render_signal
 
-        signal = preview_signal(path, kind, uid, axes)
-        if signal is not None:
-            render_signal(signal, out, dataset_type=dataset_type)
-            return
         with h5py.File(path, "r") as h5:
+            signal = preview_signal(h5, kind, uid, axes)
+            if signal is not None:
+                render_signal(signal, out, dataset_type=dataset_type)
+                return
             order = list(h5["Data/SpectrumImage"])
-        # The EDS spectrum image is a compressed event stream; RosettaSciIO decodes it
-        # (with `sparse`) into a lazy signal, summed chunk by chunk for the preview. The
-        # same call returns the file's EELS spectrum images first: keep the EDS ones.
-        loaded = hs.load(path, select_type="spectrum_image", lazy=True, sum_frames=True)
-        images = [s for s in (loaded if isinstance(loaded, list) else [loaded])
-                  if str(s.metadata.get_item("Signal.signal_type", "")).startswith("EDS")]
+        images = _eds_spectrum_images(path)
         if not images:
             render_placeholder(out, "EDS spectrum image (Velox): no data in the stream")
             return
@@ -144,3 +139,20 @@ def velox_preview(path: Path, kind: str, uid: str, dataset_type: str, axes: list
         render_signal(images[position], out, dataset_type=dataset_type)
 
     return render
+
+
+def _eds_spectrum_images(path: Path) -> list[Any]:
+    """The file's EDS spectrum images as lazy HyperSpy signals, summed over frames.
+
+    The EDS spectrum image is a compressed event stream; RosettaSciIO decodes it (with
+    `sparse`). Its reader also returns the file's EELS spectrum images, which HyperSpy
+    cannot wrap lazily (RosettaSciIO 0.15 hands them over as plain arrays): only the
+    EDS dictionaries are made into signals.
+    """
+    from hyperspy.io import dict2signal
+    from rsciio.emd import file_reader
+
+    dicts = file_reader(str(path), lazy=True, select_type="spectrum_image", sum_frames=True)
+    return [dict2signal(d, lazy=True) for d in dicts
+            if str(d.get("metadata", {}).get("Signal", {}).get("signal_type", ""))
+            .startswith("EDS")]

@@ -215,7 +215,8 @@ def test_velox_previews_keep_the_file_calibration(corpus, tmp_path):
     spectra = 0
     for key, md in docs.items():
         kind, uid = key.split("/")
-        signal = preview_signal(path, kind, uid, _axes(kind, md))
+        with h5py.File(path, "r") as h5:
+            signal = preview_signal(h5, kind, uid, _axes(kind, md))
         meta = by_uid[key].nx_meta
         if kind == "Spectrum":
             [axis] = signal.axes_manager.signal_axes
@@ -237,8 +238,10 @@ def test_velox_previews_keep_the_file_calibration(corpus, tmp_path):
         uid = sorted(h5["Data/EelsSpectrumImage"])[1]
         group = h5[f"Data/EelsSpectrumImage/{uid}"]
         md = _metadata(group)
-        md["AcquisitionMetadata"] = json.loads(group["AcquisitionMetadata"][:, 0].tobytes())
-    signal = preview_signal(eels_path, "EelsSpectrumImage", uid, _axes("EelsSpectrumImage", md))
+        md["AcquisitionMetadata"] = json.loads(
+            group["AcquisitionMetadata"][:, 0].tobytes().rstrip(b"\0"))
+        signal = preview_signal(h5, "EelsSpectrumImage", uid, _axes("EelsSpectrumImage", md))
+        assert signal._lazy  # summed chunk by chunk, never read whole
     [energy] = signal.axes_manager.signal_axes
     assert (energy.name, energy.units, energy.offset, energy.scale) == (
         "Energy loss", "eV", 480.0, 0.5)

@@ -6,7 +6,8 @@ The layout is the one Velox writes and RosettaSciIO's Velox reader
 - a ``Version`` JSON (``{"version": "11", "format": "Velox"}``);
 - ``/Data/<Image|SpectrumImage|SpectrumStream|EelsSpectrumImage>/<uid>`` groups with a
   ``Data`` array and a ``Metadata`` array of NUL-padded UTF-8 JSON, one column per frame;
-  images are stored ``(rows, columns, frames)``;
+  images are stored ``(rows, columns, frames)``; chunked as Velox chunks them (one
+  frame; 8192 rows of a stream; one 60000-byte metadata column);
 - the EDS spectrum image as a ``SpectrumStream`` (encoded with rsciio's own
   ``array_to_stream``: channel indices, 65535 between pixels) with its
   ``AcquisitionSettings``, beside a ``SpectrumImage`` entry holding the scan's
@@ -40,8 +41,18 @@ EDS_DISPERSION, EDS_OFFSET = "10", "-250"  # eV (Velox writes eV; rsciio divides
 
 
 def _column(doc: dict[str, Any], frames: int = 1) -> np.ndarray:
-    raw = np.frombuffer(json.dumps(doc).encode(), dtype=np.uint8)
+    """A JSON document as Velox stores it: 60000 bytes, NUL-padded, one column a frame."""
+    raw = np.zeros(60000, np.uint8)
+    text = json.dumps(doc).encode()
+    raw[: len(text)] = np.frombuffer(text, dtype=np.uint8)
     return np.repeat(raw.reshape(-1, 1), frames, axis=1)
+
+
+def _chunked(group: Any, name: str, data: np.ndarray) -> None:
+    """A dataset chunked as Velox chunks it: one frame, or 8192 rows of a column."""
+    chunks = (*data.shape[:-1], 1) if name in ("Metadata", "AcquisitionMetadata") or (
+        data.ndim == 3) else (min(8192, data.shape[0]), *data.shape[1:])
+    group.create_dataset(name, data=data, chunks=chunks)
 
 
 def _text(doc: dict[str, Any]) -> np.ndarray:
@@ -92,8 +103,8 @@ def build_velox_eels(path: Path) -> Path:
         h5["Version"] = _text({"version": "11", "format": "Velox"})
         for n, (uid, (detector, title, ident, group)) in enumerate(images.items()):
             grp = h5.create_group(f"Data/Image/{uid}")
-            grp["Data"] = rng.integers(0, 200, (rows, cols, 1)).astype(np.float32)
-            grp["Metadata"] = _column(_metadata(detector))
+            _chunked(grp, "Data", rng.integers(0, 200, (rows, cols, 1)).astype(np.float32))
+            _chunked(grp, "Metadata", _column(_metadata(detector)))
             h5[f"SharedProperties/ImageSeriesDataReference/r{n}"] = _text(
                 {"dataPath": f"/Data/Image/{uid}", "frameIndex": 0})
             h5[f"Displays/ImageDisplay/d{n}"] = _text(
@@ -104,18 +115,18 @@ def build_velox_eels(path: Path) -> Path:
                  "name": title, "selected": True})
         eds = rng.integers(0, 3, (rows, cols, EDS_CHANNELS)).astype(np.uint16)
         si = h5.create_group("Data/SpectrumImage/b0000000000000000000000000000001")
-        si["Data"] = np.zeros((1, 1), np.uint8)
-        si["Metadata"] = _column(_metadata("SuperXG2"))
+        _chunked(si, "Data", np.zeros((1, 1), np.uint8))
+        _chunked(si, "Metadata", _column(_metadata("SuperXG2")))
         si["SpectrumImageSettings"] = _text({"endFramePosition": "1"})
         stream = h5.create_group("Data/SpectrumStream/c0000000000000000000000000000001")
-        stream["Data"] = np.asarray(array_to_stream(eds), np.uint16).reshape(-1, 1)
-        stream["Metadata"] = _column(_metadata("SuperXG2"))
+        _chunked(stream, "Data", np.asarray(array_to_stream(eds), np.uint16).reshape(-1, 1))
+        _chunked(stream, "Metadata", _column(_metadata("SuperXG2")))
         stream["AcquisitionSettings"] = _text(
             {"bincount": str(EDS_CHANNELS), "StreamEncoding": "uint16"})
         for n, calibration in enumerate((LOW_LOSS, CORE_LOSS)):
             cube = rng.random((rows, EELS_CHANNELS, cols)).astype(np.float32)
             eels = h5.create_group(f"Data/EelsSpectrumImage/e{n:031d}")
-            eels["Data"] = cube
-            eels["Metadata"] = _column(_metadata("Zebra"))
-            eels["AcquisitionMetadata"] = _column({"Data": calibration})
+            _chunked(eels, "Data", cube)
+            _chunked(eels, "Metadata", _column(_metadata("Zebra")))
+            _chunked(eels, "AcquisitionMetadata", _column({"Data": calibration}))
     return path
