@@ -143,7 +143,11 @@ def grey(path: Path) -> np.ndarray:
         return np.asarray(image.convert("L"), dtype=np.float64)
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
+SLOW_CASES = {"velox_eds_si_beside_eels"}  # RosettaSciIO decodes the EDS event stream
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.slow) if c in SLOW_CASES
+                                  else c for c in sorted(CASES)])
 def test_preview_matches_its_reference(case: str, tmp_path: Path) -> None:
     from tests.conftest import corpus_path
 

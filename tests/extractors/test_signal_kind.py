@@ -15,6 +15,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pytest
 
 from nexuslims.extractors import ExtractionContext, extract
 from nexuslims.extractors.digitalmicrograph import _tags_of, classify
@@ -111,6 +112,7 @@ def test_velox_projector_in_diffraction_does_not_make_a_diffraction_pattern(tmp_
         "Diffraction", "TEM_Diffraction")
 
 
+@pytest.mark.slow
 def test_velox_eels_spectrum_images_are_datasets_with_their_energy_axis(tmp_path):
     """A built Velox EELS + EDS file (tests/extractors/velox_files.py: the layout
     RosettaSciIO's Velox reader parses; the corpus has no Velox EELS file).
