@@ -110,6 +110,14 @@ def test_velox_projector_in_diffraction_does_not_make_a_diffraction_pattern(tmp_
     assert image.nx_meta["Data Dimensions"] == "(3, 16, 16)"
     assert (pattern.dataset_type, pattern.nx_meta["Data Type"]) == (
         "Diffraction", "TEM_Diffraction")
+    # previews carry the calibration: nm for the image, 1/nm for the pattern
+    from nexuslims.extractors._velox_preview import preview_signal
+    from nexuslims.extractors.velox import _axes
+
+    with h5py.File(path, "r") as h5:
+        units = [preview_signal(h5, "Image", uid, _axes("Image", _camera(u, "2")))
+                 .axes_manager.signal_axes[0].units for uid, u in (("a1", "m"), ("b2", "1/m"))]
+    assert units == ["nm", "1/nm"]
 
 
 @pytest.mark.slow
