@@ -47,8 +47,9 @@ def _tags_have(signals: list, path: str) -> bool:
 
 def _velox_has(file: Path, dataset: str, path: str) -> bool:
     with h5py.File(file, "r") as h5:
-        if path.startswith(("Displays/", "Presentation/")):
-            return path.split(".")[0] in h5
+        if path.startswith(("Displays/", "Presentation/", "SharedProperties/")):
+            name, _, field = path.partition(".")
+            return name in h5 and (not field or f'"{field}"' in h5[name][0].decode())
         if path == "Data":
             return f"Data/{dataset}" in h5
         group = h5[f"Data/{dataset}"]
@@ -306,6 +307,37 @@ def built_vendor_tiffs(folder: Path) -> list[Path]:
     hdr.with_suffix(".hdr").write_text(f"[MAIN]\n{test_tiff_vendors.TESCAN_MAIN}[SEM]\n"
                                        f"{test_tiff_vendors.TESCAN_SEM}")
     return [*files, hdr]
+
+
+def test_built_velox_eels_fields_trace_to_the_file(tmp_path):
+    """The built Velox EELS file (tests/extractors/velox_files.py) traces too."""
+    from tests.extractors.velox_files import build_velox_eels
+
+    path = build_velox_eels(tmp_path / "eels.emd")
+    checked = 0
+    for ds in extract(path, CTX):
+        for key in ds.nx_meta:
+            if key in PROVENANCE_KEYS | DERIVED_KEYS:
+                continue
+            source = ds.sources.get(key)
+            assert source and traced(path, ds, key, source, []), f"{ds.name}: {key} <- {source}"
+            checked += 1
+    assert checked > 60
+
+
+def test_built_tia_eds_fields_trace_to_the_file(tmp_path):
+    """The built TIA EDS pair (tests/extractors/tia_files.py) traces too."""
+    import hyperspy.api as hs
+
+    from tests.extractors.tia_files import build_tia_eds
+
+    _, ser = build_tia_eds(tmp_path)
+    [ds] = extract(ser, CTX)
+    signals = [hs.load(ser)]
+    for key in ds.nx_meta:
+        if key not in PROVENANCE_KEYS | DERIVED_KEYS:
+            assert traced(ser, ds, key, ds.sources[key], signals), key
+    assert "EDS Energy Resolution (eV)" in ds.nx_meta
 
 
 def test_no_reader_defaults_are_reported(corpus):
