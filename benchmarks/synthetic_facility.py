@@ -413,6 +413,8 @@ def report(results: list[PassResult], facility: Facility) -> None:
     if first and rebuilt:
         print(f"rebuild / first build ({first.mode}): {rebuilt.wall_s / first.wall_s:.1%} of "
               "the wall time (issue 12 asks under 10%)")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (1 min) on "
+          f"{os.cpu_count()} cores: other work on the machine slows every figure")
     print("wall s: the whole `nexuslims process` run (start-up and imports included); pass "
           "s: what it reports; files/s from wall s; peak RSS: VmHWM of the coordinating "
           "process only")
