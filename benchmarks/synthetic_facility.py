@@ -84,6 +84,8 @@ class PassResult:
     built: int
     failed: int
     peak_rss_mb: float
+    cpu_s: float
+    """CPU seconds of the coordinating process itself (not its workers)."""
     log: Path
 
 
@@ -201,21 +203,25 @@ def write_site(url: str, facility: Facility,
 
 
 def cli(env: dict[str, str], *args: str, log: Path | None = None,
-        ) -> tuple[subprocess.CompletedProcess, float, float]:
-    """Run ``python -m nexuslims ARGS``; its result, wall seconds and VmHWM in MB."""
+        ) -> tuple[subprocess.CompletedProcess, float, tuple[float, float]]:
+    """Run ``python -m nexuslims ARGS``; its result, wall seconds, and the VmHWM (MB) and
+    CPU seconds of that process alone (its workers are other processes)."""
     out = log.open("w") if log else subprocess.PIPE
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "nexuslims", *args], env=env, stdout=out,
                             stderr=subprocess.STDOUT if log else subprocess.PIPE, text=True)
-    peak = [0.0]
+    peak = [0.0, 0.0]
+    tick = os.sysconf("SC_CLK_TCK")
 
-    def watch() -> None:  # VmHWM only grows; the last reading before exit is the peak
-        status = Path(f"/proc/{proc.pid}/status")
+    def watch() -> None:  # VmHWM and CPU time only grow: the last reading is the total
+        status, stat = Path(f"/proc/{proc.pid}/status"), Path(f"/proc/{proc.pid}/stat")
         while proc.poll() is None:
             try:
                 for line in status.read_text().splitlines():
                     if line.startswith("VmHWM:"):
                         peak[0] = max(peak[0], int(line.split()[1]) / 1024)
+                utime, stime = stat.read_text().rsplit(")", 1)[1].split()[11:13]
+                peak[1] = max(peak[1], (int(utime) + int(stime)) / tick)
             except (OSError, ValueError):
                 pass
             time.sleep(0.05)
@@ -229,11 +235,11 @@ def cli(env: dict[str, str], *args: str, log: Path | None = None,
         out.close()  # type: ignore[union-attr]
         stdout = log.read_text()
     return (subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr or ""),
-            wall, peak[0])
+            wall, (peak[0], peak[1]))
 
 
 def run_pass(mode: str, env: dict[str, str], log: Path) -> PassResult:
-    done, wall, peak = cli(env, "process", log=log)
+    done, wall, (peak, cpu) = cli(env, "process", log=log)
     if done.returncode != 0:
         raise SystemExit(f"{mode}: nexuslims process exited {done.returncode}; see {log}:\n"
                          + done.stdout[-2000:])
@@ -245,7 +251,7 @@ def run_pass(mode: str, env: dict[str, str], log: Path) -> PassResult:
         print(f"{mode}: this nexuslims ignores NX_EXECUTOR: the pass ran its built-in "
               "process pool")
     return PassResult(mode, wall, float(summary[1]), int(summary[4]), int(summary[2]),
-                      int(summary[3]), peak, log)
+                      int(summary[3]), peak, cpu, log)
 
 
 def reset_all(env: dict[str, str]) -> int:
@@ -404,10 +410,11 @@ def main() -> None:
 
 def report(results: list[PassResult], facility: Facility) -> None:
     print(f"{'mode':<8} {'wall s':>8} {'pass s':>8} {'files':>7} {'files/s':>8} "
-          f"{'built':>6} {'failed':>6} {'peak RSS MB':>12}")
+          f"{'built':>6} {'failed':>6} {'peak RSS MB':>12} {'coord CPU s':>12}")
     for r in results:
         print(f"{r.mode:<8} {r.wall_s:8.1f} {r.pass_s or 0:8.1f} {r.files:7d} "
-              f"{r.files / r.wall_s:8.1f} {r.built:6d} {r.failed:6d} {r.peak_rss_mb:12.0f}")
+              f"{r.files / r.wall_s:8.1f} {r.built:6d} {r.failed:6d} {r.peak_rss_mb:12.0f} "
+              f"{r.cpu_s:12.1f}")
     first = next((r for r in results if r.mode != "rebuild"), None)
     rebuilt = next((r for r in results if r.mode == "rebuild"), None)
     if first and rebuilt:
@@ -416,8 +423,8 @@ def report(results: list[PassResult], facility: Facility) -> None:
     print(f"load average at the end: {os.getloadavg()[0]:.1f} (1 min) on "
           f"{os.cpu_count()} cores: other work on the machine slows every figure")
     print("wall s: the whole `nexuslims process` run (start-up and imports included); pass "
-          "s: what it reports; files/s from wall s; peak RSS: VmHWM of the coordinating "
-          "process only")
+          "s: what it reports; files/s from wall s; peak RSS (VmHWM) and CPU s: of the "
+          "coordinating process only")
 
 
 if __name__ == "__main__":
