@@ -86,6 +86,8 @@ class PassResult:
     peak_rss_mb: float
     cpu_s: float
     """CPU seconds of the coordinating process itself (not its workers)."""
+    workers_cpu_s: float
+    """CPU seconds of everything else the pass used: its process pool, or the cluster."""
     log: Path
 
 
@@ -202,44 +204,92 @@ def write_site(url: str, facility: Facility,
         engine.dispose()
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu(roots: set[int]) -> dict[int, float]:
+    """CPU seconds (user + system) of ``roots`` and all their descendants now, by pid.
+
+    Each process's own time only: a parent's count of its reaped children would count
+    them twice. A process that ends between two readings loses what it used since the
+    last one (at most 0.25 s each)."""
+    parents, cpu = {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(stat.parent.name)
+        parents[pid] = int(fields[1])
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / TICK
+    inside = {}
+    for pid in cpu:
+        ancestor = pid
+        while ancestor > 1 and ancestor not in roots:
+            ancestor = parents.get(ancestor, 0)
+        if ancestor in roots:
+            inside[pid] = cpu[pid]
+    return inside
+
+
+@dataclass
+class Usage:
+    peak_rss_mb: float = 0.0
+    """VmHWM of the command's own process."""
+    own_cpu_s: float = 0.0
+    tree_cpu_s: float = 0.0
+    """CPU seconds of the command and every process it started (its workers)."""
+
+
 def cli(env: dict[str, str], *args: str, log: Path | None = None,
-        ) -> tuple[subprocess.CompletedProcess, float, tuple[float, float]]:
-    """Run ``python -m nexuslims ARGS``; its result, wall seconds, and the VmHWM (MB) and
-    CPU seconds of that process alone (its workers are other processes)."""
+        ) -> tuple[subprocess.CompletedProcess, float, Usage]:
+    """Run ``python -m nexuslims ARGS``; its result, wall seconds and :class:`Usage`."""
     out = log.open("w") if log else subprocess.PIPE
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "nexuslims", *args], env=env, stdout=out,
                             stderr=subprocess.STDOUT if log else subprocess.PIPE, text=True)
-    peak = [0.0, 0.0]
-    tick = os.sysconf("SC_CLK_TCK")
+    usage, seen, done = Usage(), {}, threading.Event()
 
-    def watch() -> None:  # VmHWM and CPU time only grow: the last reading is the total
-        status, stat = Path(f"/proc/{proc.pid}/status"), Path(f"/proc/{proc.pid}/stat")
-        while proc.poll() is None:
+    def watch() -> None:  # VmHWM and CPU times only grow: the last reading is the total
+        status = Path(f"/proc/{proc.pid}/status")
+        n = 0
+        while not done.is_set():
             try:
                 for line in status.read_text().splitlines():
                     if line.startswith("VmHWM:"):
-                        peak[0] = max(peak[0], int(line.split()[1]) / 1024)
-                utime, stime = stat.read_text().rsplit(")", 1)[1].split()[11:13]
-                peak[1] = max(peak[1], (int(utime) + int(stime)) / tick)
+                        usage.peak_rss_mb = max(usage.peak_rss_mb, int(line.split()[1]) / 1024)
             except (OSError, ValueError):
                 pass
-            time.sleep(0.05)
+            if n % 5 == 0:  # the whole tree is dearer to read: every 0.25 s
+                for pid, seconds in tree_cpu({proc.pid}).items():
+                    seen[pid] = max(seen.get(pid, 0.0), seconds)
+            n += 1
+            done.wait(0.05)
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
-    stdout, stderr = proc.communicate()
+    try:
+        stdout, stderr = proc.communicate()
+    finally:
+        done.set()
+        watcher.join()
     wall = time.perf_counter() - t0
-    watcher.join()
+    usage.own_cpu_s = seen.get(proc.pid, 0.0)
+    usage.tree_cpu_s = sum(seen.values())
     if log:
         out.close()  # type: ignore[union-attr]
         stdout = log.read_text()
     return (subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr or ""),
-            wall, (peak[0], peak[1]))
+            wall, usage)
 
 
-def run_pass(mode: str, env: dict[str, str], log: Path) -> PassResult:
-    done, wall, (peak, cpu) = cli(env, "process", log=log)
+def run_pass(mode: str, env: dict[str, str], log: Path,
+             cluster: DaskCluster | None = None) -> PassResult:
+    before = cluster.cpu() if cluster else 0.0
+    done, wall, usage = cli(env, "process", log=log)
+    workers_cpu = usage.tree_cpu_s - usage.own_cpu_s
+    if cluster:
+        workers_cpu += cluster.cpu() - before
     if done.returncode != 0:
         raise SystemExit(f"{mode}: nexuslims process exited {done.returncode}; see {log}:\n"
                          + done.stdout[-2000:])
@@ -251,7 +301,7 @@ def run_pass(mode: str, env: dict[str, str], log: Path) -> PassResult:
         print(f"{mode}: this nexuslims ignores NX_EXECUTOR: the pass ran its built-in "
               "process pool")
     return PassResult(mode, wall, float(summary[1]), int(summary[4]), int(summary[2]),
-                      int(summary[3]), peak, cpu, log)
+                      int(summary[3]), usage.peak_rss_mb, usage.own_cpu_s, workers_cpu, log)
 
 
 def reset_all(env: dict[str, str]) -> int:
@@ -289,6 +339,10 @@ class DaskCluster:
 
         with Client(self.address, timeout=60) as client:
             client.wait_for_workers(workers, timeout=120)
+
+    def cpu(self) -> float:
+        """CPU seconds the scheduler and workers (and their children) have used so far."""
+        return sum(tree_cpu({p.pid for p in self.procs}).values())
 
     def tasks_done(self) -> int:
         """Tasks the workers have run so far (0: the pass did not use the cluster)."""
@@ -392,7 +446,7 @@ def main() -> None:
                 extra["NX_DASK_SCHEDULER"] = cluster.address
             env, url = site_env(dict(base, **extra), facility, mode, args.db_url)
             write_site(url, facility, log)
-            results.append(run_pass(mode, env, root / f"pass-{mode}.log"))
+            results.append(run_pass(mode, env, root / f"pass-{mode}.log", cluster))
             if cluster is not None and mode == "dask":
                 tasks = cluster.tasks_done()
                 print(f"dask: the {args.dask_workers} workers ran {tasks} task(s)"
@@ -410,11 +464,13 @@ def main() -> None:
 
 def report(results: list[PassResult], facility: Facility) -> None:
     print(f"{'mode':<8} {'wall s':>8} {'pass s':>8} {'files':>7} {'files/s':>8} "
-          f"{'built':>6} {'failed':>6} {'peak RSS MB':>12} {'coord CPU s':>12}")
+          f"{'built':>6} {'failed':>6} {'peak RSS MB':>12} {'coord CPU s':>12} "
+          f"{'workers CPU s':>14} {'worker CPU s/file':>18}")
     for r in results:
         print(f"{r.mode:<8} {r.wall_s:8.1f} {r.pass_s or 0:8.1f} {r.files:7d} "
               f"{r.files / r.wall_s:8.1f} {r.built:6d} {r.failed:6d} {r.peak_rss_mb:12.0f} "
-              f"{r.cpu_s:12.1f}")
+              f"{r.cpu_s:12.1f} {r.workers_cpu_s:14.1f} "
+              f"{r.workers_cpu_s / max(r.files, 1):18.3f}")
     first = next((r for r in results if r.mode != "rebuild"), None)
     rebuilt = next((r for r in results if r.mode == "rebuild"), None)
     if first and rebuilt:
@@ -423,8 +479,9 @@ def report(results: list[PassResult], facility: Facility) -> None:
     print(f"load average at the end: {os.getloadavg()[0]:.1f} (1 min) on "
           f"{os.cpu_count()} cores: other work on the machine slows every figure")
     print("wall s: the whole `nexuslims process` run (start-up and imports included); pass "
-          "s: what it reports; files/s from wall s; peak RSS (VmHWM) and CPU s: of the "
-          "coordinating process only")
+          "s: what it reports; files/s from wall s; peak RSS (VmHWM) and coord CPU s: of "
+          "the coordinating process only; workers CPU s: its process pool or the dask "
+          "cluster (CPU time hardly depends on the machine's load: size workers from it)")
 
 
 if __name__ == "__main__":
