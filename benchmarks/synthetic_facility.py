@@ -10,9 +10,10 @@ into activities as in real use. The instrument table and the session log are wri
 with the project's own functions (:func:`nexuslims.db.add_instrument`,
 :func:`nexuslims.logbook.add_session`).
 
-Then, per ``--modes`` (each a subprocess ``python -m nexuslims process``, as a user runs
-it, start-up and imports counted), it prints the pass time, files/s and the peak
-resident memory (``VmHWM``) of the coordinating process, not of its workers:
+The facility is built by ``facility_site.py``. Then, per ``--modes`` (each a subprocess
+``python -m nexuslims process``, as a user runs it, start-up and imports counted), it
+prints the pass time, files/s, the peak resident memory (``VmHWM``) and CPU seconds of
+the coordinating process (not of its workers), and the CPU seconds of the workers:
 
 - ``local``: ``NX_EXECUTOR=local``, a fresh database and ``NX_DATA_PATH``;
 - ``dask``: ``NX_EXECUTOR=dask`` with ``NX_DASK_SCHEDULER=tcp://127.0.0.1:PORT``; the
@@ -29,10 +30,8 @@ resident memory (``VmHWM``) of the coordinating process, not of its workers:
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import random
 import re
 import shutil
 import socket
@@ -47,32 +46,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-#: Instrument -> (timezone, corpus folders or files it writes). Paths are relative to the
-#: corpus; a folder stands for every file in it.
-INSTRUMENTS: dict[str, tuple[str, list[str]]] = {
-    "FEI-Titan-TEM": ("America/New_York", ["digitalmicrograph", "tia"]),
-    "FEI-Titan-STEM": ("America/New_York", ["digitalmicrograph", "tia/16x16_STEM_BF_DF"]),
-    "JEOL-ARM-200F": ("Europe/Berlin", ["digitalmicrograph"]),
-    "FEI-Tecnai-TIA": ("Europe/Berlin", ["tia"]),
-    "FEI-Helios-FIB": ("America/Denver", ["tiff/FEI-Helios"]),
-    "FEI-Quanta-SEM": ("America/Denver", ["nexuslims/quad1image", "tiff/FEI-Helios-Ebeam"]),
-    "Thermo-Talos-Velox": ("Asia/Tokyo", ["emd"]),
-    "Bruker-EDS-SEM": ("Asia/Tokyo", ["bruker", "msa"]),
-    "EDAX-SEM": ("UTC", ["nexuslims/647_leo_edax", "msa"]),
-    "Olympus-optical": ("UTC", ["tiff/olympus_SIS", "image", "nexuslims/test_image"]),
-}
-
-
-@dataclass
-class Facility:
-    root: Path
-    instrument_data: Path
-    sessions: int
-    files: int
-    """Files a pass reads (the .emi files copied too are skipped by NX_IGNORE_PATTERNS)."""
-    copied: int
-    bytes: int
-    seconds: float
+from facility_site import INSTRUMENTS, Facility, build_facility, write_site  # noqa: E402
 
 
 @dataclass
@@ -89,119 +63,6 @@ class PassResult:
     workers_cpu_s: float
     """CPU seconds of everything else the pass used: its process pool, or the cluster."""
     log: Path
-
-
-def acquisitions(corpus: Path, selectors: list[str]) -> list[list[Path]]:
-    """The units an instrument writes together: one file, or a TIA .emi with its .ser."""
-    picked: list[Path] = []
-    for selector in selectors:
-        target = corpus / selector
-        if target.is_dir():
-            picked += sorted(p for p in target.iterdir() if p.is_file())
-        else:
-            picked += sorted(target.parent.glob(target.name + "*"))
-    picked = [p for p in dict.fromkeys(picked) if p.name != "README.md"]
-    units: list[list[Path]] = []
-    for path in picked:
-        if path.suffix == ".ser":
-            continue  # travels with its .emi
-        if path.suffix == ".emi":
-            units.append([path, *sorted(path.parent.glob(f"{path.stem}_*.ser"))])
-        else:
-            units.append([path])
-    return units
-
-
-def session_windows(instruments: list[str], sessions: int, rng: random.Random,
-                    now: dt.datetime) -> list[tuple[str, dt.datetime, dt.datetime]]:
-    """One session per instrument per day at most, 1-6 h long, ending 2+ days ago."""
-    from zoneinfo import ZoneInfo
-
-    windows = []
-    for n in range(sessions):
-        pid = instruments[n % len(instruments)]
-        tz = ZoneInfo(INSTRUMENTS[pid][0])
-        day = (now - dt.timedelta(days=2 + n // len(instruments))).astimezone(tz).date()
-        start = dt.datetime.combine(day, dt.time(8 + rng.randrange(6), rng.randrange(60)),
-                                    tzinfo=tz)
-        windows.append((pid, start, start + dt.timedelta(minutes=rng.randrange(60, 360))))
-    return windows
-
-
-def burst_times(start: dt.datetime, end: dt.datetime, count: int,
-                rng: random.Random) -> list[float]:
-    """``count`` modification times in a few bursts (activities) inside the window."""
-    span = (end - start).total_seconds()
-    bursts = max(1, min(count, rng.randint(1, 6)))
-    anchors = sorted(rng.uniform(0.02, 0.85) * span for _ in range(bursts))
-    times, offset, burst = [], 0.0, 0
-    for i in range(count):
-        if i * bursts // count != burst:  # the next burst starts from its own anchor
-            burst, offset = i * bursts // count, 0.0
-        offset += rng.expovariate(1 / 25)  # an acquisition every ~25 s within a burst
-        times.append(start.timestamp() + min(anchors[burst] + offset, span - 1))
-    return sorted(times)
-
-
-def build_facility(root: Path, corpus: Path, instruments: int, sessions: int, files: int,
-                   seed: int = 12) -> tuple[Facility, list[tuple[str, dt.datetime, dt.datetime,
-                                                                  str]]]:
-    """Copy the files; return the facility and the session log it needs (not written)."""
-    rng = random.Random(seed)
-    now = dt.datetime.now(dt.UTC)
-    t0 = time.perf_counter()
-    pids = list(INSTRUMENTS)[:instruments]
-    units = {pid: acquisitions(corpus, INSTRUMENTS[pid][1]) for pid in pids}
-    windows = session_windows(pids, sessions, rng, now)
-    # Sessions differ in size (lognormal, as in real use); the total is ``files``.
-    weights = [rng.lognormvariate(0, 0.8) for _ in windows]
-    shares = [max(1, round(files * w / sum(weights))) for w in weights]
-    data = root / "instrument-data"
-    log: list[tuple[str, dt.datetime, dt.datetime, str]] = []
-    copied = read = size = 0
-    for n, ((pid, start, end), share) in enumerate(zip(windows, shares, strict=True)):
-        user = f"user{rng.randrange(12):02d}"
-        folder = data / pid / user / start.strftime("%Y%m%d")
-        folder.mkdir(parents=True, exist_ok=True)
-        chosen: list[list[Path]] = []
-        while sum(map(_counted, chosen)) < share:
-            chosen.append(rng.choice(units[pid]))
-        times = burst_times(start, end, len(chosen), rng)
-        for k, (unit, mtime) in enumerate(zip(chosen, times, strict=True)):
-            for source in unit:  # an .emi and its .ser share the acquisition's prefix
-                target = folder / f"s{n:03d}_{k:04d}_{source.name}"
-                shutil.copyfile(source, target)
-                os.utime(target, (mtime, mtime))
-                copied += 1
-                size += source.stat().st_size
-            read += _counted(unit)
-        log.append((pid, start, end, user))
-    return Facility(root, data, len(windows), read, copied, size, time.perf_counter() - t0), log
-
-
-def _counted(unit: list[Path]) -> int:
-    """Files of an acquisition a pass reads (NX_IGNORE_PATTERNS skips .emi by default)."""
-    return sum(p.suffix != ".emi" for p in unit)
-
-
-def write_site(url: str, facility: Facility,
-               log: list[tuple[str, dt.datetime, dt.datetime, str]]) -> None:
-    """A new database at ``url``: the instruments and the session log (TO_BE_BUILT)."""
-    from nexuslims import db
-    from nexuslims.logbook import add_session
-    from nexuslims.sessions import Instrument
-
-    db.init_db(url)
-    engine = db.make_engine(url)
-    try:
-        for pid in dict.fromkeys(pid for pid, *_ in log):
-            db.add_instrument(engine, Instrument(pid=pid, filestore_path=pid,
-                                                 schema_name=pid.replace("-", " "),
-                                                 timezone=INSTRUMENTS[pid][0]))
-        for n, (pid, start, end, user) in enumerate(log):
-            add_session(engine, pid, start, end, user=user, identifier=f"synthetic-{n:04d}")
-    finally:
-        engine.dispose()
 
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -363,22 +224,32 @@ class DaskCluster:
                 proc.kill()
 
 
+def _db_name(mode: str) -> str:
+    return f"nx_synthetic_{mode}_{os.getpid()}"
+
+
+def server_databases(db_url: str, modes: list[str], *, create: bool) -> None:
+    """Drop the modes' databases on the server of ``db_url``, then make them anew."""
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(db_url.rsplit("/", 1)[0] + "/postgres",
+                             isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        for mode in modes:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {_db_name(mode)} WITH (FORCE)")
+            if create:
+                conn.exec_driver_sql(f"CREATE DATABASE {_db_name(mode)}")
+    admin.dispose()
+
+
 def site_env(base: dict[str, str], facility: Facility, name: str, db_url: str | None
              ) -> tuple[dict[str, str], str]:
     """The environment of one mode's passes: its own database and NX_DATA_PATH."""
     data = facility.root / f"data-{name}"
     data.mkdir(parents=True, exist_ok=True)
     if db_url:  # a server: one new database per mode
-        import sqlalchemy as sa
-
-        admin = sa.create_engine(db_url.rsplit("/", 1)[0] + "/postgres",
-                                 isolation_level="AUTOCOMMIT")
-        db_name = f"nx_synthetic_{name}_{os.getpid()}"
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")
-            conn.exec_driver_sql(f"CREATE DATABASE {db_name}")
-        admin.dispose()
-        url = db_url.rsplit("/", 1)[0] + "/" + db_name
+        server_databases(db_url, [name], create=True)
+        url = db_url.rsplit("/", 1)[0] + "/" + _db_name(name)
     else:
         url = f"sqlite:///{facility.root / f'{name}.sqlite'}"
     env = dict(base, NX_INSTRUMENT_DATA_PATH=str(facility.instrument_data),
@@ -457,9 +328,12 @@ def main() -> None:
         if cluster is not None:
             cluster.stop()
         if args.keep:
-            print(f"kept {root}")
+            print(f"kept {root}" + (f" and the databases {_db_name('<mode>')}"
+                                    if args.db_url else ""))
         else:
             shutil.rmtree(root, ignore_errors=True)
+            if args.db_url:
+                server_databases(args.db_url, ["local", "dask"], create=False)
 
 
 def report(results: list[PassResult], facility: Facility) -> None:
