@@ -63,7 +63,8 @@ def builder_pass(env: dict[str, str], cwd: Path) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def copy_files(corpus: Path, folder: Path, names: list[str], window) -> None:  # type: ignore[no-untyped-def]
+def copy_files(corpus: Path, folder: Path, names: list[str],
+               window: tuple[dt.datetime, dt.datetime]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     start = window[0].timestamp()
     for n, name in enumerate(names):
