@@ -14,6 +14,7 @@ all its waiting sessions; sessions with no files yet cost no database writes.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -39,8 +40,9 @@ from nexuslims.due import (
     waits_for_files,
 )
 from nexuslims.errors import NexusLIMSError
+from nexuslims.executors import ExecutorUnavailable, open_executor
 from nexuslims.export import Exporter, build_exporter
-from nexuslims.extraction import Dataset, extract_files
+from nexuslims.extraction import Dataset, FileJob, extract_jobs, local_pool
 from nexuslims.extractors.base import ExtractionContext
 from nexuslims.faults import Deferred, classify, environmental_text
 from nexuslims.files import FindResult, FoundFile
@@ -153,11 +155,15 @@ class _Attempt:
             return None
 
     @contextmanager
-    def stage(self, name: str) -> Iterator[db.StageRecord]:
-        """Time a stage; record it as ok, or as error with the message, then re-raise."""
-        started = dt.datetime.now(dt.UTC)
-        rec = db.StageRecord(name=name, started=started, finished=started, status="ok")
-        t0 = time.perf_counter()
+    def stage(self, name: str, started: tuple[dt.datetime, float] | None = None,
+              ) -> Iterator[db.StageRecord]:
+        """Time a stage; record it as ok, or as error with the message, then re-raise.
+
+        ``started`` (clock, perf counter): the stage began before the block (extraction
+        runs for many sessions at once; each records it when its files are done).
+        """
+        begun, t0 = started or (dt.datetime.now(dt.UTC), time.perf_counter())
+        rec = db.StageRecord(name=name, started=begun, finished=begun, status="ok")
         try:
             yield rec
         except Exception as exc:
@@ -261,19 +267,8 @@ def run_pass(settings: Settings, *, dry_run: bool = False,
             skip = {s.identifier for s in empty}
             sessions = [s for s in sessions if s.identifier not in skip]
 
-        for n, session in enumerate(sessions, 1):
-            tz = session.instrument.tzinfo
-            logger.info("[%d/%d] session %s on %s, %s to %s", n, len(sessions),
-                        session.identifier, session.instrument.pid,
-                        session.start.astimezone(tz).isoformat(),
-                        session.end.astimezone(tz).isoformat())
-            progress.sessions(n - 1, len(sessions), session.identifier)
-            outcome = build_session(engine, settings, session, harvesters, exporter,
-                                    dry_run=dry_run, now=now, found=found[session.identifier])
-            logger.info("[%d/%d] session %s: %s%s", n, len(sessions), session.identifier,
-                        outcome.status, f" ({outcome.message})" if outcome.message else "")
-            outcomes.append(outcome)
-        progress.sessions(len(sessions), len(sessions))
+        outcomes += build_sessions(engine, settings, sessions, harvesters, exporter,
+                                   dry_run=dry_run, now=now, found=found)
         # Records built on earlier passes but not yet exported: again, without rebuilding.
         exports = [SessionOutcome(r.session_identifier, r.instrument, r.status, message=r.message)
                    for r in exporter.retry_pending(engine, now=now, dry_run=dry_run)]
@@ -334,13 +329,86 @@ def harvest_sessions(engine, source: SessionSource, instruments: dict[str, Instr
     return sessions
 
 
-def build_session(engine, settings: Settings, session: Session,
-                  harvesters: dict[str, Harvester], exporter: Exporter, *, dry_run: bool,
-                  now: dt.datetime, found: FindResult | None = None) -> SessionOutcome:
-    """Run every stage for one session and record the outcome; never raises.
+def build_sessions(engine, settings: Settings, sessions: list[Session],
+                   harvesters: dict[str, Harvester], exporter: Exporter, *, dry_run: bool,
+                   now: dt.datetime, found: dict[str, FindResult]) -> list[SessionOutcome]:
+    """Build ``sessions``, extracting all their files together; outcomes in their order.
 
-    ``found`` is the session's files when the pass already walked its instrument's
-    folder (:func:`find_for_sessions`); without it the folder is walked here.
+    Each session is started in turn (files, reservation, activities); then the files of
+    every started session go to the executor (``NX_EXECUTOR``) at once, so its workers
+    stay busy across sessions, and each session is finished (built, validated, written,
+    exported) as soon as its own files are done, in whatever order that is.
+    """
+    outcomes: dict[str, SessionOutcome] = {}
+    building: list[_Building] = []
+    claimed: set[Path] = set()
+    try:
+        for n, session in enumerate(sessions, 1):
+            tz = session.instrument.tzinfo
+            logger.info("[%d/%d] session %s on %s, %s to %s", n, len(sessions),
+                        session.identifier, session.instrument.pid,
+                        session.start.astimezone(tz).isoformat(),
+                        session.end.astimezone(tz).isoformat())
+            progress.sessions(len(outcomes), len(sessions), session.identifier)
+            step = start_session(engine, settings, session, harvesters, dry_run=dry_run,
+                                 now=now, found=found[session.identifier], claimed=claimed)
+            if isinstance(step, _Building):
+                building.append(step)
+            else:
+                _log_outcome(step, sessions, outcomes)
+        if building:
+            _extract_and_finish(engine, settings, building, exporter,
+                                lambda outcome: _log_outcome(outcome, sessions, outcomes))
+    except KeyboardInterrupt as exc:
+        for unfinished in building:
+            if unfinished.outcome.identifier not in outcomes and not unfinished.finishing:
+                _interrupted(unfinished, exc)
+        raise
+    progress.sessions(len(sessions), len(sessions))
+    return [outcomes[s.identifier] for s in sessions]
+
+
+def _log_outcome(outcome: SessionOutcome, sessions: list[Session],
+                 outcomes: dict[str, SessionOutcome]) -> None:
+    outcomes[outcome.identifier] = outcome
+    n = next(i for i, s in enumerate(sessions, 1) if s.identifier == outcome.identifier)
+    logger.info("[%d/%d] session %s: %s%s", n, len(sessions), outcome.identifier,
+                outcome.status, f" ({outcome.message})" if outcome.message else "")
+    progress.sessions(len(outcomes), len(sessions))
+
+
+@dataclass
+class _Building:
+    """A started session whose files are being extracted: what finishing it needs."""
+
+    session: Session
+    attempt: _Attempt
+    outcome: SessionOutcome
+    answer: Reservation | None
+    files: list[FoundFile]
+    groups: list[list[FoundFile]]
+    path: Path
+    """Its record's path, chosen when it started (:func:`record_path`)."""
+    context: ExtractionContext
+    datasets: list[list[Dataset]] = field(default_factory=list)
+    left: int = 0
+    """Files not yet extracted."""
+    started: tuple[dt.datetime, float] | None = None
+    """When its extraction began (clock, perf counter)."""
+    finishing: bool = False
+
+
+def start_session(engine, settings: Settings, session: Session,
+                  harvesters: dict[str, Harvester], *, dry_run: bool, now: dt.datetime,
+                  found: FindResult | None = None, claimed: set[Path] | None = None,
+                  ) -> SessionOutcome | _Building:
+    """The stages before extraction: files, reservation, activities; never raises.
+
+    Returns the session's outcome when it ends here (no files, no reservation, a
+    passing fault, a dry run), else what :func:`finish_session` needs once its files
+    are extracted. ``found`` is the session's files when the pass already walked its
+    instrument's folder (:func:`find_for_sessions`); without it the folder is walked
+    here. ``claimed`` collects the record paths given to sessions of this pass.
     """
     assert settings.instrument_data_path is not None and settings.records_path is not None
     tz = session.instrument.tzinfo
@@ -398,20 +466,75 @@ def build_session(engine, settings: Settings, session: Session,
             outcome.status = Status.COMPLETED
             outcome.message = "dry run: nothing written"
             return outcome
+        context = ExtractionContext(timezone=session.instrument.tzinfo,
+                                    instrument=session.instrument.pid,
+                                    profile=load_profile(session.instrument.pid, settings.env))
+        path = record_path(engine, settings, session, claimed)
+        return _Building(session, attempt, outcome, answer, found.files, groups, path,
+                         context, datasets=[[] for _ in found.files], left=len(found.files))
+    except KeyboardInterrupt as exc:
+        # The pass is being stopped: the session stays TO_BE_BUILT for the next one.
+        _finish_interrupted(attempt, session, exc)
+        raise
+    except Exception as exc:  # one session's failure never stops the pass
+        return _failed_session(engine, attempt, outcome, exc, settings)
 
-        with attempt.stage("extract") as rec:
-            datasets = extract_files(
-                [f.path for f in found.files],
-                instrument_root=settings.instrument_data_path,
-                data_root=settings.data_path,
-                context=ExtractionContext(
-                    timezone=session.instrument.tzinfo, instrument=session.instrument.pid,
-                    profile=load_profile(session.instrument.pid, settings.env)),
-                workers=settings.extract_workers,
-                limits=limits(settings.extract_timeout, settings.extract_memory_mb),
-                progress=_progress_logger(session),
-            )
-            rec.files_found = len(found.files)
+
+def _extract_and_finish(engine, settings: Settings, building: list[_Building],
+                        exporter: Exporter, done: Callable[[SessionOutcome], None]) -> None:
+    """Extract the files of every started session at once; finish each when its are done."""
+    assert settings.instrument_data_path is not None
+    jobs = [FileJob(f.path, b.context) for b in building for f in b.files]
+    owner = [(b, k) for b in building for k in range(len(b.files))]
+    reports = {id(b): _progress_logger(b.session) for b in building}
+
+    def on_file(i: int, datasets: list[Dataset]) -> None:
+        b, k = owner[i]
+        b.datasets[k] = datasets
+        b.left -= 1
+        reports[id(b)](len(b.files) - b.left, len(b.files))
+        if b.left == 0:
+            done(finish_session(engine, settings, b, exporter))
+
+    started = (dt.datetime.now(dt.UTC), time.perf_counter())
+    for b in building:
+        b.started = started
+    executor = None
+    try:
+        executor = open_executor(settings.executor, memory_mb=settings.extract_memory_mb,
+                                 make_local=lambda: local_pool(
+                                     settings.extract_workers,
+                                     limits(settings.extract_timeout,
+                                            settings.extract_memory_mb)))
+        extract_jobs(jobs, instrument_root=settings.instrument_data_path,
+                     data_root=settings.data_path, executor=executor, on_file=on_file)
+    except Exception as exc:  # the executor failed (a cluster out of reach): not the files'
+        if isinstance(exc, ExecutorUnavailable):
+            logger.error("extraction: %s; %d session(s) left for later", exc,
+                         sum(not b.finishing for b in building))
+        for b in building:
+            if not b.finishing:
+                done(finish_session(engine, settings, b, exporter, failed=exc))
+    finally:
+        if executor is not None:
+            executor.close()
+
+
+def finish_session(engine, settings: Settings, b: _Building, exporter: Exporter, *,
+                   failed: BaseException | None = None) -> SessionOutcome:
+    """The stages after extraction: build, validate, write, export; never raises.
+
+    ``failed`` is why the session's files could not be extracted at all (the executor
+    failed); its extract stage then records that, and the session is deferred or fails.
+    """
+    b.finishing = True
+    session, attempt, outcome = b.session, b.attempt, b.outcome
+    try:
+        with attempt.stage("extract", started=b.started) as rec:
+            if failed is not None:
+                raise failed
+            datasets = [d for group in b.datasets for d in group]
+            rec.files_found = len(b.files)
             rec.datasets = outcome.datasets = len(datasets)
             rec.failures = outcome.failures = sum(d.error is not None for d in datasets)
             if rec.failures:
@@ -422,8 +545,8 @@ def build_session(engine, settings: Settings, session: Session,
                                f"could not write under {settings.data_path}: {unwritten}")
 
         with attempt.stage("build"):
-            activities = _activities(groups, datasets, session)
-            xml = build_record(answer, session.instrument, activities)
+            activities = _activities(b.groups, datasets, session)
+            xml = build_record(b.answer, session.instrument, activities)
 
         with attempt.stage("validate") as rec:
             problems = validate_record(xml)
@@ -436,33 +559,57 @@ def build_session(engine, settings: Settings, session: Session,
 
         with attempt.stage("export") as rec:
             # The outbox first: a record on disk is never lost to a failed upload.
-            path = record_path(engine, settings, session)
-            write_atomically(path, xml, durable=True)
-            index_record(engine, path, session.identifier, session.instrument.pid, xml)
-            outcome.record_path = path
+            write_atomically(b.path, xml, durable=True)
+            index_record(engine, b.path, session.identifier, session.instrument.pid, xml)
+            outcome.record_path = b.path
             exported = exporter.export(engine, session.identifier, session.instrument.pid,
-                                       path)
+                                       b.path)
             if exported.status != Status.COMPLETED:
                 rec.status, rec.error = "error", exported.message
             if exported.status == Status.BUILT_NOT_EXPORTED:
                 outcome.problem = "destination"
-        return _conclude(engine, attempt, outcome, exported.status, record_path=path,
+        return _conclude(engine, attempt, outcome, exported.status, record_path=b.path,
                          message=exported.message)
     except KeyboardInterrupt as exc:
-        # The pass is being stopped: the session stays TO_BE_BUILT for the next one.
-        logger.warning("session %s: %s; left for the next pass", session.identifier, exc)
-        try:
-            attempt.finish(db.INTERRUPTED, error=str(exc) or "interrupted")
-        except NexusLIMSError as failed:
-            logger.error("session %s: could not record the interruption: %s",
-                         session.identifier, failed)
+        _finish_interrupted(attempt, session, exc)
         raise
     except Exception as exc:  # one session's failure never stops the pass
-        deferred = classify(exc)
-        if deferred is not None:
-            return _defer(attempt, outcome, deferred, settings)
-        logger.exception("session %s failed", session.identifier)
-        return _conclude(engine, attempt, outcome, Status.ERROR, message=_message(exc))
+        return _failed_session(engine, attempt, outcome, exc, settings,
+                               quiet=isinstance(exc, ExecutorUnavailable))
+
+
+def _interrupted(b: _Building, exc: KeyboardInterrupt) -> None:
+    """A started session the pass was stopped before finishing: its extraction (if it
+    began) and its attempt are recorded as interrupted."""
+    b.finishing = True
+    if b.started is not None:
+        with contextlib.suppress(KeyboardInterrupt), b.attempt.stage("extract",
+                                                                     started=b.started):
+            raise exc
+    _finish_interrupted(b.attempt, b.session, exc)
+
+
+def _finish_interrupted(attempt: _Attempt | None, session: Session,
+                        exc: KeyboardInterrupt) -> None:
+    # The pass is being stopped: the session stays TO_BE_BUILT for the next one.
+    logger.warning("session %s: %s; left for the next pass", session.identifier, exc)
+    if attempt is None:
+        return
+    try:
+        attempt.finish(db.INTERRUPTED, error=str(exc) or "interrupted")
+    except NexusLIMSError as failed:
+        logger.error("session %s: could not record the interruption: %s",
+                     session.identifier, failed)
+
+
+def _failed_session(engine, attempt: _Attempt | None, outcome: SessionOutcome,
+                    exc: Exception, settings: Settings, *, quiet: bool = False,
+                    ) -> SessionOutcome:
+    deferred = classify(exc)
+    if deferred is not None:
+        return _defer(attempt, outcome, deferred, settings, quiet=quiet)
+    logger.exception("session %s failed", outcome.identifier)
+    return _conclude(engine, attempt, outcome, Status.ERROR, message=_message(exc))
 
 
 def _waiting_for_files(session: Session, settings: Settings) -> SessionOutcome:
@@ -525,16 +672,21 @@ def record_filename(session: Session, *, unique: bool = False) -> str:
     return f"{day}_{instrument}_{token}.xml"
 
 
-def record_path(engine, settings: Settings, session: Session) -> Path:
-    """Where the session's record goes: never a path the history gives another session."""
+def record_path(engine, settings: Settings, session: Session,
+                claimed: set[Path] | None = None) -> Path:
+    """Where the session's record goes: never a path the history gives another session,
+    nor one in ``claimed`` (given to another session of this pass; the path is added)."""
     assert settings.records_path is not None
+    claimed = set() if claimed is None else claimed
     path = settings.records_path / record_filename(session)
     others = buildstate.record_owners(engine, str(path)) - {session.identifier}
-    if others:
+    if others or path in claimed:
         unique = settings.records_path / record_filename(session, unique=True)
-        logger.warning("session %s: %s is the record of session %s; writing %s instead",
-                       session.identifier, path, sorted(others)[0], unique.name)
-        return unique
+        owner = f"session {sorted(others)[0]}" if others else "another session of this pass"
+        logger.warning("session %s: %s is the record of %s; writing %s instead",
+                       session.identifier, path, owner, unique.name)
+        path = unique
+    claimed.add(path)
     return path
 
 
@@ -573,12 +725,14 @@ def _conclude(engine, attempt: _Attempt | None, outcome: SessionOutcome, status:
 
 
 def _defer(attempt: _Attempt | None, outcome: SessionOutcome, fault: Deferred,
-           settings: Settings) -> SessionOutcome:
-    """Leave the session TO_BE_BUILT; its attempt says why and starts the backoff."""
+           settings: Settings, *, quiet: bool = False) -> SessionOutcome:
+    """Leave the session TO_BE_BUILT; its attempt says why and starts the backoff.
+    ``quiet``: the fault was logged once for the pass (an executor out of reach)."""
     outcome.status, outcome.problem = LEFT_FOR_LATER, fault.problem
     outcome.message = (f"{fault}; left for later (tried again after "
                        f"{settings.retry_delay_minutes:g} min or more)")
-    logger.error("session %s: %s", outcome.identifier, outcome.message)
+    (logger.info if quiet else logger.error)("session %s: %s", outcome.identifier,
+                                              outcome.message)
     if attempt is not None:
         try:
             attempt.defer(f"{fault.problem}: {fault}")
