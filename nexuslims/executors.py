@@ -30,9 +30,13 @@ from nexuslims.workers import Failure, Limits, run_tasks
 
 logger = logging.getLogger(__name__)
 
-#: Worker deaths a task may be involved in before Dask gives it up (``KilledWorker``),
-#: for the clusters nexuslims starts itself; an existing cluster keeps its scheduler's.
-ALLOWED_FAILURES = 1
+#: The scheduler settings of the clusters nexuslims starts itself (an existing cluster
+#: keeps its own; docs/cluster.md recommends these): a task that killed two workers is
+#: given up (``KilledWorker``), like a poison file in the local pool; and a worker holds
+#: only the task it runs, so a file queued behind a poison one is not blamed for its
+#: worker's death.
+CLUSTER_CONFIG = {"distributed.scheduler.allowed-failures": 1,
+                  "distributed.scheduler.worker-saturation": 1.0}
 
 _ADDRESS = re.compile(r"^(tcp|tls|ws|wss|ucx)://[^/\s]+:\d+/?$")
 
@@ -142,8 +146,7 @@ class DaskExecutor:
             if choice.kind == "local-cluster":
                 from distributed import LocalCluster
 
-                with dask.config.set({"distributed.scheduler.allowed-failures":
-                                      ALLOWED_FAILURES}):
+                with dask.config.set(CLUSTER_CONFIG):
                     self.cluster = LocalCluster(
                         n_workers=choice.workers, threads_per_worker=1, processes=True,
                         dashboard_address=None, host="127.0.0.1",
@@ -175,7 +178,7 @@ class DaskExecutor:
         futures = {self.client.submit(func, *task, pure=False, retries=0): i
                    for i, task in enumerate(tasks)}
         try:
-            for future in as_completed(futures):
+            for future in as_completed(futures, loop=self.client.loop):
                 i = futures.pop(future)
                 try:
                     result = future.result()
