@@ -140,7 +140,8 @@ class DaskExecutor:
 
         self.choice = choice
         self.worker_root = choice.data_path
-        self.cluster = None
+        self.cluster: Any = None
+        self.client: Any = None
         where = choice.scheduler
         try:
             if choice.kind == "local-cluster":
@@ -154,11 +155,11 @@ class DaskExecutor:
                 where = self.cluster.scheduler_address
             self.client = Client(where if self.cluster is None else self.cluster,
                                  timeout=f"{choice.timeout}s", set_as_default=False)
-        except (OSError, TimeoutError) as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever it is, the pass cannot extract
             self.close()
-            raise ExecutorUnavailable(
-                f"{choice.describe()} could not be reached (NX_DASK_SCHEDULER): "
-                f"{_reason(exc)}") from None
+            what = ("could not be reached (NX_DASK_SCHEDULER)" if choice.kind == "dask"
+                    else "could not be started")
+            raise ExecutorUnavailable(f"{choice.describe()} {what}: {_reason(exc)}") from None
         try:
             self.client.wait_for_workers(1, timeout=choice.timeout)
         except (OSError, TimeoutError):

@@ -303,64 +303,6 @@ def local_pool(workers: int | None = None, limits: Limits | None = None) -> Loca
     return LocalPool(workers, limits, _pool_context, _start_worker)
 
 
-# -- on a Dask worker: plain data back, nothing written --------------------------------
-
-
-@dataclass
-class PlainFile:
-    """One file's extraction as a Dask worker hands it back: datasets (paths as the
-    worker sees them) and each dataset's preview PNG (None when none could be drawn)."""
-
-    datasets: list[Dataset]
-    previews: list[bytes | None]
-
-
-def _extract_plain(path: Path, instrument_root: Path, context: ExtractionContext,
-                   previews: bool) -> PlainFile:
-    """:func:`extract_one` on a worker that need not see NX_DATA_PATH: previews drawn in a
-    private temporary folder and returned as bytes; never raises for the file's sake."""
-    import tempfile
-
-    quiet_hyperspy()
-    with tempfile.TemporaryDirectory(prefix="nexuslims-") as tmp:
-        try:
-            datasets = extract_one(path, instrument_root, Path(tmp), context, previews,
-                                   sidecar=False)
-        except MemoryError:
-            datasets = _failed(Path(path), instrument_root, context,
-                               "ran out of memory on its Dask worker")
-        except Exception as exc:  # noqa: BLE001 - one bad file never fails the stage
-            logger.exception("extraction of %s failed", path)
-            datasets = _failed(Path(path), instrument_root, context,
-                               f"extraction failed: {exc}")
-        pngs = [d.preview.read_bytes() if d.preview is not None else None
-                for d in datasets]
-    for d in datasets:
-        d.preview = None
-    return PlainFile(datasets, pngs)
-
-
-def _store(plain: PlainFile, path: Path, data_root: Path | None) -> list[Dataset]:
-    """In the coordinator: a worker's :class:`PlainFile` as datasets of ``path`` (this
-    machine's path), with its previews and sidecar written under ``data_root``."""
-    datasets = plain.datasets
-    for d, png in zip(datasets, plain.previews, strict=True):
-        d.path = Path(os.path.abspath(path))
-        if png is None or data_root is None or d.preview_location is None:
-            continue
-        target = Path(data_root) / d.preview_location
-        try:
-            write_atomically(target, png)
-            d.preview = target
-        except OSError as exc:
-            d.preview_location = None
-            d.warnings.append(f"no preview: {type(exc).__name__}: {exc}")
-    if data_root is not None and datasets:
-        _write_sidecar(Path(data_root), datasets[0].location, datasets,
-                       datasets[0].extractor)
-    return datasets
-
-
 # -- in the coordinator ----------------------------------------------------------------
 
 
@@ -389,22 +331,24 @@ def extract_jobs(jobs: Sequence[FileJob], *, instrument_root: Path, data_root: P
     remote = getattr(executor, "remote", False)
     worker_root = getattr(executor, "worker_root", None) or root
     if remote:
+        from nexuslims.extraction_remote import PlainFile, extract_plain, store_plain
+
         tasks = [(_on_worker(job.path, root, worker_root), worker_root, job.context,
                   previews) for job in jobs]
-        func: Callable[..., Any] = _extract_plain
+        func: Callable[..., Any] = extract_plain
     else:
         tasks = [(job.path, root, data, job.context, previews) for job in jobs]
         func = _safe_extract_one
 
-    def collect(i: int, result: list[Dataset] | PlainFile | Failure) -> None:
+    def collect(i: int, result: Any) -> None:
         path = Path(jobs[i].path)
         if isinstance(result, Failure):
             logger.error("%s: %s", path, result.reason)
             result = _failed(path, root, jobs[i].context, result.reason)
             if data is not None:  # the worker was stopped before it wrote one
                 _write_sidecar(data, result[0].location, result, "basic")
-        elif isinstance(result, PlainFile):
-            result = _store(result, path, data)
+        elif remote and isinstance(result, PlainFile):
+            result = store_plain(result, path, data)
         on_file(i, result)
 
     executor.map(func, tasks, sizes=[_size(job.path) for job in jobs], on_result=collect)
