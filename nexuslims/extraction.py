@@ -333,8 +333,9 @@ def extract_jobs(jobs: Sequence[FileJob], *, instrument_root: Path, data_root: P
     if remote:
         from nexuslims.extraction_remote import PlainFile, extract_plain, store_plain
 
-        tasks = [(_on_worker(job.path, root, worker_root), worker_root, job.context,
-                  previews) for job in jobs]
+        tasks: list[tuple[Any, ...]] = [
+            (_on_worker(job.path, root, worker_root), worker_root, job.context, previews)
+            for job in jobs]
         func: Callable[..., Any] = extract_plain
     else:
         tasks = [(job.path, root, data, job.context, previews) for job in jobs]

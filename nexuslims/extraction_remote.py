@@ -64,7 +64,7 @@ def store_plain(plain: PlainFile, path: Path, data_root: Path | None) -> list[Da
         d.path = Path(os.path.abspath(path))
         if data_root is None:  # nothing is written: no preview to point at
             d.preview_location = None
-        if png is None or d.preview_location is None:
+        if png is None or data_root is None or d.preview_location is None:
             continue
         target = Path(data_root) / d.preview_location
         try:

@@ -384,7 +384,7 @@ class _Building:
     session: Session
     attempt: _Attempt
     outcome: SessionOutcome
-    answer: Reservation | None
+    answer: Reservation
     files: list[FoundFile]
     groups: list[list[FoundFile]]
     path: Path
