@@ -9,7 +9,10 @@ failure: one session's failure never stops the pass. A passing fault (disk full,
 locked, file store or calendar unreachable; see :mod:`nexuslims.faults`) leaves the
 session TO_BE_BUILT with a DEFERRED attempt and a backoff; only a session whose data or
 record is at fault becomes ERROR. Each instrument's folder is walked once per pass for
-all its waiting sessions; sessions with no files yet cost no database writes.
+all its waiting sessions; sessions with no files yet cost no database writes. The files
+of all started sessions are extracted together on one executor (``NX_EXECUTOR``: this
+machine's pool or a Dask cluster, :mod:`nexuslims.executors`), and each session is
+finished as soon as its own files are done.
 """
 
 from __future__ import annotations
