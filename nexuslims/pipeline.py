@@ -20,18 +20,23 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-import json
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nexuslims import db, progress
 from nexuslims.activities import cluster_mtimes, group_by_boundaries
 from nexuslims.atomic import write_atomically
+from nexuslims.attempts import (
+    LEFT_FOR_LATER,
+    Attempt,
+    conclude,
+    failed_session,
+    finish_interrupted,
+)
 from nexuslims.config import Settings
 from nexuslims.db import buildstate
 from nexuslims.due import (
@@ -42,18 +47,16 @@ from nexuslims.due import (
     no_files_message,
     waits_for_files,
 )
-from nexuslims.errors import NexusLIMSError
 from nexuslims.executors import ExecutorUnavailable, open_executor
 from nexuslims.export import Exporter, build_exporter
 from nexuslims.extraction import Dataset, FileJob, extract_jobs, local_pool
 from nexuslims.extractors.base import ExtractionContext
-from nexuslims.faults import Deferred, classify, environmental_text
+from nexuslims.faults import Deferred, environmental_text
 from nexuslims.files import FindResult, FoundFile
 from nexuslims.lock import clean_up_after_dead_passes
 from nexuslims.profiles import load_profile
 from nexuslims.record import Activity, build_record
 from nexuslims.recordindex import index_record
-from nexuslims.redact import redacted
 from nexuslims.reservations import (
     Harvester,
     NoConsent,
@@ -69,10 +72,6 @@ from nexuslims.validation import validate_record
 from nexuslims.workers import limits
 
 logger = logging.getLogger(__name__)
-events = logging.getLogger("nexuslims.events")
-
-LEFT_FOR_LATER = "TO_BE_BUILT"
-
 
 
 @dataclass
@@ -136,69 +135,6 @@ class PassSummary:
     @property
     def files(self) -> int:
         return sum(o.files for o in self.outcomes)
-
-
-class _Attempt:
-    """The build-history row of one attempt and its stages (nothing in a dry run)."""
-
-    def __init__(self, engine, session: Session, dry_run: bool):
-        self.engine, self.session, self.dry_run = engine, session, dry_run
-        self.id = None
-        if not dry_run:
-            self.id = self._record(db.start_attempt, engine, session.identifier,
-                                   session.instrument.pid)
-
-    def _record(self, write, *args, **kwargs):  # type: ignore[no-untyped-def]
-        """Write to the build history; a failure is logged, never the session's fault."""
-        try:
-            return write(*args, **kwargs)
-        except NexusLIMSError as exc:
-            logger.error("session %s: build history not recorded: %s",
-                         self.session.identifier, exc)
-            return None
-
-    @contextmanager
-    def stage(self, name: str, started: tuple[dt.datetime, float] | None = None,
-              ) -> Iterator[db.StageRecord]:
-        """Time a stage; record it as ok, or as error with the message, then re-raise.
-
-        ``started`` (clock, perf counter): the stage began before the block (extraction
-        runs for many sessions at once; each records it when its files are done).
-        """
-        begun, t0 = started or (dt.datetime.now(dt.UTC), time.perf_counter())
-        rec = db.StageRecord(name=name, started=begun, finished=begun, status="ok")
-        try:
-            yield rec
-        except Exception as exc:
-            rec.status, rec.error = "error", _message(exc)
-            raise
-        except KeyboardInterrupt as exc:  # SIGINT/SIGTERM (nexuslims.interrupt)
-            rec.status, rec.error = db.INTERRUPTED, str(exc) or "interrupted"
-            raise
-        finally:
-            rec.finished = dt.datetime.now(dt.UTC)
-            seconds = time.perf_counter() - t0
-            events.info(json.dumps({
-                "event": "stage", "session": self.session.identifier, "stage": name,
-                "status": rec.status, "seconds": round(seconds, 4), "files": rec.files_found,
-                "datasets": rec.datasets, "failures": rec.failures, "error": rec.error}))
-            if self.id is not None:
-                self._record(db.record_stage, self.engine, self.id, rec)
-
-    def finish(self, status: str, record_path: Path | None = None,
-               error: str | None = None) -> None:
-        if self.id is not None:
-            self._record(db.finish_attempt, self.engine, self.id, status,
-                         record_path=str(record_path) if record_path else None, error=error)
-
-    def defer(self, error: str) -> None:
-        if self.id is not None:
-            self._record(db.finish_attempt, self.engine, self.id, buildstate.DEFERRED,
-                         error=error)
-
-    def discard(self) -> None:
-        if self.id is not None:
-            self._record(db.delete_attempt, self.engine, self.id)
 
 
 def run_pass(settings: Settings, *, dry_run: bool = False,
@@ -385,7 +321,7 @@ class _Building:
     """A started session whose files are being extracted: what finishing it needs."""
 
     session: Session
-    attempt: _Attempt
+    attempt: Attempt
     outcome: SessionOutcome
     answer: Reservation
     files: list[FoundFile]
@@ -427,9 +363,9 @@ def start_session(engine, settings: Settings, session: Session,
                            "left for later")
         logger.warning("session %s: %s", session.identifier, outcome.message)
         return outcome
-    attempt: _Attempt | None = None
+    attempt: Attempt | None = None
     try:
-        attempt = _Attempt(engine, session, dry_run)
+        attempt = Attempt(engine, session, dry_run)
         root = settings.instrument_data_path / session.instrument.filestore_path
         with attempt.stage("find_files") as rec:
             if found is None:
@@ -453,10 +389,10 @@ def start_session(engine, settings: Settings, session: Session,
         if isinstance(answer, NoReservation | NoConsent):
             status = Status.NO_RESERVATION if isinstance(answer, NoReservation) \
                 else Status.NO_CONSENT
-            return _conclude(engine, attempt, outcome, status, message=answer.reason)
+            return conclude(engine, attempt, outcome, status, message=answer.reason)
 
         if not found.files:
-            return _conclude(engine, attempt, outcome, Status.NO_FILES_FOUND,
+            return conclude(engine, attempt, outcome, Status.NO_FILES_FOUND,
                              message=no_files_message(root, session, found.nearby))
 
         with attempt.stage("cluster") as rec:
@@ -477,10 +413,10 @@ def start_session(engine, settings: Settings, session: Session,
                          context, datasets=[[] for _ in found.files], left=len(found.files))
     except KeyboardInterrupt as exc:
         # The pass is being stopped: the session stays TO_BE_BUILT for the next one.
-        _finish_interrupted(attempt, session, exc)
+        finish_interrupted(attempt, session, exc)
         raise
     except Exception as exc:  # one session's failure never stops the pass
-        return _failed_session(engine, attempt, outcome, exc, settings)
+        return failed_session(engine, attempt, outcome, exc, settings)
 
 
 def _extract_and_finish(engine, settings: Settings, building: list[_Building],
@@ -557,7 +493,7 @@ def finish_session(engine, settings: Settings, b: _Building, exporter: Exporter,
                 rec.status = "error"
                 rec.error = "; ".join(f"line {p.line}: {p.message}" for p in problems[:20])
         if problems:
-            return _conclude(engine, attempt, outcome, Status.ERROR,
+            return conclude(engine, attempt, outcome, Status.ERROR,
                              message=f"record does not validate: {rec.error}")
 
         with attempt.stage("export") as rec:
@@ -571,13 +507,13 @@ def finish_session(engine, settings: Settings, b: _Building, exporter: Exporter,
                 rec.status, rec.error = "error", exported.message
             if exported.status == Status.BUILT_NOT_EXPORTED:
                 outcome.problem = "destination"
-        return _conclude(engine, attempt, outcome, exported.status, record_path=b.path,
+        return conclude(engine, attempt, outcome, exported.status, record_path=b.path,
                          message=exported.message)
     except KeyboardInterrupt as exc:
-        _finish_interrupted(attempt, session, exc)
+        finish_interrupted(attempt, session, exc)
         raise
     except Exception as exc:  # one session's failure never stops the pass
-        return _failed_session(engine, attempt, outcome, exc, settings,
+        return failed_session(engine, attempt, outcome, exc, settings,
                                quiet=isinstance(exc, ExecutorUnavailable))
 
 
@@ -589,30 +525,7 @@ def _interrupted(b: _Building, exc: KeyboardInterrupt) -> None:
         with contextlib.suppress(KeyboardInterrupt), b.attempt.stage("extract",
                                                                      started=b.started):
             raise exc
-    _finish_interrupted(b.attempt, b.session, exc)
-
-
-def _finish_interrupted(attempt: _Attempt | None, session: Session,
-                        exc: KeyboardInterrupt) -> None:
-    # The pass is being stopped: the session stays TO_BE_BUILT for the next one.
-    logger.warning("session %s: %s; left for the next pass", session.identifier, exc)
-    if attempt is None:
-        return
-    try:
-        attempt.finish(db.INTERRUPTED, error=str(exc) or "interrupted")
-    except NexusLIMSError as failed:
-        logger.error("session %s: could not record the interruption: %s",
-                     session.identifier, failed)
-
-
-def _failed_session(engine, attempt: _Attempt | None, outcome: SessionOutcome,
-                    exc: Exception, settings: Settings, *, quiet: bool = False,
-                    ) -> SessionOutcome:
-    deferred = classify(exc)
-    if deferred is not None:
-        return _defer(attempt, outcome, deferred, settings, quiet=quiet)
-    logger.exception("session %s failed", outcome.identifier)
-    return _conclude(engine, attempt, outcome, Status.ERROR, message=_message(exc))
+    finish_interrupted(b.attempt, b.session, exc)
 
 
 def _waiting_for_files(session: Session, settings: Settings) -> SessionOutcome:
@@ -622,7 +535,6 @@ def _waiting_for_files(session: Session, settings: Settings) -> SessionOutcome:
         start=session.start.astimezone(tz), end=session.end.astimezone(tz),
         message=(f"no files yet; will look again until {settings.file_delay_days:g} days "
                  "after the session end"), waiting=True)
-
 
 
 def _skipped(session: Session, reason: str) -> SessionOutcome:
@@ -709,42 +621,6 @@ def _activities(groups: list[list[FoundFile]], datasets: list[Dataset],
     return activities
 
 
-def _conclude(engine, attempt: _Attempt | None, outcome: SessionOutcome, status: str, *,
-              message: str | None = None, record_path: Path | None = None) -> SessionOutcome:
-    outcome.status, outcome.message = status, redacted(message)
-    if attempt is None or attempt.dry_run:
-        return outcome
-    attempt.finish(status, record_path=record_path, error=message)
-    try:
-        db.set_session_status(engine, outcome.identifier, outcome.instrument, status)
-    except NexusLIMSError as exc:
-        logger.error("session %s: could not record status %s: %s",
-                     outcome.identifier, status, exc)
-        # What the database says is what the next pass acts on: the session is still
-        # TO_BE_BUILT there and will be built again (its record path is its own).
-        outcome.message = f"{status} not recorded: {redacted(str(exc))}"
-        outcome.status, outcome.problem = LEFT_FOR_LATER, "environment"
-    return outcome
-
-
-def _defer(attempt: _Attempt | None, outcome: SessionOutcome, fault: Deferred,
-           settings: Settings, *, quiet: bool = False) -> SessionOutcome:
-    """Leave the session TO_BE_BUILT; its attempt says why and starts the backoff.
-    ``quiet``: the fault was logged once for the pass (an executor out of reach)."""
-    outcome.status, outcome.problem = LEFT_FOR_LATER, fault.problem
-    outcome.message = (f"{fault}; left for later (tried again after "
-                       f"{settings.retry_delay_minutes:g} min or more)")
-    (logger.info if quiet else logger.error)("session %s: %s", outcome.identifier,
-                                              outcome.message)
-    if attempt is not None:
-        try:
-            attempt.defer(f"{fault.problem}: {fault}")
-        except NexusLIMSError as exc:
-            logger.error("session %s: could not record the deferral: %s",
-                         outcome.identifier, exc)
-    return outcome
-
-
 def _progress_logger(session: Session) -> Callable[[int, int], None]:
     last = [0.0]
 
@@ -762,8 +638,3 @@ def _relative(path: Path, root: Path) -> str:
         return path.relative_to(root).as_posix()
     except ValueError:
         return path.as_posix()
-
-
-def _message(exc: BaseException) -> str:
-    text = str(exc) or exc.__class__.__name__
-    return text if isinstance(exc, NexusLIMSError) else f"{exc.__class__.__name__}: {text}"
