@@ -111,6 +111,7 @@ def plugin(dask_cluster, monkeypatch):
     registry.reload()
 
 
+@pytest.mark.slow
 def test_a_pass_on_the_cluster_gives_the_records_of_the_local_pool(dask_cluster, tmp_path,
                                                                    corpus):
     local, _ = make_site(tmp_path / "local", corpus, two_sessions=True)
@@ -195,6 +196,7 @@ def test_a_reader_that_kills_its_workers_gives_a_dataset_with_an_error(dask_clus
     dask_cluster.wait_for_workers()
 
 
+@pytest.mark.slow
 def test_an_unreachable_scheduler_leaves_the_sessions_for_the_next_pass(dask_cluster,
                                                                         tmp_path, corpus):
     nowhere = f"tcp://127.0.0.1:{free_port()}"
@@ -226,6 +228,7 @@ def test_an_unreachable_scheduler_leaves_the_sessions_for_the_next_pass(dask_clu
     assert statuses(settings) == {"s1": Status.COMPLETED, "s2": Status.COMPLETED}
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_a_stopped_pass_cancels_its_tasks_on_the_cluster(dask_cluster, tmp_path):
     slow = {f"slow{i}.fault": f"pid {tmp_path / f'worker{i}.pid'} 120" for i in range(2)}
@@ -259,6 +262,7 @@ def test_a_stopped_pass_cancels_its_tasks_on_the_cluster(dask_cluster, tmp_path)
         engine.dispose()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_local_n_starts_a_cluster_for_the_pass_and_stops_it(tmp_path, corpus):
     pytest.importorskip("distributed")
