@@ -29,9 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from nexuslims.atomic import write_atomically
+from nexuslims.executors import Executor, LocalPool
 from nexuslims.extractors._quiet import quiet_hyperspy
 from nexuslims.extractors.base import ExtractedDataset, ExtractionContext
-from nexuslims.workers import Failure, Limits, run_tasks
+from nexuslims.workers import Failure, Limits
 
 logger = logging.getLogger(__name__)
 
@@ -124,8 +125,11 @@ def extract_one(
     data_root: Path | None,
     context: ExtractionContext,
     previews: bool = True,
+    *,
+    sidecar: bool = True,
 ) -> list[Dataset]:
-    """Extract one file: datasets, and (with ``data_root``) its sidecar and previews."""
+    """Extract one file: datasets, and (with ``data_root``) its previews and (with
+    ``sidecar``) its sidecar."""
     from nexuslims.extractors.registry import extract
 
     path = Path(path)
@@ -169,7 +173,7 @@ def extract_one(
                 sources=dict(ds.sources),
             )
         )
-    if data_root is not None:
+    if data_root is not None and sidecar:
         _write_sidecar(Path(data_root), location, out,
                        out[0].extractor if out else _chosen(path))
     return out
@@ -283,6 +287,84 @@ def _pool_context() -> Any:
     return context
 
 
+def local_pool(workers: int | None = None, limits: Limits | None = None) -> LocalPool:
+    """This machine's pool of extraction workers (``NX_EXECUTOR=local``).
+
+    ``workers`` defaults to ``min(4, os.cpu_count())``; 0 reads in this process, without
+    time or memory limits. ``limits`` defaults to :class:`Limits` with the memory
+    ceiling at most half the machine's memory.
+    """
+    if workers is None:
+        workers = min(MAX_DEFAULT_WORKERS, os.cpu_count() or 1)
+    if limits is None:
+        from nexuslims.workers import default_memory_mb
+
+        limits = Limits(memory_mb=default_memory_mb())
+    return LocalPool(workers, limits, _pool_context, _start_worker)
+
+
+# -- in the coordinator ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileJob:
+    """One file to extract, and what its extractor may know (its session's instrument)."""
+
+    path: Path
+    context: ExtractionContext
+
+
+def extract_jobs(jobs: Sequence[FileJob], *, instrument_root: Path, data_root: Path | None,
+                 executor: Executor, on_file: Callable[[int, list[Dataset]], None],
+                 previews: bool = True) -> None:
+    """Extract every job's file on ``executor``; ``on_file(i, datasets)`` as each is done.
+
+    The coordinator's side of the stage: here it is decided which files are submitted,
+    and here (for a Dask executor) their previews and sidecars are written, so workers
+    only read. Files of many sessions go in one call, so workers stay busy across
+    sessions. ``on_file`` runs in this process, in completion order; a file that could
+    not be read within the limits, or that killed its workers, gets one basic dataset
+    whose ``error`` says why (and a sidecar saying so).
+    """
+    root = Path(instrument_root)
+    data = Path(data_root) if data_root is not None else None
+    remote = getattr(executor, "remote", False)
+    worker_root = getattr(executor, "worker_root", None) or root
+    if remote:
+        from nexuslims.extraction_remote import PlainFile, extract_plain, store_plain
+
+        tasks: list[tuple[Any, ...]] = [
+            (_on_worker(job.path, root, worker_root), worker_root, job.context, previews)
+            for job in jobs]
+        func: Callable[..., Any] = extract_plain
+    else:
+        tasks = [(job.path, root, data, job.context, previews) for job in jobs]
+        func = _safe_extract_one
+
+    def collect(i: int, result: Any) -> None:
+        path = Path(jobs[i].path)
+        if isinstance(result, Failure):
+            logger.error("%s: %s", path, result.reason)
+            result = _failed(path, root, jobs[i].context, result.reason)
+            if data is not None:  # the worker was stopped before it wrote one
+                _write_sidecar(data, result[0].location, result, "basic")
+        elif remote and isinstance(result, PlainFile):
+            result = store_plain(result, path, data)
+        on_file(i, result)
+
+    executor.map(func, tasks, sizes=[_size(job.path) for job in jobs], on_result=collect)
+
+
+def _on_worker(path: Path, root: Path, worker_root: Path) -> Path:
+    """``path`` (under ``root`` here) as a worker sees it, under ``worker_root``."""
+    if worker_root == root:
+        return Path(path)
+    try:
+        return worker_root / Path(os.path.abspath(path)).relative_to(os.path.abspath(root))
+    except ValueError:
+        return Path(path)
+
+
 def extract_files(
     files: Sequence[Path],
     *,
@@ -293,6 +375,7 @@ def extract_files(
     workers: int | None = None,
     limits: Limits | None = None,
     progress: Callable[[int, int], None] | None = None,
+    executor: Executor | None = None,
 ) -> list[Dataset]:
     """Extract metadata (and previews) of ``files``; datasets in input order.
 
@@ -316,6 +399,8 @@ def extract_files(
         the memory ceiling at most half the machine's memory).
     progress
         Called with ``(files done, files total)`` after each file.
+    executor
+        Where files are read (default: :func:`local_pool` of ``workers`` and ``limits``).
 
     Returns
     -------
@@ -324,42 +409,20 @@ def extract_files(
         ``.emi``) contributes none. A file that could not be read within the limits, or
         that killed two workers, has one basic dataset whose ``error`` says why.
     """
-    paths = [Path(f) for f in files]
-    total = len(paths)
-    if workers is None:
-        workers = min(MAX_DEFAULT_WORKERS, os.cpu_count() or 1)
-    root = Path(instrument_root)
-    args = [(p, root, data_root and Path(data_root), context, previews) for p in paths]
-    results: list[list[Dataset]] = [[] for _ in paths]
+    jobs = [FileJob(Path(f), context) for f in files]
+    results: list[list[Dataset]] = [[] for _ in jobs]
     done = 0
 
-    def collect(i: int, result: list[Dataset] | Failure) -> None:
+    def collect(i: int, datasets: list[Dataset]) -> None:
         nonlocal done
-        if isinstance(result, Failure):
-            logger.error("%s: %s", paths[i], result.reason)
-            result = _failed(paths[i], root, context, result.reason)
-            if data_root is not None:  # the worker was stopped before it wrote one
-                _write_sidecar(Path(data_root), result[0].location, result, "basic")
-        results[i] = result
+        results[i] = datasets
         done += 1
         if progress:
-            progress(done, total)
+            progress(done, len(jobs))
 
-    if workers <= 0:
-        for i, job in enumerate(args):
-            try:
-                collect(i, _safe_extract_one(*job))
-            except MemoryError:
-                collect(i, Failure("ran out of memory"))
-    elif total:
-        if limits is None:
-            from nexuslims.workers import default_memory_mb
-
-            limits = Limits(memory_mb=default_memory_mb())
-        # One file per task; a pool costs only forks once the fork server is up.
-        run_tasks(_safe_extract_one, args, context=_pool_context(),
-                  workers=min(workers, total), limits=limits, sizes=[_size(p) for p in paths],
-                  on_result=collect, initializer=_start_worker)
+    extract_jobs(jobs, instrument_root=instrument_root, data_root=data_root,
+                 executor=executor or local_pool(workers, limits), on_file=collect,
+                 previews=previews)
     return [ds for group in results for ds in group]
 
 
