@@ -69,6 +69,8 @@ class Settings:
     """Seconds one file may take to extract, and as much again per GB (0: no limit)."""
     extract_memory_mb: int | None = None
     """Memory ceiling per extraction worker in MB (None: the default; 0: no limit)."""
+    extract_cache: bool = True
+    """Reuse the sidecars and previews of files unchanged since an earlier build."""
     deprecated_names: tuple[str, ...] = field(default=(), compare=False)
     env: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     """Every variable seen (environment over .env), for plug-ins that read their own
@@ -250,6 +252,10 @@ def load_settings(env: Mapping[str, str], needs: frozenset[str] = NEEDS_ALL) -> 
     extract_memory = int(number_setting(env, "NX_EXTRACT_MEMORY_MB", 0, problems, minimum=0,
                                         whole=True, expects="a whole number of MB >= 0 "
                                         "(0 = no limit)")) if raw_memory else None
+    raw_cache = env.get("NX_EXTRACT_CACHE", "on").strip().lower() or "on"
+    if raw_cache not in ("on", "off"):
+        problems.append(f"NX_EXTRACT_CACHE={raw_cache}: expects 'on' (reuse the sidecars of "
+                        "unchanged files) or 'off' (read every file on every build)")
 
     if problems:
         raise ConfigError(problems)
@@ -268,6 +274,7 @@ def load_settings(env: Mapping[str, str], needs: frozenset[str] = NEEDS_ALL) -> 
         extract_workers=workers,
         extract_timeout=extract_timeout,
         extract_memory_mb=extract_memory,
+        extract_cache=raw_cache != "off",
         deprecated_names=tuple(deprecated),
         env=env,
     )

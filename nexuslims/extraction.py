@@ -7,7 +7,8 @@ For each file the extractor registry answers (it never raises); the stage writes
   ``os.replace``): ``{"file", "extractor", "datasets": [{"name", "dataset_type",
   "nx_meta", "unreliable", "warnings", "error", "preview", "fields"}]}``; ``fields`` is
   the machine-readable form (value, unit, file key, EM Glossary term: see
-  :mod:`nexuslims.extractors.fields`);
+  :mod:`nexuslims.extractors.fields`); after a clean extraction also ``"fingerprint"``, what
+  the extraction cache (:mod:`nexuslims.extraction_cache`) compares to reuse it;
 - ``<relative path>.thumb.png`` for a single dataset, ``<relative path>.<i>.thumb.png``
   (1-based) for the i-th of several.
 
@@ -26,12 +27,15 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nexuslims.atomic import write_atomically
 from nexuslims.extractors._quiet import quiet_hyperspy
 from nexuslims.extractors.base import ExtractedDataset, ExtractionContext
 from nexuslims.workers import Failure, Limits, run_tasks
+
+if TYPE_CHECKING:
+    from nexuslims.extraction_cache import CacheUse
 
 logger = logging.getLogger(__name__)
 
@@ -124,8 +128,13 @@ def extract_one(
     data_root: Path | None,
     context: ExtractionContext,
     previews: bool = True,
+    fingerprint: dict[str, Any] | None = None,
 ) -> list[Dataset]:
-    """Extract one file: datasets, and (with ``data_root``) its sidecar and previews."""
+    """Extract one file: datasets, and (with ``data_root``) its sidecar and previews.
+
+    ``fingerprint`` (:mod:`nexuslims.extraction_cache`) goes into the sidecar if the
+    extraction is clean, so that a later build may reuse it.
+    """
     from nexuslims.extractors.registry import extract
 
     path = Path(path)
@@ -171,13 +180,14 @@ def extract_one(
         )
     if data_root is not None:
         _write_sidecar(Path(data_root), location, out,
-                       out[0].extractor if out else _chosen(path))
+                       out[0].extractor if out else _chosen(path), fingerprint=fingerprint)
     return out
 
 
 def _write_sidecar(data_root: Path, location: str, datasets: list[Dataset],
-                   extractor: str) -> None:
+                   extractor: str, fingerprint: dict[str, Any] | None = None) -> None:
     """``<location>.json`` under ``data_root``, atomically; notes a failure on the datasets."""
+    from nexuslims import extraction_cache
     from nexuslims.extractors.fields import field_records
 
     sidecar = data_root / (location + ".json")
@@ -198,6 +208,10 @@ def _write_sidecar(data_root: Path, location: str, datasets: list[Dataset],
             for d in datasets
         ],
     }
+    # Extraction cache (issue 12): only a clean extraction is stamped for reuse.
+    stamp = extraction_cache.storable(fingerprint, datasets)
+    if stamp is not None:
+        body[extraction_cache.KEY] = stamp
     try:
         # A name that is not UTF-8 holds lone surrogates: written as JSON \udcXX escapes.
         write_atomically(sidecar, json.dumps(body, indent=1, ensure_ascii=False,
@@ -293,6 +307,7 @@ def extract_files(
     workers: int | None = None,
     limits: Limits | None = None,
     progress: Callable[[int, int], None] | None = None,
+    cache: CacheUse | None = None,
 ) -> list[Dataset]:
     """Extract metadata (and previews) of ``files``; datasets in input order.
 
@@ -316,6 +331,10 @@ def extract_files(
         the memory ceiling at most half the machine's memory).
     progress
         Called with ``(files done, files total)`` after each file.
+    cache
+        Reuse the sidecars and previews of files unchanged since they were written
+        (:mod:`nexuslims.extraction_cache`), unless ``cache.enabled`` is false; the
+        counts of reused and read files are set on it. None reads every file.
 
     Returns
     -------
@@ -329,12 +348,27 @@ def extract_files(
     if workers is None:
         workers = min(MAX_DEFAULT_WORKERS, os.cpu_count() or 1)
     root = Path(instrument_root)
-    args = [(p, root, data_root and Path(data_root), context, previews) for p in paths]
-    results: list[list[Dataset]] = [[] for _ in paths]
-    done = 0
+    # --- extraction cache (issue 12): unchanged files come from their sidecars; only
+    # `todo` is read below, each file's fingerprint travels to its sidecar. -------------
+    from nexuslims import extraction_cache
 
-    def collect(i: int, result: list[Dataset] | Failure) -> None:
+    plan = extraction_cache.plan(paths, instrument_root=root, data_root=data_root,
+                                 context=context, previews=previews,
+                                 reuse=cache is not None and cache.enabled)
+    todo = plan.todo
+    if cache is not None:
+        cache.reused, cache.extracted = len(plan.reused), len(todo)
+    results: list[list[Dataset]] = [plan.reused.get(i, []) for i in range(total)]
+    args = [(paths[i], root, data_root and Path(data_root), context, previews,
+             plan.fingerprints[i]) for i in todo]
+    done = len(plan.reused)
+    if done and progress:
+        progress(done, total)
+    # --- end of the extraction cache's part -------------------------------------------
+
+    def collect(j: int, result: list[Dataset] | Failure) -> None:
         nonlocal done
+        i = todo[j]
         if isinstance(result, Failure):
             logger.error("%s: %s", paths[i], result.reason)
             result = _failed(paths[i], root, context, result.reason)
@@ -351,14 +385,15 @@ def extract_files(
                 collect(i, _safe_extract_one(*job))
             except MemoryError:
                 collect(i, Failure("ran out of memory"))
-    elif total:
+    elif args:
         if limits is None:
             from nexuslims.workers import default_memory_mb
 
             limits = Limits(memory_mb=default_memory_mb())
         # One file per task; a pool costs only forks once the fork server is up.
         run_tasks(_safe_extract_one, args, context=_pool_context(),
-                  workers=min(workers, total), limits=limits, sizes=[_size(p) for p in paths],
+                  workers=min(workers, len(args)), limits=limits,
+                  sizes=[_size(paths[i]) for i in todo],
                   on_result=collect, initializer=_start_worker)
     return [ds for group in results for ds in group]
 

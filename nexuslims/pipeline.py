@@ -41,6 +41,7 @@ from nexuslims.due import (
 from nexuslims.errors import NexusLIMSError
 from nexuslims.export import Exporter, build_exporter
 from nexuslims.extraction import Dataset, extract_files
+from nexuslims.extraction_cache import CacheUse
 from nexuslims.extractors.base import ExtractionContext
 from nexuslims.faults import Deferred, classify, environmental_text
 from nexuslims.files import FindResult, FoundFile
@@ -86,6 +87,8 @@ class SessionOutcome:
     """File locations per activity."""
     datasets: int = 0
     failures: int = 0
+    reused: int = 0
+    """Files whose datasets came from the extraction cache, not from reading them."""
     record_path: Path | None = None
     reservation: Reservation | None = None
     message: str | None = None
@@ -400,6 +403,7 @@ def build_session(engine, settings: Settings, session: Session,
             return outcome
 
         with attempt.stage("extract") as rec:
+            cache = CacheUse(enabled=settings.extract_cache)
             datasets = extract_files(
                 [f.path for f in found.files],
                 instrument_root=settings.instrument_data_path,
@@ -410,7 +414,10 @@ def build_session(engine, settings: Settings, session: Session,
                 workers=settings.extract_workers,
                 limits=limits(settings.extract_timeout, settings.extract_memory_mb),
                 progress=_progress_logger(session),
+                cache=cache,
             )
+            outcome.reused = cache.reused
+            logger.info("session %s: %s", session.identifier, cache.summary())
             rec.files_found = len(found.files)
             rec.datasets = outcome.datasets = len(datasets)
             rec.failures = outcome.failures = sum(d.error is not None for d in datasets)
