@@ -418,6 +418,9 @@ def build_session(engine, settings: Settings, session: Session,
             )
             outcome.reused = cache.reused
             logger.info("session %s: %s", session.identifier, cache.summary())
+            events.info(json.dumps({"event": "extraction_cache", "session": session.identifier,
+                                    "enabled": cache.enabled, "reused": cache.reused,
+                                    "extracted": cache.extracted}))
             rec.files_found = len(found.files)
             rec.datasets = outcome.datasets = len(datasets)
             rec.failures = outcome.failures = sum(d.error is not None for d in datasets)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import json
 import os
 import shutil
 import sys
@@ -159,6 +160,11 @@ def test_a_rebuilt_session_reads_no_file_again_and_gets_the_same_record(world):
     assert world.record() == first
     logs = "".join(p.read_text() for p in (world.data / "logs").rglob("*.log"))
     assert "session s1: 5 files: 4 reused from cache, 1 extracted" in logs
+    events = [json.loads(line) for p in (world.data / "logs").rglob("events.jsonl")
+              for line in p.read_text().splitlines()]
+    counts = [(e["reused"], e["extracted"]) for e in events if e["event"] == "extraction_cache"]
+    # (Both passes run in this process: the second writes its events to both logs.)
+    assert counts[0] == (0, 5) and set(counts[1:]) == {(4, 1)}
 
 
 @pytest.mark.slow
