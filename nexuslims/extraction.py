@@ -191,7 +191,7 @@ def _write_sidecar(data_root: Path, location: str, datasets: list[Dataset],
     from nexuslims.extractors.fields import field_records
 
     sidecar = data_root / (location + ".json")
-    body = {
+    body: dict[str, Any] = {
         "file": location,
         "extractor": extractor,
         "datasets": [
