@@ -15,6 +15,8 @@ gets its datasets from the sidecar; nothing reads the file. The fingerprint hold
   (:data:`READER_LIBRARIES`), and every installed extractor and preview plug-in with
   its distribution's version. Installing or upgrading any of them re-reads every file
   once: which plug-in reads a file can change when one is added.
+  These are the coordinating process's versions: extraction workers elsewhere (a Dask
+  cluster) must run the same ones, as Dask itself expects.
 
 A missing, unreadable or corrupt sidecar, a different fingerprint or a missing preview
 PNG means the file is read again. A file any of whose datasets has an error (a reader
