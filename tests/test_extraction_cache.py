@@ -91,3 +91,29 @@ def test_a_file_that_could_not_be_read_is_not_stamped_and_is_read_again(images, 
     again = CacheUse()
     extract(images, data, again)
     assert (again.reused, again.extracted) == (1, 1)
+
+
+@pytest.mark.slow
+def test_a_file_that_killed_its_worker_is_not_stamped_and_is_tried_again(tmp_path, monkeypatch):
+    from nexuslims.extractors import registry
+    from nexuslims.workers import Limits
+    from tests.faulty_plugin import install_for_this_process, make_plugin_site
+
+    install_for_this_process(make_plugin_site(tmp_path / "site"), monkeypatch)
+    try:
+        folder, data = tmp_path / "in", tmp_path / "data"
+        folder.mkdir()
+        (folder / "crash.fault").write_text("exit")  # os._exit in the worker, every time
+        (folder / "fine.fault").write_text("ok")
+        files = sorted(folder.iterdir())
+        for attempt in (1, 2):
+            use = CacheUse()
+            datasets = extract_files(files, instrument_root=folder, data_root=data,
+                                     context=CTX, workers=1, cache=use,
+                                     limits=Limits(timeout=60, memory_mb=0))
+            assert datasets[0].error and datasets[1].error is None
+            assert (use.reused, use.extracted) == ((0, 2) if attempt == 1 else (1, 1))
+            assert "fingerprint" not in json.loads((data / "crash.fault.json").read_text())
+    finally:
+        monkeypatch.undo()
+        registry.reload()
