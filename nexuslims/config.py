@@ -72,6 +72,8 @@ class Settings:
     """Memory ceiling per extraction worker in MB (None: the default; 0: no limit)."""
     executor: ExecutorChoice = field(default_factory=ExecutorChoice)
     """Where files are extracted: NX_EXECUTOR and the NX_DASK_* settings."""
+    extract_cache: bool = True
+    """Reuse the sidecars and previews of files unchanged since an earlier build."""
     deprecated_names: tuple[str, ...] = field(default=(), compare=False)
     env: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     """Every variable seen (environment over .env), for plug-ins that read their own
@@ -254,6 +256,10 @@ def load_settings(env: Mapping[str, str], needs: frozenset[str] = NEEDS_ALL) -> 
                                         whole=True, expects="a whole number of MB >= 0 "
                                         "(0 = no limit)")) if raw_memory else None
     executor = executor_setting(env, problems)
+    raw_cache = env.get("NX_EXTRACT_CACHE", "on").strip().lower() or "on"
+    if raw_cache not in ("on", "off"):
+        problems.append(f"NX_EXTRACT_CACHE={raw_cache}: expects 'on' (reuse the sidecars of "
+                        "unchanged files) or 'off' (read every file on every build)")
 
     if problems:
         raise ConfigError(problems)
@@ -273,6 +279,7 @@ def load_settings(env: Mapping[str, str], needs: frozenset[str] = NEEDS_ALL) -> 
         extract_timeout=extract_timeout,
         extract_memory_mb=extract_memory,
         executor=executor,
+        extract_cache=raw_cache != "off",
         deprecated_names=tuple(deprecated),
         env=env,
     )

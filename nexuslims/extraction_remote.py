@@ -13,6 +13,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from nexuslims.atomic import write_atomically
 from nexuslims.extraction import Dataset, _failed, _write_sidecar, extract_one
@@ -56,7 +57,8 @@ def extract_plain(path: Path, instrument_root: Path, context: ExtractionContext,
     return PlainFile(datasets, pngs)
 
 
-def store_plain(plain: PlainFile, path: Path, data_root: Path | None) -> list[Dataset]:
+def store_plain(plain: PlainFile, path: Path, data_root: Path | None,
+                fingerprint: dict[str, Any] | None = None) -> list[Dataset]:
     """In the coordinator: a worker's :class:`PlainFile` as datasets of ``path`` (this
     machine's path), with its previews and sidecar written under ``data_root``."""
     datasets = plain.datasets
@@ -75,5 +77,5 @@ def store_plain(plain: PlainFile, path: Path, data_root: Path | None) -> list[Da
             d.warnings.append(f"no preview: {type(exc).__name__}: {exc}")
     if data_root is not None and datasets:
         _write_sidecar(Path(data_root), datasets[0].location, datasets,
-                       datasets[0].extractor)
+                       datasets[0].extractor, fingerprint=fingerprint)
     return datasets

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import json
 import logging
 import re
 import time
@@ -50,6 +51,7 @@ from nexuslims.due import (
 from nexuslims.executors import ExecutorUnavailable, open_executor
 from nexuslims.export import Exporter, build_exporter
 from nexuslims.extraction import Dataset, FileJob, extract_jobs, local_pool
+from nexuslims.extraction_cache import CacheUse
 from nexuslims.extractors.base import ExtractionContext
 from nexuslims.faults import Deferred, environmental_text
 from nexuslims.files import FindResult, FoundFile
@@ -72,6 +74,7 @@ from nexuslims.validation import validate_record
 from nexuslims.workers import limits
 
 logger = logging.getLogger(__name__)
+events = logging.getLogger("nexuslims.events")
 
 
 @dataclass
@@ -90,6 +93,8 @@ class SessionOutcome:
     """File locations per activity."""
     datasets: int = 0
     failures: int = 0
+    reused: int = 0
+    """Files whose datasets came from the extraction cache, not from reading them."""
     record_path: Path | None = None
     reservation: Reservation | None = None
     message: str | None = None
@@ -335,6 +340,8 @@ class _Building:
     started: tuple[dt.datetime, float] | None = None
     """When its extraction began (clock, perf counter)."""
     finishing: bool = False
+    reused: int = 0
+    """Of its files, how many the extraction cache gave back without reading them."""
 
 
 def start_session(engine, settings: Settings, session: Session,
@@ -435,6 +442,10 @@ def _extract_and_finish(engine, settings: Settings, building: list[_Building],
         if b.left == 0:
             done(finish_session(engine, settings, b, exporter))
 
+    def on_plan(reused: set[int]) -> None:
+        for i in reused:
+            owner[i][0].reused += 1
+
     started = (dt.datetime.now(dt.UTC), time.perf_counter())
     for b in building:
         b.started = started
@@ -446,7 +457,8 @@ def _extract_and_finish(engine, settings: Settings, building: list[_Building],
                                      limits(settings.extract_timeout,
                                             settings.extract_memory_mb)))
         extract_jobs(jobs, instrument_root=settings.instrument_data_path,
-                     data_root=settings.data_path, executor=executor, on_file=on_file)
+                     data_root=settings.data_path, executor=executor, on_file=on_file,
+                     reuse=settings.extract_cache, on_plan=on_plan)
     except Exception as exc:  # the executor failed (a cluster out of reach): not the files'
         if isinstance(exc, ExecutorUnavailable):
             logger.error("extraction: %s; %d session(s) left for later", exc,
@@ -473,6 +485,12 @@ def finish_session(engine, settings: Settings, b: _Building, exporter: Exporter,
             if failed is not None:
                 raise failed
             datasets = [d for group in b.datasets for d in group]
+            outcome.reused = b.reused
+            cache = CacheUse(settings.extract_cache, b.reused, len(b.files) - b.reused)
+            logger.info("session %s: %s", session.identifier, cache.summary())
+            events.info(json.dumps({"event": "extraction_cache", "session": session.identifier,
+                                    "enabled": cache.enabled, "reused": cache.reused,
+                                    "extracted": cache.extracted}))
             rec.files_found = len(b.files)
             rec.datasets = outcome.datasets = len(datasets)
             rec.failures = outcome.failures = sum(d.error is not None for d in datasets)
