@@ -23,6 +23,7 @@ from dotenv import dotenv_values
 
 from nexuslims import redact
 from nexuslims.errors import ConfigError
+from nexuslims.executors import ExecutorChoice, executor_setting
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,10 @@ class Settings:
     """Seconds one file may take to extract, and as much again per GB (0: no limit)."""
     extract_memory_mb: int | None = None
     """Memory ceiling per extraction worker in MB (None: the default; 0: no limit)."""
+    executor: ExecutorChoice = field(default_factory=ExecutorChoice)
+    """Where files are extracted: NX_EXECUTOR and the NX_DASK_* settings."""
+    extract_cache: bool = True
+    """Reuse the sidecars and previews of files unchanged since an earlier build."""
     deprecated_names: tuple[str, ...] = field(default=(), compare=False)
     env: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     """Every variable seen (environment over .env), for plug-ins that read their own
@@ -250,6 +255,11 @@ def load_settings(env: Mapping[str, str], needs: frozenset[str] = NEEDS_ALL) -> 
     extract_memory = int(number_setting(env, "NX_EXTRACT_MEMORY_MB", 0, problems, minimum=0,
                                         whole=True, expects="a whole number of MB >= 0 "
                                         "(0 = no limit)")) if raw_memory else None
+    executor = executor_setting(env, problems)
+    raw_cache = env.get("NX_EXTRACT_CACHE", "on").strip().lower() or "on"
+    if raw_cache not in ("on", "off"):
+        problems.append(f"NX_EXTRACT_CACHE={raw_cache}: expects 'on' (reuse the sidecars of "
+                        "unchanged files) or 'off' (read every file on every build)")
 
     if problems:
         raise ConfigError(problems)
@@ -268,6 +278,8 @@ def load_settings(env: Mapping[str, str], needs: frozenset[str] = NEEDS_ALL) -> 
         extract_workers=workers,
         extract_timeout=extract_timeout,
         extract_memory_mb=extract_memory,
+        executor=executor,
+        extract_cache=raw_cache != "off",
         deprecated_names=tuple(deprecated),
         env=env,
     )
@@ -423,6 +435,7 @@ def _core_defaults(checked: Settings | None) -> dict[str, str]:
     """The values the core settings take when unset."""
     defaults = {"NX_FILE_STRATEGY": "exclusive", "NX_FILE_DELAY_DAYS": "2",
                 "NX_CLUSTERING_SENSITIVITY": "1", "NX_EXTRACT_WORKERS": "up to 4",
+                "NX_EXECUTOR": "local", "NX_DASK_TIMEOUT": "10",
                 "NX_IGNORE_PATTERNS": json.dumps(list(DEFAULT_IGNORE_PATTERNS))}
     if checked is not None and checked.data_path is not None:
         defaults["NX_RECORDS_PATH"] = str(checked.records_path)

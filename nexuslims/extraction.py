@@ -7,7 +7,8 @@ For each file the extractor registry answers (it never raises); the stage writes
   ``os.replace``): ``{"file", "extractor", "datasets": [{"name", "dataset_type",
   "nx_meta", "unreliable", "warnings", "error", "preview", "fields"}]}``; ``fields`` is
   the machine-readable form (value, unit, file key, EM Glossary term: see
-  :mod:`nexuslims.extractors.fields`);
+  :mod:`nexuslims.extractors.fields`); after a clean extraction also ``"fingerprint"``, what
+  the extraction cache (:mod:`nexuslims.extraction_cache`) compares to reuse it;
 - ``<relative path>.thumb.png`` for a single dataset, ``<relative path>.<i>.thumb.png``
   (1-based) for the i-th of several.
 
@@ -26,12 +27,16 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nexuslims.atomic import write_atomically
+from nexuslims.executors import Executor, LocalPool
 from nexuslims.extractors._quiet import quiet_hyperspy
 from nexuslims.extractors.base import ExtractedDataset, ExtractionContext
-from nexuslims.workers import Failure, Limits, run_tasks
+from nexuslims.workers import Failure, Limits
+
+if TYPE_CHECKING:
+    from nexuslims.extraction_cache import CacheUse
 
 logger = logging.getLogger(__name__)
 
@@ -124,8 +129,16 @@ def extract_one(
     data_root: Path | None,
     context: ExtractionContext,
     previews: bool = True,
+    fingerprint: dict[str, Any] | None = None,
+    *,
+    sidecar: bool = True,
 ) -> list[Dataset]:
-    """Extract one file: datasets, and (with ``data_root``) its sidecar and previews."""
+    """Extract one file: datasets, and (with ``data_root``) its previews and (with
+    ``sidecar``) its sidecar.
+
+    ``fingerprint`` (:mod:`nexuslims.extraction_cache`) goes into the sidecar if the
+    extraction is clean, so that a later build may reuse it.
+    """
     from nexuslims.extractors.registry import extract
 
     path = Path(path)
@@ -169,19 +182,20 @@ def extract_one(
                 sources=dict(ds.sources),
             )
         )
-    if data_root is not None:
+    if data_root is not None and sidecar:
         _write_sidecar(Path(data_root), location, out,
-                       out[0].extractor if out else _chosen(path))
+                       out[0].extractor if out else _chosen(path), fingerprint=fingerprint)
     return out
 
 
 def _write_sidecar(data_root: Path, location: str, datasets: list[Dataset],
-                   extractor: str) -> None:
+                   extractor: str, fingerprint: dict[str, Any] | None = None) -> None:
     """``<location>.json`` under ``data_root``, atomically; notes a failure on the datasets."""
+    from nexuslims import extraction_cache
     from nexuslims.extractors.fields import field_records
 
     sidecar = data_root / (location + ".json")
-    body = {
+    body: dict[str, Any] = {
         "file": location,
         "extractor": extractor,
         "datasets": [
@@ -198,6 +212,10 @@ def _write_sidecar(data_root: Path, location: str, datasets: list[Dataset],
             for d in datasets
         ],
     }
+    # Only a clean extraction is stamped for reuse by the extraction cache.
+    stamp = extraction_cache.storable(fingerprint, datasets)
+    if stamp is not None:
+        body[extraction_cache.KEY] = stamp
     try:
         # A name that is not UTF-8 holds lone surrogates: written as JSON \udcXX escapes.
         write_atomically(sidecar, json.dumps(body, indent=1, ensure_ascii=False,
@@ -284,7 +302,11 @@ def _start_worker() -> None:
         reload()  # plug-ins installed since the fork server loaded them
 
 
-def _pool_context(preload: list[str]) -> Any:
+_wanted: list[str] | None = None
+"""The preload of the files the next local pool reads (set by :func:`extract_jobs`)."""
+
+
+def _pool_context(preload: list[str] | None = None) -> Any:
     """A start method whose workers begin with the readers imported, and safely.
 
     Workers come from a fork server: a fresh process that imports ``preload`` (the
@@ -300,8 +322,107 @@ def _pool_context(preload: list[str]) -> Any:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(preload)
+    context.set_forkserver_preload(preload or _wanted or _preload([], False))
     return context
+
+
+def local_pool(workers: int | None = None, limits: Limits | None = None) -> LocalPool:
+    """This machine's pool of extraction workers (``NX_EXECUTOR=local``).
+
+    ``workers`` defaults to ``min(4, os.cpu_count())``; 0 reads in this process, without
+    time or memory limits. ``limits`` defaults to :class:`Limits` with the memory
+    ceiling at most half the machine's memory.
+    """
+    if workers is None:
+        workers = min(MAX_DEFAULT_WORKERS, os.cpu_count() or 1)
+    if limits is None:
+        from nexuslims.workers import default_memory_mb
+
+        limits = Limits(memory_mb=default_memory_mb())
+    return LocalPool(workers, limits, _pool_context, _start_worker)
+
+
+# -- in the coordinator ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileJob:
+    """One file to extract, and what its extractor may know (its session's instrument)."""
+
+    path: Path
+    context: ExtractionContext
+
+
+def extract_jobs(jobs: Sequence[FileJob], *, instrument_root: Path, data_root: Path | None,
+                 executor: Executor, on_file: Callable[[int, list[Dataset]], None],
+                 previews: bool = True, reuse: bool = False,
+                 on_plan: Callable[[set[int]], None] | None = None) -> None:
+    """Extract every job's file on ``executor``; ``on_file(i, datasets)`` as each is done.
+
+    The coordinator's side of the stage: here it is decided which files are submitted,
+    and here (for a Dask executor) their previews and sidecars are written, so workers
+    only read. Files of many sessions go in one call, so workers stay busy across
+    sessions. ``on_file`` runs in this process, in completion order; a file that could
+    not be read within the limits, or that killed its workers, gets one basic dataset
+    whose ``error`` says why (and a sidecar saying so).
+
+    With ``reuse``, a file unchanged since its sidecar was written
+    (:mod:`nexuslims.extraction_cache`) is not submitted: its datasets come from the
+    sidecar, before any file is read. ``on_plan`` is first told the indexes of those.
+    """
+    from nexuslims import extraction_cache
+
+    root = Path(instrument_root)
+    data = Path(data_root) if data_root is not None else None
+    plan = extraction_cache.plan([job.path for job in jobs], instrument_root=root,
+                                 data_root=data, contexts=[job.context for job in jobs],
+                                 previews=previews, reuse=reuse)
+    todo = plan.todo
+    if on_plan is not None:
+        on_plan(set(plan.reused))
+    for i, datasets in plan.reused.items():
+        on_file(i, datasets)
+    if not todo:
+        return
+    remote = getattr(executor, "remote", False)
+    worker_root = getattr(executor, "worker_root", None) or root
+    if remote:
+        from nexuslims.extraction_remote import PlainFile, extract_plain, store_plain
+
+        tasks: list[tuple[Any, ...]] = [
+            (_on_worker(jobs[i].path, root, worker_root), worker_root, jobs[i].context,
+             previews) for i in todo]
+        func: Callable[..., Any] = extract_plain
+    else:
+        tasks = [(jobs[i].path, root, data, jobs[i].context, previews, plan.fingerprints[i])
+                 for i in todo]
+        func = _safe_extract_one
+        global _wanted
+        _wanted = _preload([jobs[i].path for i in todo], previews and data is not None)
+
+    def collect(j: int, result: Any) -> None:
+        i = todo[j]
+        path = Path(jobs[i].path)
+        if isinstance(result, Failure):
+            logger.error("%s: %s", path, result.reason)
+            result = _failed(path, root, jobs[i].context, result.reason)
+            if data is not None:  # the worker was stopped before it wrote one
+                _write_sidecar(data, result[0].location, result, "basic")
+        elif remote and isinstance(result, PlainFile):
+            result = store_plain(result, path, data, fingerprint=plan.fingerprints[i])
+        on_file(i, result)
+
+    executor.map(func, tasks, sizes=[_size(jobs[i].path) for i in todo], on_result=collect)
+
+
+def _on_worker(path: Path, root: Path, worker_root: Path) -> Path:
+    """``path`` (under ``root`` here) as a worker sees it, under ``worker_root``."""
+    if worker_root == root:
+        return Path(path)
+    try:
+        return worker_root / Path(os.path.abspath(path)).relative_to(os.path.abspath(root))
+    except ValueError:
+        return Path(path)
 
 
 def extract_files(
@@ -314,6 +435,8 @@ def extract_files(
     workers: int | None = None,
     limits: Limits | None = None,
     progress: Callable[[int, int], None] | None = None,
+    executor: Executor | None = None,
+    cache: CacheUse | None = None,
 ) -> list[Dataset]:
     """Extract metadata (and previews) of ``files``; datasets in input order.
 
@@ -337,6 +460,12 @@ def extract_files(
         the memory ceiling at most half the machine's memory).
     progress
         Called with ``(files done, files total)`` after each file.
+    executor
+        Where files are read (default: :func:`local_pool` of ``workers`` and ``limits``).
+    cache
+        Reuse the sidecars and previews of files unchanged since they were written
+        (:mod:`nexuslims.extraction_cache`), unless ``cache.enabled`` is false; the
+        counts of reused and read files are set on it. None reads every file.
 
     Returns
     -------
@@ -345,43 +474,25 @@ def extract_files(
         ``.emi``) contributes none. A file that could not be read within the limits, or
         that killed two workers, has one basic dataset whose ``error`` says why.
     """
-    paths = [Path(f) for f in files]
-    total = len(paths)
-    if workers is None:
-        workers = min(MAX_DEFAULT_WORKERS, os.cpu_count() or 1)
-    root = Path(instrument_root)
-    args = [(p, root, data_root and Path(data_root), context, previews) for p in paths]
-    results: list[list[Dataset]] = [[] for _ in paths]
+    jobs = [FileJob(Path(f), context) for f in files]
+    results: list[list[Dataset]] = [[] for _ in jobs]
     done = 0
 
-    def collect(i: int, result: list[Dataset] | Failure) -> None:
+    def collect(i: int, datasets: list[Dataset]) -> None:
         nonlocal done
-        if isinstance(result, Failure):
-            logger.error("%s: %s", paths[i], result.reason)
-            result = _failed(paths[i], root, context, result.reason)
-            if data_root is not None:  # the worker was stopped before it wrote one
-                _write_sidecar(Path(data_root), result[0].location, result, "basic")
-        results[i] = result
+        results[i] = datasets
         done += 1
         if progress:
-            progress(done, total)
+            progress(done, len(jobs))
 
-    if workers <= 0:
-        for i, job in enumerate(args):
-            try:
-                collect(i, _safe_extract_one(*job))
-            except MemoryError:
-                collect(i, Failure("ran out of memory"))
-    elif total:
-        if limits is None:
-            from nexuslims.workers import default_memory_mb
+    def planned(reused: set[int]) -> None:
+        if cache is not None:
+            cache.reused, cache.extracted = len(reused), len(jobs) - len(reused)
 
-            limits = Limits(memory_mb=default_memory_mb())
-        # One file per task; a pool costs only forks once the fork server is up.
-        preload = _preload(paths, previews and data_root is not None)
-        run_tasks(_safe_extract_one, args, context=_pool_context(preload),
-                  workers=min(workers, total), limits=limits, sizes=[_size(p) for p in paths],
-                  on_result=collect, initializer=_start_worker)
+    extract_jobs(jobs, instrument_root=instrument_root, data_root=data_root,
+                 executor=executor or local_pool(workers, limits), on_file=collect,
+                 previews=previews, reuse=cache is not None and cache.enabled,
+                 on_plan=planned)
     return [ds for group in results for ds in group]
 
 

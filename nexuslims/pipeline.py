@@ -9,25 +9,35 @@ failure: one session's failure never stops the pass. A passing fault (disk full,
 locked, file store or calendar unreachable; see :mod:`nexuslims.faults`) leaves the
 session TO_BE_BUILT with a DEFERRED attempt and a backoff; only a session whose data or
 record is at fault becomes ERROR. Each instrument's folder is walked once per pass for
-all its waiting sessions; sessions with no files yet cost no database writes.
+all its waiting sessions; sessions with no files yet cost no database writes. The files
+of all started sessions are extracted together on one executor (``NX_EXECUTOR``: this
+machine's pool or a Dask cluster, :mod:`nexuslims.executors`), and each session is
+finished as soon as its own files are done.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nexuslims import db, progress
 from nexuslims.activities import cluster_mtimes, group_by_boundaries
 from nexuslims.atomic import write_atomically
+from nexuslims.attempts import (
+    LEFT_FOR_LATER,
+    Attempt,
+    conclude,
+    failed_session,
+    finish_interrupted,
+)
 from nexuslims.config import Settings
 from nexuslims.db import buildstate
 from nexuslims.due import (
@@ -38,17 +48,17 @@ from nexuslims.due import (
     no_files_message,
     waits_for_files,
 )
-from nexuslims.errors import NexusLIMSError
+from nexuslims.executors import ExecutorUnavailable, open_executor
 from nexuslims.export import Exporter, build_exporter
-from nexuslims.extraction import Dataset, extract_files
+from nexuslims.extraction import Dataset, FileJob, extract_jobs, local_pool
+from nexuslims.extraction_cache import CacheUse
 from nexuslims.extractors.base import ExtractionContext
-from nexuslims.faults import Deferred, classify, environmental_text
+from nexuslims.faults import Deferred, environmental_text
 from nexuslims.files import FindResult, FoundFile
 from nexuslims.lock import clean_up_after_dead_passes
 from nexuslims.profiles import load_profile
 from nexuslims.record import Activity, build_record
 from nexuslims.recordindex import index_record
-from nexuslims.redact import redacted
 from nexuslims.reservations import (
     Harvester,
     NoConsent,
@@ -65,9 +75,6 @@ from nexuslims.workers import limits
 
 logger = logging.getLogger(__name__)
 events = logging.getLogger("nexuslims.events")
-
-LEFT_FOR_LATER = "TO_BE_BUILT"
-
 
 
 @dataclass
@@ -86,6 +93,8 @@ class SessionOutcome:
     """File locations per activity."""
     datasets: int = 0
     failures: int = 0
+    reused: int = 0
+    """Files whose datasets came from the extraction cache, not from reading them."""
     record_path: Path | None = None
     reservation: Reservation | None = None
     message: str | None = None
@@ -131,65 +140,6 @@ class PassSummary:
     @property
     def files(self) -> int:
         return sum(o.files for o in self.outcomes)
-
-
-class _Attempt:
-    """The build-history row of one attempt and its stages (nothing in a dry run)."""
-
-    def __init__(self, engine, session: Session, dry_run: bool):
-        self.engine, self.session, self.dry_run = engine, session, dry_run
-        self.id = None
-        if not dry_run:
-            self.id = self._record(db.start_attempt, engine, session.identifier,
-                                   session.instrument.pid)
-
-    def _record(self, write, *args, **kwargs):  # type: ignore[no-untyped-def]
-        """Write to the build history; a failure is logged, never the session's fault."""
-        try:
-            return write(*args, **kwargs)
-        except NexusLIMSError as exc:
-            logger.error("session %s: build history not recorded: %s",
-                         self.session.identifier, exc)
-            return None
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[db.StageRecord]:
-        """Time a stage; record it as ok, or as error with the message, then re-raise."""
-        started = dt.datetime.now(dt.UTC)
-        rec = db.StageRecord(name=name, started=started, finished=started, status="ok")
-        t0 = time.perf_counter()
-        try:
-            yield rec
-        except Exception as exc:
-            rec.status, rec.error = "error", _message(exc)
-            raise
-        except KeyboardInterrupt as exc:  # SIGINT/SIGTERM (nexuslims.interrupt)
-            rec.status, rec.error = db.INTERRUPTED, str(exc) or "interrupted"
-            raise
-        finally:
-            rec.finished = dt.datetime.now(dt.UTC)
-            seconds = time.perf_counter() - t0
-            events.info(json.dumps({
-                "event": "stage", "session": self.session.identifier, "stage": name,
-                "status": rec.status, "seconds": round(seconds, 4), "files": rec.files_found,
-                "datasets": rec.datasets, "failures": rec.failures, "error": rec.error}))
-            if self.id is not None:
-                self._record(db.record_stage, self.engine, self.id, rec)
-
-    def finish(self, status: str, record_path: Path | None = None,
-               error: str | None = None) -> None:
-        if self.id is not None:
-            self._record(db.finish_attempt, self.engine, self.id, status,
-                         record_path=str(record_path) if record_path else None, error=error)
-
-    def defer(self, error: str) -> None:
-        if self.id is not None:
-            self._record(db.finish_attempt, self.engine, self.id, buildstate.DEFERRED,
-                         error=error)
-
-    def discard(self) -> None:
-        if self.id is not None:
-            self._record(db.delete_attempt, self.engine, self.id)
 
 
 def run_pass(settings: Settings, *, dry_run: bool = False,
@@ -261,19 +211,8 @@ def run_pass(settings: Settings, *, dry_run: bool = False,
             skip = {s.identifier for s in empty}
             sessions = [s for s in sessions if s.identifier not in skip]
 
-        for n, session in enumerate(sessions, 1):
-            tz = session.instrument.tzinfo
-            logger.info("[%d/%d] session %s on %s, %s to %s", n, len(sessions),
-                        session.identifier, session.instrument.pid,
-                        session.start.astimezone(tz).isoformat(),
-                        session.end.astimezone(tz).isoformat())
-            progress.sessions(n - 1, len(sessions), session.identifier)
-            outcome = build_session(engine, settings, session, harvesters, exporter,
-                                    dry_run=dry_run, now=now, found=found[session.identifier])
-            logger.info("[%d/%d] session %s: %s%s", n, len(sessions), session.identifier,
-                        outcome.status, f" ({outcome.message})" if outcome.message else "")
-            outcomes.append(outcome)
-        progress.sessions(len(sessions), len(sessions))
+        outcomes += build_sessions(engine, settings, sessions, harvesters, exporter,
+                                   dry_run=dry_run, now=now, found=found)
         # Records built on earlier passes but not yet exported: again, without rebuilding.
         exports = [SessionOutcome(r.session_identifier, r.instrument, r.status, message=r.message)
                    for r in exporter.retry_pending(engine, now=now, dry_run=dry_run)]
@@ -334,13 +273,88 @@ def harvest_sessions(engine, source: SessionSource, instruments: dict[str, Instr
     return sessions
 
 
-def build_session(engine, settings: Settings, session: Session,
-                  harvesters: dict[str, Harvester], exporter: Exporter, *, dry_run: bool,
-                  now: dt.datetime, found: FindResult | None = None) -> SessionOutcome:
-    """Run every stage for one session and record the outcome; never raises.
+def build_sessions(engine, settings: Settings, sessions: list[Session],
+                   harvesters: dict[str, Harvester], exporter: Exporter, *, dry_run: bool,
+                   now: dt.datetime, found: dict[str, FindResult]) -> list[SessionOutcome]:
+    """Build ``sessions``, extracting all their files together; outcomes in their order.
 
-    ``found`` is the session's files when the pass already walked its instrument's
-    folder (:func:`find_for_sessions`); without it the folder is walked here.
+    Each session is started in turn (files, reservation, activities); then the files of
+    every started session go to the executor (``NX_EXECUTOR``) at once, so its workers
+    stay busy across sessions, and each session is finished (built, validated, written,
+    exported) as soon as its own files are done, in whatever order that is.
+    """
+    outcomes: dict[str, SessionOutcome] = {}
+    building: list[_Building] = []
+    claimed: set[Path] = set()
+    try:
+        for n, session in enumerate(sessions, 1):
+            tz = session.instrument.tzinfo
+            logger.info("[%d/%d] session %s on %s, %s to %s", n, len(sessions),
+                        session.identifier, session.instrument.pid,
+                        session.start.astimezone(tz).isoformat(),
+                        session.end.astimezone(tz).isoformat())
+            progress.sessions(len(outcomes), len(sessions), session.identifier)
+            step = start_session(engine, settings, session, harvesters, dry_run=dry_run,
+                                 now=now, found=found[session.identifier], claimed=claimed)
+            if isinstance(step, _Building):
+                building.append(step)
+            else:
+                _log_outcome(step, sessions, outcomes)
+        if building:
+            _extract_and_finish(engine, settings, building, exporter,
+                                lambda outcome: _log_outcome(outcome, sessions, outcomes))
+    except KeyboardInterrupt as exc:
+        for unfinished in building:
+            if unfinished.outcome.identifier not in outcomes and not unfinished.finishing:
+                _interrupted(unfinished, exc)
+        raise
+    progress.sessions(len(sessions), len(sessions))
+    return [outcomes[s.identifier] for s in sessions]
+
+
+def _log_outcome(outcome: SessionOutcome, sessions: list[Session],
+                 outcomes: dict[str, SessionOutcome]) -> None:
+    outcomes[outcome.identifier] = outcome
+    n = next(i for i, s in enumerate(sessions, 1) if s.identifier == outcome.identifier)
+    logger.info("[%d/%d] session %s: %s%s", n, len(sessions), outcome.identifier,
+                outcome.status, f" ({outcome.message})" if outcome.message else "")
+    progress.sessions(len(outcomes), len(sessions))
+
+
+@dataclass
+class _Building:
+    """A started session whose files are being extracted: what finishing it needs."""
+
+    session: Session
+    attempt: Attempt
+    outcome: SessionOutcome
+    answer: Reservation
+    files: list[FoundFile]
+    groups: list[list[FoundFile]]
+    path: Path
+    """Its record's path, chosen when it started (:func:`record_path`)."""
+    context: ExtractionContext
+    datasets: list[list[Dataset]] = field(default_factory=list)
+    left: int = 0
+    """Files not yet extracted."""
+    started: tuple[dt.datetime, float] | None = None
+    """When its extraction began (clock, perf counter)."""
+    finishing: bool = False
+    reused: int = 0
+    """Of its files, how many the extraction cache gave back without reading them."""
+
+
+def start_session(engine, settings: Settings, session: Session,
+                  harvesters: dict[str, Harvester], *, dry_run: bool, now: dt.datetime,
+                  found: FindResult | None = None, claimed: set[Path] | None = None,
+                  ) -> SessionOutcome | _Building:
+    """The stages before extraction: files, reservation, activities; never raises.
+
+    Returns the session's outcome when it ends here (no files, no reservation, a
+    passing fault, a dry run), else what :func:`finish_session` needs once its files
+    are extracted. ``found`` is the session's files when the pass already walked its
+    instrument's folder (:func:`find_for_sessions`); without it the folder is walked
+    here. ``claimed`` collects the record paths given to sessions of this pass.
     """
     assert settings.instrument_data_path is not None and settings.records_path is not None
     tz = session.instrument.tzinfo
@@ -356,9 +370,9 @@ def build_session(engine, settings: Settings, session: Session,
                            "left for later")
         logger.warning("session %s: %s", session.identifier, outcome.message)
         return outcome
-    attempt: _Attempt | None = None
+    attempt: Attempt | None = None
     try:
-        attempt = _Attempt(engine, session, dry_run)
+        attempt = Attempt(engine, session, dry_run)
         root = settings.instrument_data_path / session.instrument.filestore_path
         with attempt.stage("find_files") as rec:
             if found is None:
@@ -382,10 +396,10 @@ def build_session(engine, settings: Settings, session: Session,
         if isinstance(answer, NoReservation | NoConsent):
             status = Status.NO_RESERVATION if isinstance(answer, NoReservation) \
                 else Status.NO_CONSENT
-            return _conclude(engine, attempt, outcome, status, message=answer.reason)
+            return conclude(engine, attempt, outcome, status, message=answer.reason)
 
         if not found.files:
-            return _conclude(engine, attempt, outcome, Status.NO_FILES_FOUND,
+            return conclude(engine, attempt, outcome, Status.NO_FILES_FOUND,
                              message=no_files_message(root, session, found.nearby))
 
         with attempt.stage("cluster") as rec:
@@ -398,20 +412,86 @@ def build_session(engine, settings: Settings, session: Session,
             outcome.status = Status.COMPLETED
             outcome.message = "dry run: nothing written"
             return outcome
+        context = ExtractionContext(timezone=session.instrument.tzinfo,
+                                    instrument=session.instrument.pid,
+                                    profile=load_profile(session.instrument.pid, settings.env))
+        path = record_path(engine, settings, session, claimed)
+        return _Building(session, attempt, outcome, answer, found.files, groups, path,
+                         context, datasets=[[] for _ in found.files], left=len(found.files))
+    except KeyboardInterrupt as exc:
+        # The pass is being stopped: the session stays TO_BE_BUILT for the next one.
+        finish_interrupted(attempt, session, exc)
+        raise
+    except Exception as exc:  # one session's failure never stops the pass
+        return failed_session(engine, attempt, outcome, exc, settings)
 
-        with attempt.stage("extract") as rec:
-            datasets = extract_files(
-                [f.path for f in found.files],
-                instrument_root=settings.instrument_data_path,
-                data_root=settings.data_path,
-                context=ExtractionContext(
-                    timezone=session.instrument.tzinfo, instrument=session.instrument.pid,
-                    profile=load_profile(session.instrument.pid, settings.env)),
-                workers=settings.extract_workers,
-                limits=limits(settings.extract_timeout, settings.extract_memory_mb),
-                progress=_progress_logger(session),
-            )
-            rec.files_found = len(found.files)
+
+def _extract_and_finish(engine, settings: Settings, building: list[_Building],
+                        exporter: Exporter, done: Callable[[SessionOutcome], None]) -> None:
+    """Extract the files of every started session at once; finish each when its are done."""
+    assert settings.instrument_data_path is not None
+    jobs = [FileJob(f.path, b.context) for b in building for f in b.files]
+    owner = [(b, k) for b in building for k in range(len(b.files))]
+    reports = {id(b): _progress_logger(b.session) for b in building}
+
+    def on_file(i: int, datasets: list[Dataset]) -> None:
+        b, k = owner[i]
+        b.datasets[k] = datasets
+        b.left -= 1
+        reports[id(b)](len(b.files) - b.left, len(b.files))
+        if b.left == 0:
+            done(finish_session(engine, settings, b, exporter))
+
+    def on_plan(reused: set[int]) -> None:
+        for i in reused:
+            owner[i][0].reused += 1
+
+    started = (dt.datetime.now(dt.UTC), time.perf_counter())
+    for b in building:
+        b.started = started
+    executor = None
+    try:
+        executor = open_executor(settings.executor, memory_mb=settings.extract_memory_mb,
+                                 make_local=lambda: local_pool(
+                                     settings.extract_workers,
+                                     limits(settings.extract_timeout,
+                                            settings.extract_memory_mb)))
+        extract_jobs(jobs, instrument_root=settings.instrument_data_path,
+                     data_root=settings.data_path, executor=executor, on_file=on_file,
+                     reuse=settings.extract_cache, on_plan=on_plan)
+    except Exception as exc:  # the executor failed (a cluster out of reach): not the files'
+        if isinstance(exc, ExecutorUnavailable):
+            logger.error("extraction: %s; %d session(s) left for later", exc,
+                         sum(not b.finishing for b in building))
+        for b in building:
+            if not b.finishing:
+                done(finish_session(engine, settings, b, exporter, failed=exc))
+    finally:
+        if executor is not None:
+            executor.close()
+
+
+def finish_session(engine, settings: Settings, b: _Building, exporter: Exporter, *,
+                   failed: BaseException | None = None) -> SessionOutcome:
+    """The stages after extraction: build, validate, write, export; never raises.
+
+    ``failed`` is why the session's files could not be extracted at all (the executor
+    failed); its extract stage then records that, and the session is deferred or fails.
+    """
+    b.finishing = True
+    session, attempt, outcome = b.session, b.attempt, b.outcome
+    try:
+        with attempt.stage("extract", started=b.started) as rec:
+            if failed is not None:
+                raise failed
+            datasets = [d for group in b.datasets for d in group]
+            outcome.reused = b.reused
+            cache = CacheUse(settings.extract_cache, b.reused, len(b.files) - b.reused)
+            logger.info("session %s: %s", session.identifier, cache.summary())
+            events.info(json.dumps({"event": "extraction_cache", "session": session.identifier,
+                                    "enabled": cache.enabled, "reused": cache.reused,
+                                    "extracted": cache.extracted}))
+            rec.files_found = len(b.files)
             rec.datasets = outcome.datasets = len(datasets)
             rec.failures = outcome.failures = sum(d.error is not None for d in datasets)
             if rec.failures:
@@ -422,8 +502,8 @@ def build_session(engine, settings: Settings, session: Session,
                                f"could not write under {settings.data_path}: {unwritten}")
 
         with attempt.stage("build"):
-            activities = _activities(groups, datasets, session)
-            xml = build_record(answer, session.instrument, activities)
+            activities = _activities(b.groups, datasets, session)
+            xml = build_record(b.answer, session.instrument, activities)
 
         with attempt.stage("validate") as rec:
             problems = validate_record(xml)
@@ -431,38 +511,39 @@ def build_session(engine, settings: Settings, session: Session,
                 rec.status = "error"
                 rec.error = "; ".join(f"line {p.line}: {p.message}" for p in problems[:20])
         if problems:
-            return _conclude(engine, attempt, outcome, Status.ERROR,
+            return conclude(engine, attempt, outcome, Status.ERROR,
                              message=f"record does not validate: {rec.error}")
 
         with attempt.stage("export") as rec:
             # The outbox first: a record on disk is never lost to a failed upload.
-            path = record_path(engine, settings, session)
-            write_atomically(path, xml, durable=True)
-            index_record(engine, path, session.identifier, session.instrument.pid, xml)
-            outcome.record_path = path
+            write_atomically(b.path, xml, durable=True)
+            index_record(engine, b.path, session.identifier, session.instrument.pid, xml)
+            outcome.record_path = b.path
             exported = exporter.export(engine, session.identifier, session.instrument.pid,
-                                       path)
+                                       b.path)
             if exported.status != Status.COMPLETED:
                 rec.status, rec.error = "error", exported.message
             if exported.status == Status.BUILT_NOT_EXPORTED:
                 outcome.problem = "destination"
-        return _conclude(engine, attempt, outcome, exported.status, record_path=path,
+        return conclude(engine, attempt, outcome, exported.status, record_path=b.path,
                          message=exported.message)
     except KeyboardInterrupt as exc:
-        # The pass is being stopped: the session stays TO_BE_BUILT for the next one.
-        logger.warning("session %s: %s; left for the next pass", session.identifier, exc)
-        try:
-            attempt.finish(db.INTERRUPTED, error=str(exc) or "interrupted")
-        except NexusLIMSError as failed:
-            logger.error("session %s: could not record the interruption: %s",
-                         session.identifier, failed)
+        finish_interrupted(attempt, session, exc)
         raise
     except Exception as exc:  # one session's failure never stops the pass
-        deferred = classify(exc)
-        if deferred is not None:
-            return _defer(attempt, outcome, deferred, settings)
-        logger.exception("session %s failed", session.identifier)
-        return _conclude(engine, attempt, outcome, Status.ERROR, message=_message(exc))
+        return failed_session(engine, attempt, outcome, exc, settings,
+                               quiet=isinstance(exc, ExecutorUnavailable))
+
+
+def _interrupted(b: _Building, exc: KeyboardInterrupt) -> None:
+    """A started session the pass was stopped before finishing: its extraction (if it
+    began) and its attempt are recorded as interrupted."""
+    b.finishing = True
+    if b.started is not None:
+        with contextlib.suppress(KeyboardInterrupt), b.attempt.stage("extract",
+                                                                     started=b.started):
+            raise exc
+    finish_interrupted(b.attempt, b.session, exc)
 
 
 def _waiting_for_files(session: Session, settings: Settings) -> SessionOutcome:
@@ -472,7 +553,6 @@ def _waiting_for_files(session: Session, settings: Settings) -> SessionOutcome:
         start=session.start.astimezone(tz), end=session.end.astimezone(tz),
         message=(f"no files yet; will look again until {settings.file_delay_days:g} days "
                  "after the session end"), waiting=True)
-
 
 
 def _skipped(session: Session, reason: str) -> SessionOutcome:
@@ -525,16 +605,21 @@ def record_filename(session: Session, *, unique: bool = False) -> str:
     return f"{day}_{instrument}_{token}.xml"
 
 
-def record_path(engine, settings: Settings, session: Session) -> Path:
-    """Where the session's record goes: never a path the history gives another session."""
+def record_path(engine, settings: Settings, session: Session,
+                claimed: set[Path] | None = None) -> Path:
+    """Where the session's record goes: never a path the history gives another session,
+    nor one in ``claimed`` (given to another session of this pass; the path is added)."""
     assert settings.records_path is not None
+    claimed = set() if claimed is None else claimed
     path = settings.records_path / record_filename(session)
     others = buildstate.record_owners(engine, str(path)) - {session.identifier}
-    if others:
+    if others or path in claimed:
         unique = settings.records_path / record_filename(session, unique=True)
-        logger.warning("session %s: %s is the record of session %s; writing %s instead",
-                       session.identifier, path, sorted(others)[0], unique.name)
-        return unique
+        owner = f"session {sorted(others)[0]}" if others else "another session of this pass"
+        logger.warning("session %s: %s is the record of %s; writing %s instead",
+                       session.identifier, path, owner, unique.name)
+        path = unique
+    claimed.add(path)
     return path
 
 
@@ -554,40 +639,6 @@ def _activities(groups: list[list[FoundFile]], datasets: list[Dataset],
     return activities
 
 
-def _conclude(engine, attempt: _Attempt | None, outcome: SessionOutcome, status: str, *,
-              message: str | None = None, record_path: Path | None = None) -> SessionOutcome:
-    outcome.status, outcome.message = status, redacted(message)
-    if attempt is None or attempt.dry_run:
-        return outcome
-    attempt.finish(status, record_path=record_path, error=message)
-    try:
-        db.set_session_status(engine, outcome.identifier, outcome.instrument, status)
-    except NexusLIMSError as exc:
-        logger.error("session %s: could not record status %s: %s",
-                     outcome.identifier, status, exc)
-        # What the database says is what the next pass acts on: the session is still
-        # TO_BE_BUILT there and will be built again (its record path is its own).
-        outcome.message = f"{status} not recorded: {redacted(str(exc))}"
-        outcome.status, outcome.problem = LEFT_FOR_LATER, "environment"
-    return outcome
-
-
-def _defer(attempt: _Attempt | None, outcome: SessionOutcome, fault: Deferred,
-           settings: Settings) -> SessionOutcome:
-    """Leave the session TO_BE_BUILT; its attempt says why and starts the backoff."""
-    outcome.status, outcome.problem = LEFT_FOR_LATER, fault.problem
-    outcome.message = (f"{fault}; left for later (tried again after "
-                       f"{settings.retry_delay_minutes:g} min or more)")
-    logger.error("session %s: %s", outcome.identifier, outcome.message)
-    if attempt is not None:
-        try:
-            attempt.defer(f"{fault.problem}: {fault}")
-        except NexusLIMSError as exc:
-            logger.error("session %s: could not record the deferral: %s",
-                         outcome.identifier, exc)
-    return outcome
-
-
 def _progress_logger(session: Session) -> Callable[[int, int], None]:
     last = [0.0]
 
@@ -605,8 +656,3 @@ def _relative(path: Path, root: Path) -> str:
         return path.relative_to(root).as_posix()
     except ValueError:
         return path.as_posix()
-
-
-def _message(exc: BaseException) -> str:
-    text = str(exc) or exc.__class__.__name__
-    return text if isinstance(exc, NexusLIMSError) else f"{exc.__class__.__name__}: {text}"

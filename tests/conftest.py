@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.dask_cluster import dask_cluster  # noqa: F401  (a real Dask cluster, on first use)
 from tests.postgres import pg_server, pg_url  # noqa: F401  (fixtures for every test)
 
 REPO = Path(__file__).resolve().parents[1]

@@ -19,6 +19,9 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
                    help="only sessions starting on or after DATE (YYYY-MM-DD or ISO time)")
     p.add_argument("--to", dest="until", metavar="DATE", type=date_arg,
                    help="only sessions starting before DATE")
+    p.add_argument("--re-extract", action="store_true",
+                   help="read every file again, even one unchanged since its sidecar was "
+                   "written (NX_EXTRACT_CACHE=off for this pass)")
     p.set_defaults(handler=run)
 
 
@@ -39,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
     started = dt.datetime.now(dt.UTC)
     try:
         checked = settings(args, NEEDS_ALL)
+        if args.re_extract:
+            checked = replace(checked, extract_cache=False)
         from nexuslims.passlog import run_recorded_pass
         from nexuslims.pipeline import run_pass
 
@@ -113,7 +118,9 @@ def print_summary(summary, *, verbose: int = 0, quiet: bool = False) -> None:
                   f"{'y' if len(o.activities) == 1 else 'ies'}"
                   + (f", {o.datasets} dataset(s)" if o.datasets else "")
                   + (f", {o.failures} of them unreadable (file information only)"
-                     if o.failures else ""))
+                     if o.failures else "")
+                  + (f"; {o.reused} file(s) reused from the extraction cache"
+                     if getattr(o, "reused", 0) else ""))
         if summary.dry_run or verbose:
             for i, files in enumerate(o.activities):
                 print(f"    activity {i}: {len(files)} file(s)")

@@ -129,6 +129,28 @@ def open_signals(path: Path, reader: str | None = None, *, capture: bool = False
     return signals
 
 
+def signals_from_dicts(dicts: list[dict[str, Any]], *, lazy: bool) -> list[Any]:
+    """HyperSpy signals of a reader's dictionaries, as base classes keeping their
+    ``signal_type`` (see :func:`open_signals`: no exspy for EDS or EELS)."""
+    from nexuslims.extractors._quiet import quiet_hyperspy
+
+    quiet_hyperspy()
+    from hyperspy.io import dict2signal
+
+    foreign = _extension_signal_types()
+    out = []
+    for d in dicts:
+        signal_md = d.setdefault("metadata", {}).setdefault("Signal", {})
+        kind = signal_md.get("signal_type")
+        if kind in foreign:
+            signal_md["signal_type"] = ""
+        signal = dict2signal(d, lazy=lazy)
+        if kind in foreign:
+            signal.metadata.Signal.signal_type = kind
+        out.append(signal)
+    return out
+
+
 def _defer_original_metadata(d: dict[str, Any], reader: str
                              ) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """Take a DM signal's ``original_metadata`` (and mapping) out of its dictionary.

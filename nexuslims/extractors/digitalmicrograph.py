@@ -83,6 +83,10 @@ _MICROSCOPE = (
     (("EDS", "Detector Info", "Window type"), "EDS Window Type", 1),
     (("EDS", "Detector Info", "Stage tilt"), "EDS Stage Tilt (deg)", 1),
     (("EDS", "Detector Info", "Incidence angle"), "EDS Incidence Angle (deg)", 1),
+    # The Fano factor is a pure number. The window, gold, dead and active layer
+    # thicknesses and "Zero fwhm" beside it are not read: no public DM documentation or
+    # reader states their units (their values fit EMSA's cm, but that is a guess).
+    (("EDS", "Detector Info", "Fano"), "EDS Fano Factor", 1),
     # Gatan Monarc/MonoCL cathodoluminescence (tag names as RosettaSciIO maps them)
     (("CL", "Acquisition", "Dispersion grating (lines/mm)"), "CL Grating (lines/mm)", 1),
     (("Acquisition", "Monarc Spectrometer", "Grating"), "CL Grating", 1),

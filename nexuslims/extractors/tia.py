@@ -137,11 +137,39 @@ def emi_meta(block: str, context: ExtractionContext) -> dict[str, Any]:
     return meta
 
 
+# A TIA EDS acquisition's AcquireInfo tags, with the units TIA writes them in (as
+# NexusLIMS 1.4, which read them from TIA EDS files, maps them). BeamPosition is text,
+# "(x, y) um".
+_EDS_ACQUIRE = {
+    "EnergyResolution": "EDS Energy Resolution (eV)",
+    "IntegrationTime": "EDS Integration Time (s)",
+    "ShapingTime": "EDS Shaping Time (s)",
+    "NumberSpectra": "Number of Spectra",
+    "ScanArea": "Scan Area",
+}
+_BEAM_POSITION = re.compile(r"^\(?\s*([-+\d.eE]+)\s*,\s*([-+\d.eE]+)\s*\)?\s*(um|µm|nm)$")
+
+
 def _eds_settings(root: ET.Element, meta: dict[str, Any]) -> None:
-    """Every other ``AcquireInfo`` setting (an EDS acquisition's live time, dispersion...)."""
+    """Every other ``AcquireInfo`` setting: an EDS acquisition's with their units, the
+    rest under ``TIA <name>`` as TIA wrote them."""
     for child in root.iterfind("AcquireInfo/*"):
         text = (child.text or "").strip()
         if child.tag in _ACQUIRE or child.tag == "Magnification" or not text or len(child):
+            continue
+        source = f"emi:AcquireInfo/{child.tag}"
+        if child.tag in _EDS_ACQUIRE:
+            key = _EDS_ACQUIRE[child.tag]
+            try:
+                put(meta, key, float(text) if "(" in key else int(text), source=source)
+            except ValueError:
+                put(meta, key, text, source=source)
+            continue
+        position = _BEAM_POSITION.match(text) if child.tag == "BeamPosition" else None
+        if position:
+            unit = position.group(3).replace("µ", "u")
+            put(meta, f"Beam Position X ({unit})", float(position.group(1)), source=source)
+            put(meta, f"Beam Position Y ({unit})", float(position.group(2)), source=source)
             continue
         name = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", child.tag.removesuffix("Path"))
         try:

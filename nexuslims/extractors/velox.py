@@ -12,11 +12,14 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
 from ._common import finish, multi_name, put
 from ._time import from_epoch, stamp
+from ._velox_displays import map_labels
+from ._velox_preview import Axis, eds_axis, eels_axis, image_axes, velox_preview
 from .base import ExtractedDataset, ExtractionContext
 from .fields import Meta
 
@@ -25,11 +28,6 @@ _KINDS = ("Image", "Spectrum", "SpectrumImage", "EelsSpectrumImage")
 _SCANNING = ("ScanningDetector", "AnalyticalDetector")
 _OPERATING = {"1": "TEM", "2": "STEM"}  # Optics.OperatingMode
 _WHEN = ("Acquisition", "AcquisitionStartDatetime", "DateTime")  # epoch seconds
-_SYMBOLS = """H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr
-    Mn Fe Co Ni Cu Zn Ga Ge As Se Br Kr Rb Sr Y Zr Nb Mo Tc Ru Rh Pd Ag Cd In Sn Sb Te I Xe
-    Cs Ba La Ce Pr Nd Pm Sm Eu Gd Tb Dy Ho Er Tm Yb Lu Hf Ta W Re Os Ir Pt Au Hg Tl Pb Bi Po
-    At Rn Fr Ra Ac Th Pa U Np Pu Am Cm Bk Cf"""
-ELEMENT_SYMBOLS = frozenset(_SYMBOLS.split())
 
 
 def _f(value: Any) -> float | None:
@@ -56,33 +54,12 @@ def _metadata(group: Any) -> dict[str, Any]:
     return _json_at(group["Metadata"])
 
 
-def map_labels(h5: Any) -> dict[str, tuple[str, str]]:
-    """Image uid -> (label Velox shows, e.g. ``"Fe"`` or ``"HAADF"``; its file key).
-
-    Velox 11 keeps them in ``/Displays/ImageDisplay`` (``id`` names the element of an
-    EDS map; ``data`` points at a reference holding the image's path); older files in
-    ``/Presentation/Displays/ImageDisplay`` (``display.label``).
-    """
-    out: dict[str, tuple[str, str]] = {}
-    for base, new in (("Displays/ImageDisplay", True),
-                      ("Presentation/Displays/ImageDisplay", False)):
-        if base not in h5:
-            continue
-        for key, item in h5[base].items():
-            try:
-                display = json.loads(item[0])
-                if new:
-                    reference = json.loads(h5[display["data"]][0])
-                    path, label = reference["dataPath"], display.get("id") or display["title"]
-                    source = f"velox:{base}/{key}.id"
-                else:
-                    path, label = display["dataPath"], display["display"]["label"]
-                    source = f"velox:{base}/{key}.display.label"
-            except (KeyError, ValueError, TypeError, IndexError):
-                continue
-            if label:
-                out.setdefault(str(path).rstrip("/").split("/")[-1], (str(label), source))
-    return out
+def _segments(md: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    """The segments ``<name>1``, ``<name>2``... of a detector array, in name order."""
+    found = [det for det in (md.get("Detectors") or {}).values()
+             if isinstance(det, dict) and re.fullmatch(re.escape(name) + r"\d",
+                                                       str(det.get("DetectorName") or ""))]
+    return sorted(found, key=lambda det: str(det.get("DetectorName")))
 
 
 def _detector(md: dict[str, Any], name: str) -> dict[str, Any]:
@@ -147,8 +124,11 @@ def _put(meta: Meta, key: str, value: Any, scale: float, source: str) -> None:
 
 
 def velox_meta(md: dict[str, Any], kind: str, shape: tuple[int, ...],
-               context: ExtractionContext) -> tuple[Meta, str, str]:
-    """nx_meta, DatasetType and Data Type of one Velox dataset from its JSON metadata."""
+               context: ExtractionContext, group: str = "") -> tuple[Meta, str, str]:
+    """nx_meta, DatasetType and Data Type of one Velox dataset from its JSON metadata.
+
+    ``group`` is the ``groupType`` of the image's display group (``Eds``, ``Eels``...).
+    """
     meta = Meta()
     instrument = md.get("Instrument") or {}
     model = " ".join(str(instrument.get(k, "")) for k in ("Manufacturer", "InstrumentClass",
@@ -160,9 +140,10 @@ def velox_meta(md: dict[str, Any], kind: str, shape: tuple[int, ...],
     result = md.get("BinaryResult") or {}
     detector_name = str(result.get("Detector") or "")
     detector = _detector(md, detector_name)
-    if not detector and detector_name:
-        # A combined Super-X result names the array; its quadrants are SuperXG21..24.
-        detector = _detector(md, detector_name + "1")
+    segments = [] if detector or not detector_name else _segments(md, detector_name)
+    if segments:
+        # A summed Super-X result names the array; its segments are SuperXG21..24.
+        detector = segments[0]
     put(meta, "Detector", detector_name or None, source="velox:BinaryResult.Detector")
     det_type = str(detector.get("DetectorType") or "")
     det_key = "velox:Detectors.<" + str(detector.get("DetectorName")) + ">."
@@ -186,16 +167,26 @@ def velox_meta(md: dict[str, Any], kind: str, shape: tuple[int, ...],
                  det_key + f"CollectionAngleRange.{end}")
     if det_type == "AnalyticalDetector":
         for tag, key, scale in _EDS:
-            _put(meta, key, detector.get(tag), scale, det_key + tag)
+            # A sum over segments has the settings its segments share, and no other:
+            # one segment's azimuth or live time is not the sum's, nor (additive, or
+            # the array's total: the file does not say) its solid angle.
+            shared = all(seg.get(tag) == detector.get(tag) for seg in segments)
+            if shared and not (segments and tag == "CollectionAngle"):
+                _put(meta, key, detector.get(tag), scale, det_key + tag)
     pixel = result.get("PixelSize") or {}
     if result.get("PixelUnitX") == "m" and kind == "Image":
         _put(meta, "Pixel Size (nm)", pixel.get("width"), 1e9, "velox:BinaryResult.PixelSize")
     meta["Data Dimensions"] = str(shape)
-    return (meta, *_classify(md, kind, det_type, detector_name))
+    return (meta, *_classify(md, kind, det_type, detector_name, group))
 
 
-def _classify(md: dict[str, Any], kind: str, det_type: str, detector: str) -> tuple[str, str]:
+def _classify(md: dict[str, Any], kind: str, det_type: str, detector: str,
+              group: str = "") -> tuple[str, str]:
     """DatasetType and Data Type from the mode, the detector and the pixel calibration.
+
+    EELS or EDS: an ``EelsSpectrumImage`` is EELS; a map is what its display group says
+    (``Eels``/``Eds``), else what its detector is (EELS in its name, or an analytical,
+    i.e. X-ray, detector): a Zebra EELS camera's name says nothing of EELS.
 
     Thermo Fisher TEMs acquire STEM with the projector in diffraction mode, so
     ``ProjectorMode`` says "diffraction" for every STEM image: a camera image is a
@@ -205,8 +196,11 @@ def _classify(md: dict[str, Any], kind: str, det_type: str, detector: str) -> tu
     optics = md.get("Optics") or {}
     result = md.get("BinaryResult") or {}
     mode = _OPERATING.get(str(optics.get("OperatingMode") or ""), "")
-    eels = "EELS" in detector.upper() or kind == "EelsSpectrumImage"
-    technique = "EELS" if eels else "EDS" if det_type == "AnalyticalDetector" else ""
+    group = group.upper()
+    eels = kind == "EelsSpectrumImage" or group == "EELS" or (
+        not group and "EELS" in detector.upper())
+    eds = not eels and (group == "EDS" or det_type == "AnalyticalDetector")
+    technique = "EELS" if eels else "EDS" if eds else ""
     if kind in ("SpectrumImage", "EelsSpectrumImage"):
         return "SpectrumImage", "_".join(p for p in (mode or "STEM", technique or "EDS",
                                                       "Spectrum_Imaging"))
@@ -231,81 +225,34 @@ def _shape(kind: str, data: Any, md: dict[str, Any]) -> tuple[int, ...]:
     if kind == "Spectrum":
         return (int(data.shape[0]),)
     if kind == "EelsSpectrumImage":
-        return tuple(int(n) for n in data.shape)
+        # Stored (rows, channels, columns): see _velox_preview.eels_cube.
+        shape = tuple(int(n) for n in data.shape)
+        return (shape[2], shape[0], shape[1]) if len(shape) == 3 else shape
     size = (md.get("Scan") or {}).get("ScanSize") or {}
-    channels = int(_f((md.get("SpectrumImageSettings") or {}).get("channels")) or 0)
+    channels = int(_f((md.get("SpectrumImageSettings") or {}).get("channels"))
+                   or _f(md.get("StreamBinCount")) or 0)
     dims = [int(_f(size.get("height")) or 0), int(_f(size.get("width")) or 0)]
     return tuple(d for d in (*dims, channels) if d)
 
 
-EAGER_SPECTRUM_IMAGE = 2**26
-"""Values (pixels x channels) up to which a spectrum image's preview decodes it into memory
-(128 MB at Velox's usual 16-bit stream encoding, well under a worker's memory ceiling)."""
+def _bincount(h5: Any) -> str | None:
+    """Channels of the EDS spectrum image, from its stream's ``AcquisitionSettings``."""
+    for stream in (h5["Data/SpectrumStream"].values() if "Data/SpectrumStream" in h5 else ()):
+        with contextlib.suppress(KeyError, ValueError, TypeError, IndexError):
+            return json.loads(stream["AcquisitionSettings"][0])["bincount"]
+    return None
 
 
-def _dense_size(h5: Any, uid: str) -> int:
-    """Pixels x channels of a spectrum image (0 when the file does not tell).
-
-    The scan size is in its metadata; the channels in its settings or, failing that, in
-    the length of the file's spectra (as :meth:`VeloxEmdExtractor.extract` reads them).
-    """
-    group = h5[f"Data/SpectrumImage/{uid}"]
-    try:
-        md = _metadata(group)
-        if "SpectrumImageSettings" in group:
-            md["SpectrumImageSettings"] = _json_at(group["SpectrumImageSettings"])
-    except (KeyError, ValueError, TypeError):
-        return 0
-    shape = _shape("SpectrumImage", None, md)
-    if len(shape) == 2 and "Spectrum" in h5["Data"]:
-        spectra = [g["Data"].shape[0] for g in h5["Data/Spectrum"].values() if "Data" in g]
-        shape = (*shape, max(spectra, default=0))
-    return math.prod(shape) if len(shape) == 3 else 0
-
-
-def _preview(path: Path, kind: str, uid: str, dataset_type: str):
-    def render(out: Path) -> None:
-        import h5py
-        import numpy as np
-
-        from nexuslims.previews import render_placeholder, render_signal
-
-        from ._common import load_signals
-
-        with h5py.File(path, "r") as h5:
-            data = h5[f"Data/{kind}/{uid}/Data"]
-            if kind == "Image":
-                array = np.asarray(data[:, :, 0])
-            elif kind == "Spectrum":
-                array = np.asarray(data[:, 0])
-            elif kind == "EelsSpectrumImage":
-                array = np.asarray(data)
-            else:
-                array = None
-                order = list(h5["Data/SpectrumImage"])
-                dense = _dense_size(h5, uid)
-        if array is None:
-            # The spectrum image is a compressed event stream; RosettaSciIO decodes it
-            # (with `sparse`) into a lazy signal, summed chunk by chunk for the preview.
-            # A small one is decoded into memory instead: the same sums, without numba
-            # compiling sparse's slicing (seconds, in every worker) for a few MB.
-            lazy = not dense or dense > EAGER_SPECTRUM_IMAGE
-            images = load_signals(path, select_type="spectrum_image", sum_frames=True,
-                                  lazy=lazy)
-            if not images:
-                render_placeholder(out, "EDS spectrum image (Velox): no data in the stream")
-                return
-            position = order.index(uid) if len(images) == len(order) else 0
-            render_signal(images[position], out, dataset_type=dataset_type)
-            return
-
-        from hyperspy.signals import Signal1D, Signal2D
-
-        signal = (Signal2D(array) if array.ndim == 2 and kind == "Image"
-                  else Signal1D(array))
-        render_signal(signal, out, dataset_type=dataset_type)
-
-    return render
+def _axes(kind: str, md: dict[str, Any]) -> list[Axis]:
+    """The calibrated axes of a dataset's preview, in array order, from the file."""
+    if kind == "Image":
+        return image_axes(md)
+    if kind == "Spectrum":
+        name = str((md.get("BinaryResult") or {}).get("Detector") or "")
+        return eds_axis(_detector(md, name) or _detector(md, name + "1"))
+    if kind == "EelsSpectrumImage":
+        return image_axes(md) + eels_axis(md)
+    return []
 
 
 class VeloxEmdExtractor:
@@ -346,6 +293,8 @@ class VeloxEmdExtractor:
                         if extra in group:
                             with contextlib.suppress(ValueError, TypeError):
                                 md[extra] = _json_at(group[extra])
+                    if kind == "SpectrumImage":
+                        md["StreamBinCount"] = _bincount(h5)
                     entries.append((kind, uid, md, _shape(kind, group["Data"], md)))
             labels = map_labels(h5)
         # The SI's own shape sits in its compressed stream; its maps and spectra tell it.
@@ -356,17 +305,23 @@ class VeloxEmdExtractor:
                        for k, u, m, s in entries]
         out: list[ExtractedDataset] = []
         for index, (kind, uid, md, shape) in enumerate(entries, 1):
-            meta, dataset_type, data_type = velox_meta(md, kind, shape, context)
+            label = labels.get(uid)
+            meta, dataset_type, data_type = velox_meta(md, kind, shape, context,
+                                                       label.group if label else "")
             unreliable: set[str] = set()
             notes = list(warnings)
             stamp(meta, from_epoch(_get(md, _WHEN), "velox:" + ".".join(_WHEN)), path,
                   context.timezone, unreliable, notes)
             meta.set("Velox Dataset", f"{kind}/{uid}", "velox:Data")
-            if uid in labels:
-                label, source = labels[uid]
-                meta.set("Map Label", label, source)
-                if label.split()[0] in ELEMENT_SYMBOLS:
-                    meta.set("Elements", label.split()[0], source)
+            if label is not None:
+                meta.set("Map Label", label.label, label.source)
+                if label.group:
+                    meta.set("Map Group", label.group, label.group_source)
+                element, line = label.element_line()
+                if element:
+                    meta.set("Elements", element, label.source)
+                if line:
+                    meta.set("Map Line", line, label.source)
             if kind == "EelsSpectrumImage":
                 for tag, key in (("offset", "Energy Offset (eV)"),
                                  ("dispersion", "Energy per Channel (eV)")):
@@ -381,7 +336,8 @@ class VeloxEmdExtractor:
                     extractor=NAME,
                     unreliable=unreliable,
                     warnings=notes,
-                    render_preview=_preview(path, kind, uid, dataset_type),
+                    render_preview=velox_preview(path, kind, uid, dataset_type,
+                                                 _axes(kind, md)),
                 )
             )
         return out

@@ -46,9 +46,18 @@ def inside(root: Path, relative: str) -> Path:
 
 
 def record_file(records_root: Path, record_path: str) -> Path:
-    """The record's XML file, which must lie inside the records folder."""
+    """The record's XML file, which must lie inside the records folder.
+
+    ``record_path`` is the absolute path the builder wrote. A web server on another
+    host may mount the builder's records folder under another path: then the file of
+    that name directly in ``records_root`` is the record.
+    """
     real_root = Path(os.path.realpath(records_root))
     target = Path(os.path.realpath(record_path))
-    if real_root not in target.parents or not target.is_file():
-        raise NotServed(f"record file {record_path} is not inside {records_root}")
-    return target
+    if real_root in target.parents and target.is_file():
+        return target
+    name = PurePosixPath(record_path.replace("\\", "/")).name
+    moved = Path(os.path.realpath(real_root / name)) if name not in ("", ".", "..") else None
+    if moved is not None and moved.parent == real_root and moved.is_file():
+        return moved
+    raise NotServed(f"record file {record_path} is not inside {records_root}")

@@ -243,3 +243,31 @@ def test_a_malformed_url_is_a_database_error():
         db.current_revision("not a url")
     with pytest.raises(DatabaseError, match="not a database URL"):
         db.make_engine("not a url")
+
+
+HISTORY_INDEXES = {"ix_build_attempts_session_identifier", "ix_build_attempts_record_path",
+                   "ix_build_stages_attempt_id"}
+
+
+def _indexes(path: Path) -> set[str]:
+    conn = sqlite3.connect(path)
+    names = {r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'ix_%'")}
+    conn.close()
+    return names
+
+
+def test_history_lookups_use_an_index_on_a_new_and_an_upgraded_database(tmp_path):
+    new, old = tmp_path / "new.db", tmp_path / "old.db"
+    db.init_db(sqlite_url(new))
+    _at_revision(old, "0009")
+    assert "ix_build_attempts_record_path" not in _indexes(old)
+    db.upgrade_db(sqlite_url(old))
+    for path in (new, old):
+        assert _indexes(path) >= HISTORY_INDEXES, path
+        conn = sqlite3.connect(path)
+        plan = " ".join(str(r) for r in conn.execute(
+            "EXPLAIN QUERY PLAN SELECT session_identifier FROM build_attempts"
+            " WHERE record_path = 'x'"))
+        conn.close()
+        assert "ix_build_attempts_record_path" in plan, plan

@@ -127,7 +127,7 @@ def test_the_fork_server_imports_only_what_the_files_need():
 def test_a_small_velox_spectrum_image_is_previewed_from_memory(corpus):
     import h5py
 
-    from nexuslims.extractors.velox import EAGER_SPECTRUM_IMAGE, _dense_size
+    from nexuslims.extractors._velox_preview import EAGER_SPECTRUM_IMAGE, _dense_size
 
     with h5py.File(corpus / "emd" / "Test SI 16x16 215 kx.emd", "r") as h5:
         (uid,) = list(h5["Data/SpectrumImage"])

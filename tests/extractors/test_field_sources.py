@@ -16,8 +16,6 @@ from nexuslims.extractors import ExtractionContext, extract
 from nexuslims.extractors.fields import DERIVED_KEYS, PROVENANCE_KEYS, field_records
 
 CTX = ExtractionContext()
-# TIFF extractors (helper fidtiff's) record sources in their own change.
-TIFF_EXTRACTORS = {"fei_tiff", "zeiss_tiff", "olympus_sis_tiff", "tiff"}
 
 
 def corpus_files(corpus: Path) -> list[Path]:
@@ -49,8 +47,9 @@ def _tags_have(signals: list, path: str) -> bool:
 
 def _velox_has(file: Path, dataset: str, path: str) -> bool:
     with h5py.File(file, "r") as h5:
-        if path.startswith(("Displays/", "Presentation/")):
-            return path.split(".")[0] in h5
+        if path.startswith(("Displays/", "Presentation/", "SharedProperties/")):
+            name, _, field = path.partition(".")
+            return name in h5 and (not field or f'"{field}"' in h5[name][0].decode())
         if path == "Data":
             return f"Data/{dataset}" in h5
         group = h5[f"Data/{dataset}"]
@@ -109,6 +108,135 @@ def traced(file: Path, ds, key: str, source: str, signals: list) -> bool:
     return False
 
 
+def is_tiff(file: Path) -> bool:
+    return file.suffix.lower() in (".tif", ".tiff")
+
+
+def assert_traced(file: Path, datasets: list, signals: list) -> int:
+    """Every reported value of ``datasets`` has a source found in ``file``; the count."""
+    checked = 0
+    for ds in datasets:
+        for key in ds.nx_meta:
+            if key in PROVENANCE_KEYS | DERIVED_KEYS:
+                continue
+            source = ds.sources.get(key)
+            assert source, f"{ds.name}: {key!r} has no source"
+            found = tiff_traced(file, source) if is_tiff(file) else traced(
+                file, ds, key, source, signals)
+            assert found, f"{ds.name}: {key} <- {source}"
+            checked += 1
+    return checked
+
+
+# -- TIFF: sources are "tiff:<tag> <where in the tag>", joined by " + " when a value is
+# computed from several keys. Checked here against the file with tifffile and plain
+# parsers, not with the extractors' own code.
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def tiff_traced(file: Path, source: str) -> bool:
+    return all(_tiff_part(file, part.strip()) for part in source.split(" + "))
+
+
+def _tiff_part(file: Path, part: str) -> bool:
+    import tifffile
+
+    kind, _, rest = part.partition(":")
+    if kind in ("data", "filesystem"):
+        return rest in ("shape", "mtime")
+    if kind == "file-tail":  # the FEI text after a damaged tag table, from its [User]
+        tail = file.read_bytes()[-256 * 1024:].decode("latin-1")
+        return "[User]" in tail and _ini_has(tail[tail.index("[User]"):], rest)
+    if kind == "hdr":  # the Tescan sidecar
+        text = file.with_suffix(".hdr").read_text("utf-8", errors="replace")
+        return not rest or _ini_has(text, rest)
+    if kind != "tiff":
+        return False
+    code_text, _, path = rest.partition(" ")
+    with tifffile.TiffFile(file) as tif:
+        if code_text == "pages":
+            return len(tif.pages) > 1
+        code = int(code_text)
+        tag = next((p.tags[code] for p in tif.pages if code in p.tags), None)
+        if tag is None:
+            return False
+        tif.filehandle.seek(tag.valueoffset)
+        raw = bytes(tif.filehandle.read(tag.valuebytecount))
+        value = tag.value
+    if not path or path == tag.name:
+        return True
+    if code == 65027:
+        return _dm_has(raw, path)
+    if code in (33560, 34665):  # Olympus SIS block, EXIF: decoded by tifffile
+        return path.rsplit("/", 1)[-1] in value
+    text = raw.replace(b"\x00", b"").decode("utf-8", errors="replace")
+    if path.startswith("["):
+        section, _, key = path[1:].partition("] ")
+        if code == 50431:  # Tescan writes the keys without their section headers
+            return f"{key}=" in text
+        return _ini_has(text, path)
+    if path.startswith("ImageDescription "):  # ImageJ's key=value lines
+        return path.split(" ", 1)[1] in text.splitlines()[0] or any(
+            line.startswith(path.split(" ", 1)[1]) for line in text.splitlines())
+    if code == 34118:  # a Zeiss SmartSEM parameter name
+        return path in text.split()
+    return _xml_has(text, path)
+
+
+def _ini_has(text: str, path: str) -> bool:
+    """``[Section] Key`` (or just ``[Section]``) present in INI text, any line ending."""
+    section, _, key = path[1:].partition("]")
+    current = None
+    for line in re.split(r"\r\n|\r|\n", text):
+        line = line.strip()
+        if line.startswith("[") and line.endswith("]"):
+            current = line[1:-1]
+            if current == section and not key.strip():
+                return True
+        elif current == section and line.startswith(key.strip() + "="):
+            return True
+    return False
+
+
+def _xml_has(text: str, path: str) -> bool:
+    import xml.etree.ElementTree as ET
+
+    text = _CONTROL.sub("", text).strip()
+    if text.startswith("<?xml"):
+        text = text.split("?>", 1)[1]
+    root = ET.fromstring(text.strip())
+    nodes = [root]
+    for depth, step in enumerate(re.findall(r"[^/\[]+(?:\[[^\]]*\])?", path)):
+        name, _, predicate = step.partition("[")
+        if depth == 0:
+            if _local(root.tag) != name:
+                return False
+            continue
+        attr, _, wanted = predicate.rstrip("]").partition("=")
+        nodes = [child for node in nodes for child in node if _local(child.tag) == name
+                 and (not predicate or (child.get(attr[1:]) if attr.startswith("@")
+                                        else child.findtext(attr)) == wanted)]
+    return bool(nodes)
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _dm_has(raw: bytes, dotted: str) -> bool:
+    import io
+
+    from rsciio.digitalmicrograph._api import DigitalMicrographReader
+
+    reader = DigitalMicrographReader(io.BytesIO(raw))
+    reader.parse_file()
+    node = reader.tags_dict
+    for part in dotted.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node is not None
+
+
 @pytest.mark.slow
 def test_every_reported_field_traces_to_a_key_in_the_file(corpus):
     import hyperspy.api as hs
@@ -116,24 +244,100 @@ def test_every_reported_field_traces_to_a_key_in_the_file(corpus):
     checked = 0
     for file in corpus_files(corpus):
         datasets = extract(file, CTX)
-        if not datasets or datasets[0].extractor in TIFF_EXTRACTORS | {"basic", "tia-emi"}:
+        if not datasets or datasets[0].extractor in {"basic", "tia-emi"}:
             continue
         signals = []
-        if datasets[0].extractor not in ("velox", "image", "text"):
+        if datasets[0].extractor not in ("velox", "image", "text") and not is_tiff(file):
             try:
                 loaded = hs.load(str(file), lazy=True)
             except NotImplementedError:  # the MSA reader reads eagerly only
                 loaded = hs.load(str(file))
             signals = loaded if isinstance(loaded, list) else [loaded]
-        for ds in datasets:
-            for key in ds.nx_meta:
-                if key in PROVENANCE_KEYS | DERIVED_KEYS:
-                    continue
-                source = ds.sources.get(key)
-                assert source, f"{ds.name}: {key!r} has no source"
-                assert traced(file, ds, key, source, signals), f"{ds.name}: {key} <- {source}"
-                checked += 1
-    assert checked > 500
+        checked += assert_traced(file, datasets, signals)
+    assert checked > 800
+
+
+def test_every_tiff_field_traces_to_a_key_in_the_file(corpus, tmp_path):
+    """Corpus TIFFs and one built file of each vendor layout the corpus lacks: before,
+    no TIFF extractor recorded where its values came from."""
+    files = [p for p in corpus_files(corpus) if is_tiff(p)] + built_vendor_tiffs(tmp_path)
+    counts = {}
+    for file in files:
+        datasets = extract(file, CTX)
+        counts[(file.name, datasets[0].extractor)] = assert_traced(file, datasets, [])
+    extractors = {extractor for _, extractor in counts}
+    assert extractors == {"fei_tiff", "fei_tem_tiff", "tescan_tiff", "him_tiff", "zeiss_tiff",
+                          "jeol_tiff", "gatan_tiff", "olympus_sis_tiff", "tiff"}
+    assert counts[("FEI-Helios-Ebeam-16bits.tif", "fei_tiff")] > 50
+
+
+def built_vendor_tiffs(folder: Path) -> list[Path]:
+    """One TIFF per vendor layout the tests build (see test_tiff*.py for their origin)."""
+    import numpy as np
+    import tifffile
+
+    from tests.extractors import test_tiff, test_tiff_jeol_dm, test_tiff_vendors
+
+    image = np.arange(48 * 64, dtype=np.uint16).reshape(48, 64)
+    ini = ("[User]\nDate=01/02/2023\nTime=14:05:06\n[Beam]\nBeam=EBeam\n"
+           "[EBeam]\nHV=5000\nStageX=0.002\nStageTa=0.1\n[Stage]\nStageY=0.003\n")
+    tags = {
+        "fei_mixed_frames.tif": [(34682, "s", 0, ini, True)],
+        "zeiss.tif": [(34118, "B", 0, test_tiff.ZEISS_PAYLOAD.encode("latin-1"), True)],
+        "tescan.tif": [(50431, 7, 0, (test_tiff_vendors.TESCAN_MAIN
+                                      + test_tiff_vendors.TESCAN_SEM).encode(), True)],
+        "orion.tif": [(65000, "s", 0, test_tiff_vendors.ORION_XML, True)],
+        "fibics.tif": [(51023, "s", 0, test_tiff_vendors.FIBICS_XML, True)],
+        "tecnai.tif": [(34682, 7, 0, test_tiff_vendors.FEI_TEM_XML.encode("utf-8"), True)],
+        "dm.tif": test_tiff_jeol_dm.CALIBRATION + [
+            (65027, "B", 0, test_tiff_jeol_dm.dm4_stream(test_tiff_jeol_dm.DM_TAGS), True)],
+        "sightx.tif": [(270, "s", 0, test_tiff_jeol_dm.SIGHTX_XML, True),
+                       (271, "s", 0, "JEOL Ltd.", True)],
+        "analysis_center.tif": [(270, "s", 0, test_tiff_jeol_dm.ANALYSIS_CENTER_XML, True)],
+        "camera.tif": [],
+    }
+    files = []
+    for name, extra in tags.items():
+        extra = [(c, d, len(v) if d in (7, "B") else n, v, w) for c, d, n, v, w in extra]
+        tifffile.imwrite(folder / name, image, extratags=extra, metadata=None,
+                         datetime="2021:03:04 05:06:07", resolution=(300, 300))
+        files.append(folder / name)
+    hdr = folder / "tescan_sidecar.tif"
+    tifffile.imwrite(hdr, image, metadata=None)
+    hdr.with_suffix(".hdr").write_text(f"[MAIN]\n{test_tiff_vendors.TESCAN_MAIN}[SEM]\n"
+                                       f"{test_tiff_vendors.TESCAN_SEM}")
+    return [*files, hdr]
+
+
+def test_built_velox_eels_fields_trace_to_the_file(tmp_path):
+    """The built Velox EELS file (tests/extractors/velox_files.py) traces too."""
+    from tests.extractors.velox_files import build_velox_eels
+
+    path = build_velox_eels(tmp_path / "eels.emd")
+    checked = 0
+    for ds in extract(path, CTX):
+        for key in ds.nx_meta:
+            if key in PROVENANCE_KEYS | DERIVED_KEYS:
+                continue
+            source = ds.sources.get(key)
+            assert source and traced(path, ds, key, source, []), f"{ds.name}: {key} <- {source}"
+            checked += 1
+    assert checked > 60
+
+
+def test_built_tia_eds_fields_trace_to_the_file(tmp_path):
+    """The built TIA EDS pair (tests/extractors/tia_files.py) traces too."""
+    import hyperspy.api as hs
+
+    from tests.extractors.tia_files import build_tia_eds
+
+    _, ser = build_tia_eds(tmp_path)
+    [ds] = extract(ser, CTX)
+    signals = [hs.load(ser)]
+    for key in ds.nx_meta:
+        if key not in PROVENANCE_KEYS | DERIVED_KEYS:
+            assert traced(ser, ds, key, ds.sources[key], signals), key
+    assert "EDS Energy Resolution (eV)" in ds.nx_meta
 
 
 def test_no_reader_defaults_are_reported(corpus):
@@ -220,3 +424,14 @@ def test_dm_spherical_aberration_processing_history_and_eds_detector(corpus):
     assert geometry == {"EDS Elevation Angle (deg)": 18.0, "EDS Azimuthal Angle (deg)": 45.0,
                         "EDS Solid Angle (sr)": 0.7, "EDS Detector Type": "SIUTW",
                         "EDS Window Type": 0}
+
+
+def test_the_tiff_source_check_refuses_keys_the_file_lacks(corpus, tmp_path):
+    helios = corpus / "tiff/FEI-Helios-Ebeam-16bits.tif"
+    assert tiff_traced(helios, "tiff:34682 [EBeam] HV + tiff:256 ImageWidth")
+    assert not tiff_traced(helios, "tiff:34682 [EBeam] NoSuchKey")
+    assert not tiff_traced(helios, "tiff:34682 [NoSection] HV")
+    assert not tiff_traced(helios, "tiff:65027 Microscope Info.Voltage")  # no such tag
+    [sightx] = [p for p in built_vendor_tiffs(tmp_path) if p.name == "sightx.tif"]
+    assert tiff_traced(sightx, "tiff:270 TemReporter/GonioStage/StagePosition/TX")
+    assert not tiff_traced(sightx, "tiff:270 TemReporter/GonioReporter/TiltX")

@@ -103,6 +103,23 @@ def _extracted(name: str, index: int = 0) -> Callable[[Path, Path | None], None]
     return render
 
 
+def _built_velox(index: int) -> Callable[[Path, Path | None], None]:
+    def render(out: Path, corpus: Path | None) -> None:
+        from nexuslims.extractors.base import ExtractionContext
+        from nexuslims.extractors.registry import extract
+        from tests.extractors.velox_files import build_velox_eels
+
+        path = build_velox_eels(out.with_suffix(".emd"))
+        renderer = extract(path, ExtractionContext())[index].render_preview
+        assert renderer is not None
+        renderer(out)
+        path.unlink()
+
+    render.__doc__ = (f"Dataset {index + 1} of a built Velox EELS + EDS file "
+                      "(tests/extractors/velox_files.py).")
+    return render
+
+
 CASES: dict[str, Callable[[Path, Path | None], None]] = {
     "calibrated_image": calibrated_image,
     "diffraction_pattern": diffraction_pattern,
@@ -113,6 +130,11 @@ CASES: dict[str, Callable[[Path, Path | None], None]] = {
     "tia_stack": _extracted("tia/64x64x5_TEM_preview_1.ser"),
     "fei_sem_tiff": _extracted("tiff/FEI-Helios-Ebeam-8bits.tif"),
     "velox_eds_spectrum": _extracted("emd/Test SI 16x16 215 kx.emd", 5),
+    "velox_haadf": _extracted("emd/Test SI 16x16 ReducedData 215 kx.emd", 4),
+    # the core-loss EELS SI: its energy-loss axis in eV from AcquisitionMetadata
+    "velox_eels_si": _built_velox(6),
+    # the EDS SI of the same file: drawn from the EDS stream, not the first EELS SI
+    "velox_eds_si_beside_eels": _built_velox(4),
 }
 
 
@@ -121,7 +143,11 @@ def grey(path: Path) -> np.ndarray:
         return np.asarray(image.convert("L"), dtype=np.float64)
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
+SLOW_CASES = {"velox_eds_si_beside_eels"}  # RosettaSciIO decodes the EDS event stream
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.slow) if c in SLOW_CASES
+                                  else c for c in sorted(CASES)])
 def test_preview_matches_its_reference(case: str, tmp_path: Path) -> None:
     from tests.conftest import corpus_path
 
@@ -149,6 +175,17 @@ def test_tolerance_catches_a_lost_scale_bar(tmp_path: Path) -> None:
                   dataset_type="Image")
     diff = np.abs(grey(tmp_path / "with.png") - grey(tmp_path / "without.png"))
     assert (diff > PIXEL_TOLERANCE).mean() > OUTLIER_FRACTION
+
+
+def test_velox_image_preview_draws_its_scale_bar(corpus: Path, tmp_path: Path) -> None:
+    """The HAADF map is dark where the bar goes, so the whole-image tolerance would
+    miss a lost bar: the bar's corner must hold its white bar and label."""
+    out = tmp_path / "haadf.png"
+    CASES["velox_haadf"](out, corpus)
+    corner = grey(out)[430:, :160]
+    assert (corner > 240).sum() > 300  # bar (about 90 x 5 px) and "10 nm" in white
+    wanted = grey(REFS / "velox_haadf.png")[430:, :160]
+    assert (np.abs(corner - wanted) > PIXEL_TOLERANCE).mean() < 0.02
 
 
 def regenerate() -> None:

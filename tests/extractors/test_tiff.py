@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from nexuslims.extractors import registry
+from nexuslims.extractors._time import MTIME_WARNING
 from nexuslims.extractors.base import ExtractionContext
 from nexuslims.extractors.tiff import (
     FeiTiffExtractor,
@@ -213,7 +214,9 @@ def test_imagej_float_tiff(corpus, utc, tmp_path) -> None:
     assert meta["ImageJ Version"] == "1.51a"
     assert meta["Pixel Width (nm)"] == pytest.approx(168.675)  # 5.928571 px per micron
     assert "Creation Time" in ds.unreliable  # no date in the file: modification time
-    assert not ds.warnings
+    # said as every other format says it (before, TIFFs fell back silently)
+    assert ds.warnings == [MTIME_WARNING]
+    assert meta["Creation Time Source"] == "modification time"
     pixels = preview_pixels(ds, tmp_path)  # float data stretched, not saved raw
     assert pixels.shape == (500, 500) and pixels.std() > 20
 
@@ -295,3 +298,38 @@ def test_stage_sections_that_disagree_are_reported(tmp_path: Path, utc) -> None:
     (ds,) = FeiTiffExtractor().extract(path, utc)
     assert ds.nx_meta["Stage Position X (um)"] == 2000.0
     assert ds.nx_meta["Stage Position Source"] == "[EBeam]"
+
+
+def test_each_stage_value_names_its_frame_in_the_sidecar_and_the_record(tmp_path: Path,
+                                                                      utc) -> None:
+    """[Stage] lacks X and the tilt here: they come from the beam's [EBeam] frame. Each
+    value's sidecar field says which section it is in; the record says it per value in a
+    schema-valid meta (before, one "[EBeam] and [Stage]" for all, and no per-value key)."""
+    import json
+
+    from nexuslims.extraction import extract_one
+    from nexuslims.record import build_record
+    from nexuslims.validation import validate_record
+    from tests.test_record import REFERENCE, make_activity, make_instrument, make_reservation
+
+    ini = ("[User]\nDate=03/10/2024\nTime=10:00:00\n[Beam]\nBeam=EBeam\n"
+           "[EBeam]\nHV=5000\nStageX=0.002\nStageY=0.004\nStageTa=0.1\n"
+           "[Stage]\nStageY=0.003\nStageZ=0.01\n")
+    folder = tmp_path / "data"
+    folder.mkdir()
+    path = folder / "sem.tif"
+    tifffile.imwrite(path, np.zeros((8, 8), np.uint8), extratags=[(34682, "s", 0, ini, True)])
+    [ds] = extract_one(path, folder, tmp_path / "out", utc, previews=False)
+    body = json.loads((tmp_path / "out" / "sem.tif.json").read_text())
+    fields = {f["key"]: f for f in body["datasets"][0]["fields"]}
+    assert fields["Stage Position X (um)"]["source"] == "tiff:34682 [EBeam] StageX"
+    assert fields["Stage Position Y (um)"]["source"] == "tiff:34682 [Stage] StageY"
+    assert fields["Stage Position Y (um)"]["value"] == 3000.0  # [Stage] wins
+    assert fields["Stage Position Tilt (degrees)"]["source"] == "tiff:34682 [EBeam] StageTa"
+    assert ds.nx_meta["Stage Position Source"] == "X, Tilt from [EBeam]; Y, Z from [Stage]"
+
+    xml = build_record(make_reservation(), make_instrument(), [make_activity([ds])])
+    assert b"X, Tilt from [EBeam]; Y, Z from [Stage]" in xml
+    assert validate_record(xml) == []  # the packaged copy of the v1.0 schema
+    if REFERENCE.is_file():
+        assert validate_record(xml, REFERENCE) == []

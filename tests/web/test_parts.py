@@ -21,7 +21,7 @@ from nexuslims.errors import ConfigError, DatabaseError
 from nexuslims.passlog import run_recorded_pass
 from nexuslims.recordindex import backfill, entry_from_xml
 from nexuslims.sessions import Instrument
-from nexuslims.web.downloads import NotServed, inside
+from nexuslims.web.downloads import NotServed, inside, record_file
 from nexuslims.web.settings import load_web_settings
 from nexuslims.web.views import health
 from tests.test_cli import run
@@ -209,6 +209,25 @@ def test_inside_serves_a_file_of_the_root_even_through_a_symlink_within(tmp_path
     (tmp_path / "root/alias").symlink_to(tmp_path / "root/a b", target_is_directory=True)
     assert inside(tmp_path / "root", "a%20b/f.png") == (tmp_path / "root/a b/f.png").resolve()
     assert inside(tmp_path / "root", "alias/f.png").read_bytes() == b"png"
+
+
+def test_a_record_is_found_where_the_web_host_mounts_the_records(tmp_path) -> None:
+    # The builder wrote /builder/data/records/r.xml; the web host mounts that folder at
+    # /web/data/records, where the builder's path does not exist.
+    records = tmp_path / "web/data/records"
+    records.mkdir(parents=True)
+    (records / "2024-03-05_Titan_abc.xml").write_text("<record/>")
+    written = str(tmp_path / "builder/data/records/2024-03-05_Titan_abc.xml")
+    assert record_file(records, written) == (records / "2024-03-05_Titan_abc.xml").resolve()
+    # Only a file of that name directly in the folder, never a way out of it.
+    outside = tmp_path / "outside.xml"
+    outside.write_text("secret")
+    (records / "linked.xml").symlink_to(outside)
+    for path in (str(tmp_path / "builder/data/records/missing.xml"),
+                 str(tmp_path / "builder/linked.xml"), str(tmp_path / "builder/.."),
+                 "/builder/records/..", "C:\\records\\..", ""):
+        with pytest.raises(NotServed):
+            record_file(records, path)
 
 
 def test_serve_without_settings_says_what_is_missing(tmp_path: Path) -> None:

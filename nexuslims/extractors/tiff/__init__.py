@@ -5,11 +5,15 @@
 - :mod:`.tescan` -- Tescan SEM/FIB (tag 50431, else the ``.hdr`` sidecar)
 - :mod:`.him` -- Zeiss Orion and Fibics helium-ion microscopes (XML, tags 65000/51023)
 - :mod:`.zeiss` -- Zeiss SEM (SmartSEM parameters, tag 34118)
-- :mod:`.jeol` -- JEOL TEM (``<TemReporter2>`` XML in the image description)
-- :mod:`.gatan` -- DigitalMicrograph exports (calibration tags 65003-65013)
+- :mod:`.jeol` -- JEOL TEM (SightX ``<TemReporter>`` or Analysis Center
+  ``<TemReporter2>`` XML in the image description)
+- :mod:`.gatan` -- DigitalMicrograph exports (calibration tags 65003-65013, the DM tag
+  tree in tag 65027)
 - :mod:`.plain` -- Olympus SIS (tag 33560) and any other TIFF
 
 The registry imports each module on first use; tifffile reads tags only, never pixels.
+Every value records its key in the file (``tiff:<tag> <where in it>``, see
+:data:`nexuslims.extractors.fields.SOURCE_KINDS`).
 """
 
 from ._common import Field, parse_ini

@@ -16,7 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .._common import mtime_iso, put, wallclock_iso
+from .._common import put
+from .._time import AcquisitionTime, from_wall_clock, stamp
 from ..base import ExtractionContext
 
 TIFF_EXTENSIONS = frozenset({"tif", "tiff"})
@@ -42,6 +43,23 @@ class Field:
         return (self.source,) if isinstance(self.source, str) else self.source
 
 
+# The baseline and well-known tags the extractors read, named as the TIFF 6 / EXIF
+# specifications name them (the name travels with the number in a value's source).
+TAG_NAMES = {
+    256: "ImageWidth", 257: "ImageLength", 258: "BitsPerSample", 259: "Compression",
+    270: "ImageDescription", 271: "Make", 272: "Model", 277: "SamplesPerPixel",
+    282: "XResolution", 296: "ResolutionUnit", 305: "Software", 306: "DateTime",
+    315: "Artist", 339: "SampleFormat", 33560: "OlympusSIS", 34665: "ExifTag",
+}
+PAGES_KEY = "tiff:pages"
+"""Source of values counted from the file's chain of image directories."""
+
+
+def tag_key(code: int, path: str = "") -> str:
+    """Where a value is in a TIFF: ``tiff:306 DateTime``, ``tiff:34682 [EBeam] HV``."""
+    return f"tiff:{code} {path or TAG_NAMES.get(code, '')}".rstrip()
+
+
 def num(value: Any) -> float | None:
     """``value`` as a finite float, or None (empty strings, text, NaN)."""
     try:
@@ -52,11 +70,13 @@ def num(value: Any) -> float | None:
 
 
 def read_fields(meta: dict[str, Any], lookup: Callable[[str], Any],
-                fields: Iterable[Field]) -> dict[str, str]:
+                fields: Iterable[Field], where: Callable[[str], str]) -> dict[str, str]:
     """Fill ``meta`` from a table; returns ``{output key: source key it came from}``.
 
-    Outputs already in ``meta`` are left alone, so an earlier row (or a better
-    source) wins; a value that is missing, empty or not a number is skipped.
+    ``where`` names, for a table source, the key in the file (recorded as the value's
+    source, see :mod:`nexuslims.extractors.fields`). Outputs already in ``meta`` are
+    left alone, so an earlier row (or a better source) wins; a value that is missing,
+    empty or not a number is skipped.
     """
     used: dict[str, str] = {}
     for row in fields:
@@ -75,7 +95,7 @@ def read_fields(meta: dict[str, Any], lookup: Callable[[str], Any],
                 value = number * row.scale
                 if row.kind == "count" and float(value).is_integer():
                     value = int(value)
-            put(meta, row.output, value)
+            put(meta, row.output, value, source=where(source))
             if row.output in meta:
                 used[row.output] = source
                 break
@@ -102,7 +122,7 @@ def pixel_scale(meta: dict[str, Any]) -> tuple[float, str] | None:
 
 # Vendor tags kept as the bytes written: tifffile would decode some of them itself
 # (FEI, Zeiss), which is slow and loses the exact text.
-RAW_TAGS = frozenset({34118, 34682, 34683, 50431, 51023, 65000})
+RAW_TAGS = frozenset({34118, 34682, 34683, 50431, 51023, 65000, 65027})
 
 
 @dataclass(frozen=True)
@@ -177,7 +197,7 @@ def xml_tag(path: Path, code: int) -> str | None:
 
 
 def tiff_basics(path: Path, meta: dict[str, Any], warnings: list[str], page: int = 0) -> None:
-    """Dimensions, bit depth, page count and standard tags, into ``meta``."""
+    """Dimensions, bit depth, page count and standard tags, into ``meta`` (with sources)."""
     import tifffile
 
     try:
@@ -189,29 +209,37 @@ def tiff_basics(path: Path, meta: dict[str, Any], warnings: list[str], page: int
             bits = first.bitspersample
             compression = getattr(first.compression, "name", None)
             software = first.software
+            has_format = 339 in first.tags
     except Exception as exc:  # noqa: BLE001
         warnings.append(f"TIFF structure unreadable: {exc}")
         return
     meta["Data Dimensions"] = str(shape)
-    put(meta, "Image Width (pixels)", shape[1] if len(shape) >= 2 else None)
-    put(meta, "Image Height (pixels)", shape[0] if len(shape) >= 2 else None)
-    put(meta, "Bit Depth", int(bits))
-    put(meta, "Samples per Pixel", samples)
-    put(meta, "Pixel Data Type", str(dtype) if dtype is not None else None)
-    put(meta, "Compression", compression if compression not in (None, "NONE") else None)
-    put(meta, "Software", software or None)
+    if len(shape) >= 2:
+        put(meta, "Image Width (pixels)", shape[1], source=tag_key(256))
+        put(meta, "Image Height (pixels)", shape[0], source=tag_key(257))
+    put(meta, "Bit Depth", int(bits), source=tag_key(258))
+    put(meta, "Samples per Pixel", samples, source=tag_key(277))
+    put(meta, "Pixel Data Type", str(dtype) if dtype is not None else None,
+        source=tag_key(258) + (" + " + tag_key(339) if has_format else ""))
+    put(meta, "Compression", compression if compression not in (None, "NONE") else None,
+        source=tag_key(259))
+    put(meta, "Software", software or None, source=tag_key(305))
     if pages > 1:
-        meta["Number of Pages"] = pages
+        put(meta, "Number of Pages", pages, source=PAGES_KEY)
 
 
-def creation(meta: dict[str, Any], unreliable: set[str], path: Path, ctx: ExtractionContext,
-             date: Any = None, time: Any = None) -> None:
-    """``Creation Time`` from the file's date and time, else its modification time."""
-    iso = wallclock_iso(date, time, ctx.timezone) if date and time else None
-    if iso is None:
-        iso = mtime_iso(path, ctx.timezone)
-        unreliable.add("Creation Time")
-    meta["Creation Time"] = iso
+def creation(meta: dict[str, Any], unreliable: set[str], warnings: list[str], path: Path,
+             ctx: ExtractionContext, date: Any = None, time: Any = None,
+             key: str = "", found: AcquisitionTime | None = None) -> None:
+    """``Creation Time`` (and where it came from) from the file's date and time.
+
+    ``date``/``time`` are the wall clock the file states, read at ``key``; ``found`` an
+    acquisition time already read (an absolute one). Without either, the file's
+    modification time, with a warning (see :func:`~nexuslims.extractors._time.stamp`).
+    """
+    if found is None and date and time:
+        found = from_wall_clock(date, time, ctx.timezone, key)
+    stamp(meta, found, path, ctx.timezone, unreliable, warnings)
 
 
 def tiff_datetime(text: Any) -> tuple[str | None, str | None]:
@@ -244,3 +272,9 @@ def section_lookup(sections: dict[str, dict[str, str]]) -> Callable[[str], Any]:
         return sections.get(section, {}).get(key)
 
     return lookup
+
+
+def ini_key(source: str) -> str:
+    """``"Section/Key"`` as the file writes it: ``[Section] Key``."""
+    section, _, key = source.partition("/")
+    return f"[{section}] {key}"

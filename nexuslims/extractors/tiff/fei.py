@@ -16,6 +16,7 @@ from typing import Any
 
 from .._common import finish, put
 from ..base import ExtractedDataset, ExtractionContext
+from ..fields import Meta
 from ._common import (
     TIFF_EXTENSIONS,
     Field,
@@ -26,10 +27,13 @@ from ._common import (
     pixel_scale,
     raw_text_tag,
     read_fields,
+    tag_key,
     tiff_basics,
 )
 
 FEI_TAG = 34682
+TAIL_ORIGIN = "file-tail:"
+"""Source prefix of values read from the INI text found in the file's tail (no tag)."""
 _FEI_TAIL = 256 * 1024
 _FEI_MARKER = b"[User]"
 _DEG = 180 / math.pi
@@ -100,84 +104,130 @@ KNOWN_SECTIONS = {
 
 def fei_text(path: Path) -> str | None:
     """The FEI INI block: from tag 34682, else from the file's tail (damaged tag tables)."""
+    return fei_text_and_origin(path)[0]
+
+
+def fei_text_and_origin(path: Path) -> tuple[str | None, str]:
+    """The FEI INI block and the prefix of its values' sources (the tag, or the tail)."""
     text = raw_text_tag(path, FEI_TAG)
     if text is not None:
-        return text
+        return text, tag_key(FEI_TAG) + " "
     with open(path, "rb") as stream:
         stream.seek(0, 2)
         stream.seek(max(0, stream.tell() - _FEI_TAIL))
         tail = stream.read()
     start = tail.find(_FEI_MARKER)
-    return tail[start:].split(b"\x00", 1)[0].decode("latin-1") if start >= 0 else None
+    if start < 0:
+        return None, ""
+    return tail[start:].split(b"\x00", 1)[0].decode("latin-1"), TAIL_ORIGIN
 
 
-def _beam_and_scan(sec: Mapping[str, Mapping[str, str]]) -> tuple[str, dict, dict]:
-    beam_name = sec.get("Beam", {}).get("Beam") or next(
-        (b for b in ("EBeam", "IBeam") if b in sec), "")
-    beam = {**sec.get("Beam", {}), **sec.get(beam_name, {})}
-    scan_name = sec.get("Beam", {}).get("Scan", "") or (
-        "IScan" if beam_name == "IBeam" else "EScan")
-    scan = {**sec.get("Scan", {}), **sec.get(scan_name, {})}
-    return beam_name, beam, scan
+class _Sections:
+    """Parsed INI sections, with ``beam/`` and ``scan/`` resolved to the sections in use.
+
+    ``[Beam] Beam`` names the beam section (``EBeam``, ``IBeam``), ``[Beam] Scan`` the
+    scan section; a key there wins over the generic ``[Beam]``/``[Scan]`` one.
+    """
+
+    def __init__(self, sections: Mapping[str, Mapping[str, str]], origin: str) -> None:
+        self.sec = {name: dict(values) for name, values in sections.items()}
+        self.origin = origin
+        generic = self.sec.get("Beam", {})
+        self.beam_name = generic.get("Beam") or next(
+            (b for b in ("EBeam", "IBeam") if b in self.sec), "")
+        self.scan_name = generic.get("Scan", "") or (
+            "IScan" if self.beam_name == "IBeam" else "EScan")
+        # key -> section holding it, the specific section winning over the generic one
+        self._alias = {
+            alias: {key: name for name in (generic_name, specific) if name
+                    for key in self.sec.get(name, {})}
+            for alias, generic_name, specific in (("beam", "Beam", self.beam_name),
+                                                  ("scan", "Scan", self.scan_name))}
+
+    def locate(self, source: str) -> tuple[str, str]:
+        """(section, key) holding ``source`` (``"beam/HV"``, ``"Stage/StageX"``...)."""
+        section, _, key = source.partition("/")
+        names = self._alias.get(section)
+        return (names.get(key, section) if names is not None else section), key
+
+    def value(self, source: str) -> str | None:
+        section, key = self.locate(source)
+        return self.sec.get(section, {}).get(key)
+
+    def where(self, source: str) -> str:
+        """The file key of ``source``: ``tiff:34682 [EBeam] HV``."""
+        section, key = self.locate(source)
+        return f"{self.origin}[{section}] {key}"
 
 
-def _stage(meta: dict[str, Any], sec: Mapping[str, Mapping[str, str]], beam_name: str,
-           beam: Mapping[str, str], warnings: list[str]) -> None:
-    """Stage coordinates, saying which section (frame) they were read from."""
-    stage = sec.get("Stage", {})
-    used: set[str] = set()
+def _stage(meta: dict[str, Any], fei: _Sections, warnings: list[str]) -> None:
+    """Stage coordinates, each value's source naming the section (frame) it is in."""
+    used: dict[str, list[str]] = {}
     differ: list[str] = []
     for stage_key, beam_key, output, scale in STAGE:
-        own, seen = num(stage.get(stage_key)), num(beam.get(beam_key))
+        own, seen = num(fei.value("Stage/" + stage_key)), num(fei.value("beam/" + beam_key))
         if own is not None:
-            put(meta, output, own, scale)
-            used.add("Stage")
+            source = "Stage/" + stage_key
             if seen is not None and not math.isclose(own, seen, rel_tol=1e-6, abs_tol=1e-12):
                 differ.append(output)
         elif seen is not None:
-            put(meta, output, seen, scale)
-            used.add(beam_name or "Beam")
+            source = "beam/" + beam_key
+        else:
+            continue
+        put(meta, output, own if own is not None else seen, scale, source=fei.where(source))
+        used.setdefault(fei.locate(source)[0], []).append(
+            output.removeprefix("Stage Position ").split(" (")[0])
     if used:
-        meta["Stage Position Source"] = " and ".join(f"[{s}]" for s in sorted(used))
+        # Per value when the sections differ ("X, Y from [Stage]; Tilt from [EBeam]").
+        text = "; ".join(f"{', '.join(names)} from [{name}]" for name, names in used.items())
+        put(meta, "Stage Position Source", f"[{next(iter(used))}]" if len(used) == 1 else text,
+            source=" + ".join(f"{fei.origin}[{name}]" for name in used))
     if differ:
-        warnings.append(f"the [{beam_name}] section gives other stage coordinates than "
+        warnings.append(f"the [{fei.beam_name}] section gives other stage coordinates than "
                         f"[Stage] for {', '.join(differ)}; [Stage] is reported")
 
 
 def fei_meta(sections: Mapping[str, Mapping[str, str]],
-             warnings: list[str] | None = None) -> dict[str, Any]:
-    """The FEI settings under human names, converted from the file's SI units."""
+             warnings: list[str] | None = None, origin: str = "") -> Meta:
+    """The FEI settings under human names, converted from the file's SI units.
+
+    ``origin`` prefixes each value's source (``"tiff:34682 "``), see
+    :func:`fei_text_and_origin`.
+    """
     warnings = [] if warnings is None else warnings
-    meta: dict[str, Any] = {}
-    sec = {name: dict(values) for name, values in sections.items()}
-    beam_name, beam, scan = _beam_and_scan(sec)
-
-    def lookup(source: str) -> Any:
-        section, _, key = source.partition("/")
-        table = {"beam": beam, "scan": scan}.get(section) or sec.get(section, {})
-        return table.get(key)
-
-    put(meta, "Beam", beam_name or None)
-    read_fields(meta, lookup, FIELDS)
-    width = num(beam.get("HFW"))
-    canvas = num(sec.get("Image", {}).get("MagCanvasRealWidth"))
+    meta = Meta()
+    fei = _Sections(sections, origin or tag_key(FEI_TAG) + " ")
+    sec = fei.sec
+    named = "Beam" in sec.get("Beam", {})
+    put(meta, "Beam", fei.beam_name or None,
+        source=fei.where("Beam/Beam") if named else f"{fei.origin}[{fei.beam_name}]")
+    read_fields(meta, fei.value, FIELDS, fei.where)
+    width = num(fei.value("beam/HFW"))
+    canvas = num(fei.value("Image/MagCanvasRealWidth"))
     if width and canvas:
-        put(meta, "Magnification (x)", canvas / width)
-    _stage(meta, sec, beam_name, beam, warnings)
+        put(meta, "Magnification (x)", canvas / width,
+            source=f"{fei.where('Image/MagCanvasRealWidth')} + {fei.where('beam/HFW')}")
+    _stage(meta, fei, warnings)
 
     detectors = sec.get("Detectors", {})
-    detector = detectors.get("Name") or next(
-        (name for name, values in sec.items()
-         if name not in KNOWN_SECTIONS and "Signal" in values), None)
-    put(meta, "Detector Name", detector)
+    detector = detectors.get("Name")
+    put(meta, "Detector Name", detector, source=fei.where("Detectors/Name"))
+    if not detector:  # the section named after the detector, which holds its Signal
+        detector = next((name for name, values in sec.items()
+                         if name not in KNOWN_SECTIONS and "Signal" in values), None)
+        put(meta, "Detector Name", detector, source=f"{fei.origin}[{detector}]")
     settings = sec.get(detector or "", {})
-    put(meta, "Detector Signal", settings.get("Signal"))
-    put(meta, "Detector Contrast (%)", num(settings.get("Contrast")))
-    put(meta, "Detector Brightness (%)", num(settings.get("Brightness")))
+    for key, output in (("Signal", "Detector Signal"), ("Contrast", "Detector Contrast (%)"),
+                        ("Brightness", "Detector Brightness (%)")):
+        value = settings.get(key)
+        put(meta, output, value if key == "Signal" else num(value),
+            source=f"{fei.origin}[{detector}] {key}")
     decel = sec.get("EBeamDeceleration", {})
     if decel.get("ModeOn", "").lower() == "on":
-        put(meta, "Landing Energy (kV)", num(decel.get("LandingEnergy")), 1e-3)
-        put(meta, "Stage Bias (V)", num(decel.get("StageBias")))
+        put(meta, "Landing Energy (kV)", num(decel.get("LandingEnergy")), 1e-3,
+            source=fei.where("EBeamDeceleration/LandingEnergy"))
+        put(meta, "Stage Bias (V)", num(decel.get("StageBias")),
+            source=fei.where("EBeamDeceleration/StageBias"))
     return meta
 
 
@@ -204,19 +254,24 @@ class FeiTiffExtractor:
         """One SEM/FIB image dataset with the instrument settings."""
         warnings: list[str] = []
         unreliable: set[str] = set()
-        sections = parse_ini(fei_text(path) or "")
-        meta: dict[str, Any] = {}
+        text, origin = fei_text_and_origin(path)
+        sections = parse_ini(text or "")
+        meta = Meta()
         tiff_basics(path, meta, warnings)
-        meta.update(fei_meta(sections, warnings))
+        settings = fei_meta(sections, warnings, origin)
+        meta.update(settings)
+        meta.sources.update(settings.sources)
         missing = [s for s in ("Beam", "Scan", "System") if s not in sections]
         if missing:
             warnings.append(f"FEI metadata lacks the {', '.join(missing)} section(s)")
         user = sections.get("User", {})
         date, time = user.get("Date"), user.get("Time")
+        key = f"{origin}[User] Date + {origin}[User] Time"
         if not (date and time):
             stamp = sections.get("PrivateFei", {}).get("TimeOfCreation", "").split(" ", 1)
             date, time = (stamp + [None])[:2] if len(stamp) == 2 else (None, None)
-        creation(meta, unreliable, path, context, date, time)
+            key = f"{origin}[PrivateFei] TimeOfCreation"
+        creation(meta, unreliable, warnings, path, context, date, time, key)
         return [ExtractedDataset(
             name=path.name, dataset_type="Image", extractor=self.name,
             nx_meta=finish(meta, dataset_type="Image", data_type=_fei_data_type(meta),

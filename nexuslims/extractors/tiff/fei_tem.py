@@ -18,12 +18,14 @@ from typing import Any
 
 from .._common import finish, put
 from ..base import ExtractedDataset, ExtractionContext
+from ..fields import Meta
 from ._common import (
     TIFF_EXTENSIONS,
     creation,
     image_preview,
     num,
     pixel_scale,
+    tag_key,
     tags,
     tiff_basics,
     tiff_datetime,
@@ -66,8 +68,8 @@ LABELS: dict[str, tuple[str, str]] = {
 _UNITS = {**SCALE_TO_SI, "µa": 1e-6, "μa": 1e-6, "µm": 1e-6, "μm": 1e-6, "°": 1.0}
 
 
-def tem_xml(path: Path) -> ET.Element | None:
-    """The ``<Root>`` element of an FEI TEM TIFF, or None."""
+def tem_xml(path: Path) -> tuple[int, ET.Element] | None:
+    """(tag code, ``<Root>`` element) of an FEI TEM TIFF, or None."""
     present = tags(path)
     for code in TEM_TAGS:
         if code not in present:
@@ -80,32 +82,37 @@ def tem_xml(path: Path) -> ET.Element | None:
         except ET.ParseError:
             continue
         if root.tag == "Root":
-            return root
+            return code, root
     return None
 
 
-def tem_meta(root: ET.Element) -> dict[str, Any]:
-    """The ``<Data>`` rows under human names, in the table's units."""
-    meta: dict[str, Any] = {}
+def tem_meta(root: ET.Element, code: int = TEM_TAGS[0]) -> Meta:
+    """The ``<Data>`` rows under human names, in the table's units.
+
+    Each value's source is its row: ``tiff:34682 Root/Data[Label=High tension]/Value``.
+    """
+    meta = Meta()
     for row in root.iter("Data"):
         label = (row.findtext("Label") or "").strip()
-        value = (row.findtext("Value") or row.findtext("ValueAsString") or "").strip()
+        field = "Value" if (row.findtext("Value") or "").strip() else "ValueAsString"
+        value = (row.findtext(field) or "").strip()
         unit = (row.findtext("Unit") or "").strip()
         if not label or not value:
             continue
+        source = tag_key(code, f"Root/Data[Label={label}]/{field}")
         output, want = LABELS.get(label.lower(), ("", ""))
         if not output:
             put(meta, f"{label} ({unit})" if unit else label, num(value) if num(value)
-                is not None else value)
+                is not None else value, source=source)
             continue
         if want == "text" or num(value) is None:
-            put(meta, output, value)
+            put(meta, output, value, source=source)
             continue
         number = num(value)
         have, target = _UNITS.get(unit.lower()), _UNITS.get(want.lower())
         if unit and want and have and target:
             number = number * have / target  # type: ignore[operator]
-        put(meta, output, number)
+        put(meta, output, number, source=source)
     return meta
 
 
@@ -133,17 +140,23 @@ class FeiTemTiffExtractor:
         """One TEM image (or diffraction) dataset with the microscope's settings."""
         warnings: list[str] = []
         unreliable: set[str] = set()
-        meta: dict[str, Any] = {}
+        meta = Meta()
         tiff_basics(path, meta, warnings)
-        root = tem_xml(path)
-        if root is None:
+        found = tem_xml(path)
+        if found is None:
             warnings.append("FEI TEM XML (tag 34682/34683) could not be read")
         else:
-            meta.update(tem_meta(root))
+            rows = tem_meta(found[1], found[0])
+            meta.update(rows)
+            meta.sources.update(rows.sources)
+        date_key, time_key = (meta.sources.get("Acquisition Date", ""),
+                              meta.sources.get("Acquisition Time", ""))
         date, time = meta.pop("Acquisition Date", None), meta.pop("Acquisition Time", None)
+        key = f"{date_key} + {time_key}"
         if not (date and time):
             date, time = tiff_datetime(tags(path).get(306))
-        creation(meta, unreliable, path, context, date, time)
+            key = tag_key(306)
+        creation(meta, unreliable, warnings, path, context, date, time, key)
         data_type = _data_type(meta)
         kind = "Diffraction" if data_type.endswith("Diffraction") else "Image"
         return [ExtractedDataset(

@@ -17,6 +17,7 @@ from typing import Any
 
 from .._common import finish, put
 from ..base import ExtractedDataset, ExtractionContext
+from ..fields import Meta
 from ._common import (
     TIFF_EXTENSIONS,
     Field,
@@ -25,6 +26,7 @@ from ._common import (
     num,
     pixel_scale,
     read_fields,
+    tag_key,
     tags,
     tiff_basics,
     tiff_datetime,
@@ -110,11 +112,14 @@ def _child(node: ET.Element, name: str) -> ET.Element | None:
     return next((c for c in node if c.tag.rsplit("}", 1)[-1] == name), None)
 
 
-def zeiss_value(root: ET.Element, path: str) -> tuple[str, str] | None:
-    """(value text, unit text) of a Zeiss entry by ``Group/Name`` (or ``Group.Name``)."""
-    node: ET.Element | None = _child(root, path.replace("/", "."))
+def zeiss_value(root: ET.Element, path: str) -> tuple[str, str, str] | None:
+    """(value text, unit text, XML path read) of a Zeiss entry by ``Group/Name``
+    (or ``Group.Name``, as older versions write it)."""
+    dotted = path.replace("/", ".")
+    node: ET.Element | None = _child(root, dotted)
+    where = f"{dotted}"
     if node is None:
-        node = root
+        node, where = root, path
         for part in path.split("/"):
             node = _child(node, part) if node is not None else None
     if node is None:
@@ -122,7 +127,8 @@ def zeiss_value(root: ET.Element, path: str) -> tuple[str, str] | None:
     value = _child(node, "Value")
     unit = _child(node, "Units")
     text = (value.text if value is not None else node.text) or ""
-    return text.strip(), ((unit.text or "").strip() if unit is not None else "")
+    where = f"ImageTags/{where}" + ("/Value" if value is not None else "")
+    return text.strip(), ((unit.text or "").strip() if unit is not None else ""), where
 
 
 def _zeiss(meta: dict[str, Any], root: ET.Element) -> None:
@@ -130,9 +136,10 @@ def _zeiss(meta: dict[str, Any], root: ET.Element) -> None:
         found = zeiss_value(root, source)
         if output in meta or not found or not found[0]:
             continue
-        text, given = found
+        text, given, where = found
+        key = tag_key(ZEISS_HIM_TAG, where)
         if unit == "text":
-            meta[output] = text
+            put(meta, output, text, source=key)
             continue
         number = num(text)
         if number is None:
@@ -141,7 +148,14 @@ def _zeiss(meta: dict[str, Any], root: ET.Element) -> None:
             have, want = SCALE_TO_SI.get(given.lower()), SCALE_TO_SI.get(unit.lower())
             if have and want:
                 number *= have / want
-        put(meta, output, int(number) if number.is_integer() and not unit else number)
+        put(meta, output, int(number) if number.is_integer() and not unit else number,
+            source=key)
+
+
+def _fibics_where(source: str) -> str:
+    section, _, key = source.partition("/")
+    node = f"item[@name={key[1:]}]" if key.startswith("@") else key
+    return tag_key(FIBICS_TAG, f"Fibics/{section}/{node}")
 
 
 def _fibics_lookup(root: ET.Element):
@@ -183,22 +197,25 @@ class HeliumIonTiffExtractor:
         """One HIM image dataset with the beam, scan, stage and detector settings."""
         warnings: list[str] = []
         unreliable: set[str] = set()
-        meta: dict[str, Any] = {}
+        meta = Meta()
         tiff_basics(path, meta, warnings)
         found = _root(path)
         if found is None:
             warnings.append("HIM XML metadata (tags 65000/51023) could not be read")
         elif found[0] == "zeiss":
-            meta["Metadata Source"] = f"TIFF tag {ZEISS_HIM_TAG} (Zeiss Orion)"
+            put(meta, "Metadata Source", f"TIFF tag {ZEISS_HIM_TAG} (Zeiss Orion)",
+                source=tag_key(ZEISS_HIM_TAG, "ImageTags"))
             _zeiss(meta, found[1])
         else:
-            meta["Metadata Source"] = f"TIFF tag {FIBICS_TAG} (Fibics)"
-            read_fields(meta, _fibics_lookup(found[1]), FIBICS_FIELDS)
+            put(meta, "Metadata Source", f"TIFF tag {FIBICS_TAG} (Fibics)",
+                source=tag_key(FIBICS_TAG, "Fibics"))
+            read_fields(meta, _fibics_lookup(found[1]), FIBICS_FIELDS, _fibics_where)
         width, fov = meta.get("Image Width (pixels)"), num(meta.get("Horizontal Field Width (um)"))
         if width and fov and "Pixel Width (nm)" not in meta:
-            meta["Pixel Width (nm)"] = round(fov * 1e3 / width, 6)
+            put(meta, "Pixel Width (nm)", round(fov * 1e3 / width, 6),
+                source=f"{meta.sources['Horizontal Field Width (um)']} + {tag_key(256)}")
         date, time = tiff_datetime(tags(path).get(306))
-        creation(meta, unreliable, path, context, date, time)
+        creation(meta, unreliable, warnings, path, context, date, time, tag_key(306))
         return [ExtractedDataset(
             name=path.name, dataset_type="Image", extractor=self.name,
             nx_meta=finish(meta, dataset_type="Image", data_type="HIM_Imaging",

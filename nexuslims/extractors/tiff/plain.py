@@ -8,12 +8,14 @@ from typing import Any
 
 from .._common import finish, put
 from ..base import ExtractedDataset, ExtractionContext
+from ..fields import Meta
 from ._common import (
     TIFF_EXTENSIONS,
     creation,
     image_preview,
     num,
     pixel_scale,
+    tag_key,
     tiff_basics,
     tiff_datetime,
 )
@@ -58,24 +60,34 @@ class OlympusTiffExtractor:
         unreliable: set[str] = set()
         found = _sis_page(path)
         page, sis = found if found else (0, {})
-        meta: dict[str, Any] = {}
+        meta = Meta()
         tiff_basics(path, meta, warnings, page=page)
         tag_values = read_tags(path, page)
-        put(meta, "Pixel Width (nm)", num(sis.get("pixelsizex")), 1e9)
-        put(meta, "Pixel Height (nm)", num(sis.get("pixelsizey")), 1e9)
-        put(meta, "Magnification (x)", num(sis.get("magnification")))
-        put(meta, "Camera", sis.get("cameraname") or tag_values.get(272))
-        put(meta, "Camera Maker", tag_values.get(271))
-        put(meta, "Picture Type", sis.get("picturetype"))
-        put(meta, "Image Name", sis.get("name"))
-        put(meta, "Operator", tag_values.get(315))
+
+        def sis_key(name: str) -> str:
+            return tag_key(SIS_TAG, name)
+
+        put(meta, "Pixel Width (nm)", num(sis.get("pixelsizex")), 1e9,
+            source=sis_key("pixelsizex"))
+        put(meta, "Pixel Height (nm)", num(sis.get("pixelsizey")), 1e9,
+            source=sis_key("pixelsizey"))
+        put(meta, "Magnification (x)", num(sis.get("magnification")),
+            source=sis_key("magnification"))
+        put(meta, "Camera", sis.get("cameraname"), source=sis_key("cameraname"))
+        put(meta, "Camera", None if "Camera" in meta else tag_values.get(272),
+            source=tag_key(272))
+        put(meta, "Camera Maker", tag_values.get(271), source=tag_key(271))
+        put(meta, "Picture Type", sis.get("picturetype"), source=sis_key("picturetype"))
+        put(meta, "Image Name", sis.get("name"), source=sis_key("name"))
+        put(meta, "Operator", tag_values.get(315), source=tag_key(315))
         exif = tag_values.get(34665)
         exif = exif if isinstance(exif, Mapping) else {}
         exposure = exif.get("ExposureTime")
         if isinstance(exposure, tuple) and len(exposure) == 2 and exposure[1]:
-            put(meta, "Exposure Time (s)", exposure[0] / exposure[1])
+            put(meta, "Exposure Time (s)", exposure[0] / exposure[1],
+                source=tag_key(34665, "ExifTag/ExposureTime"))
         date, time = tiff_datetime(tag_values.get(306))
-        creation(meta, unreliable, path, context, date, time)
+        creation(meta, unreliable, warnings, path, context, date, time, tag_key(306))
         return [ExtractedDataset(
             name=path.name, dataset_type="Image", extractor=self.name,
             nx_meta=finish(meta, dataset_type="Image", data_type="TEM_Imaging",
@@ -108,17 +120,22 @@ class TiffExtractor:
         """One Image dataset."""
         warnings: list[str] = []
         unreliable: set[str] = set()
-        meta: dict[str, Any] = {}
+        meta = Meta()
         tiff_basics(path, meta, warnings)
         found = read_tags(path)
         ij = _imagej(found.get(270))
+        description = tag_key(270)
+
+        def ij_key(name: str) -> str:
+            return tag_key(270, f"ImageDescription {name}=")
+
         if ij:
-            put(meta, "ImageJ Version", ij.get("ImageJ"))
-            put(meta, "Number of Images", num(ij.get("images")))
-            put(meta, "Display Minimum", num(ij.get("min")))
-            put(meta, "Display Maximum", num(ij.get("max")))
+            put(meta, "ImageJ Version", ij.get("ImageJ"), source=ij_key("ImageJ"))
+            put(meta, "Number of Images", num(ij.get("images")), source=ij_key("images"))
+            put(meta, "Display Minimum", num(ij.get("min")), source=ij_key("min"))
+            put(meta, "Display Maximum", num(ij.get("max")), source=ij_key("max"))
         elif isinstance(found.get(270), str):
-            put(meta, "Description", found[270][:500])
+            put(meta, "Description", found[270][:500], source=description)
         xres = found.get(282)
         if isinstance(xres, tuple) and len(xres) == 2 and xres[0] and xres[1]:
             per_unit = xres[0] / xres[1]
@@ -126,18 +143,21 @@ class TiffExtractor:
             ij_unit = ij.get("unit", "").replace("micron", "um").replace("\\u00B5m", "um")
             if ij and ij_unit:
                 scale = SCALE_TO_SI.get(ij_unit.lower())
+                source = f"{tag_key(282)} + {ij_key('unit')}"
                 if scale:
-                    put(meta, "Pixel Width (nm)", 1.0 / per_unit * scale * 1e9)
+                    put(meta, "Pixel Width (nm)", 1.0 / per_unit * scale * 1e9, source=source)
                 else:
-                    put(meta, f"Pixel Width ({ij_unit})", 1.0 / per_unit)
+                    put(meta, f"Pixel Width ({ij_unit})", 1.0 / per_unit, source=source)
             elif unit_code in (2, 3):  # inch, centimetre
                 put(meta, "Resolution (pixels per inch)" if unit_code == 2
-                    else "Resolution (pixels per cm)", per_unit)
-        put(meta, "Camera Maker", found.get(271))
-        put(meta, "Camera", found.get(272))
-        put(meta, "Operator", found.get(315))
+                    else "Resolution (pixels per cm)", per_unit,
+                    source=f"{tag_key(282)} + {tag_key(296)}" if 296 in found
+                    else tag_key(282))
+        put(meta, "Camera Maker", found.get(271), source=tag_key(271))
+        put(meta, "Camera", found.get(272), source=tag_key(272))
+        put(meta, "Operator", found.get(315), source=tag_key(315))
         date, time = tiff_datetime(found.get(306))
-        creation(meta, unreliable, path, context, date, time)
+        creation(meta, unreliable, warnings, path, context, date, time, tag_key(306))
         return [ExtractedDataset(
             name=path.name, dataset_type="Image", extractor=self.name,
             nx_meta=finish(meta, dataset_type="Image", data_type="Image", extractor=self.name),

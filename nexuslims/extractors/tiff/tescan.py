@@ -11,17 +11,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .._common import finish
+from .._common import finish, put
 from ..base import ExtractedDataset, ExtractionContext
+from ..fields import Meta
 from ._common import (
     TIFF_EXTENSIONS,
     Field,
     creation,
     image_preview,
+    ini_key,
     parse_ini,
     pixel_scale,
     raw_tag,
     read_fields,
+    tag_key,
     tiff_basics,
 )
 
@@ -97,20 +100,25 @@ def sidecar(path: Path) -> Path | None:
     return None
 
 
-def _sections(path: Path, warnings: list[str]) -> tuple[dict[str, dict[str, str]], str]:
-    """Parsed sections and where they came from (tag, sidecar, or nothing)."""
+HDR_ORIGIN = "hdr:"
+"""Source prefix of values read from the ``.hdr`` sidecar beside the image."""
+
+
+def _sections(path: Path, warnings: list[str]) -> tuple[dict[str, dict[str, str]], str, str]:
+    """Parsed sections, where they came from (tag, sidecar, or nothing) and the prefix
+    of their values' sources."""
     text = tag_text(path)
     sections = parse_ini(text) if text else {}
     if sections.get("SEM") or sections.get("MAIN"):
-        return sections, f"TIFF tag {TESCAN_TAG}"
+        return sections, f"TIFF tag {TESCAN_TAG}", tag_key(TESCAN_TAG) + " "
     hdr = sidecar(path)
     if hdr is not None:
         try:
-            return parse_ini(hdr.read_text("utf-8", errors="replace")), hdr.name
+            return parse_ini(hdr.read_text("utf-8", errors="replace")), hdr.name, HDR_ORIGIN
         except OSError as exc:
             warnings.append(f"Tescan sidecar {hdr.name} unreadable: {exc}")
     warnings.append(f"no Tescan metadata: tag {TESCAN_TAG} absent and no .hdr sidecar")
-    return {}, ""
+    return {}, "", ""
 
 
 class TescanTiffExtractor:
@@ -131,21 +139,22 @@ class TescanTiffExtractor:
         """One SEM image dataset with the instrument settings."""
         warnings: list[str] = []
         unreliable: set[str] = set()
-        meta: dict[str, Any] = {}
+        meta = Meta()
         tiff_basics(path, meta, warnings)
-        sections, origin = _sections(path, warnings)
+        sections, origin, prefix = _sections(path, warnings)
         if origin:
-            meta["Metadata Source"] = origin
+            put(meta, "Metadata Source", origin, source=prefix.strip())
 
         def lookup(source: str) -> Any:
             section, _, key = source.partition("/")
             return sections.get(section, {}).get(key)
 
-        read_fields(meta, lookup, FIELDS)
+        read_fields(meta, lookup, FIELDS, lambda source: prefix + ini_key(source))
         if "Operator" in meta:  # the logged-in account, not necessarily who acquired
             unreliable.add("Operator")
         main = sections.get("MAIN", {})
-        creation(meta, unreliable, path, context, main.get("Date"), main.get("Time"))
+        creation(meta, unreliable, warnings, path, context, main.get("Date"), main.get("Time"),
+                 f"{prefix}[MAIN] Date + {prefix}[MAIN] Time")
         beam = "FIB_Imaging" if _ion(sections) else "SEM_Imaging"
         return [ExtractedDataset(
             name=path.name, dataset_type="Image", extractor=self.name,

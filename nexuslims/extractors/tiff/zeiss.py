@@ -9,12 +9,14 @@ from typing import Any
 
 from .._common import finish, put
 from ..base import ExtractedDataset, ExtractionContext
+from ..fields import Meta
 from ._common import (
     TIFF_EXTENSIONS,
     creation,
     image_preview,
     pixel_scale,
     raw_text_tag,
+    tag_key,
     tiff_basics,
 )
 from ._common import (
@@ -100,17 +102,19 @@ class ZeissTiffExtractor:
         """One SEM image dataset with the SmartSEM parameters."""
         warnings: list[str] = []
         unreliable: set[str] = set()
-        meta: dict[str, Any] = {}
+        meta = Meta()
         tiff_basics(path, meta, warnings)
         params = parse_zeiss(raw_text_tag(path, ZEISS_TAG) or "")
         if not params:
             warnings.append("Zeiss parameters (tag 34118) could not be read")
         for key, (nx_key, unit) in _ZEISS_FIELDS.items():
             if key in params and nx_key not in meta:
-                put(meta, nx_key, _zeiss_value(params[key][1], unit))
+                put(meta, nx_key, _zeiss_value(params[key][1], unit),
+                    source=tag_key(ZEISS_TAG, key))
         date = params.get("AP_DATE", ("", ""))[1]
         time = params.get("AP_TIME", ("", ""))[1]
-        creation(meta, unreliable, path, context, date, time)
+        creation(meta, unreliable, warnings, path, context, date, time,
+                 f"{tag_key(ZEISS_TAG, 'AP_DATE')} + {tag_key(ZEISS_TAG, 'AP_TIME')}")
         return [ExtractedDataset(
             name=path.name, dataset_type="Image", extractor=self.name,
             nx_meta=finish(meta, dataset_type="Image", data_type="SEM_Imaging",
