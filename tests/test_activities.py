@@ -238,3 +238,24 @@ def test_duplicate_mtimes_land_in_the_same_activity():
     assert sum(len(g) for g in result) == mtimes.size
     seen = [set(g) for g in result]
     assert all(not (a & b) for i, a in enumerate(seen) for b in seen[i + 1:])
+
+
+def test_strict_minima_are_scipys_relative_minima():
+    rng = np.random.default_rng(7)
+    cases = [rng.normal(size=n) for n in (0, 1, 2, 3, 50, 1000)]
+    cases += [np.round(rng.normal(size=200), 1),  # ties and plateaus
+              np.array([3.0, 1.0, 1.0, 3.0, 2.0, 5.0, 0.0]), np.full(9, 2.0)]
+    for values in cases:
+        assert activities.strict_minima(values).tolist() \
+            == argrelextrema(values, np.less)[0].tolist(), values
+
+
+def test_a_pass_does_not_import_scipy_signal():
+    import subprocess
+    import sys
+
+    code = ("import sys, nexuslims.pipeline, nexuslims.passlog; "
+            "print('scipy.signal' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "False"
