@@ -16,9 +16,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .._common import put
+from .._common import finish, put
 from .._time import AcquisitionTime, from_wall_clock, stamp
-from ..base import ExtractionContext
+from ..base import ExtractedDataset, ExtractionContext
 
 TIFF_EXTENSIONS = frozenset({"tif", "tiff"})
 
@@ -112,6 +112,18 @@ def image_preview(path: Path, page: int = 0, scale: tuple[float, str] | None = N
         render_image_file(path, out, page=page, pixel_size=scale, data_bar_rows=data_bar_rows)
 
     return render
+
+
+def one_image(path: Path, meta: dict[str, Any], unreliable: set[str], warnings: list[str], *,
+              extractor: str, data_type: str, kind: str = "Image",
+              preview: Callable[[Path], None] | None = None) -> list[ExtractedDataset]:
+    """The one dataset of a single-image TIFF; its preview draws the first page with a
+    scale bar from ``Pixel Width (nm)`` unless ``preview`` is given."""
+    return [ExtractedDataset(
+        name=path.name, dataset_type=kind, extractor=extractor,
+        nx_meta=finish(meta, dataset_type=kind, data_type=data_type, extractor=extractor),
+        unreliable=unreliable, warnings=warnings,
+        render_preview=preview or image_preview(path, scale=pixel_scale(meta)))]
 
 
 def pixel_scale(meta: dict[str, Any]) -> tuple[float, str] | None:
@@ -263,15 +275,6 @@ def parse_ini(text: str) -> dict[str, dict[str, str]]:
             key, _, value = line.partition("=")
             current[key.strip()] = value.strip()
     return sections
-
-
-def section_lookup(sections: dict[str, dict[str, str]]) -> Callable[[str], Any]:
-    """A lookup of ``"Section/Key"`` in parsed INI sections."""
-    def lookup(source: str) -> Any:
-        section, _, key = source.partition("/")
-        return sections.get(section, {}).get(key)
-
-    return lookup
 
 
 def ini_key(source: str) -> str:

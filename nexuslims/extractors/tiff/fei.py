@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .._common import finish, put
+from .._common import put
 from ..base import ExtractedDataset, ExtractionContext
 from ..fields import Meta
 from ._common import (
@@ -23,6 +23,7 @@ from ._common import (
     creation,
     image_preview,
     num,
+    one_image,
     parse_ini,
     pixel_scale,
     raw_text_tag,
@@ -272,11 +273,8 @@ class FeiTiffExtractor:
             date, time = (stamp + [None])[:2] if len(stamp) == 2 else (None, None)
             key = f"{origin}[PrivateFei] TimeOfCreation"
         creation(meta, unreliable, warnings, path, context, date, time, key)
-        return [ExtractedDataset(
-            name=path.name, dataset_type="Image", extractor=self.name,
-            nx_meta=finish(meta, dataset_type="Image", data_type=_fei_data_type(meta),
-                           extractor=self.name),
-            unreliable=unreliable, warnings=warnings,
-            render_preview=image_preview(
-                path, scale=pixel_scale(meta),
-                data_bar_rows=int(meta.get("Data Bar Height (pixels)") or 0)))]
+        return one_image(path, meta, unreliable, warnings, extractor=self.name,
+                         data_type=_fei_data_type(meta),
+                         preview=image_preview(
+                             path, scale=pixel_scale(meta),
+                             data_bar_rows=int(meta.get("Data Bar Height (pixels)") or 0)))

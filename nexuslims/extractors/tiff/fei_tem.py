@@ -16,15 +16,14 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from .._common import finish, put
+from .._common import put
 from ..base import ExtractedDataset, ExtractionContext
 from ..fields import Meta
 from ._common import (
     TIFF_EXTENSIONS,
     creation,
-    image_preview,
     num,
-    pixel_scale,
+    one_image,
     tag_key,
     tags,
     tiff_basics,
@@ -159,8 +158,5 @@ class FeiTemTiffExtractor:
         creation(meta, unreliable, warnings, path, context, date, time, key)
         data_type = _data_type(meta)
         kind = "Diffraction" if data_type.endswith("Diffraction") else "Image"
-        return [ExtractedDataset(
-            name=path.name, dataset_type=kind, extractor=self.name,
-            nx_meta=finish(meta, dataset_type=kind, data_type=data_type, extractor=self.name),
-            unreliable=unreliable, warnings=warnings,
-            render_preview=image_preview(path, scale=pixel_scale(meta)))]
+        return one_image(path, meta, unreliable, warnings, extractor=self.name,
+                         data_type=data_type, kind=kind)

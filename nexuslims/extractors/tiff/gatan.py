@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .._common import dig, finish, put
+from .._common import dig, put
 from ..base import ExtractedDataset, ExtractionContext
 from ..fields import Meta
 from ._common import (
@@ -28,6 +28,7 @@ from ._common import (
     creation,
     image_preview,
     num,
+    one_image,
     raw_tag,
     tag_key,
     tiff_basics,
@@ -162,8 +163,6 @@ class GatanTiffExtractor:
         if "Indicated Magnification (x)" in meta and operation == "DIFFRACTION":
             unreliable.add("Indicated Magnification (x)")  # a camera setting there
         scale = num(meta.get(f"Pixel Width ({unit})"))
-        return [ExtractedDataset(
-            name=path.name, dataset_type=kind, extractor=self.name,
-            nx_meta=finish(meta, dataset_type=kind, data_type=data_type, extractor=self.name),
-            unreliable=unreliable, warnings=warnings,
-            render_preview=image_preview(path, scale=(scale, unit) if scale else None))]
+        return one_image(path, meta, unreliable, warnings, extractor=self.name,
+                         data_type=data_type, kind=kind,
+                         preview=image_preview(path, scale=(scale, unit) if scale else None))

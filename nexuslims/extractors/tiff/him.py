@@ -15,16 +15,15 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from .._common import finish, put
+from .._common import put
 from ..base import ExtractedDataset, ExtractionContext
 from ..fields import Meta
 from ._common import (
     TIFF_EXTENSIONS,
     Field,
     creation,
-    image_preview,
     num,
-    pixel_scale,
+    one_image,
     read_fields,
     tag_key,
     tags,
@@ -216,9 +215,5 @@ class HeliumIonTiffExtractor:
                 source=f"{meta.sources['Horizontal Field Width (um)']} + {tag_key(256)}")
         date, time = tiff_datetime(tags(path).get(306))
         creation(meta, unreliable, warnings, path, context, date, time, tag_key(306))
-        return [ExtractedDataset(
-            name=path.name, dataset_type="Image", extractor=self.name,
-            nx_meta=finish(meta, dataset_type="Image", data_type="HIM_Imaging",
-                           extractor=self.name),
-            unreliable=unreliable, warnings=warnings,
-            render_preview=image_preview(path, scale=pixel_scale(meta)))]
+        return one_image(path, meta, unreliable, warnings, extractor=self.name,
+                         data_type="HIM_Imaging")

@@ -28,7 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .._common import finish, put
+from .._common import put
 from .._time import from_iso
 from ..base import ExtractedDataset, ExtractionContext
 from ..fields import Meta
@@ -38,6 +38,7 @@ from ._common import (
     creation,
     image_preview,
     num,
+    one_image,
     read_fields,
     tag_key,
     tiff_basics,
@@ -258,8 +259,6 @@ class JeolTiffExtractor:
                  found=stated)
         kind, data_type = _data_type(root, leaves)
         width = num(meta.get("Pixel Width (nm)"))
-        return [ExtractedDataset(
-            name=path.name, dataset_type=kind, extractor=self.name,
-            nx_meta=finish(meta, dataset_type=kind, data_type=data_type, extractor=self.name),
-            unreliable=unreliable, warnings=warnings,
-            render_preview=image_preview(path, scale=(width, "nm") if width else None))]
+        return one_image(path, meta, unreliable, warnings, extractor=self.name,
+                         data_type=data_type, kind=kind,
+                         preview=image_preview(path, scale=(width, "nm") if width else None))

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .._common import finish, put
+from .._common import put
 from ..base import ExtractedDataset, ExtractionContext
 from ..fields import Meta
 from ._common import (
@@ -14,6 +14,7 @@ from ._common import (
     creation,
     image_preview,
     num,
+    one_image,
     pixel_scale,
     tag_key,
     tiff_basics,
@@ -88,12 +89,9 @@ class OlympusTiffExtractor:
                 source=tag_key(34665, "ExifTag/ExposureTime"))
         date, time = tiff_datetime(tag_values.get(306))
         creation(meta, unreliable, warnings, path, context, date, time, tag_key(306))
-        return [ExtractedDataset(
-            name=path.name, dataset_type="Image", extractor=self.name,
-            nx_meta=finish(meta, dataset_type="Image", data_type="TEM_Imaging",
-                           extractor=self.name),
-            unreliable=unreliable, warnings=warnings,
-            render_preview=image_preview(path, page, pixel_scale(meta)))]
+        return one_image(path, meta, unreliable, warnings, extractor=self.name,
+                         data_type="TEM_Imaging",
+                         preview=image_preview(path, page, pixel_scale(meta)))
 
 
 def _imagej(description: Any) -> dict[str, str]:
@@ -158,8 +156,5 @@ class TiffExtractor:
         put(meta, "Operator", found.get(315), source=tag_key(315))
         date, time = tiff_datetime(found.get(306))
         creation(meta, unreliable, warnings, path, context, date, time, tag_key(306))
-        return [ExtractedDataset(
-            name=path.name, dataset_type="Image", extractor=self.name,
-            nx_meta=finish(meta, dataset_type="Image", data_type="Image", extractor=self.name),
-            unreliable=unreliable, warnings=warnings,
-            render_preview=image_preview(path, scale=pixel_scale(meta)))]
+        return one_image(path, meta, unreliable, warnings, extractor=self.name,
+                         data_type="Image")

@@ -11,17 +11,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .._common import finish, put
+from .._common import put
 from ..base import ExtractedDataset, ExtractionContext
 from ..fields import Meta
 from ._common import (
     TIFF_EXTENSIONS,
     Field,
     creation,
-    image_preview,
     ini_key,
+    one_image,
     parse_ini,
-    pixel_scale,
     raw_tag,
     read_fields,
     tag_key,
@@ -156,11 +155,8 @@ class TescanTiffExtractor:
         creation(meta, unreliable, warnings, path, context, main.get("Date"), main.get("Time"),
                  f"{prefix}[MAIN] Date + {prefix}[MAIN] Time")
         beam = "FIB_Imaging" if _ion(sections) else "SEM_Imaging"
-        return [ExtractedDataset(
-            name=path.name, dataset_type="Image", extractor=self.name,
-            nx_meta=finish(meta, dataset_type="Image", data_type=beam, extractor=self.name),
-            unreliable=unreliable, warnings=warnings,
-            render_preview=image_preview(path, scale=pixel_scale(meta)))]
+        return one_image(path, meta, unreliable, warnings, extractor=self.name,
+                         data_type=beam)
 
 
 def _ion(sections: dict[str, dict[str, str]]) -> bool:

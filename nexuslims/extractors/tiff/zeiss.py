@@ -7,14 +7,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .._common import finish, put
+from .._common import put
 from ..base import ExtractedDataset, ExtractionContext
 from ..fields import Meta
 from ._common import (
     TIFF_EXTENSIONS,
     creation,
-    image_preview,
-    pixel_scale,
+    one_image,
     raw_text_tag,
     tag_key,
     tiff_basics,
@@ -115,11 +114,7 @@ class ZeissTiffExtractor:
         time = params.get("AP_TIME", ("", ""))[1]
         creation(meta, unreliable, warnings, path, context, date, time,
                  f"{tag_key(ZEISS_TAG, 'AP_DATE')} + {tag_key(ZEISS_TAG, 'AP_TIME')}")
-        return [ExtractedDataset(
-            name=path.name, dataset_type="Image", extractor=self.name,
-            nx_meta=finish(meta, dataset_type="Image", data_type="SEM_Imaging",
-                           extractor=self.name),
-            unreliable=unreliable, warnings=warnings,
-            render_preview=image_preview(path, scale=pixel_scale(meta)))]
+        return one_image(path, meta, unreliable, warnings, extractor=self.name,
+                         data_type="SEM_Imaging")
 
 
