@@ -12,6 +12,11 @@ Prints min and median wall time over ``--runs`` fresh processes of
 - ``nexuslims --help`` (target: under 1 s);
 - ``nexuslims extract FILE --preview-dir DIR`` (target: under 2 s on a quiet 2-core
   machine), with the preview and the JSON sidecar written as a user asks for them;
+  again with ``--no-preview``, and again with no bytecode kept for the checkout's
+  modules (``PYTHONDONTWRITEBYTECODE`` on an editable install: every module compiled
+  from source in every process). Otherwise the package's bytecode is kept between runs,
+  as ``pip install`` leaves it, in a temporary cache (not in the checkout), and one
+  uncounted run of each command comes first;
 
 then a breakdown of one extraction done step by step in one fresh process under
 ``python -X importtime``: interpreter start, the command's own imports, the imports of
@@ -32,6 +37,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import installed
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_FILE = "digitalmicrograph/test_STEM_image.dm3"
@@ -68,23 +75,23 @@ print(json.dumps({"command imports": cli - start, "reader stack imports": import
 """
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    return env
+def _env(bytecode: bool = True) -> dict[str, str]:
+    """The checkout, as installed (see :mod:`installed`)."""
+    return installed.environment(bytecode=bytecode)
 
 
-def wall(argv: list[str], runs: int) -> list[float]:
-    """Wall times of ``runs`` fresh processes of ``argv`` (each must succeed)."""
+def wall(argv: list[str], runs: int, bytecode: bool = True) -> list[float]:
+    """Wall times of ``runs`` fresh processes of ``argv`` (each must succeed), after one
+    run that is not counted (it fills the bytecode cache and the page cache)."""
     times = []
-    for _ in range(runs):
+    for _ in range(runs + 1):
         with tempfile.TemporaryDirectory() as tmp:
             cmd = [a.replace("{tmp}", tmp) for a in argv]
             start = time.perf_counter()
-            subprocess.run(cmd, check=True, env=_env(), cwd=tmp, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
+            subprocess.run(cmd, check=True, env=_env(bytecode), cwd=tmp,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             times.append(time.perf_counter() - start)
-    return times
+    return times[1:]
 
 
 def show(label: str, times: list[float], baseline: float | None = None,
@@ -161,6 +168,9 @@ def main() -> None:
     show("nexuslims extract FILE --preview-dir DIR", extract, base, EXTRACT_BUDGET)
     show("  the same, --no-preview", wall([sys.executable, "-m", "nexuslims", "extract",
                                            str(file), "--no-preview"], args.runs), base)
+    show("  the same, no bytecode kept (source compiled)",
+         wall([sys.executable, "-m", "nexuslims", "extract", str(file),
+               "--preview-dir", "{tmp}/out"], args.runs, bytecode=False), base)
     breakdown(file, base, min(extract))
     print(f"load average now {os.getloadavg()[0]:.1f}")
 

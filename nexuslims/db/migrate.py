@@ -4,7 +4,8 @@ The Alembic environment lives in ``nexuslims/db/migrations`` and is run
 programmatically, so it works from an installed wheel with no ``alembic.ini``.
 
 Revisions: ``0001`` NexusLIMS 1.4 baseline -> ``0002`` eight statuses and 1.x/2.x
-parity -> ``0003`` build history. A new database runs the whole chain. An existing
+parity -> ``0003`` build history -> ... -> :data:`HEAD` (``migrations/versions``); a new
+revision also moves :data:`HEAD`. A new database runs the whole chain. An existing
 NexusLIMS database is recognised by its tables and columns (never by a revision id),
 stamped ``0001`` and upgraded, keeping every row.
 
@@ -20,12 +21,9 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
-from alembic.script.revision import RevisionError
-from alembic.util import CommandError
 from sqlalchemy.engine import Engine
 
 from nexuslims.db.engine import (
@@ -38,11 +36,19 @@ from nexuslims.db.engine import (
 )
 from nexuslims.errors import DatabaseError, DatabaseNotAtHead
 
+if TYPE_CHECKING:  # Alembic is imported when migrating, not by every command (0.35 s)
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
 logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 #: Our Alembic version table; NexusLIMS 2.x's ``alembic_version`` is not ours.
 VERSION_TABLE = "nexuslims_alembic_version"
+#: The newest revision in ``migrations/versions`` (a test holds it to Alembic's head):
+#: what :func:`require_head` compares with, so a database at head is checked without
+#: importing Alembic.
+HEAD = "0010"
 #: The revision an adopted NexusLIMS database is stamped with before upgrading.
 BASELINE = "0001"
 NEXUSLIMS_1 = "nexuslims-1.x"
@@ -76,10 +82,14 @@ class DatabaseState:
 
 @cache
 def _script() -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(_config())
 
 
 def _config(connection: sa.Connection | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
@@ -125,6 +135,9 @@ def inspect_database(conn: sa.Connection) -> DatabaseState:
 
 
 def _known(revision: str) -> bool:
+    from alembic.script.revision import RevisionError
+    from alembic.util import CommandError
+
     try:
         return _script().get_revision(revision) is not None
     except (CommandError, RevisionError):
@@ -143,6 +156,9 @@ def _check_foreign_keys(conn: sa.Connection, url: str) -> None:
 
 def _run(url: str, action: str, *, adopt: bool) -> tuple[DatabaseState, str]:
     """Migrate ``url`` to head in one transaction; the state found and the revision left."""
+    from alembic import command
+    from alembic.util import CommandError
+
     engine = migration_engine(url)
     try:
         with translated(url, action), engine.begin() as conn:
@@ -256,11 +272,11 @@ def require_head(engine: Engine) -> None:
         or cannot be read.
     """
     url = safe_url(engine.url)
-    head = head_revision()
     with translated(engine.url, "reading the schema revision"), engine.connect() as conn:
         state = inspect_database(conn)
-    if state.kind == "ours" and state.revision == head:
+    if state.kind == "ours" and state.revision == HEAD:
         return
+    head = head_revision()
     if state.kind == "empty":
         raise DatabaseNotAtHead(f"{url} has no tables yet: run `nexuslims db init`")
     if state.kind in (NEXUSLIMS_1, NEXUSLIMS_2):

@@ -1,11 +1,15 @@
 """Import the reader stack without what reading a file never uses.
 
-Importing ``dask.array`` (every RosettaSciIO reader does) also imports ``sparse`` when
-it is installed, only to register its array type with dask; ``sparse`` in turn imports
-numba and LLVM: about 0.6 s of a 2 s cold start, in every process that reads a file.
-:func:`import_dask_array` imports dask without it, and registers ``sparse``'s array
-type the moment anything imports ``sparse`` for real (RosettaSciIO's Velox event-stream
-decoder does), so dask treats sparse chunks exactly as it would have.
+Importing ``dask.array`` (every RosettaSciIO reader does) also imports, when they are
+installed, ``sparse`` and ``scipy.sparse`` only to register their array types with dask,
+and ``scipy.fftpack`` only to wrap its transforms. ``sparse`` in turn imports numba and
+LLVM (about 0.6 s), SciPy's modules about 0.3 s more with what they pull in (``pydoc``,
+``numpy.f2py``): in every process that reads a file, for nothing a file's extraction
+uses. :func:`import_dask_array` imports dask without them, and registers the array types
+of ``sparse`` and ``scipy.sparse`` the moment anything imports them for real
+(RosettaSciIO's Velox event-stream decoder imports ``sparse``, HyperSpy's decompositions
+SciPy), so dask treats sparse chunks exactly as it would have. Only the SciPy wrappers
+of ``dask.array.fft`` (``fft_wrap`` of a ``scipy.fftpack`` function) are given up.
 """
 
 from __future__ import annotations
@@ -32,41 +36,61 @@ extractors of these extensions read through RosettaSciIO and HyperSpy): the extr
 fork server imports the reader stack and those of the files at hand once, for all its
 workers."""
 
+HELD_BACK: dict[str, tuple[str, ...]] = {
+    "sparse": ("SparseArray",),
+    "scipy": (),
+    "scipy.sparse": ("spmatrix", "sparray"),
+}
+"""What :func:`import_dask_array` keeps out of the import of ``dask.array``, each with
+the array types dask registers as chunk types once it is imported for real."""
+
 
 def import_dask_array() -> ModuleType:
-    """``dask.array``, imported without importing ``sparse`` (see the module docstring)."""
-    if "dask.array" in sys.modules or "sparse" in sys.modules:
+    """``dask.array``, imported without ``sparse`` and SciPy (see the module docstring)."""
+    if "dask.array" in sys.modules or any(name in sys.modules for name in HELD_BACK):
         import dask.array
 
         return dask.array
-    sys.modules["sparse"] = None  # type: ignore[assignment] - "not installed", for now
+    for name in HELD_BACK:
+        sys.modules[name] = None  # type: ignore[assignment] - "not installed", for now
     try:
         import dask.array
     finally:
-        del sys.modules["sparse"]
-    if importlib.util.find_spec("sparse") is not None:
-        sys.meta_path.insert(0, _RegisterSparse())
+        for name in HELD_BACK:
+            del sys.modules[name]
+    late = [name for name, types in HELD_BACK.items()
+            if types and importlib.util.find_spec(name.partition(".")[0]) is not None]
+    if late:
+        sys.meta_path.insert(0, _RegisterLater(late))
     return dask.array
 
 
-class _RegisterSparse(importlib.abc.MetaPathFinder):
-    """On the first ``import sparse``: load it normally, then register it with dask."""
+class _RegisterLater(importlib.abc.MetaPathFinder):
+    """On the first import of each held-back module: load it normally, then register its
+    array types with dask."""
+
+    def __init__(self, names: list[str]) -> None:
+        self._names = set(names)
 
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
-        if fullname != "sparse":
+        if fullname not in self._names:
             return None
-        sys.meta_path.remove(self)
+        self._names.discard(fullname)
+        if not self._names:
+            sys.meta_path.remove(self)
+        # The finders after this one (this one has just forgotten ``fullname``).
         spec = importlib.util.find_spec(fullname)
         if spec is not None and spec.loader is not None:
-            spec.loader = _Registering(spec.loader)
+            spec.loader = _Registering(spec.loader, HELD_BACK[fullname])
         return spec
 
 
 class _Registering(importlib.abc.Loader):
-    """Wraps ``sparse``'s loader: after it ran, dask learns the ``SparseArray`` type."""
+    """Wraps a held-back module's loader: after it ran, dask learns its array types."""
 
-    def __init__(self, loader: Any) -> None:
+    def __init__(self, loader: Any, types: tuple[str, ...]) -> None:
         self._loader = loader
+        self._types = types
 
     def create_module(self, spec: Any) -> Any:
         return self._loader.create_module(spec)
@@ -75,4 +99,6 @@ class _Registering(importlib.abc.Loader):
         self._loader.exec_module(module)
         from dask.array.chunk_types import register_chunk_type
 
-        register_chunk_type(module.SparseArray)
+        for name in self._types:
+            if hasattr(module, name):
+                register_chunk_type(getattr(module, name))

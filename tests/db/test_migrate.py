@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -14,6 +18,8 @@ from nexuslims.errors import DatabaseError, DatabaseNotAtHead
 from nexuslims.sessions import Status
 
 from .conftest import make_nexuslims_14, sqlite_url
+
+REPO = Path(__file__).resolve().parents[2]
 
 EXPECTED_COLUMNS = {
     "instruments": ["instrument_pid", "api_url", "calendar_name", "calendar_url", "location",
@@ -67,6 +73,22 @@ def test_revision_chain_is_one_line_from_0001_to_head():
     assert chain[-5:] == ["0005", "0004", "0003", "0002", "0001"]
     assert chain == sorted(chain, reverse=True) and len(set(chain)) == len(chain)
     assert db.head_revision() == chain[0]
+    # The constant every command's head check compares with, without importing Alembic.
+    assert migrate.HEAD == chain[0]
+
+
+def test_a_command_at_head_does_not_import_alembic(db_path):
+    db.init_db(sqlite_url(db_path))
+    code = textwrap.dedent(f"""
+        import sys
+        from nexuslims.db.engine import new_engine
+        from nexuslims.db.migrate import require_head
+        require_head(new_engine({sqlite_url(db_path)!r}))
+        print("alembic" in sys.modules)
+        """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert out.stdout.strip() == "False"
 
 
 def test_init_creates_every_table_with_nexuslims_column_names(db_path):

@@ -84,12 +84,30 @@ def test_dask_is_imported_without_sparse_and_learns_sparse_when_it_is_imported()
         import sys
         from nexuslims.extractors._imports import import_dask_array
         da = import_dask_array()
-        before = "sparse" in sys.modules or "numba" in sys.modules
+        before = [m for m in ("sparse", "numba", "scipy") if m in sys.modules]
         import sparse
         from dask.array.chunk_types import is_valid_chunk_type
         print(before, is_valid_chunk_type(sparse.COO))
         """)
-    assert out == "False True"
+    assert out == "[] True"
+
+
+def test_scipy_is_held_back_from_dask_and_its_sparse_matrices_still_work_as_chunks():
+    out = _fresh("""
+        import sys
+        import numpy as np
+        from nexuslims.extractors._imports import import_dask_array
+        da = import_dask_array()
+        held = "scipy" in sys.modules
+        import scipy.sparse
+        from dask.array.chunk_types import is_valid_chunk_type
+        m = scipy.sparse.csr_matrix(np.eye(4))
+        x = da.from_array(m, chunks=2)
+        total = (x + x).compute()  # chunks joined by dask's scipy.sparse dispatch
+        kind, total = type(total).__name__, total.sum()
+        print(held, is_valid_chunk_type(type(m)), type(x._meta).__name__, kind, total)
+        """)
+    assert out == "False True csr_matrix csr_matrix 8.0"
 
 
 def test_a_lazy_preview_is_computed_without_importing_distributed(corpus, tmp_path):
