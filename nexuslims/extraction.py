@@ -33,7 +33,7 @@ from nexuslims.atomic import write_atomically
 from nexuslims.executors import Executor, LocalPool
 from nexuslims.extractors._quiet import quiet_hyperspy
 from nexuslims.extractors.base import ExtractedDataset, ExtractionContext
-from nexuslims.workers import Failure, Limits
+from nexuslims.workers import Failure, Limits, short_socket_dir
 
 if TYPE_CHECKING:
     from nexuslims.extraction_cache import CacheUse
@@ -321,6 +321,7 @@ def _pool_context(preload: list[str] | None = None) -> Any:
 
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
+    short_socket_dir()
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(preload or _wanted or _preload([], False))
     return context

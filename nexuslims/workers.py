@@ -43,6 +43,39 @@ DEATHS_ALLOWED = 1
 """Workers a task may kill and still be tried again."""
 
 
+SOCKET_PATH_MAX = 107
+"""Longest Unix socket path Linux takes (``sun_path`` is 108 bytes, NUL included)."""
+_SOCKET_NAME = "/pymp-xxxxxxxx/listener-xxxxxxxx"
+"""What multiprocessing appends to the temporary folder for its fork server's socket."""
+SHORT_TEMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
+
+
+def short_socket_dir() -> str:
+    """Make sure multiprocessing's sockets get paths short enough to bind; its folder.
+
+    The fork server listens on a Unix socket in multiprocessing's temporary folder,
+    which it makes under ``TMPDIR``. A ``TMPDIR`` longer than about 75 characters (a
+    batch system's per-job scratch folder, a deep home) makes that path too long, and
+    no worker could start ("AF_UNIX path too long"). Then the folder is made in the first
+    writable of :data:`SHORT_TEMP_DIRS` instead; only the socket lives there. Call it
+    before the fork server starts (a folder already made is kept).
+    """
+    import tempfile
+    from multiprocessing import util
+
+    if len(tempfile.gettempdir()) + len(_SOCKET_NAME) <= SOCKET_PATH_MAX:
+        return util.get_temp_dir()
+    saved = tempfile.tempdir
+    try:
+        for folder in SHORT_TEMP_DIRS:
+            if os.access(folder, os.W_OK | os.X_OK):
+                tempfile.tempdir = folder  # what tempfile.mkdtemp, hence multiprocessing, uses
+                break
+        return util.get_temp_dir()
+    finally:
+        tempfile.tempdir = saved
+
+
 @dataclass(frozen=True)
 class Limits:
     """What one task may use; 0 switches a limit off."""

@@ -242,3 +242,21 @@ def test_idle_workers_serve_the_next_call_and_a_dead_one_is_replaced(plugin, tmp
     wait_for(lambda: not alive({first}), 5)
     [third] = extract([fault(root, "c.fault", "ok")], root, workers=1)
     assert third.error is None and third.nx_meta["Worker"] != first
+
+
+def test_workers_start_when_TMPDIR_is_too_long_for_a_unix_socket(corpus, tmp_path):
+    # A batch system's per-job scratch folder: multiprocessing would put the fork
+    # server's socket under it, past the 107 bytes a Unix socket path may have.
+    deep = tmp_path / ("scratch-" + "j" * 40) / ("job-" + "1" * 40)
+    deep.mkdir(parents=True)
+    assert len(str(deep)) > 90
+    dm3 = corpus / "digitalmicrograph" / "test_STEM_image.dm3"
+    out = tmp_path / "previews"
+    done = subprocess.run(
+        [sys.executable, "-m", "nexuslims", "extract", str(dm3), "--preview-dir", str(out)],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "TMPDIR": str(deep), "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "failed: 0" in done.stderr and "AF_UNIX" not in done.stderr
+    assert (out / "test_STEM_image.dm3.json").is_file()
+    assert list(out.glob("test_STEM_image.dm3*.png"))
