@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from nexuslims.atomic import write_atomically
 from nexuslims.executors import Executor, LocalPool
-from nexuslims.extractors._quiet import quiet_hyperspy
+from nexuslims.extractors._quiet import quiet_hyperspy, reader_messages
 from nexuslims.extractors.base import ExtractedDataset, ExtractionContext
 from nexuslims.workers import Failure, Limits, short_socket_dir
 
@@ -147,7 +147,8 @@ def extract_one(
         mtime = path.stat().st_mtime
     except OSError:
         mtime = 0.0
-    extracted = extract(path, context)
+    with reader_messages() as reading:  # the readers' own notices, kept with the file
+        extracted = extract(path, context)
     if context.profile is not None:  # the site's corrections for this instrument
         from nexuslims.profiles import apply_profile
 
@@ -156,12 +157,16 @@ def extract_one(
     out: list[Dataset] = []
     for index, ds in enumerate(extracted, 1):
         warnings = list(ds.warnings)
+        if index == 1:  # about the file: said once, with its first dataset
+            warnings.extend(f"reading the file: {m}" for m in reading if m not in warnings)
         preview = preview_loc = None
         if previews and data_root is not None:
             target = preview_path(Path(data_root), location, index, total)
-            written, warning = _render(ds, path, target)
+            with reader_messages() as drawing:
+                written, warning = _render(ds, path, target)
             if warning:
                 warnings.append(warning)
+            warnings.extend(f"preview: {m}" for m in drawing)
             if written:
                 preview = target
                 preview_loc = relative_location(target, Path(data_root))
@@ -264,9 +269,11 @@ def _failed(path: Path, instrument_root: Path, context: ExtractionContext,
                         warnings=ds.warnings, extractor=ds.extractor, error=ds.error)]
 
 
-_PRELOAD = ["nexuslims.extractors._quiet", "nexuslims.extraction",
+_PRELOAD = ["nexuslims.extractors._quiet", "rsciio", "nexuslims.extraction",
             "nexuslims.extractors.registry"]
-"""What the fork server always imports first (``nexuslims._forkserver`` comes last)."""
+"""What the fork server always imports first (``nexuslims._forkserver`` comes last).
+``rsciio`` alone (not its readers) is cheap, and sets up its logger once for every worker
+(see :func:`nexuslims.extractors._quiet.reader_messages`)."""
 
 
 def _preload(paths: Sequence[Path], previews: bool) -> list[str]:

@@ -51,7 +51,7 @@ def _json_lines(stdout: str) -> list[dict]:
 
 
 @pytest.mark.slow
-def test_rosettasciio_warning_goes_to_stderr_not_stdout(corpus, tmp_path):
+def test_a_rosettasciio_warning_becomes_the_datasets_warning_and_is_not_printed(corpus, tmp_path):
     # Drawing this pruned Velox file's preview makes RosettaSciIO log a coloured warning;
     # it used to land on stdout ahead of the JSON lines.
     emd = corpus / "emd/Test SI 16x16 ReducedData 215 kx.emd"
@@ -59,8 +59,13 @@ def test_rosettasciio_warning_goes_to_stderr_not_stdout(corpus, tmp_path):
                    str(corpus / "digitalmicrograph/test-EDS_spectrum.dm3")])
     assert result.returncode == 0
     lines = _json_lines(result.stdout)
-    assert len(lines) == 11 and "\x1b[" not in result.stdout
-    assert "RosettaSciIO" in result.stderr
+    assert len(lines) == 11 and "\x1b[" not in result.stdout + result.stderr
+    # Kept with the dataset it concerns (in its sidecar and record), not printed.
+    assert "RosettaSciIO" not in result.stderr
+    (spectrum_image,) = [line for line in lines if line["nx_meta"].get("DatasetType")
+                         == "SpectrumImage"]
+    assert any(w.startswith("preview: RosettaSciIO: No spectrum stream")
+               for w in spectrum_image["warnings"])
 
 
 @pytest.mark.slow
