@@ -46,6 +46,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import installed  # noqa: E402
 from facility_site import INSTRUMENTS, Facility, build_facility, write_site  # noqa: E402
 
 
@@ -287,8 +288,9 @@ def main() -> None:
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
     root = args.keep or Path(tempfile.mkdtemp(prefix="nexuslims-facility-"))
-    base = {k: v for k, v in os.environ.items() if not k.startswith("NX_")}
-    base["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), base.get("PYTHONPATH")]))
+    # The package as installed: compiled once (see installed.py).
+    base = installed.environment({k: v for k, v in os.environ.items()
+                                  if not k.startswith("NX_")})
     for item in args.set:
         name, _, value = item.partition("=")
         base[name] = value
