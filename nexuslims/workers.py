@@ -271,7 +271,9 @@ def run_tasks(
         Bytes each task reads (scales its time limit); 0 if None.
     on_result
         Called in this process, in completion order, with ``(i, result)``; ``result``
-        is what ``func`` returned, or a :class:`Failure`.
+        is what ``func`` returned, or a :class:`Failure`. The worker that returned it
+        has already been handed its next task, so a slow ``on_result`` (a session
+        built and exported when its last file is in) does not leave it idle.
     initializer
         Run once in each worker before its first task.
     """
@@ -332,11 +334,18 @@ def run_tasks(
                         _lost(worker, deaths, queue, settle)
                         pool.remove(worker)
                         continue
-                    settle(worker, result)
                     # A worker that ran out of memory retires itself after answering.
                     if isinstance(result, Failure) or not worker.process.is_alive():
+                        settle(worker, result)
                         worker.kill()
                         pool.remove(worker)
+                        continue
+                    index = worker.task
+                    assert index is not None
+                    worker.task = worker.deadline = None
+                    if queue:  # its next file first: it reads while we handle this result
+                        assign(worker)
+                    on_result(index, result)
                 elif worker.deadline is not None and time.monotonic() > worker.deadline:
                     seconds = limits.seconds_for(size_of(worker.task or 0))
                     worker.kill()

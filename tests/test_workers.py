@@ -1,0 +1,37 @@
+"""The local pool's scheduling (:func:`nexuslims.workers.run_tasks`), in real worker
+processes forked from the extraction fork server."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from nexuslims.extraction import _pool_context
+from nexuslims.workers import Limits, run_tasks
+
+
+def stamp_and_sleep(folder: str, index: int, seconds: float) -> int:
+    """A task: note when it started (in a file named after it), then work a while."""
+    Path(folder, f"task-{index}").write_text(repr(time.time()))
+    time.sleep(seconds)
+    return index
+
+
+def test_a_worker_starts_its_next_task_while_the_coordinator_handles_a_result(tmp_path):
+    # The coordinator builds and exports a session when its last file is in: that may
+    # take seconds (an upload). The worker that read the file must not wait for it.
+    handled: dict[int, tuple[float, float]] = {}
+
+    def on_result(index: int, result: int) -> None:
+        began = time.time()
+        if index == 0:
+            time.sleep(1.5)  # a slow build and export
+        handled[index] = (began, time.time())
+
+    tasks = [(str(tmp_path), i, 0.2) for i in range(3)]
+    run_tasks(stamp_and_sleep, tasks, context=_pool_context(), workers=1,
+              limits=Limits(timeout=60, memory_mb=0), on_result=on_result)
+    assert sorted(handled) == [0, 1, 2]
+    began, ended = handled[0]
+    second = float((tmp_path / "task-1").read_text())
+    assert began <= second < ended  # it ran during the slow handling, not after it
