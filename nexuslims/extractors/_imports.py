@@ -40,26 +40,30 @@ HELD_BACK: dict[str, tuple[str, ...]] = {
     "sparse": ("SparseArray",),
     "scipy": (),
     "scipy.sparse": ("spmatrix", "sparray"),
+    "scipy.fftpack": (),
 }
-"""What :func:`import_dask_array` keeps out of the import of ``dask.array``, each with
-the array types dask registers as chunk types once it is imported for real."""
+"""What :func:`import_dask_array` keeps out of the import of ``dask.array`` (those not
+imported yet), each with the array types dask registers as chunk types once it is
+imported for real."""
 
 
 def import_dask_array() -> ModuleType:
     """``dask.array``, imported without ``sparse`` and SciPy (see the module docstring)."""
-    if "dask.array" in sys.modules or any(name in sys.modules for name in HELD_BACK):
+    if "dask.array" in sys.modules:
         import dask.array
 
         return dask.array
-    for name in HELD_BACK:
+    held = [name for name in HELD_BACK if name not in sys.modules]
+    for name in held:
         sys.modules[name] = None  # type: ignore[assignment] - "not installed", for now
     try:
         import dask.array
     finally:
-        for name in HELD_BACK:
-            del sys.modules[name]
-    late = [name for name, types in HELD_BACK.items()
-            if types and importlib.util.find_spec(name.partition(".")[0]) is not None]
+        for name in held:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
+    late = [name for name in held
+            if HELD_BACK[name] and importlib.util.find_spec(name.partition(".")[0]) is not None]
     if late:
         sys.meta_path.insert(0, _RegisterLater(late))
     return dask.array

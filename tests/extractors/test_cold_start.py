@@ -113,6 +113,18 @@ def test_scipy_is_held_back_from_dask_and_its_sparse_matrices_still_work_as_chun
     assert out == "False True csr_matrix csr_matrix 8.0"
 
 
+def test_what_is_already_imported_is_not_held_back_and_the_rest_still_is():
+    out = _fresh("""
+        import sys
+        import scipy  # HyperSpy imports SciPy's base package; or a plug-in did first
+        from nexuslims.extractors._imports import import_dask_array
+        da = import_dask_array()
+        print([m for m in ("sparse", "numba", "scipy.sparse", "scipy.fftpack")
+               if m in sys.modules], sys.modules["scipy"] is not None)
+        """)
+    assert out == "[] True"
+
+
 def test_a_lazy_preview_is_computed_without_importing_distributed(corpus, tmp_path):
     dm3 = corpus / "digitalmicrograph" / "test_STEM_image.dm3"
     out = _fresh(f"""
