@@ -18,6 +18,7 @@ import contextlib
 import importlib.util
 import logging
 import sys
+import threading
 import warnings
 from collections.abc import Iterator
 
@@ -41,11 +42,13 @@ def quiet_hyperspy() -> None:
 
 
 class _Collect(logging.Handler):
-    """Keeps each distinct message (WARNING and above) of the reader loggers, in order."""
+    """The reader loggers' one handler: each distinct message (WARNING and above) goes to
+    the innermost :func:`reader_messages` list of the thread that logged it; outside any,
+    to the ``nexuslims.readers`` logger (the process's own log format and filters)."""
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
-        self.messages: list[str] = []
+        self.local = threading.local()
 
     def emit(self, record: logging.LogRecord) -> None:
         library = READER_LOGGERS.get(record.name.split(".")[0], record.name)
@@ -53,37 +56,56 @@ class _Collect(logging.Handler):
             text = f"{library}: {record.getMessage()}"
         except Exception:  # noqa: BLE001 - a malformed log call must not fail the read
             text = f"{library}: {record.msg}"
-        if text not in self.messages:
-            self.messages.append(text)
+        stack = getattr(self.local, "stack", None)
+        if not stack:
+            logging.getLogger("nexuslims.readers").log(record.levelno, "%s", text)
+        elif text not in stack[-1]:
+            stack[-1].append(text)
+
+
+_collect = _Collect()
+_lock = threading.Lock()
+_routed = False
+
+
+def _route_reader_loggers() -> None:
+    """Give the reader loggers :data:`_collect` as their only handler (once a process).
+
+    RosettaSciIO is imported first when it is installed: its import puts its own
+    printing handler back (in a process that reads files it is imported anyway).
+    """
+    global _routed
+    with _lock:
+        if _routed:
+            return
+        if "rsciio" not in sys.modules and importlib.util.find_spec("rsciio") is not None:
+            import rsciio  # noqa: F401 - see above
+        for name in READER_LOGGERS:
+            logger = logging.getLogger(name)
+            for handler in list(logger.handlers):
+                logger.removeHandler(handler)
+            logger.addHandler(_collect)
+            logger.propagate = False
+        _routed = True
 
 
 @contextlib.contextmanager
 def reader_messages() -> Iterator[list[str]]:
-    """Collect the reader libraries' messages for the duration (and print none of them).
+    """Collect the reader libraries' messages logged by this thread for the duration
+    (and print none of them); safe in threads (a Dask worker may run several files).
 
     Yields the list the messages are appended to, as ``"RosettaSciIO: <message>"``.
-    RosettaSciIO is imported first when it is installed: its import puts its own
-    printing handler back (in a process that has it, it costs nothing).
     """
-    if "rsciio" not in sys.modules and importlib.util.find_spec("rsciio") is not None:
-        import rsciio  # noqa: F401 - see above
-    collect = _Collect()
-    saved = []
-    for name in READER_LOGGERS:
-        logger = logging.getLogger(name)
-        saved.append((logger, list(logger.handlers), logger.propagate))
-        for handler in list(logger.handlers):
-            logger.removeHandler(handler)
-        logger.addHandler(collect)
-        logger.propagate = False
+    _route_reader_loggers()
+    messages: list[str] = []
+    stack = getattr(_collect.local, "stack", None)
+    if stack is None:
+        stack = _collect.local.stack = []
+    stack.append(messages)
     try:
-        yield collect.messages
+        yield messages
     finally:
-        for logger, handlers, propagate in saved:
-            logger.removeHandler(collect)
-            for handler in handlers:
-                logger.addHandler(handler)
-            logger.propagate = propagate
+        stack.pop()
 
 
 # Imported first by the extraction fork server, before HyperSpy.
