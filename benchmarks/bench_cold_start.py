@@ -40,7 +40,6 @@ from pathlib import Path
 
 import installed
 
-REPO = Path(__file__).resolve().parent.parent
 DEFAULT_FILE = "digitalmicrograph/test_STEM_image.dm3"
 EXTRACT_BUDGET = 2.0
 HELP_BUDGET = 1.0

@@ -20,7 +20,6 @@ import logging
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa

@@ -74,7 +74,7 @@ def test_revision_chain_is_one_line_from_0001_to_head():
     assert chain == sorted(chain, reverse=True) and len(set(chain)) == len(chain)
     assert db.head_revision() == chain[0]
     # The constant every command's head check compares with, without importing Alembic.
-    assert migrate.HEAD == chain[0]
+    assert chain[0] == migrate.HEAD
 
 
 def test_a_command_at_head_does_not_import_alembic(db_path):
