@@ -284,11 +284,15 @@ def run_tasks(
     parked = _parked.pop(key, [])
     size_of = (lambda i: sizes[i]) if sizes is not None else (lambda i: 0)  # noqa: E731
 
-    def settle(worker: _Worker, result: Any) -> None:
+    def release(worker: _Worker) -> int:
+        """The task ``worker`` held; it holds none now."""
         index = worker.task
         assert index is not None
         worker.task = worker.deadline = None
-        on_result(index, result)
+        return index
+
+    def settle(worker: _Worker, result: Any) -> None:
+        on_result(release(worker), result)
 
     def take_parked() -> _Worker | None:
         while parked:
@@ -340,9 +344,7 @@ def run_tasks(
                         worker.kill()
                         pool.remove(worker)
                         continue
-                    index = worker.task
-                    assert index is not None
-                    worker.task = worker.deadline = None
+                    index = release(worker)
                     if queue:  # its next file first: it reads while we handle this result
                         assign(worker)
                     on_result(index, result)

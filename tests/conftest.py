@@ -76,3 +76,12 @@ def _fresh_legacy_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(config, "_warned_legacy", set())
     monkeypatch.setattr(config, "_warned_unknown", set())
+
+
+@pytest.fixture
+def plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The misbehaving plug-in of :mod:`tests.faulty_plugin`, loaded in this process."""
+    from tests.faulty_plugin import make_plugin_site, plugin_loaded
+
+    with plugin_loaded(make_plugin_site(tmp_path / "site"), monkeypatch) as site:
+        yield site

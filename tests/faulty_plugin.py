@@ -9,8 +9,10 @@ attempt only, by ``os._exit`` or by SIGKILL to itself); ``hog MB`` (touch MB of 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 PLUGIN_MODULE = '''
@@ -72,3 +74,15 @@ def install_for_this_process(site: Path, monkeypatch) -> None:
     importlib.invalidate_caches()
     registry.reload()
     sys.modules.pop("faulty_nexuslims_plugin", None)
+
+
+@contextlib.contextmanager
+def plugin_loaded(site: Path, monkeypatch) -> Iterator[Path]:
+    """The plug-in under ``site`` loaded in this process for the duration; forgotten after."""
+    install_for_this_process(site, monkeypatch)
+    try:
+        yield site
+    finally:
+        from nexuslims.extractors import registry
+
+        registry.reload()

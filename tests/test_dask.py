@@ -28,6 +28,7 @@ from nexuslims.config import load_settings
 from nexuslims.pipeline import run_pass
 from nexuslims.sessions import EventType, Instrument, Status
 from tests.dask_cluster import free_port
+from tests.history import attempts, stage
 from tests.test_extraction_faults import alive, descendants, wait_for
 
 pytestmark = [pytest.mark.corpus, pytest.mark.integration]
@@ -102,13 +103,10 @@ def output(data: Path) -> dict[str, bytes]:
 @pytest.fixture
 def plugin(dask_cluster, monkeypatch):
     """This process loads the same plug-in as the workers (the coordinator may need it)."""
-    from tests.faulty_plugin import install_for_this_process
+    from tests.faulty_plugin import plugin_loaded
 
-    install_for_this_process(dask_cluster.plugins, monkeypatch)
-    yield dask_cluster.plugins
-    from nexuslims.extractors import registry
-
-    registry.reload()
+    with plugin_loaded(dask_cluster.plugins, monkeypatch) as site:
+        yield site
 
 
 @pytest.mark.slow
@@ -186,13 +184,8 @@ def test_a_reader_that_kills_its_workers_gives_a_dataset_with_an_error(dask_clus
     assert fine["datasets"][0]["error"] is None
     record = outcome.record_path.read_text()
     assert "Metadata extraction failed: the reader killed its Dask worker" in record
-    engine = db.make_engine(settings.db_url)
-    try:
-        [attempt] = db.session_detail(engine, "s1").attempts
-        extract = next(s for s in attempt.stages if s.name == "extract")
-        assert (extract.status, extract.failures) == ("partial", 1)
-    finally:
-        engine.dispose()
+    [attempt] = attempts(settings.db_url, "s1")
+    assert (stage(attempt).status, stage(attempt).failures) == ("partial", 1)
     dask_cluster.wait_for_workers()
 
 
@@ -252,14 +245,9 @@ def test_a_stopped_pass_cancels_its_tasks_on_the_cluster(dask_cluster, tmp_path)
     time.sleep(1)
     assert not list((tmp_path / "instr/Scope").glob("queued*.tried"))
     assert statuses(settings) == {"s1": Status.TO_BE_BUILT}
-    engine = db.make_engine(settings.db_url)
-    try:
-        [attempt] = db.session_detail(engine, "s1").attempts
-        assert attempt.status == db.INTERRUPTED
-        extract = next(s for s in attempt.stages if s.name == "extract")
-        assert extract.status == db.INTERRUPTED
-    finally:
-        engine.dispose()
+    [attempt] = attempts(settings.db_url, "s1")
+    assert attempt.status == db.INTERRUPTED
+    assert stage(attempt).status == db.INTERRUPTED
 
 
 @pytest.mark.slow

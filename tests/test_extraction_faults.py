@@ -22,21 +22,11 @@ import pytest
 from nexuslims.extraction import extract_files
 from nexuslims.extractors.base import ExtractionContext
 from nexuslims.workers import Limits
-from tests.faulty_plugin import install_for_this_process, make_plugin_site
+from tests.faulty_plugin import make_plugin_site
 from tests.hostile_files import write_huge_hspy, write_huge_mrc, write_huge_tiff
 
 CTX = ExtractionContext()
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def plugin(tmp_path, monkeypatch):
-    site = make_plugin_site(tmp_path / "site")
-    install_for_this_process(site, monkeypatch)
-    yield site
-    from nexuslims.extractors import registry
-
-    registry.reload()
 
 
 def fault(folder: Path, name: str, says: str) -> Path:

@@ -10,23 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 
-import pytest
-
-from nexuslims import db
 from nexuslims.pipeline import run_pass
 from nexuslims.sessions import Status
-from tests.faulty_plugin import install_for_this_process, make_plugin_site
+from tests.history import attempts, stage
 from tests.test_dask import NOW, make_site
-
-
-@pytest.fixture
-def plugin(tmp_path, monkeypatch):
-    site = make_plugin_site(tmp_path / "site")
-    install_for_this_process(site, monkeypatch)
-    yield site
-    from nexuslims.extractors import registry
-
-    registry.reload()
 
 
 def test_a_session_is_finished_when_its_own_files_are_done(plugin, tmp_path):
@@ -41,16 +28,11 @@ def test_a_session_is_finished_when_its_own_files_are_done(plugin, tmp_path):
     assert [o.identifier for o in summary.outcomes] == ["s1", "s2"]  # in session order
     assert [o.status for o in summary.outcomes] == [Status.COMPLETED] * 2
     assert [o.files for o in summary.outcomes] == [1, 2]
-    engine = db.make_engine(settings.db_url)
-    try:
-        [first] = db.session_detail(engine, "s1").attempts
-        [second] = db.session_detail(engine, "s2").attempts
-    finally:
-        engine.dispose()
+    [first] = attempts(settings.db_url, "s1")
+    [second] = attempts(settings.db_url, "s2")
     # s2 was extracted alongside s1, and built while s1's slow file was still being read.
     assert second.finished < first.finished
     assert (first.finished - second.finished).total_seconds() > 3
-    extract = {a.session_identifier: next(s for s in a.stages if s.name == "extract")
-               for a in (first, second)}
+    extract = {a.session_identifier: stage(a) for a in (first, second)}
     assert extract["s2"].started < extract["s1"].finished
     assert extract["s2"].finished < extract["s1"].finished

@@ -27,6 +27,7 @@ from nexuslims.config import load_settings
 from nexuslims.pipeline import run_pass
 from nexuslims.sessions import EventType, Instrument, Status
 from tests.faulty_plugin import install_for_this_process, make_plugin_site
+from tests.history import attempts, stage
 from tests.hostile_files import write_huge_hspy, write_huge_mrc
 from tests.test_extraction_faults import alive, descendants, wait_for
 
@@ -163,13 +164,8 @@ def test_a_pass_over_hostile_files_builds_the_session_with_partial_extraction(si
     assert '"faulty"' in sidecar("dies-once.fault")
     record = outcome.record_path.read_text()
     assert "Metadata extraction failed: header claims" in record
-    engine = db.make_engine(settings.db_url)
-    try:
-        [attempt] = db.session_detail(engine, "session-1").attempts
-        extract = next(s for s in attempt.stages if s.name == "extract")
-        assert (extract.status, extract.failures) == ("partial", 3)
-    finally:
-        engine.dispose()
+    [attempt] = attempts(settings.db_url, "session-1")
+    assert (stage(attempt).status, stage(attempt).failures) == ("partial", 3)
 
 
 def test_the_systemd_unit_says_how_long_a_pass_has_to_stop():

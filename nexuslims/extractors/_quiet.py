@@ -75,6 +75,8 @@ def _route_reader_loggers() -> None:
     printing handler back (in a process that reads files it is imported anyway).
     """
     global _routed
+    if _routed:  # every file after the first
+        return
     with _lock:
         if _routed:
             return
