@@ -4,7 +4,7 @@ against NexusLIMS 1.4's extractors on the same files.
 Usage::
 
     NEXUSLIMS_TEST_CORPUS=../shared/corpus python benchmarks/bench_end_to_end.py
-        [--copies 4] [--runs 3]
+        [--copies 4] [--runs 3] [--against OTHER_CHECKOUT]
         [--nexuslims14-python /path/to/nl14-venv/bin/python --nexuslims14-src /path/to/src]
 
 Builds a folder holding ``--copies`` copies of the corpus (180 files for 4) in a
@@ -84,8 +84,9 @@ def _timed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[Usage, str]:
     return usage, proc.stderr
 
 
-def time_ours(folder: Path, runs: int, work: Path) -> tuple[list[Usage], str]:
-    env = installed.environment()  # compiled once, as pip install leaves it
+def time_ours(folder: Path, runs: int, work: Path,
+              repo: Path = installed.REPO) -> tuple[list[Usage], str]:
+    env = installed.environment(repo=repo)  # compiled once, as pip install leaves it
     times, summary = [], ""
     for _ in range(runs):
         out = Path(tempfile.mkdtemp(prefix="ours", dir=work))
@@ -156,6 +157,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--nexuslims14-python", default=os.environ.get("NEXUSLIMS14_PYTHON"),
                         help="python of an environment with NexusLIMS 1.4 (and its deps)")
+    parser.add_argument("--against", type=Path, metavar="CHECKOUT",
+                        help="another checkout of this project (e.g. `git archive` of an "
+                             "earlier commit), run alternately with this one: the effect "
+                             "of a change, in CPU-s and wall time")
     parser.add_argument("--nexuslims14-src", default=os.environ.get("NEXUSLIMS14_SRC"),
                         help="NexusLIMS 1.4 source folder, if not installed in that python")
     args = parser.parse_args()
@@ -170,9 +175,12 @@ def main() -> None:
               f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         # Alternated runs, so that both see the same load on a shared machine.
         ours, theirs, summary, said = [], [], "", ""
+        earlier: list[Usage] = []
         for _ in range(args.runs):
             times, summary = time_ours(folder, 1, work)
             ours += times
+            if args.against:
+                earlier += time_ours(folder, 1, work, args.against.resolve())[0]
             if args.nexuslims14_python:
                 times, said = time_14(args.nexuslims14_python, args.nexuslims14_src, files,
                                       folder, 1, work)
@@ -180,6 +188,13 @@ def main() -> None:
         show("nexuslims extract (this tree)", ours, len(files))
         print(f"    {summary}")
         best_wall, best_cpu = min(u.wall_s for u in ours), min(u.cpu_s for u in ours)
+        if args.against:
+            show(f"the same, {args.against.name}", earlier, len(files))
+            print(f"  this tree against {args.against.name}, min/min: CPU "
+                  f"{min(u.cpu_s for u in earlier) / best_cpu:.2f}x, wall "
+                  f"{min(u.wall_s for u in earlier) / best_wall:.2f}x; run by run (CPU): "
+                  + ", ".join(f"{e.cpu_s / o.cpu_s:.2f}x"
+                              for o, e in zip(ours, earlier, strict=True)))
         if args.nexuslims14_python:
             show("NexusLIMS 1.4 parse_metadata", theirs, len(files))
             print(f"    {said}")
