@@ -58,6 +58,8 @@ def test_sidecars_and_previews_mirror_paths(instrument, tmp_path, workers):
     assert eels.preview == data / "Jane Doe/day 1/eels.dm3.thumb.png"
     assert eels.preview_location == "Jane Doe/day 1/eels.dm3.thumb.png"
     assert eels.preview.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # one line of JSON: indenting it made json use its pure-Python encoder
+    assert eels.sidecar.read_bytes().count(b"\n") == 0
     assert eels.sidecar == data / "Jane Doe/day 1/eels.dm3.json"
     body = json.loads(eels.sidecar.read_text())
     assert body["file"] == "Jane Doe/day 1/eels.dm3"

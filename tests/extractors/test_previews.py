@@ -260,3 +260,23 @@ def test_corpus_signals_preview_lazily(corpus, tmp_path, name, dataset_type, siz
     pixels = load(tmp_path / "p.png")
     assert pixels.shape[:2] == size
     assert pixels.mean(axis=2).std() > 20
+
+
+def test_a_grey_preview_is_written_with_one_channel_and_the_same_pixels(tmp_path: Path) -> None:
+    # A scale bar (and a montage, a grey picture stored as RGB) made previews RGB: three
+    # times the pixels to compress for the same grey picture.
+    image = Image.fromarray(np.tile(np.arange(256, dtype=np.uint8), (64, 1)), "L")
+    from nexuslims.previews._scalebar import draw_scale_bar
+
+    with_bar = draw_scale_bar(image, 2.5, "nm", 256)
+    assert with_bar.mode == "RGB"
+    from nexuslims.previews._raster import save_png
+
+    save_png(with_bar, tmp_path / "grey.png")
+    written = Image.open(tmp_path / "grey.png")
+    assert written.mode == "L"
+    assert np.array_equal(np.asarray(written.convert("RGB")), np.asarray(with_bar))
+    colour = with_bar.copy()
+    colour.putpixel((3, 3), (200, 10, 10))
+    save_png(colour, tmp_path / "colour.png")
+    assert Image.open(tmp_path / "colour.png").mode == "RGB"
