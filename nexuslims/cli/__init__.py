@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"nexuslims: {exc}; nothing to do", file=sys.stderr)
         return 0
     except NexusLIMSError as exc:
-        from nexuslims.logbook import SessionLogRefused
+        from nexuslims.sessions.logbook import SessionLogRefused
 
         print(f"nexuslims: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, SessionLogRefused) else 1

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from nexuslims.sessions import Status
+from nexuslims.model.session import Status
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from nexuslims.errors import NexusLIMSError
 from nexuslims.export.errors import ExportError
-from nexuslims.sessions import Status
+from nexuslims.model.session import Status
 
 if TYPE_CHECKING:
     from nexuslims.config import Settings
@@ -33,7 +33,7 @@ def run_export(settings: Settings, *, session: str | None = None, retry_failed: 
         Bad settings, an unreachable database, another pass running (LockHeld), or a
         ``--session`` that has no record to export.
     """
-    from nexuslims.lock import builder_lock
+    from nexuslims.builder.lease import builder_lock
 
     out = out or sys.stdout
     assert settings.data_path is not None

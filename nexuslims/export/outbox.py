@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from nexuslims.errors import ConfigError, NexusLIMSError
 from nexuslims.export.base import Destination, ExportResult, Failure, RecordFile
-from nexuslims.sessions import Status
+from nexuslims.model.session import Status
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

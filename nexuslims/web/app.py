@@ -92,7 +92,7 @@ def create_app(web: WebSettings, engine: Engine | None = None) -> FastAPI:
             assert web.settings.db_url is not None
             app.state.engine = db.make_engine(web.settings.db_url)
             db.require_head(app.state.engine)
-        from nexuslims.recordindex import backfill
+        from nexuslims.record.index import backfill
 
         backfill(app.state.engine)
         for name in app.state.templates.list_templates():  # compiled now, not on a request

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from nexuslims import db, logbook
-from nexuslims.pipeline import run_pass
+from nexuslims.builder.run import run_pass
 from tests.cli.conftest import cli
 
 NOW = dt.datetime(2024, 3, 10, 12, 0, tzinfo=dt.UTC)
