@@ -40,9 +40,13 @@ import subprocess
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from nexuslims.errors import NexusLIMSError
+
+if TYPE_CHECKING:
+    from nexuslims.config import Settings
+    from nexuslims.model.session import Instrument
 
 log = logging.getLogger(__name__)
 
@@ -505,3 +509,25 @@ def _entries(
             # A symlink loop is skipped, as find does; anything else leaves a gap.
             (warnings if exc.errno == errno.ELOOP else gaps).append(
                 f"cannot read {entry.path}: {exc.strerror}")
+
+
+def instrument_folder_problem(settings: Settings, instrument: Instrument) -> str | None:
+    """Why ``instrument``'s folder cannot be searched (missing, unreadable), or None."""
+    if settings.instrument_data_path is None:
+        return "NX_INSTRUMENT_DATA_PATH is not set"
+    folder = settings.instrument_data_path / instrument.filestore_path
+    fix = (f"mount the share or fix its filestore_path (`nexuslims instruments edit "
+           f"{instrument.pid} --filestore-path ...`)")
+    try:
+        if not stat.S_ISDIR(os.stat(folder).st_mode):
+            return f"{folder} is not a directory: {fix}"
+    except FileNotFoundError:
+        return f"folder {folder} does not exist: {fix}"
+    except OSError as exc:
+        return f"folder {folder} cannot be reached ({exc.strerror or exc}): {fix}"
+    try:
+        with os.scandir(folder) as entries:
+            next(entries, None)  # a stale NFS handle or EACCES shows only when reading
+    except OSError as exc:
+        return f"folder {folder} cannot be read ({exc.strerror or exc}): {fix}"
+    return None

@@ -18,9 +18,9 @@ from nexuslims import db
 from nexuslims import find as files_mod
 from nexuslims.builder.run import run_pass
 from nexuslims.config import load_settings
+from nexuslims.find import instrument_folder_problem as folder_problem
 from nexuslims.model.session import EventType, Instrument, Status
 from nexuslims.ops.doctor import FAILURE, OK, WARNING, failed, run_checks
-from nexuslims.ops.doctor.local import folder_problem
 from tests.privileges import run_as_nobody
 
 

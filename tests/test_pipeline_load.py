@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from nexuslims import db, files
+from nexuslims import db
+from nexuslims import find as files
 from nexuslims.builder.run import run_pass
 from nexuslims.model.session import Instrument, Status
 from tests.test_pipeline_faults import log_session, make_site

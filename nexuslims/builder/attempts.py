@@ -27,7 +27,7 @@ from nexuslims.model.session import Session, Status
 from nexuslims.redact import redacted
 
 if TYPE_CHECKING:
-    from nexuslims.builder.run import SessionOutcome
+    from nexuslims.builder.outcome import SessionOutcome
 
 # Its lines are the pipeline's: one logger for what a pass did to a session.
 logger = logging.getLogger("nexuslims.builder.run")

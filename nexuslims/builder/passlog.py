@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from nexuslims.builder.run import PassSummary, run_pass
+from nexuslims.builder.outcome import PassSummary
+from nexuslims.builder.run import run_pass
 from nexuslims.config import Settings
 from nexuslims.db.passes import FAILED, OK, PassRecord, record_pass
 from nexuslims.errors import NexusLIMSError

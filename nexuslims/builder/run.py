@@ -28,9 +28,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nexuslims import db, progress
+from nexuslims import db
 from nexuslims.activities import cluster_mtimes, group_by_boundaries
 from nexuslims.atomic import write_atomically
+from nexuslims.builder import progress
 from nexuslims.builder.attempts import (
     LEFT_FOR_LATER,
     Attempt,
@@ -47,6 +48,7 @@ from nexuslims.builder.due import (
     waits_for_files,
 )
 from nexuslims.builder.lease import clean_up_after_dead_passes
+from nexuslims.builder.outcome import PassSummary, SessionOutcome
 from nexuslims.config import Settings
 from nexuslims.db import buildstate
 from nexuslims.export import Exporter, build_exporter
@@ -57,7 +59,7 @@ from nexuslims.extract.workers import limits
 from nexuslims.extractors.base import ExtractionContext
 from nexuslims.extractors.profiles import load_profile
 from nexuslims.faults import Deferred, environmental_text
-from nexuslims.find import FindResult, FoundFile
+from nexuslims.find import FindResult, FoundFile, instrument_folder_problem
 from nexuslims.model.session import Instrument, Session, Status, pair_sessions
 from nexuslims.record.build import Activity, build_record
 from nexuslims.record.index import index_record
@@ -75,71 +77,6 @@ from nexuslims.reservations import (
 
 logger = logging.getLogger(__name__)
 events = logging.getLogger("nexuslims.events")
-
-
-@dataclass
-class SessionOutcome:
-    """What one pass did with one session."""
-
-    identifier: str
-    instrument: str
-    status: str
-    """The status written (or that would be, in a dry run)."""
-    start: dt.datetime | None = None
-    end: dt.datetime | None = None
-    files: int = 0
-    bytes: int = 0
-    activities: list[list[str]] = field(default_factory=list)
-    """File locations per activity."""
-    datasets: int = 0
-    failures: int = 0
-    reused: int = 0
-    """Files whose datasets came from the extraction cache, not from reading them."""
-    record_path: Path | None = None
-    reservation: Reservation | None = None
-    message: str | None = None
-    problem: str | None = None
-    """Set when the session was left TO_BE_BUILT (or its export failed) because something
-    outside the data was out of reach: "calendar", "filestore", "destination" or
-    "environment" (disk, database); see :data:`nexuslims.faults.PROBLEMS`."""
-    waiting: bool = False
-    """Not tried in this pass: not due yet, in its backoff, or still waiting for files."""
-
-
-@dataclass
-class PassSummary:
-    """The outcome of one pass."""
-
-    outcomes: list[SessionOutcome]
-    seconds: float
-    dry_run: bool
-    exports: list[SessionOutcome] = field(default_factory=list)
-    """Records built on earlier passes and exported again on this one."""
-    calendar_errors: dict[str, str] = field(default_factory=dict)
-    """Calendar server -> why harvesting it failed this pass."""
-    skipped_instruments: dict[str, str] = field(default_factory=dict)
-    """Instrument -> why its folder could not be searched (its sessions were not tried)."""
-
-    @property
-    def exported(self) -> int:
-        return sum(o.status == Status.COMPLETED for o in self.exports)
-
-    @property
-    def built(self) -> int:
-        return sum(o.status in (Status.COMPLETED, Status.BUILT_NOT_EXPORTED)
-                   for o in self.outcomes)
-
-    @property
-    def failed(self) -> int:
-        return sum(o.status == Status.ERROR for o in self.outcomes)
-
-    @property
-    def skipped(self) -> int:
-        return len(self.outcomes) - self.built - self.failed
-
-    @property
-    def files(self) -> int:
-        return sum(o.files for o in self.outcomes)
 
 
 def run_pass(settings: Settings, *, dry_run: bool = False,
@@ -228,8 +165,6 @@ def run_pass(settings: Settings, *, dry_run: bool = False,
 
 def skip_unreachable_instruments(settings: Settings, sessions: list[Session]) -> dict[str, str]:
     """Instruments with sessions to build whose folder cannot be searched, and why."""
-    from nexuslims.ops.doctor import instrument_folder_problem
-
     skipped: dict[str, str] = {}
     waiting = {s.instrument.pid: s.instrument for s in sessions}
     for pid in sorted(waiting):

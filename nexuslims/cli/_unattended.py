@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from nexuslims.builder.run import PassSummary
+    from nexuslims.builder.outcome import PassSummary
     from nexuslims.config import Settings
 
 logger = logging.getLogger("nexuslims.process")

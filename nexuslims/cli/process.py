@@ -35,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
     from nexuslims.builder import progress
     from nexuslims.builder.interrupt import Interrupted, stop_on_signals
     from nexuslims.builder.lease import builder_lock
-    from nexuslims.cli import _unattended, log_to_files
+    from nexuslims.cli import _unattended
+    from nexuslims.cli._logging import log_to_files
     from nexuslims.config import NEEDS_ALL
     from nexuslims.errors import LockHeld
 

@@ -170,7 +170,7 @@ class LocalPool:
                       initializer=self.initializer)
 
     def close(self) -> None:
-        """Nothing: idle workers wait for the next pass (:data:`nexuslims.extract.workers._parked`)."""
+        """Nothing: idle workers wait for the next pass (see ``workers._parked``)."""
 
 
 def open_executor(choice: ExecutorChoice, *, memory_mb: int | None,

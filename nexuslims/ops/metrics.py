@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from nexuslims.atomic import write_atomically
 
 if TYPE_CHECKING:
-    from nexuslims.builder.run import PassSummary
+    from nexuslims.builder.outcome import PassSummary
     from nexuslims.config import Settings
 
 logger = logging.getLogger(__name__)

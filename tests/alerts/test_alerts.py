@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from nexuslims import db
-from nexuslims.builder.run import PassSummary, SessionOutcome, run_pass
+from nexuslims.builder.outcome import PassSummary, SessionOutcome
+from nexuslims.builder.run import run_pass
 from nexuslims.config import load_settings
 from nexuslims.db.monitoring import load_alert_states
 from nexuslims.model.session import EventType, Instrument, Status

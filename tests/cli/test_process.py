@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from nexuslims import db, logbook
+from nexuslims import db
+from nexuslims.sessions import logbook
 from tests.cli.conftest import cli
 
 
@@ -111,7 +112,7 @@ def test_previews_honour_the_umask(cli_site, corpus: Path) -> None:
 
 
 def test_the_summary_counts_say_what_they_count(capsys) -> None:
-    from nexuslims.builder.run import PassSummary, SessionOutcome
+    from nexuslims.builder.outcome import PassSummary, SessionOutcome
     from nexuslims.cli.process import print_summary
 
     def outcome(ident: str, status: str, message: str | None = None, **counts: int):

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from nexuslims import db
-from nexuslims.builder.run import PassSummary, run_pass
+from nexuslims.builder.outcome import PassSummary
+from nexuslims.builder.run import run_pass
 from nexuslims.config import Settings, load_settings
 from nexuslims.db.uploads import UploadAttempt, uploads_of_session
 from nexuslims.model.session import EventType, Instrument, Status

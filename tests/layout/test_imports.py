@@ -43,7 +43,8 @@ def import_circles(package: str) -> list[list[str]]:
                     counter += 1
                     stack.append(child)
                     on_stack.add(child)
-                    work.append((child, iter(sorted(graph.find_modules_directly_imported_by(child)))))
+                    imported = sorted(graph.find_modules_directly_imported_by(child))
+                    work.append((child, iter(imported)))
                 elif child in on_stack:
                     low[node] = min(low[node], index[child])
                 continue

@@ -30,8 +30,8 @@ from dotenv import dotenv_values
 from PIL import Image
 
 from nexuslims import db
+from nexuslims.cli.demo import run_demo
 from nexuslims.config import Settings, load_settings
-from nexuslims.demo import run_demo
 from nexuslims.demo.files import DEMO_INSTRUMENT
 from nexuslims.model.dataset import Dataset
 from nexuslims.model.session import EventType, Instrument, Status

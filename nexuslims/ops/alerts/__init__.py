@@ -37,7 +37,7 @@ from nexuslims.ops.alerts.rules import (
 )
 
 if TYPE_CHECKING:
-    from nexuslims.builder.run import PassSummary
+    from nexuslims.builder.outcome import PassSummary
     from nexuslims.config import Settings
 
 logger = logging.getLogger(__name__)

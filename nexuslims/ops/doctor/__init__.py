@@ -14,57 +14,22 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from nexuslims.errors import ConfigError
+from nexuslims.ops.doctor.checks import (
+    FAILURE,
+    OK,
+    STATUSES,
+    WARNING,
+    Check,
+    Site,
+    failed,
+)
 
 if TYPE_CHECKING:
     from nexuslims.config import Settings
-    from nexuslims.model.session import Instrument
-
-OK, WARNING, FAILURE = "ok", "warning", "failure"
-STATUSES = (OK, WARNING, FAILURE)
-
-
-@dataclass(frozen=True)
-class Check:
-    """The result of one check."""
-
-    name: str
-    """What was checked, e.g. ``instrument folder titan``."""
-    status: str
-    """``ok``, ``warning`` or ``failure``."""
-    message: str
-    """What was found, and when it is not ok, what to do."""
-    instrument: str | None = None
-    """The instrument concerned, if any (``process`` skips those whose folder failed)."""
-
-    def as_dict(self) -> dict[str, str | None]:
-        return asdict(self)
-
-
-@dataclass
-class Site:
-    """What the checks look at: the environment, the settings, the instruments."""
-
-    env: Mapping[str, str]
-    settings: Settings | None = None
-    """Settings as far as they could be read (None when even the paths are unusable)."""
-    instruments: list[Instrument] = field(default_factory=list)
-    """From the database, when it could be read."""
-    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
-    timeout: float = 10.0
-    """Seconds each server gets to answer."""
-
-
-CheckFunction = Callable[[Site], Iterable[Check]]
-
-
-def failed(checks: Iterable[Check]) -> bool:
-    """Whether any check failed."""
-    return any(c.status == FAILURE for c in checks)
 
 
 def load_site(source: Settings | Mapping[str, str], *, now: dt.datetime | None = None,
@@ -149,12 +114,5 @@ def run_checks(source: Settings | Mapping[str, str], *, now: dt.datetime | None 
     return checks
 
 
-def instrument_folder_problem(settings: Settings, instrument: Instrument) -> str | None:
-    """Why an instrument's folder cannot be searched now (missing, unreadable), or None."""
-    from nexuslims.ops.doctor.local import folder_problem
-
-    return folder_problem(settings, instrument)
-
-
 __all__ = ["FAILURE", "OK", "STATUSES", "WARNING", "Check", "Site", "cheap_checks", "failed",
-           "instrument_folder_problem", "load_site", "run_checks"]
+           "load_site", "run_checks"]

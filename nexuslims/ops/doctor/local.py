@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import stat
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nexuslims.ops.doctor import FAILURE, OK, WARNING, Check, Site
+from nexuslims.find import instrument_folder_problem
+from nexuslims.ops.doctor.checks import FAILURE, OK, WARNING, Check, Site
 
 if TYPE_CHECKING:
-    from nexuslims.config import Settings
-    from nexuslims.model.session import Instrument
+    pass
 
 #: Below this much free space a writable path is a warning, below the second a failure.
 LOW_SPACE_BYTES = 1 << 30
@@ -100,35 +99,13 @@ def _writable(label: str, setting: str, path: Path) -> Check:
     return Check(label, OK, f"{where}, {shown}")
 
 
-def folder_problem(settings: Settings, instrument: Instrument) -> str | None:
-    """Why ``instrument``'s folder cannot be searched (missing, unreadable), or None."""
-    if settings.instrument_data_path is None:
-        return "NX_INSTRUMENT_DATA_PATH is not set"
-    folder = settings.instrument_data_path / instrument.filestore_path
-    fix = (f"mount the share or fix its filestore_path (`nexuslims instruments edit "
-           f"{instrument.pid} --filestore-path ...`)")
-    try:
-        if not stat.S_ISDIR(os.stat(folder).st_mode):
-            return f"{folder} is not a directory: {fix}"
-    except FileNotFoundError:
-        return f"folder {folder} does not exist: {fix}"
-    except OSError as exc:
-        return f"folder {folder} cannot be reached ({exc.strerror or exc}): {fix}"
-    try:
-        with os.scandir(folder) as entries:
-            next(entries, None)  # a stale NFS handle or EACCES shows only when reading
-    except OSError as exc:
-        return f"folder {folder} cannot be read ({exc.strerror or exc}): {fix}"
-    return None
-
-
 def check_instrument_folders(site: Site) -> Iterable[Check]:
     """Every instrument's folder exists and can be read."""
     if site.settings is None:
         return
     for instrument in site.instruments:
         name = f"instrument folder {instrument.pid}"
-        problem = folder_problem(site.settings, instrument)
+        problem = instrument_folder_problem(site.settings, instrument)
         if problem:
             yield Check(name, FAILURE, problem, instrument.pid)
         else:
@@ -218,7 +195,7 @@ def check_recent_files(site: Site) -> Iterable[Check]:
                           minimum=0, expects="a number of days >= 0 (e.g. 30)")
     since = site.now.timestamp() - days * 86400
     for instrument in site.instruments:
-        if folder_problem(site.settings, instrument) is not None:
+        if instrument_folder_problem(site.settings, instrument) is not None:
             continue  # already a failure of check_instrument_folders
         folder = site.settings.instrument_data_path / instrument.filestore_path
         found, looked = _recent_file(folder, since)

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from nexuslims.errors import ConfigError, NexusLIMSError, shown_url
-from nexuslims.ops.doctor import FAILURE, OK, Check, Site
+from nexuslims.ops.doctor.checks import FAILURE, OK, Check, Site
 
 
 def check_nemo(site: Site) -> Iterable[Check]:
