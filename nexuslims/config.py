@@ -4,6 +4,9 @@ Names are those of NexusLIMS 2.x (``NX_*``) so an existing deployment keeps its 
 the NexusLIMS 1.x names are accepted with a deprecation warning. The process environment
 wins over the ``.env`` file. Every problem is collected, so one message names each bad
 setting and what it expects.
+
+Longer than most modules on purpose: every setting any command reads is parsed and checked
+here, in one place, so that one message can name each bad setting.
 """
 
 from __future__ import annotations

@@ -24,6 +24,9 @@ misbehaves, and both give exactly the same files:
 :func:`find_files_by_window` answers several sessions of one instrument with one walk
 over the union of their windows, then splits the files by window: the same files as
 one :func:`find_files` call per window, for the cost of one walk.
+
+Longer than most modules: GNU find and the Python walk are two implementations of one
+answer (tests hold them equal), and they are kept side by side so they stay so.
 """
 
 from __future__ import annotations

@@ -253,7 +253,7 @@ def test_an_invalid_record_is_an_error_with_the_message(tmp_path: Path, monkeypa
     settings, engine = small_site(tmp_path)
     log_session(engine, "s", instrument="scope")
     # Fault injection: a builder that produces a record the schema rejects.
-    import nexuslims.builder.run as pipeline
+    import nexuslims.builder.session as pipeline
 
     monkeypatch.setattr(pipeline, "build_record", lambda *a, **k: (
         b'<Experiment xmlns="https://data.nist.gov/od/dm/nexus/experiment/v1.0">'

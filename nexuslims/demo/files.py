@@ -15,6 +15,8 @@ The data are synthetic but shaped like the real thing (lattice fringes, atomic c
 X-ray lines on bremsstrahlung, edges on a power-law background, diffraction spots and
 rings) so previews look like something, and each file carries the metadata a microscope
 reader would fill in. The sample is a LaAlO3 film on SrTiO3 under a Pt cap.
+
+Long because it is data: each generated file's metadata is written out in full.
 """
 
 from __future__ import annotations

@@ -29,6 +29,9 @@ Choices the record makes:
   path on disk, so they can be joined to the data server's base URL as they are and
   round-trip to the real file (control characters and non-UTF-8 bytes included).
 - The same inputs always give the same bytes.
+
+Longer than most modules: it follows the Experiment schema element by element, in the
+schema's order, so that the record's shape can be read against the XSD top to bottom.
 """
 
 from __future__ import annotations
