@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._velox_layout import _json_at, _metadata
+
 # Velox writes SI units; a preview reads better in nm (and 1/nm for reciprocal space).
 _READABLE = {"m": ("nm", 1e9), "1/m": ("1/nm", 1e-9), "m^-1": ("1/nm", 1e-9)}
 
@@ -211,7 +213,6 @@ def eds_picture(h5: Any) -> Picture | None:
     from the detector its ``BinaryResult.Detector`` names.
     """
     from ._velox_stream import stream_sums
-    from .velox import _json_at, _metadata
 
     streams = h5.get("Data/SpectrumStream")
     images = h5.get("Data/Image")
@@ -244,8 +245,6 @@ def eds_picture(h5: Any) -> Picture | None:
 
 def _frames(h5: Any) -> int | None:
     """Frames of the spectrum image to sum (its settings' ``endFramePosition``), or None."""
-    from .velox import _json_at
-
     try:
         group = next(iter(h5["Data/SpectrumImage"].values()))
         return int(_json_at(group["SpectrumImageSettings"])["endFramePosition"])

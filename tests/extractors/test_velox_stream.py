@@ -10,7 +10,7 @@ from PIL import Image
 
 from nexuslims.extractors import ExtractionContext, extract
 from nexuslims.extractors._velox_stream import stream_sums
-from nexuslims.extractors.velox import _json_at
+from nexuslims.extractors._velox_layout import _json_at
 
 SI = "emd/Test SI 16x16 215 kx.emd"
 
@@ -87,7 +87,7 @@ def test_the_eds_spectrum_image_preview_is_the_one_hyperspy_drew(corpus, tmp_pat
 
 
 def test_a_pruned_file_says_its_event_stream_is_missing(corpus, tmp_path):
-    from nexuslims.extraction import extract_one
+    from nexuslims.extract.one import extract_one
 
     root = corpus / "emd"
     datasets = extract_one(root / "Test SI 16x16 ReducedData 215 kx.emd", root, tmp_path,
