@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from nexuslims.extractors import ExtractionContext, extract
-from nexuslims.extractors._velox_stream import stream_sums
 from nexuslims.extractors._velox_layout import _json_at
+from nexuslims.extractors._velox_stream import stream_sums
 
 SI = "emd/Test SI 16x16 215 kx.emd"
 
