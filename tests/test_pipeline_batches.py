@@ -1,0 +1,72 @@
+"""A backlog is built a batch of sessions at a time (issue 22): the pass holds one
+batch's files and datasets, not the backlog's, and writes the same records."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from pathlib import Path
+
+from nexuslims import db
+from nexuslims.builder import batch
+from nexuslims.builder.run import run_pass
+from nexuslims.config import load_settings
+from nexuslims.model.session import EventType, Instrument, Status
+
+NOW = dt.datetime(2024, 3, 20, 12, 0, tzinfo=dt.UTC)
+FILES = ["msa/example1.msa", "msa/example2.msa", "nexuslims/647_leo_edax_test.msa",
+         "tiff/FEI-Helios-Ebeam-8bits.tif"]
+
+
+def backlog(base: Path, corpus: Path, sessions: int = 5):
+    """``sessions`` sessions on consecutive days, four real files each."""
+    store = base / "instr" / "Scope"
+    store.mkdir(parents=True)
+    settings = load_settings({"NX_INSTRUMENT_DATA_PATH": str(base / "instr"),
+                              "NX_DATA_PATH": str(base / "data"),
+                              "NX_DB_PATH": str(base / "db.sqlite"),
+                              "NX_EXTRACT_WORKERS": "2"})
+    db.init_db(settings.db_url)
+    engine = db.make_engine(settings.db_url)
+    db.add_instrument(engine, Instrument(pid="scope", filestore_path="Scope", timezone="UTC"))
+    for n in range(sessions):
+        start = dt.datetime(2024, 3, 1 + n, 9, 0, tzinfo=dt.UTC)
+        for k, rel in enumerate(FILES):
+            target = store / f"day{n}_{k}_{Path(rel).name}"
+            shutil.copyfile(corpus / rel, target)
+            when = (start + dt.timedelta(minutes=10 + k)).timestamp()
+            os.utime(target, (when, when))
+        for event, when in ((EventType.START, start),
+                            (EventType.END, start + dt.timedelta(hours=2))):
+            db.log_session_event(engine, f"s{n}", "scope", when, event, Status.TO_BE_BUILT,
+                                 "ann")
+    engine.dispose()
+    return settings
+
+
+def test_a_backlog_is_extracted_in_batches_with_the_same_records(tmp_path, corpus,
+                                                                  monkeypatch):
+    calls: list[int] = []
+    real = batch.extract_jobs
+
+    def counting(jobs, **kwargs):
+        calls.append(len(jobs))
+        return real(jobs, **kwargs)
+
+    monkeypatch.setattr(batch, "extract_jobs", counting)
+    records = {}
+    for size in (10**6, 6):
+        monkeypatch.setattr(batch, "BATCH_FILES", size)
+        calls.clear()
+        settings = backlog(tmp_path / str(size), corpus)
+        summary = run_pass(settings, now=NOW)
+        assert [o.status for o in summary.outcomes] == [Status.COMPLETED] * 5
+        assert [o.identifier for o in summary.outcomes] == [f"s{n}" for n in range(5)]
+        records[size] = {o.identifier: o.record_path.read_bytes().replace(
+            str(tmp_path / str(size)).encode(), b"") for o in summary.outcomes}
+        if size == 6:  # two sessions (8 files) reach the batch; the fifth is the rest
+            assert calls == [8, 8, 4]
+        else:
+            assert calls == [20]
+    assert records[6] == records[10**6]
