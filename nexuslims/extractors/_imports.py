@@ -35,11 +35,17 @@ workers. Velox EMD is not among them: its extractor and previews read it with h5
 (:data:`PLAIN_MODULES`), and RosettaSciIO's Velox reader would bring pint, sparse and
 numba into every worker."""
 
+_PIL = ("PIL.PngImagePlugin", "PIL.JpegImagePlugin", "PIL.GifImagePlugin",
+        "PIL.BmpImagePlugin", "PIL.TiffImagePlugin")
+_TIFF = ("tifffile", *_PIL)
 PLAIN_MODULES: dict[str, tuple[str, ...]] = {
     "emd": ("h5py", "nexuslims.extractors.velox", "nexuslims.extractors._velox_stream"),
+    "tif": _TIFF, "tiff": _TIFF,
+    "png": _PIL, "jpg": _PIL, "jpeg": _PIL, "gif": _PIL, "bmp": _PIL,
 }
 """Modules that reading a file of each extension imports without the reader stack
-(neither dask nor HyperSpy): the fork server imports them for its workers too."""
+(neither dask nor HyperSpy): the fork server imports them once, for all its workers
+(Pillow's format plug-ins are otherwise imported by each worker on its first image)."""
 
 HELD_BACK: dict[str, tuple[str, ...]] = {
     "sparse": ("SparseArray",),
