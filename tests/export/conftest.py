@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -80,6 +81,28 @@ class Site:
             f.write_text(f"session {ident}, note {i}\n" * (i + 1))
             t = (start + dt.timedelta(minutes=10 + i)).timestamp()
             os.utime(f, (t, t))
+        for event, when in ((EventType.START, start),
+                            (EventType.END, start + dt.timedelta(hours=2))):
+            db.log_session_event(self.engine, ident, self.instrument, when, event,
+                                 Status.TO_BE_BUILT, "alice")
+        self.sessions.append(ident)
+        return ident
+
+    def add_corpus_session(self, corpus: Path, files: list[str], name: str = "c") -> str:
+        """Log a finished session whose files are copies of real instrument files.
+
+        ``files`` are paths under the corpus; the copies get modification times a few
+        minutes apart inside the session (the corpus's own times mean nothing).
+        """
+        ident = f"{self.prefix}-{name}"
+        start = BASE + dt.timedelta(days=len(self.sessions))
+        folder = self.store / ident
+        folder.mkdir()
+        for i, relative in enumerate(files):
+            copy = folder / Path(relative).name
+            shutil.copyfile(corpus / relative, copy)
+            t = (start + dt.timedelta(minutes=10 + 5 * i)).timestamp()
+            os.utime(copy, (t, t))
         for event, when in ((EventType.START, start),
                             (EventType.END, start + dt.timedelta(hours=2))):
             db.log_session_event(self.engine, ident, self.instrument, when, event,
