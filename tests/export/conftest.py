@@ -18,6 +18,7 @@ from nexuslims.config import Settings, load_settings
 from nexuslims.db.uploads import UploadAttempt, uploads_of_session
 from nexuslims.pipeline import PassSummary, run_pass
 from nexuslims.sessions import EventType, Instrument, Status
+from tests.export.elabftw_server import ELabFTW
 from tests.export.cdcs_server import TOKEN, CDCSServer, cdcs_venv, pristine_database
 
 REPO = Path(__file__).resolve().parents[2]
@@ -175,6 +176,23 @@ def cdcs(cdcs_server: CDCSServer) -> Iterator[CDCSServer]:
     yield cdcs_server
     if not cdcs_server.running:
         cdcs_server.start()
+
+
+@pytest.fixture
+def elabftw() -> Iterator[ELabFTW]:
+    """A fake eLabFTW on 127.0.0.1 held to the API description; no contract broken."""
+    server = ELabFTW().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+    assert server.violations == []
+
+
+def elabftw_env(server: ELabFTW, **more: str) -> dict[str, str]:
+    """Settings that export to the fake eLabFTW ``server``."""
+    return {"NX_ELABFTW_URL": server.url, "NX_ELABFTW_API_KEY": server.api_key,
+            "NX_ELABFTW_RETRIES": "2", "NX_ELABFTW_TIMEOUT": "5", **more}
 
 
 def cdcs_env(url: str, *, token: str = TOKEN, template: str | None = NEXUS_TEMPLATE,
