@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import quote
 
 from nexuslims.export.summary import FileFact, RecordSummary, file_fact, html_summary
-from nexuslims.record import NAMESPACE
+from nexuslims.model.record import NAMESPACE
 
 RO_CRATE = "https://w3id.org/ro/crate/1.2"
 CONTEXT = "https://w3id.org/ro/crate/1.2/context"

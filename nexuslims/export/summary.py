@@ -24,7 +24,7 @@ from urllib.parse import unquote
 
 from lxml import etree
 
-from nexuslims.record import NAMESPACE
+from nexuslims.model.record import NAMESPACE
 
 logger = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from nexuslims import db
 from nexuslims.db.schema import export_targets
 from nexuslims.db.uploads import targets_of_session
-from nexuslims.doctor import FAILURE, OK, Site
-from nexuslims.sessions import Status
+from nexuslims.ops.doctor import FAILURE, OK, Site
+from nexuslims.model.session import Status
 from tests.export.conftest import elabftw_env, later
 from tests.export.elabftw_server import ELabFTW
 
@@ -187,7 +187,7 @@ def test_a_changed_file_replaces_its_upload(session, elabftw) -> None:
     [sidecar] = [p for p in (site.settings.data_path / "Scope" / ident).glob("*.msa.json")]
     sidecar.write_text(sidecar.read_text().replace("example1", "example one"))
     db.set_session_status(site.engine, ident, site.instrument, Status.COMPLETED)
-    from nexuslims.export.command import export_now
+    from nexuslims.builder.export_now import export_now
 
     with site.engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM upload_log"))
@@ -232,7 +232,7 @@ def test_a_refused_key_names_the_setting_and_never_shows_it(make_site, corpus, e
 
 
 def test_doctor_checks_the_server_and_the_key(elabftw) -> None:
-    from nexuslims.doctor.remote import check_elabftw
+    from nexuslims.ops.doctor.remote import check_elabftw
 
     [check] = check_elabftw(Site(env=elabftw_env(elabftw)))
     assert check.status == OK and "5.6.0" in check.message

@@ -15,8 +15,8 @@ from nexuslims.errors import ConfigError
 from nexuslims.export import build_exporter
 from nexuslims.export.base import RecordFile
 from nexuslims.export.eln import ELNDestination
-from nexuslims.record import NAMESPACE
-from nexuslims.sessions import Status
+from nexuslims.model.record import NAMESPACE
+from nexuslims.model.session import Status
 from tests.export import eln_checks
 from tests.export.conftest import later
 
