@@ -270,3 +270,42 @@ def targets_of_session(engine: Engine, session_identifier: str) -> dict[str, Exp
             r.session_identifier, r.destination_name, r.target_id, r.target_url,
             detail if isinstance(detail, dict) else {"value": detail}, r.updated)
     return found
+
+
+@dataclass(frozen=True)
+class DestinationState:
+    """Where one session stands with one destination, for people to read."""
+
+    destination: str
+    exported: bool
+    """Whether the latest attempt succeeded."""
+    target_id: str | None
+    """The destination's id for it (a CDCS record, an eLabFTW experiment)."""
+    link: str | None
+    """Where to see it (a URL, or a ``file://`` URI for a package or copy)."""
+    attempts: int
+    last_attempt: dt.datetime | None
+    last_error: str | None
+    """The error of the latest failed attempt (None if none ever failed)."""
+
+
+def destination_states(engine: Engine, session_identifier: str) -> list[DestinationState]:
+    """Each destination the session met: id or link, attempts, last error (by name)."""
+    uploads = uploads_of_session(engine, session_identifier)
+    targets = targets_of_session(engine, session_identifier)
+    states = []
+    for name in sorted({u.destination for u in uploads} | set(targets)):
+        mine = [u for u in uploads if u.destination == name]
+        target = targets.get(name)
+        last = mine[-1] if mine else None
+        done = [u for u in mine if u.success]
+        failed = [u for u in mine if not u.success]
+        states.append(DestinationState(
+            destination=name, exported=bool(last and last.success),
+            target_id=(done[-1].record_id if done and done[-1].record_id else None)
+            or (target.target_id if target else None),
+            link=(done[-1].record_url if done and done[-1].record_url else None)
+            or (target.target_url if target else None),
+            attempts=len(mine), last_attempt=last.timestamp if last else None,
+            last_error=failed[-1].error if failed else None))
+    return states

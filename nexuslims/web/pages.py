@@ -96,9 +96,13 @@ def record_page(request: Request, record_id: int) -> Response:
     _, view = opened(request, record)
     tz = views.zones(request.app.state.engine).get(view.instrument_pid or record.instrument
                                                    or "")
+    from nexuslims.db.uploads import destination_states
+
+    destinations = destination_states(request.app.state.engine, record.session_identifier) \
+        if record.session_identifier else []
     return render(request, "record.html", record=record, view=view, tz=tz,
                   open_all=len(view.datasets) <= OPEN_ALL_UP_TO, inline_limit=INLINE_LIMIT,
-                  raw=request.app.state.web.serve_raw_files)
+                  raw=request.app.state.web.serve_raw_files, destinations=destinations)
 
 
 @router.get("/records/{record_id}/activities/{seqno}", include_in_schema=False)
@@ -193,7 +197,7 @@ def builder_page(request: Request, status: str | None = None,
 @router.get("/sessions/{identifier:path}", include_in_schema=False)
 def session_page(request: Request, identifier: str) -> Response:
     from nexuslims.db.records import record_of_session
-    from nexuslims.db.uploads import uploads_of_session
+    from nexuslims.db.uploads import destination_states, uploads_of_session
 
     engine = request.app.state.engine
     detail = db.session_detail(engine, identifier)
@@ -202,6 +206,7 @@ def session_page(request: Request, identifier: str) -> Response:
     instrument = detail.rows[0].instrument if detail.rows else None
     return render(request, "session.html", detail=detail,
                   uploads=uploads_of_session(engine, identifier),
+                  destinations=destination_states(engine, identifier),
                   record_id=record_of_session(engine, identifier),
                   tz=views.zones(engine).get(instrument or ""))
 
