@@ -124,7 +124,8 @@ class Site:
         return uploads_of_session(self.engine, ident)
 
     def record(self, ident: str) -> Path:
-        records = [p for p in self.settings.records_path.glob("*.xml") if ident in p.name]
+        records = [p for p in self.settings.records_path.glob("*.xml") if ident in p.name
+                   and not p.name.endswith(".datacite.xml")]
         assert len(records) == 1, records
         return records[0]
 
