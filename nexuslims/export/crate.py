@@ -178,7 +178,9 @@ def build_crate(summary: RecordSummary, record_xml: Path, *, embed_limit: int,
                 node = file_node(fact, at, url=at, description=(
                     f"Not embedded: {fact.size} bytes is at or above the package's limit "
                     f"of {embed_limit} bytes (NX_ELN_MAX_FILE_MB; eLabFTW's importer skips "
-                    "files of 100 MB or more). Fetch it from its URL."))
+                    "files of 100 MB or more). Fetch it from its URL"
+                    + (" (the facility's web face)." if ds.location in reference_url
+                       else " (a path on the facility's file store).")))
             graph.append(node)
             parts.append({"@id": at})
             made.append({"@id": at})

@@ -6,7 +6,9 @@ SampleDB, PASTA and the other ELN Consortium tools import. The zip holds one fol
 ``<name>/``, with ``ro-crate-metadata.json`` (see :mod:`nexuslims.export.crate`), the
 XML record, and per activity its instrument files, previews and JSON sidecars.
 Instrument files of ``NX_ELN_MAX_FILE_MB`` (default 99) megabytes or more are
-referenced, not embedded: eLabFTW's importer skips files of 100 MB or more.
+referenced, not embedded (eLabFTW's importer skips files of 100 MB or more): by the web
+face's download link (``NX_WEB_PUBLIC_URL/raw?...``) when it serves raw files
+(``NX_WEB_SERVE_RAW_FILES=true``), else by their ``file:`` URI on the file store.
 
 The package is written to a temporary file and moved into place, and is the same bytes
 whenever it is made from the same record and files (fixed member times and order), so
@@ -47,6 +49,20 @@ def web_links(env: Mapping[str, str], session_identifier: str) -> dict[str, str]
     if not base:
         return {}
     return {"Web page": f"{base.rstrip('/')}/sessions/{quote(session_identifier, safe='')}"}
+
+
+def raw_links(env: Mapping[str, str], summary: RecordSummary) -> dict[str, str]:
+    """Where the web face serves each file of the record, when it serves raw files.
+
+    ``{NX_WEB_PUBLIC_URL}/raw?session=<id>&location=<as in the record>``; empty unless
+    ``NX_WEB_PUBLIC_URL`` is set and ``NX_WEB_SERVE_RAW_FILES`` is true.
+    """
+    base = setting(env, "NX_WEB_PUBLIC_URL")
+    if not base or not truthy(env, "NX_WEB_SERVE_RAW_FILES"):
+        return {}
+    query = "session=" + quote(summary.session_identifier, safe="")
+    return {loc: f"{base.rstrip('/')}/raw?{query}&location={quote(loc, safe='')}"
+            for loc in summary.locations}
 
 
 def published_links(published: Mapping[str, str]) -> dict[str, str]:
@@ -137,7 +153,7 @@ class ELNDestination:
         links = {**web_links(self.env, record.session_identifier),
                  **published_links(record.published)}
         return build_crate(summary, record.path, embed_limit=self.limit, links=links,
-                           reference_url={},
+                           reference_url=raw_links(self.env, summary),
                            license_url=setting(self.env, "NX_ELN_LICENSE") or None)
 
 

@@ -169,6 +169,25 @@ def dataset_raw(request: Request, record_id: int, number: int) -> Response:
                   "application/octet-stream", download=True)
 
 
+@router.get("/raw", include_in_schema=False)
+def session_raw(request: Request, session: str, location: str) -> Response:
+    """A raw file named by the session's record (the link a ``.eln`` package gives for a
+    file too large to embed); only files that record names are served."""
+    from nexuslims.db.records import record_of_session
+
+    web = request.app.state.web
+    if not web.serve_raw_files:
+        raise HTTPException(403, "raw files are not served here (NX_WEB_SERVE_RAW_FILES=false)")
+    record_id = record_of_session(request.app.state.engine, session)
+    if record_id is None:
+        raise HTTPException(404, f"no record of session {session!r}")
+    _, view = opened(request, indexed(request, record_id))
+    if location not in {d.location for d in view.datasets}:
+        raise HTTPException(404, "the session's record names no such file")
+    return _serve(web.settings.instrument_data_path, location, "application/octet-stream",
+                  download=True)
+
+
 def _serve(root: Path | None, relative: str | None, media_type: str,
            download: bool = False) -> Response:
     if root is None or not relative:

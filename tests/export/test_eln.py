@@ -186,3 +186,36 @@ def test_settings_are_checked_by_name(tmp_path) -> None:
     text = str(caught.value)
     for name in ("NX_ELN_EXPORT_PATH", "NX_ELN_MAX_FILE_MB", "NX_ELN_LICENSE"):
         assert name in text
+
+
+def test_a_referenced_file_is_downloadable_from_the_web_face(make_site, corpus,
+                                                             tmp_path) -> None:
+    import hashlib
+    from urllib.parse import urlsplit
+
+    import httpx
+
+    from tests.web.world import WebServer
+
+    site = make_site(NX_ELN_EXPORT="true", NX_ELN_MAX_FILE_MB="0.2",
+                     NX_WEB_SERVE_RAW_FILES="true",
+                     NX_WEB_PUBLIC_URL="https://nexus.example.org/nx")
+    ident = site.add_corpus_session(corpus, FILES)
+    assert [o.status for o in site.run().outcomes] == [Status.COMPLETED]
+    _, metadata = crate_of(package_of(site, ident), tmp_path / "x")
+    [big] = [n for n in metadata["@graph"] if n.get("name") == "FEI-Helios-Ebeam-8bits.tif"]
+    url = urlsplit(big["@id"])
+    assert big["@id"].startswith("https://nexus.example.org/nx/raw?session=")
+    assert "web face" in big["description"]
+    # The proxy at nexus.example.org/nx forwards to the server: ask it the same path.
+    server = WebServer(dict(site.env), tmp_path / "web.log").wait()
+    try:
+        got = httpx.get(f"{server.url}/raw?{url.query}", timeout=30)
+        other = httpx.get(f"{server.url}/raw", params={"session": ident,
+                                                       "location": "../nexuslims.db"},
+                          timeout=30)
+    finally:
+        server.stop()
+    assert got.status_code == 200, got.text
+    assert hashlib.sha256(got.content).hexdigest() == big["sha256"]
+    assert other.status_code == 404
