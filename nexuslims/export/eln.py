@@ -159,19 +159,17 @@ class ELNDestination:
 
 def write_package(target: Path, folder: str, crate: Crate) -> str:
     """Zip ``crate`` under one top ``folder`` into ``target``, atomically; its sha256."""
-    with atomic_file(target, durable=True) as out:
-        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
-            for sub in ["", *crate.folders]:
-                info = zipfile.ZipInfo(f"{folder}/{sub}", ZIP_TIME)
-                info.external_attr = (0o40755 << 16) | 0x10
-                zf.writestr(info, b"")
-            info = _member(f"{folder}/ro-crate-metadata.json")
-            zf.writestr(info, crate.metadata_bytes())
-            for packed in crate.files:
-                info = _member(f"{folder}/{packed.member}")
-                with packed.source.open("rb") as src, zf.open(info, "w",
-                                                             force_zip64=True) as dst:
-                    shutil.copyfileobj(src, dst, 1 << 20)
+    with atomic_file(target, durable=True) as out, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+        for sub in ["", *crate.folders]:
+            info = zipfile.ZipInfo(f"{folder}/{sub}", ZIP_TIME)
+            info.external_attr = (0o40755 << 16) | 0x10
+            zf.writestr(info, b"")
+        zf.writestr(_member(f"{folder}/ro-crate-metadata.json"), crate.metadata_bytes())
+        for packed in crate.files:
+            info = _member(f"{folder}/{packed.member}")
+            with packed.source.open("rb") as src, zf.open(info, "w", force_zip64=True) as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
     with target.open("rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 

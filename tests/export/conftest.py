@@ -19,8 +19,8 @@ from nexuslims.builder.run import run_pass
 from nexuslims.config import Settings, load_settings
 from nexuslims.db.uploads import UploadAttempt, uploads_of_session
 from nexuslims.model.session import EventType, Instrument, Status
-from tests.export.elabftw_server import ELabFTW
 from tests.export.cdcs_server import TOKEN, CDCSServer, cdcs_venv, pristine_database
+from tests.export.elabftw_server import ELabFTW
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = dt.datetime(2024, 3, 5, 9, 0, tzinfo=dt.UTC)

@@ -236,10 +236,7 @@ class ELabFTW:
                 entity = {**entity, "metadata": json.dumps(entity["metadata"])}
             return entity
 
-        if isinstance(body, list):
-            body = [real(b) for b in body]
-        else:
-            body = real(body)
+        body = [real(b) for b in body] if isinstance(body, list) else real(body)
         return Response(json.dumps(body) if body is not None else None, status=status,
                         headers=headers, content_type="application/json")
 

@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from nexuslims import db
 from nexuslims.db.schema import export_targets
 from nexuslims.db.uploads import targets_of_session
-from nexuslims.ops.doctor import FAILURE, OK, Site
 from nexuslims.model.session import Status
+from nexuslims.ops.doctor import FAILURE, OK, Site
 from tests.export.conftest import elabftw_env, later
 from tests.export.elabftw_server import ELabFTW
 
