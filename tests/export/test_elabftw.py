@@ -239,3 +239,22 @@ def test_doctor_checks_the_server_and_the_key(elabftw) -> None:
     [check] = check_elabftw(Site(env=elabftw_env(elabftw, NX_ELABFTW_API_KEY="0-bad")))
     assert check.status == FAILURE and "NX_ELABFTW_API_KEY" in check.message
     assert "0-bad" not in check.message
+
+
+def test_settings_are_checked_by_name_and_the_key_is_never_shown(make_site, elabftw) -> None:
+    from nexuslims.config import load_settings
+    from nexuslims.errors import ConfigError
+    from nexuslims.export import build_exporter
+
+    site = make_site(**elabftw_env(elabftw))
+    shown = site.cli("config", "show")
+    assert shown.returncode == 0, shown.stderr
+    assert "NX_ELABFTW_API_KEY" in shown.stdout and elabftw.api_key not in shown.stdout
+    env = {**site.env, "NX_ELABFTW_URL": "elab.example.org", "NX_ELABFTW_API_KEY": "",
+           "NX_ELABFTW_EXPERIMENT_CATEGORY": "chemistry", "NX_ELABFTW_RETRIES": "0"}
+    with pytest.raises(ConfigError) as caught:
+        build_exporter(load_settings(env))
+    text = str(caught.value)
+    for name in ("NX_ELABFTW_URL", "NX_ELABFTW_API_KEY", "NX_ELABFTW_EXPERIMENT_CATEGORY",
+                 "NX_ELABFTW_RETRIES"):
+        assert name in text
