@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import html
 import re
+import shutil
+from pathlib import Path
 
 import httpx
 import pytest
@@ -11,7 +13,7 @@ import pytest
 from nexuslims.db.records import record_of_session
 from nexuslims.model.session import Status
 from tests.export.conftest import elabftw_env
-from tests.web.world import WebServer
+from tests.web.world import WebServer, copy_screenshot
 
 pytestmark = pytest.mark.corpus
 
@@ -51,6 +53,7 @@ def test_the_web_pages_show_each_destination(exported, tmp_path) -> None:
         record_id = record_of_session(site.engine, ident)
         assert record_id is not None
         record = httpx.get(f"{server.url}/records/{record_id}", timeout=30)
+        screenshot(f"{server.url}/records/{record_id}", tmp_path / "record-destinations.png")
     finally:
         server.stop()
     for page in (session, record):
@@ -60,3 +63,20 @@ def test_the_web_pages_show_each_destination(exported, tmp_path) -> None:
         assert "experiments.php?mode=view&id=1" in text
         assert str(site.record(ident).with_suffix(".eln")) in text
         assert "HTTP 500" in text
+
+
+def screenshot(url: str, path: Path) -> None:
+    """A picture of the page for people to look at (when Debian's chromium is there)."""
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(chromium).exists():
+        return
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium,
+                                             args=["--headless", "--no-sandbox"])
+        tab = browser.new_page(viewport={"width": 1280, "height": 900})
+        tab.goto(url, wait_until="load")
+        tab.locator("table.destinations").screenshot(path=str(path))
+        browser.close()
+    copy_screenshot(path)
