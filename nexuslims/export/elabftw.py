@@ -146,7 +146,7 @@ class ELabFTWDestination:
         """One try: the experiment found or made, brought up to date; (id, created, sent)."""
         experiment_id, experiment = self.find(record)
         created = experiment is None
-        if created:
+        if experiment is None:
             experiment_id = self.client.create(fields)
             record.memory.remember(Target(str(experiment_id),
                                           self.experiment_url(experiment_id),

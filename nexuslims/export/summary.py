@@ -155,7 +155,7 @@ def read_summary(xml: bytes, *, session_identifier: str, name: str, data_root: P
             facts[key] = file_fact(root_dir, unquote(quoted) + suffix)
         return facts[key]
 
-    activities = []
+    activities: list[ActivityFacts] = []
     for element in root.findall("nx:acquisitionActivity", _NS):
         activity = ActivityFacts(int(element.get("seqno", len(activities))),
                                  text(element, "nx:startTime"))

@@ -219,3 +219,21 @@ def test_a_referenced_file_is_downloadable_from_the_web_face(make_site, corpus,
     assert got.status_code == 200, got.text
     assert hashlib.sha256(got.content).hexdigest() == big["sha256"]
     assert other.status_code == 404
+
+
+def test_record_text_is_escaped_in_the_html(tmp_path) -> None:
+    from nexuslims.export.summary import html_summary, read_summary
+
+    hostile = "<script>alert(1)</script>"
+    record = (f'<Experiment xmlns="{NAMESPACE}"><title>{hostile.replace("<", "&lt;")}'
+              '</title><summary><experimenter>&lt;img src=x onerror=alert(2)&gt;'
+              '</experimenter><instrument pid="p">&lt;b&gt;scope</instrument></summary>'
+              '<acquisitionActivity seqno="0"><setup><param name="&lt;i&gt;">'
+              '&lt;/td&gt;</param></setup><dataset type="Misc"><name>&lt;a&gt;</name>'
+              '<location>x</location></dataset></acquisitionActivity></Experiment>')
+    summary = read_summary(record.encode(), session_identifier="s<1>", name="r",
+                           data_root=tmp_path, derived_root=None)
+    text = html_summary(summary)
+    assert "<script" not in text and "<img" not in text and "<b>" not in text
+    assert "<i>" not in text and "</td></td>" not in text and "<a>" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "s&lt;1&gt;" in text
