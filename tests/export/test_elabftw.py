@@ -258,3 +258,15 @@ def test_settings_are_checked_by_name_and_the_key_is_never_shown(make_site, elab
     for name in ("NX_ELABFTW_URL", "NX_ELABFTW_API_KEY", "NX_ELABFTW_EXPERIMENT_CATEGORY",
                  "NX_ELABFTW_RETRIES"):
         assert name in text
+
+
+def test_nexuslims_export_finishes_what_a_pass_left(session, elabftw) -> None:
+    site, ident = session
+    elabftw.fail("POST", r"/experiments/\d+/uploads", times=2)
+    assert [o.status for o in site.run().outcomes] == [Status.BUILT_NOT_EXPORTED]
+    done = site.cli("export")
+    assert done.returncode == 0, done.stderr
+    assert f"{ident} [scope]: COMPLETED" in done.stdout
+    assert "1 exported, 0 still waiting, 0 failed" in done.stdout
+    assert_one_complete_experiment(elabftw, site, ident)
+    assert count(elabftw, "POST", "/experiments") == 1
