@@ -4,7 +4,8 @@ For each record (settings in :mod:`nexuslims.export.elabftw_client`):
 
 1. find the session's experiment: the id remembered in ``export_targets``, if eLabFTW
    still has it; else the experiment whose ``Session id`` extra field is the session's
-   (``GET experiments?extended=extrafield:...``); else create one (``POST``), and
+   (``GET experiments?extended=extrafield:...``, then ``?q=<session id>``); else create
+   one (``POST``), and
    remember its id the moment the 201 arrives. The POST already carries the session id,
    so an experiment whose 201 was lost is found by the next try, not made again;
 2. set its title, HTML body, extra fields (session id, instrument, start, end, user,

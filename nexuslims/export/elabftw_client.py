@@ -161,15 +161,24 @@ class ELabFTWClient:
         return body if isinstance(body, dict) and body.get("state", 1) != 3 else None
 
     def find(self, key: str, value: str) -> list[dict[str, Any]]:
-        """Experiments whose extra field ``key`` is exactly ``value``, oldest first."""
+        """Experiments whose extra field ``key`` is exactly ``value``, oldest first.
+
+        Asked twice: by the extra field (``extended=extrafield:"key":"value"``), then, if
+        that finds nothing, by the plain text search (``q``: title, body, elabid), since
+        the body names the session too. Either answer is checked here, exactly.
+        """
 
         def quoted(text: str) -> str:
             return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
-        found = self.json(self.call("GET", "experiments", params={
-            "extended": f"extrafield:{quoted(key)}:{quoted(value)}", "limit": 100}))
-        exact = [e for e in found if isinstance(e, dict) and e.get("state", 1) != 3
-                 and extra_value(e, key) == value]
+        exact: list[dict[str, Any]] = []
+        for params in ({"extended": f"extrafield:{quoted(key)}:{quoted(value)}"},
+                       {"q": value}):
+            found = self.json(self.call("GET", "experiments", params={**params, "limit": 100}))
+            exact = [e for e in found if isinstance(e, dict) and e.get("state", 1) != 3
+                     and extra_value(e, key) == value] if isinstance(found, list) else []
+            if exact:
+                break
         return sorted(exact, key=lambda e: int(e["id"]))
 
     def create(self, body: dict[str, Any]) -> int:

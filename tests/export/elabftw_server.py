@@ -128,12 +128,14 @@ class ELabFTW:
     """The fake server: start it, point ``NX_ELABFTW_URL`` at :attr:`url`, read its state."""
 
     def __init__(self, *, api_key: str = API_KEY, site_url: str = SITE_URL,
-                 no_hash_at: int = NO_HASH_AT):
+                 no_hash_at: int = NO_HASH_AT, extrafield_search: bool = True):
         from openapi_core import OpenAPI
 
         self.api_key = api_key
         self.site_url = site_url
         self.no_hash_at = no_hash_at
+        self.extrafield_search = extrafield_search
+        """False: ``extended`` finds nothing (a server whose query grammar differs)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         spec = load_spec()
@@ -320,13 +322,16 @@ class ELabFTW:
         exp.modified_at = _now()
 
     def _search(self, args: Any) -> list[Experiment]:
-        """Experiments matching ``extended`` (only ``extrafield:"key":"value"`` here)."""
+        """Experiments matching ``q`` (in title, body, elabid) and ``extended`` (only
+        ``extrafield:"key":"value"`` is understood here)."""
         found = self.live()
+        if args.get("q"):
+            found = [e for e in found if args["q"] in f"{e.title} {e.body} elab-{e.id}"]
         extended = args.get("extended")
         if extended:
             match = re.fullmatch(r'extrafield:"((?:[^"\\]|\\.)*)":"((?:[^"\\]|\\.)*)"',
                                  extended)
-            if not match:
+            if not match or not self.extrafield_search:
                 return []
             key, value = (re.sub(r"\\(.)", r"\1", g) for g in match.groups())
             found = [e for e in found

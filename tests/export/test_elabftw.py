@@ -270,3 +270,21 @@ def test_nexuslims_export_finishes_what_a_pass_left(session, elabftw) -> None:
     assert "1 exported, 0 still waiting, 0 failed" in done.stdout
     assert_one_complete_experiment(elabftw, site, ident)
     assert count(elabftw, "POST", "/experiments") == 1
+
+
+def test_without_the_extra_field_search_the_text_search_still_finds_it(make_site,
+                                                                      corpus) -> None:
+    server = ELabFTW(extrafield_search=False).start()
+    try:
+        site = make_site(**elabftw_env(server))
+        ident = site.add_corpus_session(corpus, FILES[:1])
+        assert [o.status for o in site.run().outcomes] == [Status.COMPLETED]
+        with site.engine.begin() as conn:  # the id is lost
+            conn.execute(sa.delete(export_targets))
+        db.set_session_status(site.engine, ident, site.instrument, Status.TO_BE_BUILT)
+        assert [o.status for o in site.run(later()).outcomes] == [Status.COMPLETED]
+        assert len(server.live()) == 1 and count(server, "POST", "/experiments") == 1
+        assert any(m == "GET" and p == "/experiments" for m, p in server.requests)
+    finally:
+        server.stop()
+    assert server.violations == []
