@@ -144,12 +144,16 @@ def test_a_lost_201_and_a_500_are_retried_without_a_duplicate(make_site, corpus,
     site = make_site(**elabftw_env(elabftw, NX_ELABFTW_TIMEOUT="1", NX_ELABFTW_RETRIES="3"))
     ident = site.add_corpus_session(corpus, FILES[:1])
     elabftw.fail("POST", "/experiments", "lost")  # created; the answer never arrives
-    elabftw.fail("GET", "/experiments", "500", skip=1)  # the retry's search fails once
+    # The first try's two searches (extra field, then text) find nothing; the retry's
+    # first search fails once.
+    elabftw.fail("GET", "/experiments", "500", skip=2)
     [outcome] = site.run().outcomes
     assert outcome.status == Status.COMPLETED, outcome.message
     assert len(elabftw.live()) == 1 and count(elabftw, "POST", "/experiments") == 1
     [upload] = site.uploads(ident)
     assert upload.record_id == "1"
+    assert [m for m, p in elabftw.requests if p == "/experiments"] == \
+        ["GET", "GET", "POST", "GET", "GET"]  # the 500, then found on the third try
 
 
 def test_a_server_that_hangs_leaves_the_session_waiting(make_site, corpus, elabftw) -> None:
