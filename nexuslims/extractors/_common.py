@@ -16,6 +16,7 @@ from typing import Any
 import nexuslims
 
 from .base import ExtractedDataset
+from .values import is_placeholder
 
 _TIME_FORMATS = (
     "%H:%M:%S",
@@ -158,7 +159,7 @@ def _put(meta: dict[str, Any], key: str, value: Any, scale: float) -> bool:
         return False
     if isinstance(value, str):
         value = value.strip().rstrip("\x00")
-        if not value:
+        if not value or is_placeholder(value):
             return False
         meta[key] = value
         return True

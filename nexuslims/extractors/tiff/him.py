@@ -17,7 +17,10 @@ from typing import Any
 
 from .._common import put
 from ..base import ExtractedDataset, ExtractionContext
+from .._time import AcquisitionTime, best, from_iso, from_wall_clock
 from ..fields import Meta
+from ..kinds import BEAM, DEFAULT, Evidence, beam_family, decide
+from ..values import put_quantity
 from ._common import (
     TIFF_EXTENSIONS,
     Field,
@@ -31,7 +34,6 @@ from ._common import (
     tiff_datetime,
     xml_tag,
 )
-from .zeiss import SCALE_TO_SI
 
 ZEISS_HIM_TAG, FIBICS_TAG = 65000, 51023
 
@@ -144,9 +146,8 @@ def _zeiss(meta: dict[str, Any], root: ET.Element) -> None:
         if number is None:
             continue
         if unit and given:
-            have, want = SCALE_TO_SI.get(given.lower()), SCALE_TO_SI.get(unit.lower())
-            if have and want:
-                number *= have / want
+            put_quantity(meta, output, number, given, key)
+            continue
         put(meta, output, int(number) if number.is_integer() and not unit else number,
             source=key)
 
@@ -170,9 +171,10 @@ def _fibics_lookup(root: ET.Element):
         if node is None or node.text is None:
             return None
         text = node.text.strip().lstrip("=").strip()
-        # "500.0 V" rows carry their unit after the number; the table knows it
-        match = re.fullmatch(r"([-+]?[\d.]+(?:[eE][-+]?\d+)?)\s*[^\d\s]*", text)
-        return match[1] if match else text
+        # The unit is in a units="ns" attribute or after the number ("500.0 V"):
+        # read_fields converts from it.
+        unit = node.get("units") or node.get("unit")
+        return f"{text} {unit}" if unit and num(text) is not None else text
 
     return lookup
 
@@ -214,6 +216,33 @@ class HeliumIonTiffExtractor:
             put(meta, "Pixel Width (nm)", round(fov * 1e3 / width, 6),
                 source=f"{meta.sources['Horizontal Field Width (um)']} + {tag_key(256)}")
         date, time = tiff_datetime(tags(path).get(306))
-        creation(meta, unreliable, warnings, path, context, date, time, tag_key(306))
-        return one_image(path, meta, unreliable, warnings, extractor=self.name,
-                         data_type="HIM_Imaging")
+        wall = from_wall_clock(date, time, context.timezone, tag_key(306)) if date else None
+        own = _fibics_time(found[1], context) if found and found[0] == "fibics" else None
+        # An instant with its offset beats the TIFF DateTime, a wall clock with no zone.
+        creation(meta, unreliable, warnings, path, context, found=best(own, wall))
+        kind = decide([Evidence("HIM", DEFAULT, "format:him_tiff"),
+                       beam_family(meta.get("Beam"), BEAM, meta.sources.get("Beam", ""))])
+        datasets = one_image(path, meta, unreliable, warnings, extractor=self.name,
+                             data_type=f"{kind.family}_Imaging" if kind else "HIM_Imaging")
+        if kind is not None:
+            datasets[0].nx_meta.sources["Data Type"] = kind.source
+        return datasets
+
+
+def _fibics_time(root: ET.Element, context: ExtractionContext) -> AcquisitionTime | None:
+    """The acquisition time a Fibics document states (``<Date>`` with its offset)."""
+    for name in ("Date", "DateTime", "TimeStamp", "AcquisitionDate"):
+        for node in root.iter():
+            if node.tag.rsplit("}", 1)[-1] != name or not (node.text or "").strip():
+                continue
+            parent = next((p for p in root.iter() if node in list(p)), root)
+            where = tag_key(FIBICS_TAG, f"Fibics/{parent.tag}/{name}".replace(
+                "Fibics/Fibics/", "Fibics/"))
+            found = from_iso(node.text, where, context.timezone)
+            if found is None:
+                time_node = _child(parent, "Time")
+                found = from_wall_clock(node.text, time_node.text if time_node is not None
+                                        else None, context.timezone, where)
+            if found is not None:
+                return found
+    return None
