@@ -33,7 +33,16 @@ NAME = "digitalmicrograph"
 
 # (tag path under ImageTags, nx_meta key, scale): copied when present.
 _MICROSCOPE = (
-    (("Microscope Info", "Name"), "Microscope", 1),
+    # "Name" is the microscope plug-in GMS talks to ("FEI Tecnai", "Libra COM"); the
+    # instrument is "Microscope" ("NCEM TEAM 0.5"), else Session Info's (below).
+    (("Microscope Info", "Microscope"), "Microscope", 1),
+    (("Microscope Info", "Name"), "Microscope Plug-in", 1),
+    (("Microscope Info", "Operator"), "Operator", 1),
+    (("Microscope Info", "Specimen"), "Specimen", 1),
+    (("Microscope Info", "Probe Current (nA)"), "Probe Current (nA)", 1),
+    (("Microscope Info", "Probe Size (nm)"), "Probe Size (nm)", 1),
+    (("Microscope Info", "Emission Current (µA)"), "Emission Current (uA)", 1),
+    (("Microscope Info", "Magnification Interpolated"), "Magnification Interpolated", 1),
     (("Microscope Info", "Voltage"), "Voltage (kV)", 1e-3),
     (("Microscope Info", "Indicated Magnification"), "Indicated Magnification (x)", 1),
     (("Microscope Info", "Actual Magnification"), "Actual Magnification (x)", 1),
@@ -104,7 +113,8 @@ _MICROSCOPE = (
 )
 # Tecnai-style "Microscope Info" writes 0.0 for what it does not know.
 _ZERO_MEANS_UNKNOWN = {"Actual Magnification (x)", "Field of View (um)", "STEM Camera Length (mm)",
-                       "Spherical Aberration Cs (mm)"}
+                       "Spherical Aberration Cs (mm)", "Probe Current (nA)", "Probe Size (nm)",
+                       "Emission Current (uA)"}
 
 # DataBar's absolute clock: a Windows FILETIME (GMS writes it under either key).
 _FILETIME_KEYS = ("Acquisition Time (OS)", "System Info")
@@ -249,6 +259,11 @@ def dm_meta(signal: Any, tags: Mapping[str, Any], path: Path,
         if isinstance(value, str) and value.strip():
             put(meta, "Session Microscope" if field == "Microscope" else field, value,
                 source=f"tags:Session Info.{field}")
+            if field == "Microscope" and "Microscope" not in meta:
+                put(meta, "Microscope", value, source="tags:Session Info.Microscope")
+    # A STEM camera length on an SEM (DigiScan on an SEM writes one) describes no optics.
+    if _mode_prefix(tags) == "SEM":
+        meta.pop("STEM Camera Length (mm)", None)
     for version in ("Created", "Saved"):
         put(meta, "GMS Version", dig(tags, "GMS Version", version),
             source=f"tags:GMS Version.{version}")

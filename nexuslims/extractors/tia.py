@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ._common import (
+    axis_calibration,
     data_dimensions,
     dataset_type_of,
     finish,
@@ -287,6 +288,7 @@ class TiaSerExtractor:
             stamp(meta, ser_time(signal) or wall, path, context.timezone, unreliable, notes)
             meta["Data Dimensions"] = data_dimensions(signal)
             spectrum_axis(meta, signal)
+            axis_calibration(meta, signal)
             if emi is not None:
                 meta.set("TIA Metadata File", emi.name, "filesystem:name")
                 meta.set("TIA Detector Index", index, "filesystem:name")

@@ -22,6 +22,7 @@ from ._velox_displays import map_labels
 from ._velox_preview import Axis, eds_axis, eels_axis, image_axes, velox_preview
 from .base import ExtractedDataset, ExtractionContext
 from .fields import Meta
+from .values import Unset, drop_unset, negative
 
 NAME = "velox"
 _KINDS = ("Image", "Spectrum", "SpectrumImage", "EelsSpectrumImage")
@@ -111,6 +112,17 @@ _EDS = (
 )
 
 
+# Velox's "not set": a 0x0 scan on a point spectrum, a negative spot index or
+# convergence (parallel illumination has no convergence angle), camera length 0.
+UNSET = (
+    Unset("Scan Size", ("0x0",), why="0x0: no scan (a point acquisition)"),
+    Unset("Spot Size", when=negative, why="below 0: not reported"),
+    Unset("Convergence Semi-angle (mrad)", when=negative,
+          why="below 0: parallel illumination"),
+    Unset("Camera Length (mm)", when=lambda v, m: float(v) <= 0, why="0: not reported"),
+)
+
+
 def _get(md: dict[str, Any], path: tuple[str, ...]) -> Any:
     node: Any = md
     for part in path:
@@ -177,6 +189,7 @@ def velox_meta(md: dict[str, Any], kind: str, shape: tuple[int, ...],
     if result.get("PixelUnitX") == "m" and kind == "Image":
         _put(meta, "Pixel Size (nm)", pixel.get("width"), 1e9, "velox:BinaryResult.PixelSize")
     meta["Data Dimensions"] = str(shape)
+    drop_unset(meta, UNSET)
     return (meta, *_classify(md, kind, det_type, detector_name, group))
 
 
