@@ -293,7 +293,7 @@ def test_digitalmicrograph_tiff_calibration_preview(tmp_path: Path, utc) -> None
         "Data Type": "TEM_Imaging", "Magnification (x)": 150000.0,
         "Pixel Width (nm)": 1.82079, "Exposure Time (s)": 0.1}),
     ("tiff/test_loading_image_saved_with_DM.tif", {
-        "Data Type": "TEM_Imaging", "Microscope": "FEI Tecnai", "Voltage (kV)": 200.0,
+        "Data Type": "TEM_Imaging", "Microscope Plug-in": "FEI Tecnai", "Voltage (kV)": 200.0,
         "Indicated Magnification (x)": 51.0, "Exposure Time (s)": 0.5,
         "Creation Time": "2015-07-20T16:48:25.218750+00:00"}),
 ])

@@ -238,6 +238,25 @@ def _fei_data_type(meta: Mapping[str, Any]) -> str:
     return "FIB_Imaging" if meta.get("Beam") == "IBeam" else "SEM_Imaging"
 
 
+def _image_area(meta: Meta, image: Mapping[str, str], origin: str) -> None:
+    """Data Dimensions of the acquired image, without the data bar below it.
+
+    The TIFF holds the image and the data bar; ``[Image] ResolutionX/Y`` is what was
+    scanned. The rows between are the data bar, whatever ``DatabarHeight`` says
+    (some files write 0 with a bar present).
+    """
+    rows, cols = num(image.get("ResolutionY")), num(image.get("ResolutionX"))
+    height = meta.get("Image Height (pixels)")
+    if not (rows and cols and isinstance(height, int)) or not 0 < rows < height:
+        return
+    meta.set("Data Dimensions", str((int(rows), int(cols))),
+             f"{origin}[Image] ResolutionY + {origin}[Image] ResolutionX")
+    bar = height - int(rows)
+    if meta.get("Data Bar Height (pixels)") != bar:
+        meta.set("Data Bar Height (pixels)", bar,
+                 f"{tag_key(257)} - {origin}[Image] ResolutionY")
+
+
 class FeiTiffExtractor:
     """FEI / Thermo Fisher SEM and FIB TIFFs (Helios, Quanta, Scios, Nova...)."""
 
@@ -262,6 +281,7 @@ class FeiTiffExtractor:
         settings = fei_meta(sections, warnings, origin)
         meta.update(settings)
         meta.sources.update(settings.sources)
+        _image_area(meta, sections.get("Image", {}), origin)
         missing = [s for s in ("Beam", "Scan", "System") if s not in sections]
         if missing:
             warnings.append(f"FEI metadata lacks the {', '.join(missing)} section(s)")
