@@ -232,7 +232,7 @@ def test_dm_tiff_reports_the_dm_fields_of_its_tag_tree(tmp_path: Path, denver) -
     meta = ds.nx_meta
     assert meta["Data Type"] == "TEM_Imaging" and ds.dataset_type == "Image"
     assert meta["Pixel Width (nm)"] == 0.125 and meta["Calibration Unit"] == "nanometer"
-    assert meta["Microscope"] == "Titan" and meta["Voltage (kV)"] == 300.0
+    assert meta["Microscope Plug-in"] == "Titan" and meta["Voltage (kV)"] == 300.0
     assert meta["Indicated Magnification (x)"] == 38000.0
     assert meta["Operation Mode"] == "IMAGING"
     assert meta["Exposure Time (s)"] == 0.8 and meta["Camera"] == "OneView"
