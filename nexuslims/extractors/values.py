@@ -116,23 +116,26 @@ def put_quantity(meta: dict[str, Any], key: str, value: Any, given: str | None,
     cannot convert (an unknown unit, another dimension), the value keeps its own unit:
     ``meta["Frame Time"] = "1.6 fortnights"``. Returns whether anything was published.
     """
-    from ._common import put
-
     match = re.match(r"^(?P<name>.*?)\s*\((?P<unit>[^()]+)\)$", key)
-    if not match:
-        put(meta, key, value, source=source)
-        return key in meta
-    converted = convert(value, given, match["unit"])
-    if converted is not None:
-        put(meta, key, _round(converted, digits), source=source)
-        return key in meta
-    try:
-        float(value)
-    except (TypeError, ValueError):
-        return False
-    name = match["name"]
-    put(meta, name, f"{value} {given}".strip(), source=source)
-    return name in meta
+    converted = convert(value, given, match["unit"] if match else "")
+    if match and converted is not None:
+        return _set(meta, key, _round(converted, digits), source)
+    if converted is None and given:
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            return False
+        name = match["name"] if match else key
+        return _set(meta, name, f"{value} {given}".strip(), source)
+    return _set(meta, key, converted, source) if converted is not None else False
+
+
+def _set(meta: dict[str, Any], key: str, value: Any, source: str) -> bool:
+    meta[key] = value
+    sources = getattr(meta, "sources", None)
+    if sources is not None:
+        sources[key] = source
+    return True
 
 
 def _round(value: float, digits: int) -> float:
