@@ -28,6 +28,7 @@ from ._reader import load_signals
 from ._time import AcquisitionTime, agrees, from_filetime, from_wall_clock, stamp
 from .base import ExtractedDataset, ExtractionContext
 from .fields import Meta
+from .values import put_quantity
 
 NAME = "digitalmicrograph"
 
@@ -96,6 +97,8 @@ _MICROSCOPE = (
     # thicknesses and "Zero fwhm" beside it are not read: no public DM documentation or
     # reader states their units (their values fit EMSA's cm, but that is a guess).
     (("EDS", "Detector Info", "Fano"), "EDS Fano Factor", 1),
+    (("EDS", "Acquisition", "Continuous Mode"), "EDS Continuous Mode", 1),
+    (("EDS", "Acquisition", "Energy Cutoff (V)"), "EDS Energy Cutoff (V)", 1),
     # Gatan Monarc/MonoCL cathodoluminescence (tag names as RosettaSciIO maps them)
     (("CL", "Acquisition", "Dispersion grating (lines/mm)"), "CL Grating (lines/mm)", 1),
     (("Acquisition", "Monarc Spectrometer", "Grating"), "CL Grating", 1),
@@ -269,6 +272,11 @@ def dm_meta(signal: Any, tags: Mapping[str, Any], path: Path,
             source=f"tags:GMS Version.{version}")
         if "GMS Version" in meta:
             break
+    stated = dig(tags, "EDS", "Acquisition", "Count Rate Unit")
+    if stated and "EDS Count Rate (cps)" in meta:  # the file states the unit: convert
+        rate = meta.pop("EDS Count Rate (cps)")
+        put_quantity(meta, "EDS Count Rate (cps)", rate, str(stated),
+                     "tags:EDS.Count rate + tags:EDS.Acquisition.Count Rate Unit")
     put(meta, "Processing History", _processing(tags), source="tags:Processing")
     spectrum_axis(meta, signal)
     # Indicated magnification of a Tecnai in diffraction is a camera setting, not a mag.

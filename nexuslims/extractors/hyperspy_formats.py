@@ -368,8 +368,8 @@ class MsaExtractor(_HyperSpyExtractor):
         # Every header keyword is metadata (ISO 22029): OFFSET 0.0 is an explicit
         # calibration, XUNITS/YUNITS/SIGNALTYPE say what was measured. Only the
         # keywords that are the file's layout or already a named field are not repeated.
-        skip = {"FORMAT", "NPOINTS", "NCOLUMNS", "DATATYPE", "SPECTRUM", "ENDOFDATA",
-                "XPERCHAN", "TITLE", "DATE", "TIME", "OWNER", "MAGCAM", "RESO"}
+        skip = {"NPOINTS", "SPECTRUM", "ENDOFDATA", "XPERCHAN", "TITLE", "DATE", "TIME",
+                "OWNER", "MAGCAM", "RESO"}
         for key, value in om.items():
             name = re.sub(r"\s*-\s*([A-Za-z]+)$", r" (\1)", " ".join(str(key).split()))
             if name.split(" (")[0].upper() in skip or isinstance(value, Mapping):
