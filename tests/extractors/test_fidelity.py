@@ -221,3 +221,16 @@ def test_unknown_signal_type_is_not_a_warning(tmp_path: Path, utc, caplog) -> No
     (ds,) = extract(path, utc)
     assert not [r for r in caplog.records if "not understood" in r.getMessage()]
     assert not [w for w in ds.warnings if "not understood" in w]
+
+
+def test_velox_complex_images_get_a_preview(extra_files, utc, tmp_path: Path) -> None:
+    """Velox stores FFTs and DPC results as (real, imaginary) fields: the preview was
+    "could not be drawn"; it is magnitude and phase side by side."""
+    from PIL import Image
+
+    for name in ("emd/fei_example_complex_fft.emd", "emd/FFTComplexEven.emd"):
+        first = extract(extra_files / name, utc)[0]
+        out = tmp_path / (Path(name).stem + ".png")
+        first.render_preview(out)
+        width, height = Image.open(out).size
+        assert width == 500 and height < width  # two panels side by side
