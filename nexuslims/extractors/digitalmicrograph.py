@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ._common import (
+    axis_calibration,
     attach_error,
     data_dimensions,
     dataset_type_of,
@@ -279,6 +280,7 @@ def dm_meta(signal: Any, tags: Mapping[str, Any], path: Path,
                      "tags:EDS.Count rate + tags:EDS.Acquisition.Count Rate Unit")
     put(meta, "Processing History", _processing(tags), source="tags:Processing")
     spectrum_axis(meta, signal)
+    axis_calibration(meta, signal)
     # Indicated magnification of a Tecnai in diffraction is a camera setting, not a mag.
     if "Indicated Magnification (x)" in meta and str(
         dig(tags, "Microscope Info", "Operation Mode") or ""

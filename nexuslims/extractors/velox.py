@@ -23,7 +23,7 @@ from ._velox_layout import _f, _json_at, _metadata, _shape
 from ._velox_preview import Axis, eds_axis, eels_axis, image_axes, velox_preview
 from .base import ExtractedDataset, ExtractionContext
 from .fields import Meta
-from .values import Unset, drop_unset, negative
+from .values import Unset, drop_unset, negative, put_quantity
 
 NAME = "velox"
 _KINDS = ("Image", "Spectrum", "SpectrumImage", "EelsSpectrumImage")
@@ -170,6 +170,10 @@ def velox_meta(md: dict[str, Any], kind: str, shape: tuple[int, ...],
     pixel = result.get("PixelSize") or {}
     if result.get("PixelUnitX") == "m" and kind == "Image":
         _put(meta, "Pixel Size (nm)", pixel.get("width"), 1e9, "velox:BinaryResult.PixelSize")
+    elif result.get("PixelUnitX") and kind == "Image" and _f(pixel.get("width")):
+        # A diffraction pattern or an FFT: calibrated in reciprocal space ("1/m").
+        put_quantity(meta, "Pixel Size (1/nm)", _f(pixel.get("width")),
+                     str(result["PixelUnitX"]), "velox:BinaryResult.PixelSize")
     meta["Data Dimensions"] = str(shape)
     drop_unset(meta, UNSET)
     return (meta, *_classify(md, kind, det_type, detector_name, group))
