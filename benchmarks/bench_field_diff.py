@@ -30,7 +30,7 @@ def load(path: Path) -> dict[tuple[str, str], dict]:
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise SystemExit(f"{path}:{number}: not a JSON line ({exc}): {line[:80]!r}")
+            raise SystemExit(f"{path}:{number}: not a JSON line ({exc}): {line[:80]!r}") from exc
         out[(row["file"], row["dataset"])] = row
     return out
 

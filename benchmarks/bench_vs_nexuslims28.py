@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 from collections import defaultdict
-from pathlib import Path
 
 DUMP_28 = r'''
 import json, sys, warnings, logging

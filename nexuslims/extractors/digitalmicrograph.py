@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from ._common import (
-    axis_calibration,
     attach_error,
+    axis_calibration,
     data_dimensions,
     dataset_type_of,
     dig,

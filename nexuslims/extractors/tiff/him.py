@@ -10,14 +10,13 @@ plain elements (``<Dwell>`` in ns, stage in um), ``<BeamInfo>``/``<DetectorInfo>
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 from .._common import put
-from ..base import ExtractedDataset, ExtractionContext
 from .._time import AcquisitionTime, best, from_iso, from_wall_clock
+from ..base import ExtractedDataset, ExtractionContext
 from ..fields import Meta
 from ..kinds import BEAM, DEFAULT, Evidence, beam_family, decide
 from ..values import put_quantity
@@ -222,11 +221,10 @@ class HeliumIonTiffExtractor:
         creation(meta, unreliable, warnings, path, context, found=best(own, wall))
         kind = decide([Evidence("HIM", DEFAULT, "format:him_tiff"),
                        beam_family(meta.get("Beam"), BEAM, meta.sources.get("Beam", ""))])
-        datasets = one_image(path, meta, unreliable, warnings, extractor=self.name,
-                             data_type=f"{kind.family}_Imaging" if kind else "HIM_Imaging")
         if kind is not None:
-            datasets[0].nx_meta.sources["Data Type"] = kind.source
-        return datasets
+            meta.sources["Data Type"] = kind.source  # the evidence that decided it
+        return one_image(path, meta, unreliable, warnings, extractor=self.name,
+                         data_type=f"{kind.family}_Imaging" if kind else "HIM_Imaging")
 
 
 def _fibics_time(root: ET.Element, context: ExtractionContext) -> AcquisitionTime | None:

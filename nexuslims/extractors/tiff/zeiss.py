@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 from .._common import put
 from ..base import ExtractedDataset, ExtractionContext
@@ -41,7 +40,8 @@ _ZEISS_FIELDS: dict[str, str] = {
     "AP_PIXEL_TIME": "Dwell Time (us)", "DP_DWELL_TIME": "Dwell Time (us)",
     "AP_VACUUM": "Chamber Pressure (Pa)", "AP_SYSTEM_VAC": "Chamber Pressure (Pa)",
     "AP_COLUMN_VAC": "Gun Pressure (Pa)", "AP_GUN_VAC": "Gun Pressure (Pa)",
-    "AP_SCANROTATION": "Scan Rotation (degrees)", "AP_TILT_ANGLE": "Tilt Correction Angle (degrees)",
+    "AP_SCANROTATION": "Scan Rotation (degrees)",
+    "AP_TILT_ANGLE": "Tilt Correction Angle (degrees)",
     "AP_BEAMSHIFT_X": "Beam Shift X (%)", "AP_BEAMSHIFT_Y": "Beam Shift Y (%)",
     "AP_STIG_X": "Stigmator X (%)", "AP_STIG_Y": "Stigmator Y (%)",
     "AP_APERTURE_ALIGN_X": "Aperture Align X (%)", "AP_APERTURE_ALIGN_Y": "Aperture Align Y (%)",
