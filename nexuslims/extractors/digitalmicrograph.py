@@ -29,7 +29,7 @@ from ._reader import load_signals
 from ._time import AcquisitionTime, agrees, from_filetime, from_wall_clock, stamp
 from .base import ExtractedDataset, ExtractionContext
 from .fields import Meta
-from .values import put_quantity
+from .values import Unset, drop_unset, negative, put_quantity
 
 NAME = "digitalmicrograph"
 
@@ -119,6 +119,12 @@ _MICROSCOPE = (
 _ZERO_MEANS_UNKNOWN = {"Actual Magnification (x)", "Field of View (um)", "STEM Camera Length (mm)",
                        "Spherical Aberration Cs (mm)", "Probe Current (nA)", "Probe Size (nm)",
                        "Emission Current (uA)"}
+
+# DM's "not set" beyond the zeros above: a convergence angle below zero (parallel
+# illumination has none).
+UNSET = (
+    Unset("EELS Convergence Semi-angle (mrad)", when=negative, why="below 0: parallel beam"),
+)
 
 # DataBar's absolute clock: a Windows FILETIME (GMS writes it under either key).
 _FILETIME_KEYS = ("Acquisition Time (OS)", "System Info")
@@ -265,6 +271,7 @@ def dm_meta(signal: Any, tags: Mapping[str, Any], path: Path,
                 source=f"tags:Session Info.{field}")
             if field == "Microscope" and "Microscope" not in meta:
                 put(meta, "Microscope", value, source="tags:Session Info.Microscope")
+    drop_unset(meta, UNSET)
     # A STEM camera length on an SEM (DigiScan on an SEM writes one) describes no optics.
     if _mode_prefix(tags) == "SEM":
         meta.pop("STEM Camera Length (mm)", None)

@@ -30,6 +30,7 @@ from ._time import MTIME_WARNING, AcquisitionTime, from_epoch, from_wall_clock, 
 from .base import ExtractedDataset, ExtractionContext
 from .basic import basic_dataset
 from .fields import Meta, sources_of
+from .values import Unset, drop_unset, negative
 
 NAME = "tia"
 
@@ -50,6 +51,12 @@ _RENAME = {
     ("Stem rotation", "deg"): ("STEM Rotation (deg)", 1),
     ("Stem rotation correction", "deg"): ("STEM Rotation Correction (deg)", 1),
 }
+# TIA's "not set": a negative spot size (the microscope reported none), a camera
+# length of 0 (imaging mode).
+UNSET = (
+    Unset("Spot Size", when=negative, why="below 0: not reported"),
+    Unset("Camera Length (mm)", (0,), when=negative, why="0: not in diffraction"),
+)
 _ACQUIRE = {
     "DwellTimePath": ("Dwell Time (s)", 1),
     "FrameTime": ("Frame Time (s)", 1),
@@ -292,6 +299,7 @@ class TiaSerExtractor:
             if emi is not None:
                 meta.set("TIA Metadata File", emi.name, "filesystem:name")
                 meta.set("TIA Detector Index", index, "filesystem:name")
+            drop_unset(meta, UNSET)
             dataset_type, data_type = _kind(meta, signal)
             out.append(
                 ExtractedDataset(
