@@ -140,9 +140,25 @@ def emi_meta(block: str, context: ExtractionContext) -> dict[str, Any]:
                     source=f"emi:AcquireInfo/{tag}")
             except ValueError:
                 put(meta, key, value, source=f"emi:AcquireInfo/{tag}")
+    # The microscope's own report beside the description: the voltage in V, and the
+    # two goniometer tilts, whose unit TIA does not state (published as written).
+    conditions = "ExperimentalConditions/MicroscopeConditions/"
+    if "Voltage (kV)" not in meta:
+        put(meta, "Voltage (kV)", _number(root.findtext(conditions + "AcceleratingVoltage")),
+            1e-3, source=f"emi:{conditions}AcceleratingVoltage")
+    for tag, key in (("Tilt1", "Microscope Tilt 1"), ("Tilt2", "Microscope Tilt 2")):
+        put(meta, key, _number(root.findtext(conditions + tag)),
+            source=f"emi:{conditions}{tag}")
     _eds_settings(root, meta)
     put(meta, "Manufacturer", root.findtext("Manufacturer"), source="emi:Manufacturer")
     return meta
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        return float(text) if text is not None else None
+    except ValueError:
+        return None
 
 
 # A TIA EDS acquisition's AcquireInfo tags, with the units TIA writes them in (as
