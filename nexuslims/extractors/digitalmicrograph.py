@@ -245,6 +245,20 @@ def _processing(tags: Mapping[str, Any]) -> str | None:
     return "; ".join(done) or None
 
 
+def tag_fields(meta: dict[str, Any], tags: Mapping[str, Any], prefix: str = "tags:") -> None:
+    """The ``ImageTags`` fields of :data:`_MICROSCOPE` into ``meta`` (their "not set"
+    zeros and empty lists left out); ``prefix`` starts each value's source."""
+    for tag_path, key, scale in _MICROSCOPE:
+        if key in meta:
+            continue
+        value = dig(tags, *tag_path)
+        if key in _ZERO_MEANS_UNKNOWN and isinstance(value, int | float) and value == 0:
+            continue
+        if isinstance(value, list) and not value:
+            continue
+        put(meta, key, value, scale, source=prefix + ".".join(tag_path))
+
+
 def dm_meta(signal: Any, tags: Mapping[str, Any], path: Path,
             context: ExtractionContext) -> tuple[dict[str, Any], list[str], set[str]]:
     """nx_meta (without DatasetType/Data Type), warnings and unreliable keys of a signal."""
@@ -255,15 +269,7 @@ def dm_meta(signal: Any, tags: Mapping[str, Any], path: Path,
     meta["Data Dimensions"] = data_dimensions(signal)
     title = signal.metadata.General.get_item("title", "")
     put(meta, "Title", title, source="om:ImageList.TagGroup0.Name")
-    for tag_path, key, scale in _MICROSCOPE:
-        if key in meta:
-            continue
-        value = dig(tags, *tag_path)
-        if key in _ZERO_MEANS_UNKNOWN and isinstance(value, int | float) and value == 0:
-            continue
-        if isinstance(value, list) and not value:
-            continue
-        put(meta, key, value, scale, source="tags:" + ".".join(tag_path))
+    tag_fields(meta, tags)
     for field in ("Specimen", "Operator", "Microscope"):
         value = dig(tags, "Session Info", field)
         if isinstance(value, str) and value.strip():

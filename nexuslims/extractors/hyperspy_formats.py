@@ -404,3 +404,20 @@ class HyperSpyExtractor(_HyperSpyExtractor):
     name = "hspy"
     format_name = "HyperSpy file"
     extensions = frozenset({"hspy", "zspy"})
+
+    def extras(self, signal: Any, meta: dict[str, Any]) -> None:
+        """A file first read from DigitalMicrograph keeps the DM tags in its
+        ``original_metadata``: they are read as the DM extractor reads them (Cs, modes,
+        stage...), and the DM reader's ``microscope`` (the plug-in's name) is named so."""
+        from .digitalmicrograph import tag_fields
+
+        tags = dig(signal.original_metadata.as_dictionary(), "ImageList", "TagGroup0",
+                   "ImageTags")
+        if not isinstance(tags, Mapping):
+            return
+        plugin = dig(tags, "Microscope Info", "Name")
+        if plugin and meta.get("Microscope") == plugin:
+            source = meta.sources.pop("Microscope", "")  # type: ignore[attr-defined]
+            meta.pop("Microscope")
+            put(meta, "Microscope Plug-in", plugin, source=source)
+        tag_fields(meta, tags, prefix="om:ImageList.TagGroup0.ImageTags.")

@@ -234,3 +234,16 @@ def test_velox_complex_images_get_a_preview(extra_files, utc, tmp_path: Path) ->
         first.render_preview(out)
         width, height = Image.open(out).size
         assert width == 500 and height < width  # two panels side by side
+
+
+def test_hspy_saved_from_dm_keeps_the_dm_fields(corpus, utc, tmp_path: Path) -> None:
+    """A DM file saved by HyperSpy keeps its DM tags: Cs, modes and stage are read as
+    from the .dm3, and the DM reader's "microscope" is the plug-in."""
+    import hyperspy.api as hs
+
+    path = tmp_path / "pattern.hspy"
+    hs.load(corpus / "digitalmicrograph/test_diffraction_pattern.dm3").save(path)
+    meta = one(path, utc)
+    assert meta["Spherical Aberration Cs (mm)"] == 1.31
+    assert meta["Microscope Plug-in"] == "FEI Tecnai" and "Microscope" not in meta
+    assert meta["Operation Mode"] == "DIFFRACTION"
