@@ -247,3 +247,20 @@ def test_hspy_saved_from_dm_keeps_the_dm_fields(corpus, utc, tmp_path: Path) -> 
     assert meta["Spherical Aberration Cs (mm)"] == 1.31
     assert meta["Microscope Plug-in"] == "FEI Tecnai" and "Microscope" not in meta
     assert meta["Operation Mode"] == "DIFFRACTION"
+
+
+def test_velox_spectrum_image_is_its_scanned_area(corpus, utc, tmp_path: Path) -> None:
+    """The corpus SI scans a 16x16 part (``Scan.ScanArea``) of a 128x128 frame
+    (``Scan.ScanSize``). Without its maps beside it (removed from a copy), the SI was
+    reported as the whole frame, (128, 128, 4096)."""
+    import shutil
+
+    import h5py
+
+    path = tmp_path / "si.emd"
+    shutil.copy(corpus / "emd/Test SI 16x16 215 kx.emd", path)
+    with h5py.File(path, "r+") as h5:
+        del h5["Data/Image"]
+    (si,) = [ds for ds in extract(path, utc) if ds.dataset_type == "SpectrumImage"]
+    assert si.nx_meta["Data Dimensions"] == "(16, 16, 4096)"
+    assert si.nx_meta["Scan Size"] == "128x128"  # the frame: a separate field
