@@ -38,6 +38,7 @@ UNSET = (
     # DE-Server: -1 for a microscope setting the TEM channel did not report.
     Unset("Camera Length (mm)", when=lambda v, m: v <= 0, why="DE: -1 or 0 not reported"),
     Unset("Magnification (x)", when=lambda v, m: v <= 0, why="DE: -1 not reported"),
+    Unset("Pixel Width (nm)", when=lambda v, m: v <= 0, why="DE: -1 not calibrated"),
 )
 
 # DE-Server info keys (unit in brackets as the file writes it) -> nx_meta key.
@@ -64,6 +65,8 @@ DE_FIELDS = (
     ("Specimen Pixel Size X", "nanometers", "Pixel Width (nm)"),
     ("ADUs Per Electron", "", "ADUs per Electron"),
 )
+# Keys that come from the microscope (or are computed from its magnification).
+_FROM_MICROSCOPE = ("Instrument ", "Specimen Pixel Size")
 _NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 _DE_LINE = re.compile(r"^(?P<key>[^=(]+?)\s*(?:\((?P<unit>[^)]*)\))?\s*=\s*(?P<value>.*)$")
 
@@ -131,8 +134,16 @@ class MrcExtractor(_HyperSpyExtractor):
             return
         values = de_info(info)
         put(meta, "DE Info File", info.name, source=f"de-info:{info.name}")
+        # With the microscope's channel disconnected, DE-Server's "Instrument ..." keys
+        # hold its own defaults, not the microscope's settings: not set.
+        connected = "disconnected" not in values.get("Instrument Metadata", ("", ""))[0].lower()
+        if not connected and str(meta.get("Indicated Magnification (x)", "")) == values.get(
+                "Instrument Project Magnification", ("", ""))[0]:
+            meta.pop("Indicated Magnification (x)")  # the reader's copy of the same default
         for key, unit, output in DE_FIELDS:
             if key not in values or output in meta:
+                continue
+            if key.startswith(_FROM_MICROSCOPE) and not connected:
                 continue
             text, stated = values[key]
             source = f"de-info:{info.name} {key}" + (f" ({stated})" if stated else "")
