@@ -70,7 +70,8 @@ _ZERO_MEANS_UNKNOWN = {"EDS Live Time (s)", "EDS Real Time (s)", "Beam Current (
 # writes WD -1 when the microscope did not report one; a length, a size or an angle
 # of convergence below zero is no measurement.
 UNSET = (
-    Unset("Working Distance (mm)", when=negative, why="below 0: not reported (Bruker -1)"),
+    Unset("Working Distance (mm)", (0,), when=negative,
+          why="0 or below: not reported (Bruker -1, Phenom EDS items 0)"),
     Unset("Convergence Semi-angle (mrad)", when=negative,
           why="below 0: parallel illumination, no convergence"),
     Unset("Camera Length (mm)", (0,), when=negative, why="0 or below: not reported"),

@@ -130,6 +130,8 @@ def test_placeholders_are_not_published(extra_files, utc) -> None:
     serial number as the microscope."""
     movie = one(extra_files / "mrc/20241021_00405_movie.mrc", utc)
     assert "Unknown" not in movie.values()
+    # "Instrument Metadata = TEM Channel Disconnected": the voltage is DE's default
+    assert "Voltage (kV)" not in movie and "Magnification (x)" not in movie
     image = extract(extra_files / "phenom/Elid2Version4.elid", utc)[0].nx_meta
     assert image["Microscope"] == "PhenomXL"
     assert image["Instrument Serial"] == "MVE027364-0026-L"
