@@ -46,7 +46,7 @@ BUILTIN_EXTRACTORS: tuple[Declaration, ...] = (
     Declaration("nexuslims.extractors.velox", "VeloxEmdExtractor"),
     Declaration("nexuslims.extractors.hyperspy_formats", "BrukerExtractor"),
     Declaration("nexuslims.extractors.hyperspy_formats", "EdaxSpcExtractor"),
-    Declaration("nexuslims.extractors.hyperspy_formats", "MsaExtractor"),
+    Declaration("nexuslims.extractors.msa", "MsaExtractor"),
     Declaration("nexuslims.extractors.hyperspy_formats", "HyperSpyExtractor"),
     Declaration("nexuslims.extractors.mrc", "MrcExtractor"),
     Declaration("nexuslims.extractors.more_formats", "PhenomExtractor"),
