@@ -266,3 +266,22 @@ def test_velox_spectrum_image_is_its_scanned_area(corpus, utc, tmp_path: Path) -
     (si,) = [ds for ds in extract(path, utc) if ds.dataset_type == "SpectrumImage"]
     assert si.nx_meta["Data Dimensions"] == "(16, 16, 4096)"
     assert si.nx_meta["Scan Size"] == "128x128"  # the frame: a separate field
+
+
+def test_tescan_alignments_and_grid_voltage(tmp_path: Path, utc) -> None:
+    """Tescan's [SEM] block carries gun shift and tilt, lens centring and the MTD grid
+    voltage; they were dropped (built to the layout of test_tiff_vendors' AMBER X file,
+    with the keys NexusLIMS 2.8 reads from real Tescan files)."""
+    tifffile = pytest.importorskip("tifffile")
+    from tests.extractors.test_tiff_vendors import IMAGE, TESCAN_MAIN, TESCAN_SEM
+
+    extra = ("GunShiftX=0.12\r\nGunShiftY=-0.3\r\nGunTiltX=1.5\r\nGunTiltY=-2.25\r\n"
+             "IMLCenteringX=0.01\r\nIMLCenteringY=0.02\r\nMTDGrid=-50.0\r\n")
+    payload = (TESCAN_MAIN + TESCAN_SEM + extra).encode() + b"\x00"
+    path = tmp_path / "amber.tif"
+    tifffile.imwrite(path, IMAGE, extratags=[(50431, 7, len(payload), payload, True)],
+                     metadata=None)
+    meta = one(path, utc)
+    assert (meta["Gun Shift X"], meta["Gun Tilt Y"], meta["IML Centering Y"]) == (
+        0.12, -2.25, 0.02)
+    assert meta["MTD Grid Voltage (V)"] == -50.0
