@@ -87,9 +87,10 @@ def test_bruker_hypermap_image_is_scanned_like_its_spectrum_image(extra_files, u
 
 
 FIBICS = """<?xml version="1.0" encoding="iso-8859-1"?><Fibics version="1.2">\
-<Application><Version>ZEISS Atlas 5 Client v5.5</Version></Application>\
+<Application><Version>ZEISS Atlas 5 Client v5.5</Version>\
+<Date>2021-06-01T10:15:00+02:00</Date></Application>\
 <Image><Width>64</Width><Height>48</Height><Beam>SEM</Beam><Machine>Auriga</Machine>\
-<Detector>InLens</Detector><Date>2021-06-01T10:15:00+02:00</Date></Image>\
+<Detector>InLens</Detector></Image>\
 <Scan><Dwell units="ns">800</Dwell><FOV_X units="um">12.8</FOV_X></Scan>\
 <Stage><X units="mm">1.5</X></Stage>\
 <BeamInfo><item name="AccV">=1500.0 V</item></BeamInfo></Fibics>"""

@@ -63,7 +63,27 @@ ZEISS_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("StageTilt", "Stage Position Tilt (degrees)", "deg"),
     ("StageRotate", "Stage Position R (degrees)", "deg"),
     ("Detector", "Detector Name", "text"),
+    ("DetectorName", "Detector Name", "text"),
     ("ColumnMode", "Column Mode", "text"),
+    # Alignments, detector, vacuum and flood gun (units from each entry's <Units>;
+    # an entry without a table unit keeps the unit the file gives it).
+    ("PanX", "Pan X (um)", "um"), ("PanY", "Pan Y (um)", "um"),
+    ("StigmationX", "Stigmation X", ""), ("StigmationY", "Stigmation Y", ""),
+    ("CrossOverPosition", "Crossover Position", ""),
+    ("FrameRetrace", "Frame Retrace", ""), ("LineRetrace", "Line Retrace", ""),
+    ("McXShift", "MC X Shift", ""), ("McYShift", "MC Y Shift", ""),
+    ("McXTilt", "MC X Tilt", ""), ("McYTilt", "MC Y Tilt", ""),
+    ("ColumnMag", "Column Magnification", ""), ("ColumnType", "Column", "text"),
+    ("ETGridVoltage", "ET Grid Voltage (V)", "V"), ("ETContrast", "ET Contrast", ""),
+    ("ETBrightness", "ET Brightness", ""), ("MCPBias", "MCP Bias (V)", "V"),
+    ("MCPContrast", "MCP Contrast", ""), ("MCPBrightness", "MCP Brightness", ""),
+    ("SampleBiasVoltage", "Sample Bias Voltage (V)", "V"),
+    ("GunPressure", "Gun Pressure (Pa)", "Pa"), ("ColumnPressure", "Column Pressure (Pa)", "Pa"),
+    ("ChamberPressure", "Chamber Pressure (Pa)", "Pa"),
+    ("HeliumPressure", "Helium Pressure (Pa)", "Pa"), ("GunTemp", "Gun Temperature (K)", "K"),
+    ("FloodGunMode", "Flood Gun Mode", "text"), ("FloodGunEnergy", "Flood Gun Energy (eV)", "eV"),
+    ("FloodGunTime", "Flood Gun Time (us)", "us"), ("LutMode", "LUT Mode", "text"),
+    ("LowGray", "LUT Low Gray", ""), ("HighGray", "LUT High Gray", ""),
 )
 
 FIBICS_FIELDS: tuple[Field, ...] = (
@@ -89,6 +109,16 @@ FIBICS_FIELDS: tuple[Field, ...] = (
     Field("Stage/Rot", "Stage Position R (degrees)"),
     Field("DetectorInfo/@Collector", "Collector Voltage (V)"),
     Field("Application/Version", "Software Version", kind="text"),
+    Field("Image/Aperture", "Aperture", kind="text"),
+    Field("Scan/Focus", "Focus"),
+    Field("Scan/StigX", "Stigmator X"),
+    Field("Scan/StigY", "Stigmator Y"),
+    Field("Scan/Ux", "Scan Affine Ux"),
+    Field("Scan/Uy", "Scan Affine Uy"),
+    Field("Scan/Vx", "Scan Affine Vx"),
+    Field("Scan/Vy", "Scan Affine Vy"),
+    Field("Stage/M", "Stage Position M (um)"),
+    Field("BeamInfo/@GunGasPressure", "Gun Gas Pressure"),
 )
 
 
@@ -147,6 +177,8 @@ def _zeiss(meta: dict[str, Any], root: ET.Element) -> None:
         if unit and given:
             put_quantity(meta, output, number, given, key)
             continue
+        if not unit and given and given.lower() not in ("none", "-"):
+            output = f"{output} ({given})"  # the table names no unit: the file's own
         put(meta, output, int(number) if number.is_integer() and not unit else number,
             source=key)
 
