@@ -95,8 +95,14 @@ _MICROSCOPE = (
     (("EDS", "Detector Info", "Stage tilt"), "EDS Stage Tilt (deg)", 1),
     (("EDS", "Detector Info", "Incidence angle"), "EDS Incidence Angle (deg)", 1),
     # The Fano factor is a pure number. The window, gold, dead and active layer
-    # thicknesses and "Zero fwhm" beside it are not read: no public DM documentation or
-    # reader states their units (their values fit EMSA's cm, but that is a guess).
+    # thicknesses and "Zero fwhm" beside it are published as written, with no unit: no
+    # public DM documentation or reader states theirs (the values fit EMSA's cm, but
+    # that would be a guess).
+    (("EDS", "Detector Info", "Active layer"), "EDS Active Layer", 1),
+    (("EDS", "Detector Info", "Dead layer"), "EDS Dead Layer", 1),
+    (("EDS", "Detector Info", "Gold layer"), "EDS Gold Layer", 1),
+    (("EDS", "Detector Info", "Window thickness"), "EDS Window Thickness", 1),
+    (("EDS", "Detector Info", "Zero fwhm"), "EDS Zero FWHM", 1),
     (("EDS", "Detector Info", "Fano"), "EDS Fano Factor", 1),
     (("EDS", "Acquisition", "Continuous Mode"), "EDS Continuous Mode", 1),
     (("EDS", "Acquisition", "Energy Cutoff (V)"), "EDS Energy Cutoff (V)", 1),
