@@ -186,6 +186,11 @@ class _HyperSpyExtractor:
     def extras(self, signal: Any, meta: dict[str, Any]) -> None:
         """Format-specific fields from ``original_metadata`` (override)."""
 
+    def family_of(self, meta: dict[str, Any]) -> str:
+        """The instrument family (SEM/TEM) when the reader's tree names none (override:
+        from a mode the file states)."""
+        return self.family
+
     def as_read(self, signal: Any) -> Any:
         """The signal as this format means it (override: a reader's axes fixed)."""
         return signal
@@ -234,7 +239,7 @@ class _HyperSpyExtractor:
                                            "Pixel Width (nm)")):
                 axis_calibration(meta, signal)
             drop_unset(meta, (*UNSET, *self.unset))
-            family = family or self.family
+            family = family or self.family_of(meta)
             dataset_type = dataset_type_of(signal)
             xrf = self.is_xrf(path, signal)
             if xrf and "Voltage (kV)" in meta:

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -110,13 +111,34 @@ class PhenomExtractor(_HyperSpyExtractor):
                 _phenom_value(meta, key, dig(om, *path.split(".")), unit, f"om:{path}")
 
 
-# Berkeley EMD attribute groups -> nx_meta key (units as written: "300kV").
+# Berkeley EMD attribute groups. NCEM's converters write the microscope's settings
+# as "Label [unit]" attributes (the TIA labels); a few are renamed to the keys every
+# format uses, the rest keep their label and unit.
 EMD_FIELDS = (
     ("microscope.name", "Microscope"), ("microscope.voltage", "Voltage (kV)"),
+    ("microscope.Microscope []", "Microscope"),
+    ("microscope.High tension [kV]", "Voltage (kV)"),
+    ("microscope.AcceleratingVoltage", "Voltage (kV)"),  # V, no unit in the name
+    ("microscope.Magnification [x]", "Indicated Magnification (x)"),
+    ("microscope.Stage X [um]", "Stage Position X (um)"),
+    ("microscope.Stage Y [um]", "Stage Position Y (um)"),
+    ("microscope.Stage Z [um]", "Stage Position Z (um)"),
+    ("microscope.Stage A [deg]", "Stage Position Alpha (deg)"),
+    ("microscope.Stage B [deg]", "Stage Position Beta (deg)"),
+    ("microscope.Emission [uA]", "Emission Current (uA)"),
+    ("microscope.Spot size []", "Spot Size"), ("microscope.Mode []", "Mode"),
+    ("microscope.Gun type []", "Gun Type"), ("microscope.CameraNamePath", "Camera"),
+    ("microscope.User []", "Operator"),
     ("user.name", "Operator"), ("user.institution", "Institution"),
     ("user.department", "Department"), ("sample.material", "Sample Material"),
     ("sample.preparation", "Sample Preparation"), ("comments.comment", "Comment"),
 )
+_EMD_UNITS = {"microscope.AcceleratingVoltage": "V"}
+# Copies of other keys (the magnification as text, the TIA date: a wall clock whose
+# instant the data's timestamp gives) and bookkeeping, not settings.
+_EMD_SKIP = {"Magnification", "AcquireDate", "Uuid"}
+_LABEL_UNIT = re.compile(r"^(?P<label>.*?)\s*\[(?P<unit>[^\]]*)\]$")
+
 # Prismatic simulation parameters (units from the Prismatic documentation: kV, mrad, Å).
 PRISMATIC_FIELDS = (
     ("E0", "Voltage (kV)", "kV"), ("probeSemiangle", "Convergence Semi-angle (mrad)", "mrad"),
@@ -152,18 +174,38 @@ class NcemEmdExtractor(_HyperSpyExtractor):
                           if "emd_group_type" in obj.attrs else None)
             return bool(found)
 
+    def family_of(self, meta: dict[str, Any]) -> str:
+        """TEM when the microscope's mode says TEM or STEM (NCEM's TIA-derived files)."""
+        return "TEM" if "TEM" in str(meta.get("Mode", "")).upper() else ""
+
     def extras(self, signal: Any, meta: dict[str, Any]) -> None:
         om = signal.original_metadata.as_dictionary()
+        used = set()
         for path, key in EMD_FIELDS:
             value = dig(om, *path.split("."))
+            used.add(path)
             if value in (None, "") or key in meta:
                 continue
+            if isinstance(value, str) and key == "Microscope":
+                value = re.sub(r"^Microscope\s+", "", value)
             stated = split_number(value) if "(" in key else None
             source = f"om:{path}"
             if stated is not None:
-                put_quantity(meta, key, stated[0], stated[1] or None, source)
+                put_quantity(meta, key, stated[0], stated[1] or _EMD_UNITS.get(path), source)
             else:
-                put(meta, key, value, source=source)
+                put(meta, key, value.strip() if isinstance(value, str) else value,
+                    source=source)
+        microscope = om.get("microscope")
+        if isinstance(microscope, Mapping):
+            for name, value in microscope.items():
+                if f"microscope.{name}" in used or name in _EMD_SKIP or value in (None, ""):
+                    continue
+                match = _LABEL_UNIT.match(str(name))
+                label, unit = (match["label"], match["unit"]) if match else (str(name), "")
+                key = f"{label} ({unit})" if unit else label
+                if key not in meta:
+                    put(meta, key, value.strip() if isinstance(value, str) else value,
+                        source=f"om:microscope.{name}")
         sim = om.get("simulation_parameters")
         if isinstance(sim, Mapping):
             put(meta, "Simulation", "Prismatic", source="om:simulation_parameters")

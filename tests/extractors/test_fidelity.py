@@ -286,3 +286,16 @@ def test_tescan_alignments_and_grid_voltage(tmp_path: Path, utc) -> None:
     assert (meta["Gun Shift X"], meta["Gun Tilt Y"], meta["IML Centering Y"]) == (
         0.12, -2.25, 0.02)
     assert meta["MTD Grid Voltage (V)"] == -50.0
+
+
+def test_ncem_emd_converted_from_tia_keeps_its_clock_and_settings(extra_files, utc) -> None:
+    """NCEM's converter (openNCEM ``fileSER.writeEMD``, run on the corpus'
+    ``tia/64x64_TEM_images_acquire_1.ser``; see docs/formats.md) keeps the .ser's epoch
+    ``timestamp`` on the data and the .emi settings as ``Label [unit]`` attributes."""
+    meta = one(extra_files / "ncem/64x64_TEM_images_acquire.emd", utc)
+    assert meta["Creation Time"] == "2016-02-21T16:50:29+00:00"
+    assert meta["Creation Time Source"] == "file absolute clock"
+    assert meta["Data Type"] == "TEM_Imaging"
+    assert (meta["Microscope"], meta["Voltage (kV)"], meta["Operator"]) == (
+        "Tecnai 200 kV D2267 SuperTwin", 200.0, "ERIC")
+    assert meta["Objective lens (%)"] == 91.722
