@@ -67,6 +67,7 @@ DE_FIELDS = (
 )
 # Keys that come from the microscope (or are computed from its magnification).
 _FROM_MICROSCOPE = ("Instrument ", "Specimen Pixel Size")
+_INFO_LIMIT = 1 << 20
 _NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 _DE_LINE = re.compile(r"^(?P<key>[^=(]+?)\s*(?:\((?P<unit>[^)]*)\))?\s*=\s*(?P<value>.*)$")
 
@@ -86,7 +87,8 @@ def de_info(path: Path) -> dict[str, tuple[str, str]]:
     """``{key: (value, unit)}`` of a DE-Server info file (empty when unreadable)."""
     out: dict[str, tuple[str, str]] = {}
     try:
-        text = path.read_text("utf-8", errors="replace")
+        with open(path, "rb") as stream:  # a DE info file is ~40 kB; read no more than 1 MB
+            text = stream.read(_INFO_LIMIT).decode("utf-8", errors="replace")
     except OSError:
         return out
     for line in text.splitlines()[:5000]:
