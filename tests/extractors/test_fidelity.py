@@ -169,6 +169,9 @@ def test_pixel_size_of_tia_and_bruker_images(corpus, utc) -> None:
     image = extract(corpus / "bruker/16x16_12bit_packed_8bit.bcf", utc)[0].nx_meta
     assert image["Pixel Size (nm)"] > 0
     assert image.sources["Pixel Size (nm)"].startswith("axis:")
+    pattern = one(corpus / "digitalmicrograph/test_diffraction_pattern.dm3", utc)
+    assert pattern["Pixel Size (1/nm)"] == pytest.approx(0.174433, rel=1e-5)  # reciprocal
+    assert "Pixel Size (nm)" not in pattern
 
 
 # -- 8. formats read as basic information only ---------------------------------------
