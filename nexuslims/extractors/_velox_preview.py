@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._velox_layout import _json_at, _metadata
+from ._velox_layout import _json_at, _metadata, scanned_area
 
 # Velox writes SI units; a preview reads better in nm (and 1/nm for reciprocal space).
 _READABLE = {"m": ("nm", 1e9), "1/m": ("1/nm", 1e-9), "m^-1": ("1/nm", 1e-9)}
@@ -127,9 +127,16 @@ def preview_picture(h5: Any, kind: str, uid: str, axes: list[Axis],
     data = h5[f"Data/{kind}/{uid}/Data"]
     if kind == "Image":
         frame = np.asarray(data[:, :, 0])
-        if frame.dtype.names:  # a compound dtype (FFT): drawn as colour, as HyperSpy's RGB
+        if frame.dtype.names and len(frame.dtype.names) == 2:
+            # Velox stores a complex image (an FFT, a DPC result) as (real, imaginary)
+            # fields: a complex array, drawn as magnitude and phase (log scale, as
+            # HyperSpy signals of complex data are drawn).
+            real, imaginary = frame.dtype.names
+            frame = frame[real].astype(np.float64) + 1j * frame[imaginary]
+        elif frame.dtype.names:  # drawn as colour, as HyperSpy's RGB
             frame = np.stack([frame[name] for name in frame.dtype.names[:3]], axis=-1)
-        return Picture("diffraction" if dataset_type == "Diffraction" else "image", frame,
+        log = dataset_type == "Diffraction" or np.iscomplexobj(frame)
+        return Picture("diffraction" if log else "image", frame,
                        axes if len(axes) == 2 else [])
     if kind == "Spectrum":
         return Picture("spectrum", np.asarray(data[:, 0]), axes[-1:])
@@ -205,20 +212,22 @@ PRUNED = ("the EDS spectrum image's event stream is not in this file (pruned by 
 
 def eds_picture(h5: Any) -> Picture | None:
     """The file's EDS spectrum image, summed over frames and detectors, from its event
-    streams (None for a file pruned of them, or without an image giving the scan size).
+    streams (None for a file pruned of them).
 
     As RosettaSciIO's Velox reader shows it (all detectors' streams summed, frames
     summed up to the spectrum image's ``endFramePosition``): the scan shape from the
-    file's first image, the channels from the stream's ``bincount``, the energy axis
-    from the detector its ``BinaryResult.Detector`` names.
+    file's first image (or, with no image beside it, the area its metadata says was
+    scanned), the channels from the stream's ``bincount``, the energy axis from the
+    detector its ``BinaryResult.Detector`` names.
     """
     from ._velox_stream import stream_sums
 
     streams = h5.get("Data/SpectrumStream")
-    images = h5.get("Data/Image")
-    if not streams or not images:
+    if not streams:
         return None
-    shape = tuple(int(n) for n in images[next(iter(images))]["Data"].shape[:2])
+    shape = _scan_shape(h5)
+    if shape is None:
+        raise ValueError("the spectrum image's scan size is not in this file")
     frames = _frames(h5)
     spectrum = image = None
     first = None
@@ -241,6 +250,22 @@ def eds_picture(h5: Any) -> Picture | None:
     except (KeyError, ValueError):
         md = {}
     return Picture("spectrum_image", spectrum, _stream_energy(md), image)
+
+
+def _scan_shape(h5: Any) -> tuple[int, int] | None:
+    """(rows, columns) of the spectrum image: its first image's, else its scanned area."""
+    images = h5.get("Data/Image")
+    if images:
+        rows, columns = images[next(iter(images))]["Data"].shape[:2]
+        return int(rows), int(columns)
+    for group in (h5.get("Data/SpectrumImage") or {}).values():
+        try:
+            rows, columns = scanned_area(_metadata(group))
+        except (KeyError, ValueError, TypeError):
+            continue
+        if rows > 0 and columns > 0:
+            return rows, columns
+    return None
 
 
 def _frames(h5: Any) -> int | None:

@@ -95,3 +95,40 @@ def test_a_pruned_file_says_its_event_stream_is_missing(corpus, tmp_path):
     [si] = [d for d in datasets if d.dataset_type == "SpectrumImage"]
     assert si.preview is not None and si.preview.stat().st_size > 0  # a placeholder
     assert any("event stream is not in this file" in w for w in si.warnings), si.warnings
+
+
+def test_without_maps_the_spectrum_image_is_summed_over_its_scanned_area(corpus, tmp_path):
+    # No image beside it to take the scan shape from (RosettaSciIO's way): the area its
+    # metadata says was scanned, 16x16 of a 128x128 frame; the same picture.
+    import shutil
+
+    shutil.copy(corpus / SI, tmp_path / "si.emd")
+    with h5py.File(tmp_path / "si.emd", "r+") as h5:
+        del h5["Data/Image"]
+    [bare] = [d for d in extract(tmp_path / "si.emd", ExtractionContext())
+              if d.dataset_type == "SpectrumImage"]
+    [full] = [d for d in extract(corpus / SI, ExtractionContext())
+              if d.dataset_type == "SpectrumImage"]
+    bare.render_preview(tmp_path / "bare.png")
+    full.render_preview(tmp_path / "full.png")
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "bare.png")),
+                          np.asarray(Image.open(tmp_path / "full.png")))
+
+
+def test_a_velox_complex_image_shows_magnitude_and_phase(tmp_path):
+    # Velox stores an FFT or DPC result as (real, imaginary) fields; drawn from h5py
+    # without HyperSpy it must still be magnitude and phase side by side.
+    from tests.extractors.test_signal_kind import _camera, _velox
+
+    frames = np.zeros((32, 32, 1), dtype=[("realFloatHalfEven", "<f4"),
+                                          ("imagFloatHalfEven", "<f4")])
+    yy, xx = np.mgrid[0:32, 0:32]
+    frames["realFloatHalfEven"][..., 0] = np.cos(xx / 3.0)
+    frames["imagFloatHalfEven"][..., 0] = np.sin(yy / 4.0)
+    path = _velox(tmp_path / "fft.emd", [("Image", "a1", _camera("1/m", "2"), frames, {})])
+    extract(path, ExtractionContext())[0].render_preview(tmp_path / "fft.png")
+    picture = np.asarray(Image.open(tmp_path / "fft.png").convert("L"))
+    width = picture.shape[1]
+    assert width == 500 and picture.shape[0] < width  # two panels side by side
+    gap = picture[: picture.shape[0] // 2, width // 2 - 2: width // 2 + 2]
+    assert (gap == 255).all()  # the white gap between them
