@@ -26,6 +26,7 @@ from nexuslims.export import Exporter
 from nexuslims.extract.executors import Executor, ExecutorUnavailable, open_executor
 from nexuslims.extract.stage import FileJob, extract_jobs, local_pool
 from nexuslims.extract.workers import limits
+from nexuslims.extractors.base import Profile
 from nexuslims.find import FindResult
 from nexuslims.model.dataset import Dataset
 from nexuslims.model.session import Session
@@ -55,6 +56,7 @@ def build_sessions(engine, settings: Settings, sessions: list[Session],
     """
     outcomes: dict[str, SessionOutcome] = {}
     claimed: set[Path] = set()
+    profiles: dict[str, Profile | None] = {}
     extraction = _Extraction(settings)
     n = 0
     try:
@@ -71,7 +73,8 @@ def build_sessions(engine, settings: Settings, sessions: list[Session],
                     progress.sessions(len(outcomes), len(sessions), session.identifier)
                     step = start_session(engine, settings, session, harvesters,
                                          dry_run=dry_run, now=now,
-                                         found=found.pop(session.identifier), claimed=claimed)
+                                         found=found.pop(session.identifier), claimed=claimed,
+                                         profiles=profiles)
                     if isinstance(step, Building):
                         building.append(step)
                     else:
