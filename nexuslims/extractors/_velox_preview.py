@@ -74,15 +74,6 @@ def eels_axis(md: dict[str, Any]) -> list[Axis]:
     return [Axis("Energy loss", dispersion, _float(data.get("offset")) or 0.0, "eV")]
 
 
-def eels_cube(data: Any) -> Any:
-    """An EELS cube in (rows, columns, channels) order from Velox's stored order.
-
-    Velox stores it with the energy axis in the middle; RosettaSciIO reads it
-    transposed ``(2, 0, 1)``, and so does this.
-    """
-    return data.transpose(2, 0, 1)
-
-
 @dataclass
 class Picture:
     """What the preview of one Velox dataset draws: plain arrays and their axes."""
@@ -152,8 +143,9 @@ def preview_picture(h5: Any, kind: str, uid: str, axes: list[Axis],
 def _eels_sums(data: Any) -> tuple[Any, Any]:
     """Summed spectrum and summed image of a stored EELS spectrum image, block by block.
 
-    Stored 3-D as (rows, channels, columns) (see :func:`eels_cube`): the image is the
-    sum over axis 1 transposed, as the cube's (rows, columns) are stored axes (2, 0).
+    Stored 3-D with the energy axis in the middle (RosettaSciIO reads it transposed
+    ``(2, 0, 1)``): the image is the sum over axis 1 transposed, as the cube's (rows,
+    columns) are stored axes (2, 0).
     A 2-D one is (pixels, channels). The image is None when there is only one pixel.
     """
     import numpy as np
