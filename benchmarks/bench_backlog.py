@@ -76,9 +76,12 @@ def main() -> None:
         print(f"peak memory: {large.peak_rss_mb:.0f} MB at {large.files} files, "
               f"{small.peak_rss_mb:.0f} MB at {small.files}: x{growth:.2f} for "
               f"x{large.files / small.files:.0f} the files (target <= {BUDGET_MB} MB: {met})")
-        per_file = 1000 * (large.cpu_s - small.cpu_s) / max(large.files - small.files, 1)
-        print(f"coordinator CPU per file (the difference of the two, start-up taken out): "
-              f"{per_file:.2f} ms (target <= 1 ms: {'met' if per_file <= 1 else 'NOT met'})")
+        per_file = 1000 * large.cpu_s / max(large.files, 1)
+        marginal = 1000 * (large.cpu_s - small.cpu_s) / max(large.files - small.files, 1)
+        print(f"coordinator CPU per file: {per_file:.2f} ms at {large.files} files, start-up "
+              f"included (target <= 1 ms: {'met' if per_file <= 1 else 'NOT met'}); "
+              f"{marginal:.2f} ms from the difference of the two passes (the first also "
+              "compiles the libraries' bytecode into a fresh cache: a lower bound)")
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
