@@ -6,11 +6,20 @@ walk when it can (about 1.5x faster than Python on local disk, see
 ``benchmarks/bench_find.py``); a pure-Python walk answers when ``find`` is missing or
 misbehaves, and both give exactly the same files:
 
-- symlinks are followed (``find -L``); a file is listed under the path it was reached
-  by, so a file reachable through two paths is listed twice, as ``find -L`` prints it;
-  mtime and size are the link target's;
-- a directory that leads back to one of its own ancestors is a loop: it is not
-  entered and a warning is given; a broken symlink is skipped silently;
+- the share is untrusted: a path is read only if its real path (every symlink resolved)
+  lies inside the instrument's own folder, or inside one of the extra roots a site
+  allows (``NX_INSTRUMENT_DATA_ROOTS``). The folder is walked physically (``find -P``);
+  a symlink met on the way is resolved here, the same way for both methods: one that
+  leads outside is skipped and named in ``FindResult.outside`` (warned once per walk),
+  never listed; one that leads back into the folder is not followed, because its
+  target is listed under its own path anyway; one that leads into an allowed extra
+  root is followed (a file is listed under the link's path, with the target's mtime
+  and size; a directory is walked the same way, once). A broken link is skipped
+  silently, a link loop with a warning;
+- each walk has a time limit and a ceiling on the entries it looks at
+  (:class:`WalkLimits`, ``NX_FIND_TIMEOUT`` and ``NX_FIND_MAX_ENTRIES``): past either
+  it stops, gives no files and says why in ``FindResult.stopped``, so the caller can
+  leave the sessions for a later pass instead of concluding from half a tree;
 - ``extensions`` keeps only files whose name ends in ``.<ext>``, case-insensitively;
 - ``ignore_patterns`` are shell-style patterns (``*``, ``?``, ``[...]``, ``\\``
   escapes) matched case-insensitively against the file *name* (``! -iname``), as
@@ -29,18 +38,22 @@ one :func:`find_files` call per window, for the cost of one walk.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import datetime as dt
 import errno
 import logging
 import os
 import re
+import select
 import shlex
 import stat
 import subprocess
-from collections.abc import Iterable, Iterator, Mapping
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import IO, TypeVar
 
 from nexuslims.errors import NexusLIMSError
 
@@ -90,6 +103,14 @@ class FoundFile:
             object.__setattr__(self, "mtime_ns", round(self.mtime * _NS))
 
 
+@dataclass(frozen=True)
+class WalkLimits:
+    """How far one walk may go: seconds and entries looked at (None: no limit)."""
+
+    seconds: float | None = None
+    entries: int | None = None
+
+
 @dataclass
 class FindResult:
     """Files found (sorted by mtime, then path), how, and what went wrong on the way.
@@ -97,9 +118,9 @@ class FindResult:
     ``method`` is ``"gnu-find"``, ``"python"``, or ``"none"`` when nothing was searched
     (no directory to search, or an empty ``extensions`` set). ``complete`` is false when
     part of the tree could not be read (the root is missing, unreachable or unreadable,
-    or a directory inside could not be listed): then an empty ``files`` proves nothing.
-    ``nearby`` (from :func:`find_files_by_window` only) holds the files modified within
-    its ``margin`` before or after the window.
+    or a directory inside could not be listed), or the walk was stopped: then an empty
+    ``files`` proves nothing. ``nearby`` (from :func:`find_files_by_window` only) holds
+    the files modified within its ``margin`` before or after the window.
     """
 
     files: list[FoundFile]
@@ -107,6 +128,14 @@ class FindResult:
     warnings: list[str] = field(default_factory=list)
     complete: bool = True
     nearby: list[FoundFile] = field(default_factory=list)
+    outside: list[Path] = field(default_factory=list)
+    """Symlinks skipped because they lead outside the instrument's folder (and the extra
+    roots allowed): never listed, read or served."""
+    stopped: str | None = None
+    """Why the walk stopped before its end (time limit, entry ceiling); then ``files``
+    is empty and ``complete`` false."""
+    empty: bool = False
+    """The instrument's folder has no entries at all (an unmounted share looks so)."""
 
 
 def find_files(
@@ -118,6 +147,8 @@ def find_files(
     ignore_patterns: tuple[str, ...] = (),
     method: str = "auto",
     find_executable: str | None = None,
+    allowed_roots: Iterable[Path] = (),
+    limits: WalkLimits = WalkLimits(),
 ) -> FindResult:
     """Files under ``root`` whose modification time is in ``(start, end]``.
 
@@ -138,6 +169,11 @@ def find_files(
         ``"python"``.
     find_executable
         The find program; defaults to :data:`FIND_EXECUTABLE`.
+    allowed_roots
+        Directories outside ``root`` that symlinks in it may lead to
+        (``NX_INSTRUMENT_DATA_ROOTS``); a link anywhere else is skipped.
+    limits
+        The walk's time limit and entry ceiling.
 
     Returns
     -------
@@ -166,31 +202,44 @@ def find_files(
         return FindResult(files=[], method="none", warnings=[problem] if problem else [],
                           complete=problem is None)
 
-    warnings: list[str] = []
-    files: list[FoundFile] | None = None
+    walk = _Walk(root, window, name_filter, allowed_roots, limits)
     used = "python"
-    complete = True
     if method in ("auto", "gnu-find"):
         try:
-            files, warnings = _gnu_find(root, window, name_filter, find_executable)
+            walk.run(_GnuFindTree(executable=find_executable or FIND_EXECUTABLE))
             used = "gnu-find"
-            complete = not any(e in w for w in warnings for e in _INCOMPLETE_FIND_ERRORS)
         except _FindUnusable as exc:
             if method == "gnu-find":
                 raise FindFailed(f"GNU find could not search {root}: {exc}") from exc
             if exc.missing:
                 log.debug("%s; using the Python walk", exc)
             else:
-                warnings = [f"GNU find failed under {root} ({exc}); used the Python walk"]
-    if files is None:
+                log.debug("GNU find failed under %s (%s); using the Python walk", root, exc)
+            walk = _Walk(root, window, name_filter, allowed_roots, limits)
+            if not exc.missing:
+                walk.warnings.append(f"GNU find failed under {root} ({exc}); "
+                                     "used the Python walk")
+    if used == "python":
         log.debug("finding files under %s with the Python walk", root)
-        files = []
-        complete = _python_walk(root, window, name_filter, files, warnings)
+        walk.run(_python_tree)
 
-    for warning in warnings:
+    for warning in [*walk.warnings, *walk.gaps]:
         log.warning("%s", warning)
+    if walk.outside:
+        shown = ", ".join(str(p) for p in walk.outside[:10])
+        more = f" and {len(walk.outside) - 10} more" if len(walk.outside) > 10 else ""
+        log.warning("%d symlink(s) under %s lead outside the instrument's folder and were "
+                    "skipped (allow another volume with NX_INSTRUMENT_DATA_ROOTS): %s%s",
+                    len(walk.outside), root, shown, more)
+    if walk.stopped is not None:
+        log.warning("%s", walk.stopped)
+        return FindResult(files=[], method=used,
+                          warnings=[*walk.warnings, *walk.gaps, walk.stopped],
+                          complete=False, outside=walk.outside, stopped=walk.stopped)
+    files = walk.files
     files.sort(key=lambda f: (f.mtime_ns, str(f.path)))
-    return FindResult(files=files, method=used, warnings=warnings, complete=complete)
+    return FindResult(files=files, method=used, warnings=[*walk.warnings, *walk.gaps],
+                      complete=not walk.gaps, outside=walk.outside, empty=walk.empty)
 
 
 def find_files_by_window(
@@ -202,6 +251,8 @@ def find_files_by_window(
     ignore_patterns: tuple[str, ...] = (),
     method: str = "auto",
     find_executable: str | None = None,
+    allowed_roots: Iterable[Path] = (),
+    limits: WalkLimits = WalkLimits(),
 ) -> dict[K, FindResult]:
     """:func:`find_files` for several windows under one root, with one walk.
 
@@ -227,7 +278,8 @@ def find_files_by_window(
     last = max(e for _, e in windows.values()) + margin
     walked = find_files(root, first, last, extensions=extensions,
                         ignore_patterns=ignore_patterns, method=method,
-                        find_executable=find_executable)
+                        find_executable=find_executable, allowed_roots=allowed_roots,
+                        limits=limits)
     wide = _epoch_ns(_EPOCH + margin, "margin")
     # The walk's files are sorted by mtime: each window is a slice, found by bisection,
     # so thousands of windows over a large tree cost no more than the walk.
@@ -239,7 +291,8 @@ def find_files_by_window(
 
     return {key: FindResult(files=between(start, end), method=walked.method,
                             warnings=list(walked.warnings), complete=walked.complete,
-                            nearby=between(start - wide, start) + between(end, end + wide))
+                            nearby=between(start - wide, start) + between(end, end + wide),
+                            outside=walked.outside, stopped=walked.stopped, empty=walked.empty)
             for key, (start, end) in bounds.items()}
 
 
@@ -362,6 +415,103 @@ def _bracket_to_regex(pattern: str, i: int) -> tuple[str, int]:
     return "[" + ("^" if negate else "") + "".join(members) + "]", j + 1
 
 
+# --- one walk: physical trees, the links met on the way, limits ---------------------
+
+
+class _Stopped(Exception):
+    """The walk went past its time limit or its entry ceiling."""
+
+
+class _Walk:
+    """One walk of an instrument folder: the trees walked physically, the links met.
+
+    A tree walker (GNU find or Python) lists one tree without following links: its
+    files in the window go to :attr:`files`, its symlinks to a list that :meth:`run`
+    resolves here, the same way whichever walker found them.
+    """
+
+    def __init__(self, root: Path, window: tuple[int, int], name_filter: _NameFilter,
+                 allowed_roots: Iterable[Path], limits: WalkLimits) -> None:
+        self.root, self.window, self.name_filter, self.limits = root, window, name_filter, limits
+        real_root = os.path.realpath(root)
+        self.allowed = [real_root, *(os.path.realpath(r) for r in allowed_roots)]
+        # Real trees walked in full: a link into one of them is not followed, because
+        # what it points to is listed under its own path already.
+        self.walked = [real_root]
+        self.files: list[FoundFile] = []
+        self.warnings: list[str] = []
+        self.gaps: list[str] = []
+        self.outside: list[Path] = []
+        self.stopped: str | None = None
+        self.empty = False
+        self.entries = 0
+        self._deadline = None if not limits.seconds else time.monotonic() + limits.seconds
+
+    def count(self, entries: int) -> None:
+        """Note ``entries`` more entries looked at; stop past the ceiling or the time."""
+        self.entries += entries
+        if self.limits.entries and self.entries > self.limits.entries:
+            raise _Stopped(f"the walk of {self.root} looked at more than "
+                           f"{self.limits.entries:,} entries and was stopped: its sessions "
+                           "are left for a later pass (raise NX_FIND_MAX_ENTRIES if the "
+                           "folder is really that large, or look for a link loop)")
+        if self._deadline is not None and time.monotonic() > self._deadline:
+            raise _Stopped(f"the walk of {self.root} took longer than "
+                           f"{self.limits.seconds:g} s and was stopped: its sessions are "
+                           "left for a later pass (is the share slow or hanging? raise "
+                           "NX_FIND_TIMEOUT if it is just large)")
+
+    def remaining(self) -> float | None:
+        """Seconds left before the time limit (None: no limit)."""
+        return None if self._deadline is None else max(0.0, self._deadline - time.monotonic())
+
+    def run(self, tree: Callable[[_Walk, str, list[str]], int]) -> None:
+        """Walk the root, then each allowed tree its links lead to, within the limits."""
+        pending = [str(self.root)]
+        try:
+            while pending:
+                top = pending.pop(0)
+                links: list[str] = []
+                entries = tree(self, top, links)
+                if top == str(self.root):
+                    self.empty = entries == 0 and not self.gaps
+                for link in sorted(links):
+                    self._follow(link, pending)
+        except _Stopped as exc:
+            self.stopped = str(exc)
+        self.outside.sort()
+
+    def _follow(self, link: str, pending: list[str]) -> None:
+        try:
+            real = os.path.realpath(link, strict=True)
+            st = os.stat(real)
+        except FileNotFoundError:
+            return  # a broken link, or one removed while walking
+        except OSError as exc:
+            # A link loop reads nothing, so no part of the tree is missing.
+            (self.warnings if exc.errno == errno.ELOOP else self.gaps).append(
+                f"cannot read {link}: {exc.strerror}")
+            return
+        if not any(_within(real, allowed) for allowed in self.allowed):
+            self.outside.append(Path(link))
+            return
+        if any(_within(real, walked) for walked in self.walked):
+            return
+        self.walked.append(real)
+        if stat.S_ISDIR(st.st_mode):
+            pending.append(link)
+        elif stat.S_ISREG(st.st_mode):
+            start, end = self.window
+            if start < st.st_mtime_ns <= end and self.name_filter.accepts(os.path.basename(link)):
+                self.files.append(FoundFile(Path(link), st.st_mtime_ns / _NS, st.st_size,
+                                            st.st_mtime_ns))
+
+
+def _within(path: str, root: str) -> bool:
+    """Whether real path ``path`` is ``root`` or lies under it."""
+    return path == root or path.startswith(root if root.endswith(os.sep) else root + os.sep)
+
+
 # --- GNU find ------------------------------------------------------------------------
 
 
@@ -374,15 +524,20 @@ class _FindUnusable(Exception):
 
 
 def _find_command(
-    root: Path, window: tuple[int, int], name_filter: _NameFilter, executable: str
+    top: str, window: tuple[int, int], name_filter: _NameFilter, executable: str
 ) -> list[str]:
     # "./" keeps a relative root such as "-x" or "!" from being read as an expression.
-    top = str(root) if root.is_absolute() else os.path.join(".", str(root))
+    top = top if os.path.isabs(top) else os.path.join(".", top)
+    # -P: never follow a link (-H: except the starting point); links are printed and
+    # resolved in Python. Every other entry prints an empty record, so the entries
+    # looked at can be counted as the output streams in.
     return [
-        executable, "-L", top, "-type", "f",
+        executable, "-H", top,
+        "(", "-type", "l", "-printf", r"L%p\0", ")", "-o",
+        "(", "-type", "f",
         "-newermt", _find_time(window[0]), "!", "-newermt", _find_time(window[1]),
-        *name_filter.find_args(),
-        "-printf", r"%T@ %s %p\0",
+        *name_filter.find_args(), "-printf", r"F%T@ %s %p\0", ")", "-o",
+        "-printf", r"\0",
     ]  # fmt: skip
 
 
@@ -392,116 +547,133 @@ def _find_time(ns: int) -> str:
     return f"@{sign}{whole}.{frac:09d}"
 
 
-def _gnu_find(
-    root: Path, window: tuple[int, int], name_filter: _NameFilter, executable: str | None
-) -> tuple[list[FoundFile], list[str]]:
-    cmd = _find_command(root, window, name_filter, executable or FIND_EXECUTABLE)
-    log.debug("finding files under %s with GNU find: %s", root, shlex.join(cmd))
-    # English messages so they can be classified, UTF-8 so -iname folds non-ASCII names.
-    env = {**os.environ, "LC_ALL": "C.UTF-8"}
-    try:
-        proc = subprocess.run(cmd, capture_output=True, env=env, check=False)
-    except FileNotFoundError as exc:
-        raise _FindUnusable(f"{cmd[0]!r} not found", missing=True) from exc
-    except OSError as exc:
-        raise _FindUnusable(f"cannot run {cmd[0]!r}: {exc.strerror}") from exc
+class _GnuFindTree:
+    """List one tree with GNU find (see :func:`_find_command`)."""
 
-    lines = [ln for ln in proc.stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
-    unexpected = [ln for ln in lines if not any(b in ln for b in _BENIGN_FIND_ERRORS)]
-    if proc.returncode != 0 and (unexpected or not lines):
-        detail = "; ".join(unexpected) or "no message"
-        raise _FindUnusable(f"exit status {proc.returncode}: {detail}")
-    return _parse_find_output(proc.stdout), lines
+    def __init__(self, executable: str) -> None:
+        self.executable = executable
+
+    def __call__(self, walk: _Walk, top: str, links: list[str]) -> int:
+        cmd = _find_command(top, walk.window, walk.name_filter, self.executable)
+        log.debug("finding files under %s with GNU find: %s", top, shlex.join(cmd))
+        # English messages so they can be classified, UTF-8 so -iname folds non-ASCII names.
+        env = {**os.environ, "LC_ALL": "C.UTF-8"}
+        with tempfile.TemporaryFile() as err:
+            stdout, returncode = self._run(walk, cmd, err, env)
+            err.seek(0)
+            stderr = err.read()
+        lines = [ln for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+        unexpected = [ln for ln in lines if not any(b in ln for b in _BENIGN_FIND_ERRORS)]
+        if returncode != 0 and (unexpected or not lines):
+            detail = "; ".join(unexpected) or "no message"
+            raise _FindUnusable(f"exit status {returncode}: {detail}")
+        for line in lines:
+            incomplete = any(e in line for e in _INCOMPLETE_FIND_ERRORS)
+            (walk.gaps if incomplete else walk.warnings).append(line)
+        records = _parse_find_output(stdout, walk.files, links)
+        return records - 1  # the top itself is one record
+
+    @staticmethod
+    def _run(walk: _Walk, cmd: list[str], err: IO[bytes],
+             env: dict[str, str]) -> tuple[bytes, int]:
+        try:
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=env)
+        except FileNotFoundError as exc:
+            raise _FindUnusable(f"{cmd[0]!r} not found", missing=True) from exc
+        except OSError as exc:
+            raise _FindUnusable(f"cannot run {cmd[0]!r}: {exc.strerror}") from exc
+        assert proc.stdout is not None
+        chunks: list[bytes] = []
+        try:
+            fd = proc.stdout.fileno()
+            while True:
+                remaining = walk.remaining()
+                if remaining is not None and not select.select([fd], [], [], remaining)[0]:
+                    walk.count(0)  # past the time limit: raises
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                walk.count(chunk.count(b"\0"))
+            return b"".join(chunks), proc.wait()
+        except BaseException:
+            proc.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)  # a find stuck on a dead mount may not even die
+            raise
+        finally:
+            proc.stdout.close()
 
 
-def _parse_find_output(stdout: bytes) -> list[FoundFile]:
-    """Records of ``<sec>.<frac> <size> <path>`` separated by NUL."""
-    files = []
+_FOUND = ord("F")
+_LINK = ord("L")
+
+
+def _parse_find_output(stdout: bytes, files: list[FoundFile], links: list[str]) -> int:
+    """Records separated by NUL: ``F<sec>.<frac> <size> <path>``, ``L<path>`` or empty.
+
+    Adds the files and links found; returns the number of records.
+    """
     records = stdout.split(b"\0")
     if records[-1]:
         raise _FindUnusable("output does not end with a NUL")
     for record in records[:-1]:
+        if not record:
+            continue
+        kind, body = record[0], record[1:]
         try:
-            mtime, size, raw_path = record.split(b" ", 2)
+            if kind == _LINK:
+                links.append(os.fsdecode(body))
+                continue
+            if kind != _FOUND:
+                raise ValueError("unknown record")
+            mtime, size, raw_path = body.split(b" ", 2)
             # find prints tv_sec and tv_nsec ("-6.75" is -6 s + 0.75 s for pre-1970).
             whole, _, frac = mtime.decode("ascii").partition(".")
             ns = int(whole) * _NS + int((frac + "0" * 9)[:9])
             files.append(FoundFile(Path(os.fsdecode(raw_path)), ns / _NS, int(size), ns))
         except (ValueError, UnicodeDecodeError) as exc:
             raise _FindUnusable(f"unreadable output record {record[:200]!r}") from exc
-    return files
+    return len(records) - 1
 
 
 # --- Python walk ---------------------------------------------------------------------
 
 
-def _python_walk(
-    root: Path,
-    window: tuple[int, int],
-    name_filter: _NameFilter,
-    files: list[FoundFile],
-    warnings: list[str],
-) -> bool:
-    """Walk like ``find -L``: follow links, skip loops back to an ancestor.
+def _python_tree(walk: _Walk, top: str, links: list[str]) -> int:
+    """List one tree like ``find -H``: nothing but the top is followed.
 
-    Returns whether every directory could be read (a loop skipped is not a gap).
+    Returns the number of entries under ``top``.
     """
-    start, end = window
-    top = str(root)
-    try:
-        top_st = os.stat(top)
-    except OSError as exc:
-        warnings.append(f"cannot read directory {top}: {exc.strerror}")
-        return False
-    gaps: list[str] = []
-    # Each pending directory carries the (dev, ino) -> path of itself and its
-    # ancestors: only those make a loop, so a directory linked twice from elsewhere is
-    # listed twice, as find does.
-    pending: list[tuple[str, dict[tuple[int, int], str]]] = [
-        (top, {(top_st.st_dev, top_st.st_ino): top})
-    ]
+    start, end = walk.window
+    walk.count(1)
+    found = 0
+    pending = [top]
     while pending:
-        directory, ancestors = pending.pop()
-        for entry, st in _entries(directory, warnings, gaps):
-            if stat.S_ISDIR(st.st_mode):
-                key = (st.st_dev, st.st_ino)
-                if key in ancestors:
-                    warnings.append(
-                        f"file system loop: {entry.path} leads back to {ancestors[key]}; "
-                        "not followed"
-                    )
-                    continue
-                pending.append((entry.path, {**ancestors, key: entry.path}))
-            elif (
-                stat.S_ISREG(st.st_mode)
-                and start < st.st_mtime_ns <= end
-                and name_filter.accepts(entry.name)
-            ):
-                files.append(
-                    FoundFile(Path(entry.path), st.st_mtime_ns / _NS, st.st_size, st.st_mtime_ns)
-                )
-    warnings.extend(gaps)
-    return not gaps
-
-
-def _entries(
-    directory: str, warnings: list[str], gaps: list[str]
-) -> Iterator[tuple[os.DirEntry[str], os.stat_result]]:
-    """The entries of ``directory`` with their followed stat; what cannot be read is
-    reported in ``gaps``."""
-    try:
-        with os.scandir(directory) as it:
-            entries = list(it)
-    except OSError as exc:
-        gaps.append(f"cannot read directory {directory}: {exc.strerror}")
-        return
-    for entry in entries:
+        directory = pending.pop()
         try:
-            yield entry, entry.stat(follow_symlinks=True)
-        except FileNotFoundError:
-            # A broken symlink (find -L skips it without a word) or a file just removed.
-            continue
+            with os.scandir(directory) as it:
+                entries = list(it)
         except OSError as exc:
-            # A symlink loop is skipped, as find does; anything else leaves a gap.
-            (warnings if exc.errno == errno.ELOOP else gaps).append(
-                f"cannot read {entry.path}: {exc.strerror}")
+            walk.gaps.append(f"cannot read directory {directory}: {exc.strerror}")
+            continue
+        walk.count(len(entries))
+        found += len(entries)
+        for entry in entries:
+            try:
+                if entry.is_symlink():
+                    links.append(entry.path)
+                    continue
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # removed while walking
+            except OSError as exc:
+                walk.gaps.append(f"cannot read {entry.path}: {exc.strerror}")
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                pending.append(entry.path)
+            elif (stat.S_ISREG(st.st_mode) and start < st.st_mtime_ns <= end
+                  and walk.name_filter.accepts(entry.name)):
+                walk.files.append(
+                    FoundFile(Path(entry.path), st.st_mtime_ns / _NS, st.st_size, st.st_mtime_ns))
+    return found
