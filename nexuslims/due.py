@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from nexuslims.config import Settings
 from nexuslims.db.buildstate import Deferral
 from nexuslims.errors import NexusLIMSError
 from nexuslims.faults import PROBLEMS, retry_after
-from nexuslims.files import FindResult, FoundFile, find_files_by_window
+from nexuslims.files import FindResult, FoundFile, WalkLimits, find_files_by_window
 from nexuslims.sessions import Session
 
 logger = logging.getLogger(__name__)
@@ -71,9 +72,21 @@ def due_sessions(sessions: list[Session], settings: Settings,
     return due, later
 
 
-def find_for_sessions(settings: Settings, sessions: list[Session]) -> dict[str, FindResult]:
-    """Each session's files, walking each instrument folder once for all its sessions."""
+def find_for_sessions(settings: Settings, sessions: list[Session], *,
+                      had_files: frozenset[str] = frozenset()) -> dict[str, FindResult]:
+    """Each session's files, walking each instrument folder once for all its sessions.
+
+    Parameters
+    ----------
+    had_files
+        Instruments whose earlier sessions found files: an empty folder of one of them
+        is an unmounted share until shown otherwise, so its sessions get no verdict.
+    """
     assert settings.instrument_data_path is not None
+    share = settings.share
+    limits = WalkLimits(seconds=share.find_timeout or None,
+                        entries=share.find_max_entries or None)
+    unmounted = share_problem(settings)
     extensions = None
     if settings.file_strategy == "exclusive":
         from nexuslims.extractors.registry import known_extensions
@@ -85,16 +98,48 @@ def find_for_sessions(settings: Settings, sessions: list[Session]) -> dict[str, 
     found: dict[str, FindResult] = {}
     for root, group in by_root.items():
         t0 = time.perf_counter()
+        if unmounted is not None:
+            gap = FindResult([], "none", [unmounted], complete=False)
+            found.update({s.identifier: gap for s in group})
+            continue
         try:
-            found.update(find_files_by_window(
+            by_session = find_files_by_window(
                 root, {s.identifier: (s.start, s.end) for s in group}, margin=NEARBY,
-                extensions=extensions, ignore_patterns=settings.ignore_patterns))
+                extensions=extensions, ignore_patterns=settings.ignore_patterns,
+                allowed_roots=share.extra_roots, limits=limits)
         except (ValueError, NexusLIMSError) as exc:
             gap = FindResult([], "none", [f"cannot search {root}: {exc}"], complete=False)
             found.update({s.identifier: gap for s in group})
+            continue
+        pids = {s.instrument.pid for s in group}
+        if any(r.empty for r in by_session.values()) and pids & had_files:
+            # An unmounted share leaves exactly this: no verdict, the sessions wait.
+            message = (f"instrument folder {root} is empty, but earlier sessions of "
+                       f"{', '.join(sorted(pids & had_files))} found files there: is the "
+                       "share unmounted? (set NX_INSTRUMENT_DATA_MOUNT or "
+                       "NX_INSTRUMENT_DATA_MARKER to check it explicitly)")
+            logger.error("%s", message)
+            by_session = {k: FindResult([], r.method, [message], complete=False)
+                          for k, r in by_session.items()}
+        found.update(by_session)
         logger.debug("walked %s once for %d session(s) in %.2f s", root, len(group),
                      time.perf_counter() - t0)
     return found
+
+
+def share_problem(settings: Settings) -> str | None:
+    """Why the instrument share is not there by the site's own test (mount point, marker
+    file), or None; without NX_INSTRUMENT_DATA_MOUNT or _MARKER there is no test."""
+    root, share = settings.instrument_data_path, settings.share
+    if root is None:
+        return None
+    if share.is_mount and not os.path.ismount(root):
+        return (f"NX_INSTRUMENT_DATA_PATH={root} is not a mount point "
+                "(NX_INSTRUMENT_DATA_MOUNT=true): mount the instruments' share")
+    if share.marker is not None and not (root / share.marker).exists():
+        return (f"{root / share.marker} is missing (NX_INSTRUMENT_DATA_MARKER): is the "
+                "instruments' share mounted?")
+    return None
 
 
 def no_files_message(root: Path, session: Session, nearby: list[FoundFile]) -> str:
