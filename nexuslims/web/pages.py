@@ -33,9 +33,37 @@ OPEN_ALL_UP_TO = 200
 INLINE_LIMIT = 200
 
 
+#: The most words a search may hold, and the longest search text: each word is one
+#: condition of the query, so their number is bounded, not left to the caller.
+MAX_SEARCH_WORDS = 32
+MAX_SEARCH_CHARS = 500
+#: Record ids are SQL integers: anything larger cannot name a record.
+MAX_ID = 2**63 - 1
+PAGES = Query(1, ge=1, le=1_000_000, description="page number, from 1")
+
+
+def _search_text(name: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise HTTPException(400, f"{name} holds a control character (such as NUL): search "
+                            "for printable words only")
+    if len(value) > MAX_SEARCH_CHARS:
+        raise HTTPException(400, f"{name} is {len(value)} characters long: at most "
+                            f"{MAX_SEARCH_CHARS}")
+    if len(value.split()) > MAX_SEARCH_WORDS:
+        raise HTTPException(400, f"{name} has {len(value.split())} words: search with at "
+                            f"most {MAX_SEARCH_WORDS}")
+    return value
+
+
 def record_query(q: str | None, instrument: str | None, since: str | None, until: str | None,
                  experimenter: str | None = None, status: str | None = None) -> RecordQuery:
-    """The record list's filters from query parameters (400 for a malformed date)."""
+    """The record list's filters from query parameters (400 for a malformed date, a
+    control character, or a search too long)."""
+    q, instrument = _search_text("q", q), _search_text("instrument", instrument)
+    experimenter, status = _search_text("experimenter", experimenter), \
+        _search_text("status", status)
     return RecordQuery(text=(q or "").strip() or None, instrument=instrument or None,
                        since=_date(since, "from"), until=_date(until, "to", end=True),
                        experimenter=(experimenter or "").strip() or None,
@@ -48,7 +76,7 @@ def _date(text: str | None, name: str, end: bool = False) -> dt.datetime | None:
     try:
         value = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise HTTPException(400, f"{name}={text!r} is not a date: use YYYY-MM-DD") from None
+        raise HTTPException(400, f"{name}={views.quoted(text)} is not a date: use YYYY-MM-DD") from None
     if end and len(text) <= 10:  # a date: the whole day is included
         value += dt.timedelta(days=1)
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
@@ -58,7 +86,7 @@ def _date(text: str | None, name: str, end: bool = False) -> dt.datetime | None:
 def records_page(request: Request, q: str | None = None, instrument: str | None = None,
                  since: str | None = Query(None, alias="from"),
                  until: str | None = Query(None, alias="to"), experimenter: str | None = None,
-                 status: str | None = None, page: int = Query(1, ge=1)) -> Response:
+                 status: str | None = None, page: int = PAGES) -> Response:
     engine = request.app.state.engine
     query = record_query(q, instrument, since, until, experimenter, status)
     total, records = search_records(engine, query, offset=(page - 1) * PAGE_SIZE,
@@ -73,6 +101,8 @@ def records_page(request: Request, q: str | None = None, instrument: str | None 
 
 
 def indexed(request: Request, record_id: int) -> IndexedRecord:
+    if not 0 <= record_id <= MAX_ID:
+        raise HTTPException(400, f"record ids are whole numbers from 0 to {MAX_ID}")
     record = get_record(request.app.state.engine, record_id)
     if record is None:
         raise HTTPException(404, f"no record {record_id}")
@@ -198,7 +228,7 @@ def session_page(request: Request, identifier: str) -> Response:
     engine = request.app.state.engine
     detail = db.session_detail(engine, identifier)
     if detail is None:
-        raise HTTPException(404, f"no session {identifier!r} in the session log")
+        raise HTTPException(404, f"no session {views.quoted(identifier)} in the session log")
     instrument = detail.rows[0].instrument if detail.rows else None
     return render(request, "session.html", detail=detail,
                   uploads=uploads_of_session(engine, identifier),
