@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from nexuslims import files as files_mod
-from nexuslims.files import (
+from nexuslims import find as files_mod
+from nexuslims.find import (
     FindFailed,
     FindResult,
     FoundFile,
@@ -313,7 +313,7 @@ def test_symlinked_file_reports_the_targets_mtime_and_size(tmp_path, method):
 @BOTH
 def test_links_out_of_the_folder_are_skipped_and_named(tmp_path, method, caplog):
     s = escapes_store(tmp_path)
-    with caplog.at_level(logging.WARNING, logger="nexuslims.files"):
+    with caplog.at_level(logging.WARNING, logger="nexuslims.find"):
         result = find_files(s.root, START, END, method=method)
     assert rel_paths(result, s.root) == {"own.dm3"}
     assert {str(p.relative_to(s.root)) for p in result.outside} == \
@@ -506,7 +506,7 @@ def test_permission_warnings_from_find_do_not_cause_fallback(tmp_path):
 
 @needs_find
 def test_method_and_command_are_logged_at_debug(tmp_path, caplog):
-    with caplog.at_level(logging.DEBUG, logger="nexuslims.files"):
+    with caplog.at_level(logging.DEBUG, logger="nexuslims.find"):
         find_files(tmp_path, START, END, extensions=frozenset({"dm3"}))
         find_files(tmp_path, START, END, method="python")
     text = caplog.text

@@ -18,6 +18,31 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nexuslims.demo import run_demo
-
     return run_demo(args.dir, verbose=args.verbose)
+
+
+def run_demo(root: Path, *, verbose: int = 0) -> int:
+    """Create the site, run one pass, print what was built and where."""
+    from nexuslims.builder.passlog import run_recorded_pass
+    from nexuslims.cli.process import print_summary
+    from nexuslims.demo import create_site
+
+    settings = create_site(root)
+    print(f"Demo site created in {root.resolve()}:")
+    print(f"  session log   {settings.db_url}")
+    print(f"  file store    {settings.instrument_data_path}")
+    print(f"  data          {settings.data_path}")
+    print("Running one pass...")
+    summary = run_recorded_pass(settings)
+    print_summary(summary, verbose=verbose)
+    env_file = root.resolve() / ".env"
+    print()
+    print("Look around:")
+    print(f"  records:   {settings.records_path}")
+    print(f"  previews:  {settings.data_path}/**/*.thumb.png")
+    print(f"  settings:  {env_file}")
+    print(f"  history:   nexuslims sessions list --env-file {env_file}")
+    print(f"  in a browser: nexuslims serve --env-file {env_file}")
+    print("              then open http://127.0.0.1:8080/")
+    return 0 if summary.failed == 0 else 1
+

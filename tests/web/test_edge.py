@@ -25,7 +25,7 @@ import pytest
 
 from nexuslims import db
 from nexuslims.db.tokens import create_token
-from nexuslims.sessions import Instrument
+from nexuslims.model.session import Instrument
 from tests.web.world import REPO, WebServer
 
 TITAN = "Titan-edge"

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from nexuslims.demo_data import DEMO_INSTRUMENT
+from nexuslims.demo.files import DEMO_INSTRUMENT
 from tests.web.world import OTHER_INSTRUMENT, REPO, Site, WebServer
 
 TITAN = DEMO_INSTRUMENT["pid"]
