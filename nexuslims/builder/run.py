@@ -79,8 +79,10 @@ def run_pass(settings: Settings, *, dry_run: bool = False,
         sessions, waiting = due_sessions(sessions, settings, buildstate.deferrals(engine),
                                          now=now, clock=clock)
         outcomes += [_not_due(w) for w in waiting]
-        # find: one walk per instrument folder; a session with no files yet waits
-        found = find_for_sessions(settings, sessions)
+        # find: one walk per instrument folder; a session with no files yet waits (an
+        # empty folder of an instrument that had files before is no verdict)
+        found = find_for_sessions(settings, sessions,
+                                  had_files=buildstate.instruments_that_found_files(engine))
         empty = [s for s in sessions if waits_for_files(found[s.identifier], s, settings, now)]
         if empty:
             logger.info("%d session(s) have no files yet; looking again on later passes",

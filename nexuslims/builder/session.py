@@ -221,6 +221,8 @@ def _find_stage(attempt: Attempt, settings: Settings, session: Session,
             logger.warning("session %s: %s", session.identifier, warning)
         rec.files_found = outcome.files = len(found.files)
         rec.bytes_found = outcome.bytes = sum(f.size for f in found.files)
+        # Symlinks out of the instrument's folder, skipped (named once per walk).
+        rec.failures = len(found.outside) or None
         if not found.files and not found.complete:
             # An unmounted share or a folder we may not read looks empty: no verdict.
             raise Deferred("filestore", f"cannot tell whether {root} holds files of "
