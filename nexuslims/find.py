@@ -706,3 +706,18 @@ def instrument_folder_problem(settings: Settings, instrument: Instrument) -> str
     except OSError as exc:
         return f"folder {folder} cannot be read ({exc.strerror or exc}): {fix}"
     return None
+
+
+def share_problem(settings: Settings) -> str | None:
+    """Why the instrument share is not there by the site's own test (mount point, marker
+    file), or None; without NX_INSTRUMENT_DATA_MOUNT or _MARKER there is no test."""
+    root, share = settings.instrument_data_path, settings.share
+    if root is None:
+        return None
+    if share.is_mount and not os.path.ismount(root):
+        return (f"NX_INSTRUMENT_DATA_PATH={root} is not a mount point "
+                "(NX_INSTRUMENT_DATA_MOUNT=true): mount the instruments' share")
+    if share.marker is not None and not (root / share.marker).exists():
+        return (f"{root / share.marker} is missing (NX_INSTRUMENT_DATA_MARKER): is the "
+                "instruments' share mounted?")
+    return None

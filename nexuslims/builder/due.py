@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,13 @@ from nexuslims.config import Settings
 from nexuslims.db.buildstate import Deferral
 from nexuslims.errors import NexusLIMSError
 from nexuslims.faults import PROBLEMS, retry_after
-from nexuslims.find import FindResult, FoundFile, WalkLimits, find_files_by_window
+from nexuslims.find import (
+    FindResult,
+    FoundFile,
+    WalkLimits,
+    find_files_by_window,
+    share_problem,
+)
 from nexuslims.model.session import Session
 
 logger = logging.getLogger(__name__)
@@ -125,21 +130,6 @@ def find_for_sessions(settings: Settings, sessions: list[Session], *,
         logger.debug("walked %s once for %d session(s) in %.2f s", root, len(group),
                      time.perf_counter() - t0)
     return found
-
-
-def share_problem(settings: Settings) -> str | None:
-    """Why the instrument share is not there by the site's own test (mount point, marker
-    file), or None; without NX_INSTRUMENT_DATA_MOUNT or _MARKER there is no test."""
-    root, share = settings.instrument_data_path, settings.share
-    if root is None:
-        return None
-    if share.is_mount and not os.path.ismount(root):
-        return (f"NX_INSTRUMENT_DATA_PATH={root} is not a mount point "
-                "(NX_INSTRUMENT_DATA_MOUNT=true): mount the instruments' share")
-    if share.marker is not None and not (root / share.marker).exists():
-        return (f"{root / share.marker} is missing (NX_INSTRUMENT_DATA_MARKER): is the "
-                "instruments' share mounted?")
-    return None
 
 
 def no_files_message(root: Path, session: Session, nearby: list[FoundFile]) -> str:

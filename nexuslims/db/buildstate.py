@@ -67,3 +67,20 @@ def instruments_that_found_files(engine: Engine) -> frozenset[str]:
     with translated(engine.url, "reading which instruments had files"), \
             engine.connect() as conn:
         return frozenset(conn.execute(query).scalars())
+
+
+def built_records(engine: Engine) -> list[tuple[str, str, str]]:
+    """(session, instrument, record path) of each session whose latest real attempt wrote
+    a record (COMPLETED or BUILT_NOT_EXPORTED), oldest first."""
+    latest = (sa.select(sa.func.max(build_attempts.c.id))
+              .where(build_attempts.c.dry_run.is_(False))
+              .group_by(build_attempts.c.session_identifier).scalar_subquery())
+    query = (sa.select(build_attempts.c.session_identifier, build_attempts.c.instrument,
+                       build_attempts.c.record_path)
+             .where(build_attempts.c.id.in_(latest),
+                    build_attempts.c.status.in_(("COMPLETED", "BUILT_NOT_EXPORTED")),
+                    build_attempts.c.record_path.is_not(None))
+             .order_by(build_attempts.c.id))
+    with translated(engine.url, "reading which sessions have records"), \
+            engine.connect() as conn:
+        return [(row[0], row[1], row[2]) for row in conn.execute(query)]
