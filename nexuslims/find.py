@@ -55,7 +55,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import IO, TYPE_CHECKING, TypeVar
 
 from nexuslims.errors import NexusLIMSError
@@ -686,13 +686,32 @@ def _python_tree(walk: _Walk, top: str, links: list[str]) -> int:
     return found
 
 
+def filestore_path_problem(path: str) -> str | None:
+    """Why ``path`` cannot be an instrument's filestore path (absolute, climbing out of
+    ``NX_INSTRUMENT_DATA_PATH`` with ``..``, empty), or None if it can."""
+    if PurePosixPath(path).is_absolute() or PureWindowsPath(path).is_absolute():
+        return (f"filestore path {path}: must be relative to NX_INSTRUMENT_DATA_PATH "
+                "(e.g. Titan or microscopy/Titan)")
+    if ".." in PurePosixPath(path.replace("\\", "/")).parts:
+        return f"filestore path {path}: must stay inside NX_INSTRUMENT_DATA_PATH (no '..')"
+    if not path.strip():
+        return "filestore path: must not be empty"
+    return None
+
+
 def instrument_folder_problem(settings: Settings, instrument: Instrument) -> str | None:
-    """Why ``instrument``'s folder cannot be searched (missing, unreadable), or None."""
+    """Why ``instrument``'s folder cannot be searched (a filestore path that leaves
+    ``NX_INSTRUMENT_DATA_PATH``, missing, unreadable), or None."""
     if settings.instrument_data_path is None:
         return "NX_INSTRUMENT_DATA_PATH is not set"
-    folder = settings.instrument_data_path / instrument.filestore_path
     fix = (f"mount the share or fix its filestore_path (`nexuslims instruments edit "
            f"{instrument.pid} --filestore-path ...`)")
+    # The database may have been written by other hands than `instruments add`.
+    problem = filestore_path_problem(instrument.filestore_path)
+    if problem is not None:
+        return f"{problem}: not searched; fix it with `nexuslims instruments edit " \
+            f"{instrument.pid} --filestore-path ...`"
+    folder = settings.instrument_data_path / instrument.filestore_path
     try:
         if not stat.S_ISDIR(os.stat(folder).st_mode):
             return f"{folder} is not a directory: {fix}"

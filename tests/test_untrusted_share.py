@@ -129,3 +129,16 @@ def test_a_share_that_fails_the_sites_own_check_concludes_nothing(tmp_path, env,
         (outcome,) = run_pass(settings, now=NOW).outcomes
         assert outcome.status == Status.NO_FILES_FOUND
     engine.dispose()
+
+
+def test_a_filestore_path_climbing_out_written_into_the_database_is_not_walked(tmp_path,
+                                                                              corpus):
+    settings, engine = make_site(tmp_path, filestore="../..")
+    put_dm3(corpus, tmp_path / "outside", MID, "not-ours.dm3")
+    log_session(engine, "climb")
+    summary = run_pass(settings, now=NOW)
+    (outcome,) = summary.outcomes
+    assert outcome.status == Status.TO_BE_BUILT and outcome.problem == "filestore"
+    assert "must stay inside NX_INSTRUMENT_DATA_PATH" in summary.skipped_instruments["scope"]
+    assert db.session_detail(engine, "climb").attempts == []
+    engine.dispose()
