@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -191,20 +192,32 @@ def dataset_raw(request: Request, record_id: int, number: int) -> Response:
     if not web.serve_raw_files:
         raise HTTPException(403, "raw files are not served here (NX_WEB_SERVE_RAW_FILES=false)")
     dataset = dataset_of(request, record_id, number)
-    return _serve(web.settings.instrument_data_path, dataset.location,
-                  "application/octet-stream", download=True)
+    root = web.settings.instrument_data_path
+    # A raw file is served only from its own instrument's folder (the share is
+    # untrusted: a file replaced by a link to another group's data is not followed).
+    instrument = db.load_instruments(request.app.state.engine).get(
+        indexed(request, record_id).instrument or "")
+    if root is None or instrument is None:
+        raise HTTPException(404, "the record's instrument is unknown: its raw files are "
+                            "not served")
+    return _serve(root, dataset.location, "application/octet-stream", download=True,
+                  within=root / instrument.filestore_path,
+                  also=web.settings.share.extra_roots)
 
 
 def _serve(root: Path | None, relative: str | None, media_type: str,
-           download: bool = False) -> Response:
+           download: bool = False, within: Path | None = None,
+           also: tuple[Path, ...] = ()) -> Response:
     if root is None or not relative:
         raise HTTPException(404, "the record names no such file")
     try:
-        path = inside(root, relative)
+        path = inside(root, relative, within=within, also=also)
     except NotServed as exc:
         raise HTTPException(404, f"not served: {exc}") from None
+    # A name that is not UTF-8 is offered with U+FFFD where its odd bytes were.
+    name = os.fsencode(path.name).decode("utf-8", "replace")
     return FileResponse(path, media_type=media_type,
-                        filename=path.name if download else None,
+                        filename=name if download else None,
                         content_disposition_type="attachment" if download else "inline")
 
 

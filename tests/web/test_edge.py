@@ -280,3 +280,67 @@ def test_web_settings_refuse_a_bad_proxy_list(edge) -> None:
     with pytest.raises(ConfigError) as caught:
         load_web_settings(dict(edge.env, NX_WEB_TRUSTED_PROXIES="10.0.0.1 proxy.example"))
     assert "proxy.example" in str(caught.value)
+
+
+# --- every link of a record resolves; raw files only from their own folder ------------
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory, corpus: Path) -> Iterator[tuple]:
+    """A record built by a real pass over files with a backslash and non-UTF-8 bytes in
+    their names, served with raw files on."""
+    from nexuslims.builder.run import run_pass
+    from tests.test_pipeline_faults import NOW, START, log_session, make_site, put_dm3
+
+    root = tmp_path_factory.mktemp("odd-names")
+    settings, engine = make_site(root, NX_WEB_SERVE_RAW_FILES="true")
+    folder = root / "instr" / "Scope"
+    mid = START + dt.timedelta(hours=1)
+    put_dm3(corpus, folder, mid, "back\\slash.dm3")
+    put_dm3(corpus, folder, mid + dt.timedelta(minutes=1), "plain.dm3")
+    odd = os.fsdecode(b"caf\xe9 \xff.dm3")
+    put_dm3(corpus, folder, mid + dt.timedelta(minutes=2), odd)
+    log_session(engine, "odd")
+    (outcome,) = run_pass(settings, now=NOW).outcomes
+    assert outcome.status == "COMPLETED", outcome.message
+    engine.dispose()
+    env = dict(settings.env, NX_WEB_SERVE_RAW_FILES="true")
+    started = WebServer(env, root / "serve.log")
+    try:
+        yield started.wait(), root
+    finally:
+        started.stop()
+
+
+def dataset_urls(server: WebServer) -> dict[str, dict]:
+    (record,) = httpx.get(server.url + "/api/records", timeout=30).json()["records"]
+    body = httpx.get(server.url + f"/api/records/{record['id']}", timeout=30).json()
+    return {d["name"]: d for a in body["activities"] for d in a["datasets"]}
+
+
+def test_every_link_of_a_record_with_odd_file_names_resolves(built) -> None:
+    server, _ = built
+    datasets = dataset_urls(server)
+    assert len(datasets) == 3
+    for name, d in datasets.items():
+        for kind in ("preview_url", "sidecar_url", "raw_url"):
+            assert d[kind], (name, kind)
+            answer = httpx.get(server.url + d[kind], timeout=30)
+            assert answer.status_code == 200, (name, kind, answer.text[:200])
+
+
+def test_a_raw_file_replaced_by_a_link_out_of_its_folder_is_not_served(built) -> None:
+    server, root = built
+    other = root / "instr" / "Other"
+    other.mkdir(exist_ok=True)
+    (other / "theirs.dm3").write_bytes(b"another group's data")
+    plain = root / "instr" / "Scope" / "plain.dm3"
+    plain.rename(root / "plain.dm3.kept")
+    plain.symlink_to("../Other/theirs.dm3")
+    try:
+        d = next(d for n, d in dataset_urls(server).items() if "plain" in n)
+        answer = httpx.get(server.url + d["raw_url"], timeout=30)
+        assert answer.status_code == 404 and b"another group" not in answer.content
+    finally:
+        plain.unlink()
+        (root / "plain.dm3.kept").rename(plain)
