@@ -29,6 +29,7 @@ from nexuslims.builder.attempts import (
     finish_interrupted,
 )
 from nexuslims.builder.due import files_overdue, find_for_sessions, no_files_message
+from nexuslims.builder.lease import confirm_lease
 from nexuslims.builder.outcome import SessionOutcome
 from nexuslims.config import Settings
 from nexuslims.export import Exporter
@@ -324,6 +325,8 @@ def finish_session(engine, settings: Settings, b: _Building, exporter: Exporter,
             return conclude(engine, attempt, outcome, Status.ERROR,
                              message=f"record does not validate: {rec.error}")
 
+        if not attempt.dry_run:
+            confirm_lease(engine)  # another pass took over: write and export nothing
         with attempt.stage("export") as rec:
             # The outbox first: a record on disk is never lost to a failed upload.
             write_atomically(b.path, xml, durable=True)

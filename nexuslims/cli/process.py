@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
     from nexuslims.builder import progress
     from nexuslims.builder.interrupt import Interrupted, stop_on_signals
-    from nexuslims.builder.lease import builder_lock
+    from nexuslims.builder.lease import LeaseLost, builder_lock
     from nexuslims.cli import _unattended
     from nexuslims.cli._logging import log_to_files
     from nexuslims.config import NEEDS_ALL
@@ -60,6 +60,10 @@ def run(args: argparse.Namespace) -> int:
                         summary = run_recorded_pass(checked, since=args.since, until=args.until)
                     # Under the lock: two passes never read and write the alert state at once.
                     _unattended.after_pass(checked, summary, started)
+    except LeaseLost as lost:
+        print(f"nexuslims: pass stopped: {lost}; the session being built is left for the "
+              "pass that holds the lease", file=sys.stderr)
+        return lost.exit_code
     except Interrupted as stopped:
         print(f"nexuslims: pass {stopped}; the session being built is left for the next "
               "pass", file=sys.stderr)
