@@ -139,6 +139,7 @@ def conclude(engine, attempt: Attempt | None, outcome: SessionOutcome, status: s
         # TO_BE_BUILT there and will be built again (its record path is its own).
         outcome.message = f"{status} not recorded: {redacted(str(exc))}"
         outcome.status, outcome.problem = LEFT_FOR_LATER, "environment"
+        outcome.unrecorded = True
     return outcome
 
 

@@ -73,6 +73,17 @@ def run(args: argparse.Namespace) -> int:
             _unattended.pass_failed(args.env_file, exc, started)
         raise
     print_summary(summary, verbose=args.verbose, quiet=args.quiet)
+    if summary.unrecorded and not args.dry_run:
+        # Built but not recorded: the next pass builds them again, forever, unless told.
+        from nexuslims.errors import DatabaseError
+
+        problem = DatabaseError(
+            f"{len(summary.unrecorded)} session outcome(s) could not be recorded in the "
+            f"database ({summary.unrecorded[0].message}): it may be damaged, read-only or "
+            "full; run `nexuslims doctor`")
+        print(f"nexuslims: {problem}", file=sys.stderr)
+        _unattended.pass_failed(args.env_file, problem, started)
+        return 1
     return 0
 
 
