@@ -16,7 +16,15 @@ from nexuslims.model.session import Status, parse_timestamp
 from nexuslims.sessions.logbook import LoggedSession, SessionLogRefused, end_session, start_session
 from nexuslims.web import views
 from nexuslims.web.auth import bearer_token
-from nexuslims.web.pages import PAGE_SIZE, PAGES, dataset_links, indexed, opened, record_query
+from nexuslims.web.pages import (
+    PAGE_SIZE,
+    PAGES,
+    dataset_links,
+    indexed,
+    missing_records,
+    opened,
+    record_query,
+)
 
 router = APIRouter(prefix="/api")
 
@@ -44,14 +52,18 @@ def list_records(request: Request, q: str | None = Query(None, description="word
     """Records, newest first, 25 a page: {"total", "page", "pages", "records"}.
 
     Every word of q must occur in the title, motivation, samples, projects,
-    experimenters or dataset names; each record's url is its page.
+    experimenters or dataset names; each record's url is its page, and
+    record_file_missing says its XML file is gone (`nexuslims doctor` says how to
+    rebuild it).
     """
     query = record_query(q, instrument, since, until, experimenter, status)
     total, records = search_records(request.app.state.engine, query,
                                     offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     zones = views.zones(request.app.state.engine)
+    missing = missing_records(request, records)
     return {"total": total, "page": page, "pages": max(1, math.ceil(total / PAGE_SIZE)),
-            "records": [_record(request, r, zones) for r in records]}
+            "records": [dict(_record(request, r, zones), record_file_missing=r.id in missing)
+                        for r in records]}
 
 
 @router.get("/records/{record_id}", tags=["records"])

@@ -96,9 +96,22 @@ def records_page(request: Request, q: str | None = None, instrument: str | None 
                                 ("to", until), ("experimenter", experimenter),
                                 ("status", status)) if v}
     return render(request, "records.html", records=records, total=total, page=page,
+                  missing=missing_records(request, records),
                   pages=max(1, math.ceil(total / PAGE_SIZE)), params=params,
                   instruments=instruments_with_records(engine), zones=views.zones(engine),
                   statuses=[s.value for s in views.STATUS_ORDER])
+
+
+def missing_records(request: Request, records: list[IndexedRecord]) -> set[int]:
+    """Ids of ``records`` whose XML file is gone (marked, not linked to a 404)."""
+    folder = request.app.state.web.records_path
+    missing = set()
+    for r in records:
+        try:
+            record_file(folder, r.record_path)
+        except NotServed:
+            missing.add(r.id)
+    return missing
 
 
 def indexed(request: Request, record_id: int) -> IndexedRecord:

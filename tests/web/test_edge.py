@@ -344,3 +344,21 @@ def test_a_raw_file_replaced_by_a_link_out_of_its_folder_is_not_served(built) ->
     finally:
         plain.unlink()
         (root / "plain.dm3.kept").rename(plain)
+
+
+def test_a_record_whose_file_is_gone_is_marked_not_linked(built) -> None:
+    server, root = built
+    (record,) = httpx.get(server.url + "/api/records", timeout=30).json()["records"]
+    assert record["record_file_missing"] is False
+    page = httpx.get(server.url + "/", timeout=30).text
+    assert f'href="/records/{record["id"]}"' in page
+    xml = next((root / "data" / "records").rglob("*.xml"))
+    xml.rename(root / "moved-away.xml")
+    try:
+        (record,) = httpx.get(server.url + "/api/records", timeout=30).json()["records"]
+        assert record["record_file_missing"] is True
+        page = httpx.get(server.url + "/", timeout=30).text
+        assert f'href="/records/{record["id"]}"' not in page
+        assert "record file missing" in page and "nexuslims sessions reset odd" in page
+    finally:
+        (root / "moved-away.xml").rename(xml)
