@@ -142,3 +142,39 @@ def test_a_filestore_path_climbing_out_written_into_the_database_is_not_walked(t
     assert "must stay inside NX_INSTRUMENT_DATA_PATH" in summary.skipped_instruments["scope"]
     assert db.session_detail(engine, "climb").attempts == []
     engine.dispose()
+
+
+def test_a_file_that_grows_while_it_is_read_is_warned_about_and_not_kept_for_reuse(
+        tmp_path, plugin):
+    """A copy still in progress: the pass reads it, says so, and reads it again next time."""
+    import json
+    import threading
+    import time
+
+    settings, engine = make_site(tmp_path, NX_FILE_STRATEGY="inclusive")
+    folder = tmp_path / "instr" / "Scope"
+    folder.mkdir(parents=True)
+    growing, pid_file, go = folder / "growing.fault", tmp_path / "worker.pid", tmp_path / "go"
+    growing.write_text(f"handshake {pid_file} {go}\n")
+    os.utime(growing, (MID.timestamp(), MID.timestamp()))
+    log_session(engine, "copying")
+
+    def copy_goes_on() -> None:
+        while not pid_file.exists():
+            time.sleep(0.05)
+        with growing.open("a") as f:
+            f.write("x" * 1_000_000)
+        os.utime(growing, ((MID.timestamp() + 60),) * 2)
+        go.touch()
+
+    writer = threading.Thread(target=copy_goes_on, daemon=True)
+    writer.start()
+    (outcome,) = run_pass(settings, now=NOW).outcomes
+    writer.join(timeout=10)
+    assert outcome.status == Status.COMPLETED, outcome.message
+    sidecar = json.loads(next((tmp_path / "data").rglob("growing.fault.json")).read_text())
+    (dataset,) = sidecar["datasets"]
+    assert any("changed since it was found or while it was read" in w
+               for w in dataset["warnings"])
+    assert "fingerprint" not in sidecar  # not reused: read again on the next build
+    engine.dispose()
