@@ -168,8 +168,8 @@ def _changed_while_read(path: Path, fingerprint: dict[str, Any] | None,
         seen.insert(0, (fingerprint["size"], fingerprint["mtime_ns"]))
     for size, mtime_ns in seen:
         if (size, mtime_ns) != after:
-            return (f"changed since it was found or while it was read (size {size:,} -> {after[0]:,} bytes, "
-                    f"modified {(after[1] - mtime_ns) / 1e9:+.3f} s later)")
+            return (f"changed since it was found or while it was read (size {size:,} -> "
+                    f"{after[0]:,} bytes, modified {(after[1] - mtime_ns) / 1e9:+.3f} s later)")
     return None
 
 

@@ -97,7 +97,8 @@ def list_sessions(request: Request, status: str | None = Query(None, description
             status = Status(status.upper()).value
         except ValueError:
             known = ", ".join(s.value for s in Status)
-            raise HTTPException(400, f"status={views.quoted(status)} is not one of {known}") from None
+            raise HTTPException(400, f"status={views.quoted(status)} is not one of "
+                                f"{known}") from None
     return [{"id": s.identifier, "instrument": s.instrument, "user": s.user,
              "start": str(s.start) if s.start else None, "end": str(s.end) if s.end else None,
              "status": s.status, "attempts": s.attempts}

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from nexuslims.db.tokens import check_token
 from nexuslims.web.auth import PEER, bearer_token, is_token_endpoint
 
+
 def app_path(scope: Scope) -> str:
     """The request path without the app's root path."""
     path, root = scope["path"], scope.get("root_path", "")

@@ -77,7 +77,8 @@ def _date(text: str | None, name: str, end: bool = False) -> dt.datetime | None:
     try:
         value = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise HTTPException(400, f"{name}={views.quoted(text)} is not a date: use YYYY-MM-DD") from None
+        raise HTTPException(400, f"{name}={views.quoted(text)} is not a date: "
+                            "use YYYY-MM-DD") from None
     if end and len(text) <= 10:  # a date: the whole day is included
         value += dt.timedelta(days=1)
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
