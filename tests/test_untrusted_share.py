@@ -178,3 +178,40 @@ def test_a_file_that_grows_while_it_is_read_is_warned_about_and_not_kept_for_reu
                for w in dataset["warnings"])
     assert "fingerprint" not in sidecar  # not reused: read again on the next build
     engine.dispose()
+
+
+def test_a_file_swapped_for_a_link_out_after_the_walk_is_not_read(tmp_path, plugin):
+    """The walk saw a regular file; by the time a worker gets to it, it is a link to the
+    builder's secrets. The worker checks the real path again and does not read it."""
+    import threading
+    import time
+
+    settings, engine = make_site(tmp_path, NX_FILE_STRATEGY="inclusive")
+    folder = tmp_path / "instr" / "Scope"
+    folder.mkdir(parents=True)
+    secret = plant_secret(tmp_path)
+    pid_file, go = tmp_path / "worker.pid", tmp_path / "go"
+    gate = folder / "gate.fault"  # read first (older), holds the only worker
+    gate.write_text(f"handshake {pid_file} {go}\n")
+    os.utime(gate, (MID.timestamp() - 60, MID.timestamp() - 60))
+    notes = folder / "notes.txt"
+    notes.write_text("operator notes\n")
+    os.utime(notes, (MID.timestamp(), MID.timestamp()))
+    log_session(engine, "swapped")
+
+    def swap() -> None:
+        while not pid_file.exists():
+            time.sleep(0.05)
+        notes.unlink()
+        notes.symlink_to(secret)
+        go.touch()
+
+    swapper = threading.Thread(target=swap, daemon=True)
+    swapper.start()
+    (outcome,) = run_pass(settings, now=NOW).outcomes
+    swapper.join(timeout=10)
+    assert files_holding(tmp_path / "data", "sekrit") == []
+    sidecar = next((tmp_path / "data").rglob("notes.txt.json")).read_text()
+    assert "resolves outside its instrument's folder" in sidecar
+    assert outcome.files == 2
+    engine.dispose()

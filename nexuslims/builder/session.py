@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -181,9 +182,14 @@ def start_session(engine, settings: Settings, session: Session,
             outcome.status = Status.COMPLETED
             outcome.message = "dry run: nothing written"
             return outcome
+        folder = settings.instrument_data_path / session.instrument.filestore_path
         context = ExtractionContext(timezone=session.instrument.tzinfo,
                                     instrument=session.instrument.pid,
-                                    profile=load_profile(session.instrument.pid, settings.env))
+                                    profile=load_profile(session.instrument.pid, settings.env),
+                                    # checked again as each file is read (a file swapped
+                                    # for a link after the walk is not read)
+                                    allowed_roots=tuple(os.path.realpath(p) for p in (
+                                        folder, *settings.share.extra_roots)))
         path = record_path(engine, settings, session, claimed)
         return _Building(session, attempt, outcome, answer, found.files, groups, path,
                          context, datasets=[[] for _ in found.files], left=len(found.files))

@@ -88,6 +88,16 @@ def extract_one(
 
     path = Path(path)
     location = relative_location(path, instrument_root)
+    outside = _outside(path, context)
+    if outside is not None:
+        logger.warning("%s: %s", path, outside)
+        refused = [Dataset(name=path.name, path=Path(os.path.abspath(path)), location=location,
+                           dataset_type="Unknown", nx_meta={"DatasetType": "Unknown",
+                                                            "Data Type": "Unknown"},
+                           warnings=[], extractor="basic", error=outside, mtime=0.0)]
+        if data_root is not None and sidecar:
+            _write_sidecar(Path(data_root), location, refused, "basic")
+        return refused
     try:
         st = path.stat()
         mtime, before = st.st_mtime, (st.st_size, st.st_mtime_ns)
@@ -146,6 +156,19 @@ def extract_one(
         _write_sidecar(Path(data_root), location, out,
                        out[0].extractor if out else _chosen(path), fingerprint=fingerprint)
     return out
+
+
+def _outside(path: Path, context: ExtractionContext) -> str | None:
+    """Why ``path`` may not be read: it resolves outside its instrument's folder (a file
+    swapped for a symlink after the walk); None when it may, or nothing is checked."""
+    if not context.allowed_roots:
+        return None
+    real = os.path.realpath(path)
+    if any(real == root or real.startswith(root.rstrip(os.sep) + os.sep)
+           for root in context.allowed_roots):
+        return None
+    return ("not read: it now resolves outside its instrument's folder (replaced by a "
+            "symlink since it was found?)")
 
 
 def _size_and_mtime(path: Path) -> tuple[int, int] | None:

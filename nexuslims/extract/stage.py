@@ -21,6 +21,7 @@ and an error saying why; a worker that dies costs its file one retry, nothing mo
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -171,9 +172,13 @@ def extract_jobs(jobs: Sequence[FileJob], *, instrument_root: Path, data_root: P
     if remote:
         from nexuslims.extract.remote import PlainFile, extract_plain, store_plain
 
+        # Workers that mount the share elsewhere cannot check our real paths: there the
+        # walk's check stands alone (docs/security.md).
         tasks: list[tuple[Any, ...]] = [
-            (_on_worker(jobs[i].path, root, worker_root), worker_root, jobs[i].context,
-             previews) for i in todo]
+            (_on_worker(jobs[i].path, root, worker_root), worker_root,
+             jobs[i].context if worker_root == root
+             else dataclasses.replace(jobs[i].context, allowed_roots=()), previews)
+            for i in todo]
         func: Callable[..., Any] = extract_plain
     else:
         tasks = [(jobs[i].path, root, data, jobs[i].context, previews, plan.fingerprints[i])

@@ -61,6 +61,9 @@ class ExtractionContext:
     """The instrument's PID, when the files belong to a known instrument."""
     profile: Profile | None = None
     """The site's extraction profile for the instrument, applied after extraction."""
+    allowed_roots: tuple[str, ...] = ()
+    """Real paths a file must still resolve into when it is read (its instrument's
+    folder and ``NX_INSTRUMENT_DATA_ROOTS``); empty: not checked."""
 
 
 @dataclass
