@@ -8,10 +8,8 @@ although earlier sessions found files there (an unmounted share looks so).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shlex
-import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -24,7 +22,9 @@ SHOWN = 20
 
 def check_database_integrity(site: Site) -> Iterable[Check]:
     """SQLite's ``quick_check`` finds no corruption; the database file can be written."""
-    from nexuslims.db.engine import sqlite_file
+    from nexuslims import db
+    from nexuslims.db.engine import quick_check, sqlite_file
+    from nexuslims.errors import DatabaseError
 
     settings = site.settings
     if settings is None or settings.db_url is None:
@@ -33,10 +33,12 @@ def check_database_integrity(site: Site) -> Iterable[Check]:
     if path is None or not path.is_file():
         return  # not SQLite (the server checks itself), or reported by check_database
     try:
-        with contextlib.closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True,
-                                                timeout=30)) as conn:
-            rows = [r[0] for r in conn.execute("PRAGMA quick_check(20)")]
-    except sqlite3.Error as exc:
+        engine = db.make_engine(settings.db_url)
+        try:
+            rows = quick_check(engine)
+        finally:
+            engine.dispose()
+    except DatabaseError as exc:
         yield Check("database integrity", FAILURE, f"{path} cannot be checked ({exc}): "
                     "restore it from a backup (docs/reliability.md)")
         return
