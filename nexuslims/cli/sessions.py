@@ -96,9 +96,10 @@ def run(args: argparse.Namespace) -> int:
     if detail is None:
         print(f"nexuslims: no session {args.identifier!r} in the session log", file=sys.stderr)
         return 1
-    from nexuslims.db.uploads import uploads_of_session
+    from nexuslims.db.uploads import destination_states, uploads_of_session
 
-    print_session_detail(detail, uploads_of_session(engine, args.identifier))
+    print_session_detail(detail, uploads_of_session(engine, args.identifier),
+                         destination_states(engine, args.identifier))
     return 0
 
 
@@ -142,7 +143,7 @@ def _log(engine, args: argparse.Namespace) -> int:
     return 0
 
 
-def print_session_detail(detail, uploads=()) -> None:
+def print_session_detail(detail, uploads=(), destinations=()) -> None:
     print(f"session {detail.identifier}: {detail.status}")
     print_table(["ROW", "EVENT", "TIMESTAMP", "STATUS", "INSTRUMENT", "USER"],
                 [[r.id, r.event_type, r.timestamp, r.record_status, r.instrument, r.user or ""]
@@ -163,6 +164,12 @@ def print_session_detail(detail, uploads=()) -> None:
                     [[st.name, st.status, f"{st.duration_s:.3f}", blank(st.files_found),
                       blank(st.bytes_found), blank(st.datasets), blank(st.failures),
                       st.error or ""] for st in a.stages])
+    if destinations:
+        print("\ndestinations:")
+        print_table(["DESTINATION", "STATE", "ID", "LINK", "ATTEMPTS", "LAST ERROR"],
+                    [[d.destination, "exported" if d.exported else "not exported",
+                      d.target_id or "", d.link or "", d.attempts, d.last_error or ""]
+                     for d in destinations])
     print("\nexport attempts:")
     print_table(["TIME", "DESTINATION", "RESULT", "ID", "URL / ERROR"],
                 [[f"{u.timestamp:%Y-%m-%d %H:%M:%S %Z}", u.destination,

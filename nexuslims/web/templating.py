@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote
 
 import jinja2
 from fastapi import Request
@@ -19,6 +20,7 @@ def templates() -> jinja2.Environment:
                              trim_blocks=True, lstrip_blocks=True)
     env.filters["when"] = views.when
     env.filters["duration"] = views.duration
+    env.filters["urldecode"] = unquote
     env.globals["version"] = __version__
     return env
 
