@@ -24,7 +24,7 @@ import time
 from nexuslims import db
 from nexuslims.builder.attempts import LEFT_FOR_LATER
 from nexuslims.builder.due import Waiting, due_sessions, find_for_sessions, waits_for_files
-from nexuslims.builder.lease import clean_up_after_dead_passes
+from nexuslims.builder.lease import clean_up_after_dead_passes, confirm_lease
 from nexuslims.builder.outcome import PassSummary, SessionOutcome
 from nexuslims.builder.session import _waiting_for_files, build_sessions
 from nexuslims.config import Settings
@@ -93,6 +93,8 @@ def run_pass(settings: Settings, *, dry_run: bool = False,
         outcomes += build_sessions(engine, settings, sessions, harvesters, exporter,
                                    dry_run=dry_run, now=now, found=found)
         # records built on earlier passes but not yet exported: again, without rebuilding
+        if not dry_run:
+            confirm_lease(engine)  # exports only while this pass holds the lease
         exports = [SessionOutcome(r.session_identifier, r.instrument, r.status, message=r.message)
                    for r in exporter.retry_pending(engine, now=now, dry_run=dry_run)]
     finally:
