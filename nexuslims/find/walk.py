@@ -98,6 +98,7 @@ class Walk:
                 if top == str(self.root):
                     self.empty = entries == 0 and not self.gaps
                 for link in sorted(links):
+                    self.count(0)  # resolving many links takes time too
                     self._follow(link, pending)
         except _Stopped as exc:
             self.stopped = str(exc)
