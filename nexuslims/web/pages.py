@@ -280,10 +280,12 @@ def session_page(request: Request, identifier: str) -> Response:
     if detail is None:
         raise HTTPException(404, f"no session {views.quoted(identifier)} in the session log")
     instrument = detail.rows[0].instrument if detail.rows else None
+    record_id = record_of_session(engine, identifier)
+    record = None if record_id is None else get_record(engine, record_id)
     return render(request, "session.html", detail=detail,
                   uploads=uploads_of_session(engine, identifier),
-                  destinations=destination_states(engine, identifier),
-                  record_id=record_of_session(engine, identifier),
+                  destinations=destination_states(engine, identifier), record_id=record_id,
+                  record_missing=bool(record and missing_records(request, [record])),
                   tz=views.zones(engine).get(instrument or ""))
 
 

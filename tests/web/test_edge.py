@@ -360,5 +360,7 @@ def test_a_record_whose_file_is_gone_is_marked_not_linked(built) -> None:
         page = httpx.get(server.url + "/", timeout=30).text
         assert f'href="/records/{record["id"]}"' not in page
         assert "record file missing" in page and "nexuslims sessions reset odd" in page
+        session = httpx.get(server.url + "/sessions/odd", timeout=30).text
+        assert "record file missing" in session and "its record</a>" not in session
     finally:
         (root / "moved-away.xml").rename(xml)
