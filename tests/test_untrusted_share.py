@@ -215,3 +215,21 @@ def test_a_file_swapped_for_a_link_out_after_the_walk_is_not_read(tmp_path, plug
     assert "resolves outside its instrument's folder" in sidecar
     assert outcome.files == 2
     engine.dispose()
+
+
+def test_links_into_an_allowed_volume_are_built_like_the_folders_own_files(tmp_path, corpus):
+    import json
+
+    volume = tmp_path / "archive-volume"
+    settings, engine = make_site(tmp_path, NX_INSTRUMENT_DATA_ROOTS=json.dumps([str(volume)]))
+    folder = tmp_path / "instr" / "Scope"
+    put_dm3(corpus, folder, MID)
+    put_dm3(corpus, volume / "run1", MID, "archived.dm3")
+    (folder / "runs").symlink_to(volume / "run1", target_is_directory=True)
+    log_session(engine, "allowed")
+    (outcome,) = run_pass(settings, now=NOW).outcomes
+    assert outcome.status == Status.COMPLETED, outcome.message
+    assert sorted(outcome.activities[0]) == ["Scope/image.dm3", "Scope/runs/archived.dm3"]
+    sidecar = json.loads(next((tmp_path / "data").rglob("archived.dm3.json")).read_text())
+    assert all(d["error"] is None for d in sidecar["datasets"])
+    engine.dispose()
