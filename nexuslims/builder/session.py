@@ -13,7 +13,6 @@ import contextlib
 import datetime as dt
 import json
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -188,7 +187,7 @@ def start_session(engine, settings: Settings, session: Session,
                                     profile=load_profile(session.instrument.pid, settings.env),
                                     # checked again as each file is read (a file swapped
                                     # for a link after the walk is not read)
-                                    allowed_roots=tuple(os.path.realpath(p) for p in (
+                                    allowed_roots=tuple(str(p) for p in (
                                         folder, *settings.share.extra_roots)))
         path = record_path(engine, settings, session, claimed)
         return _Building(session, attempt, outcome, answer, found.files, groups, path,

@@ -164,9 +164,11 @@ def _outside(path: Path, context: ExtractionContext) -> str | None:
     if not context.allowed_roots:
         return None
     real = os.path.realpath(path)
-    if any(real == root or real.startswith(root.rstrip(os.sep) + os.sep)
-           for root in context.allowed_roots):
-        return None
+    # Resolved here, where the file is read (a worker may mount the share elsewhere).
+    for allowed in context.allowed_roots:
+        root = os.path.realpath(allowed)
+        if real == root or real.startswith(root.rstrip(os.sep) + os.sep):
+            return None
     return ("not read: it now resolves outside its instrument's folder (replaced by a "
             "symlink since it was found?)")
 

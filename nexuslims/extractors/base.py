@@ -62,8 +62,9 @@ class ExtractionContext:
     profile: Profile | None = None
     """The site's extraction profile for the instrument, applied after extraction."""
     allowed_roots: tuple[str, ...] = ()
-    """Real paths a file must still resolve into when it is read (its instrument's
-    folder and ``NX_INSTRUMENT_DATA_ROOTS``); empty: not checked."""
+    """Folders a file's real path must still lie in when it is read (its instrument's
+    folder and ``NX_INSTRUMENT_DATA_ROOTS``, resolved where it is read); empty: not
+    checked."""
 
 
 @dataclass
