@@ -233,3 +233,16 @@ def test_links_into_an_allowed_volume_are_built_like_the_folders_own_files(tmp_p
     sidecar = json.loads(next((tmp_path / "data").rglob("archived.dm3.json")).read_text())
     assert all(d["error"] is None for d in sidecar["datasets"])
     engine.dispose()
+
+
+def test_workers_that_mount_the_share_elsewhere_check_the_same_folders(tmp_path):
+    from nexuslims.extract.stage import _context_on_worker
+    from nexuslims.extractors.base import ExtractionContext
+
+    here, there = tmp_path / "instr", tmp_path / "mnt" / "instruments"
+    inside = ExtractionContext(allowed_roots=(str(here / "Scope"),))
+    assert _context_on_worker(inside, here, there).allowed_roots == (str(there / "Scope"),)
+    assert _context_on_worker(inside, here, here) is inside
+    # An extra root outside the share: where a worker mounts it is unknown, so no check.
+    extra = ExtractionContext(allowed_roots=(str(here / "Scope"), "/mnt/archive"))
+    assert _context_on_worker(extra, here, there).allowed_roots == ()
