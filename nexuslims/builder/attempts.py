@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nexuslims import db
+from nexuslims.builder.lease import confirm_lease
 from nexuslims.config import Settings
 from nexuslims.db import buildstate
 from nexuslims.errors import NexusLIMSError
@@ -127,6 +128,7 @@ def conclude(engine, attempt: Attempt | None, outcome: SessionOutcome, status: s
     outcome.status, outcome.message = status, redacted(message)
     if attempt is None or attempt.dry_run:
         return outcome
+    confirm_lease(engine)  # a pass that lost the lease writes no outcome
     attempt.finish(status, record_path=record_path, error=message)
     try:
         db.set_session_status(engine, outcome.identifier, outcome.instrument, status)
@@ -137,6 +139,7 @@ def conclude(engine, attempt: Attempt | None, outcome: SessionOutcome, status: s
         # TO_BE_BUILT there and will be built again (its record path is its own).
         outcome.message = f"{status} not recorded: {redacted(str(exc))}"
         outcome.status, outcome.problem = LEFT_FOR_LATER, "environment"
+        outcome.unrecorded = True
     return outcome
 
 

@@ -106,10 +106,10 @@ def run_checks(source: Settings | Mapping[str, str], *, now: dt.datetime | None 
     timeout
         Seconds each server gets to answer.
     """
-    from nexuslims.ops.doctor import local, remote
+    from nexuslims.ops.doctor import local, remote, state
 
     site, checks = load_site(source, now=now, timeout=timeout)
-    for check in (*local.CHEAP, *local.SLOW, *remote.CHECKS):
+    for check in (*local.CHEAP, *local.SLOW, *state.CHECKS, *remote.CHECKS):
         checks.extend(check(site))
     return checks
 
