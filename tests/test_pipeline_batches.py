@@ -89,3 +89,35 @@ def test_a_pass_reads_each_instruments_profile_once(tmp_path, corpus, monkeypatc
     summary = run_pass(settings, now=NOW)
     assert [o.status for o in summary.outcomes] == [Status.COMPLETED] * 3
     assert reads == ["scope"]
+
+
+def test_an_unreachable_cluster_is_asked_once_for_all_batches(tmp_path, corpus, monkeypatch):
+    # Each batch used to mean a new executor: an unreachable scheduler would have been
+    # waited for (NX_DASK_TIMEOUT) once per batch. It is asked once; every session of
+    # every batch is left for the next pass with the same error.
+    import socket
+
+    from nexuslims.config import load_settings
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        nowhere = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    base = backlog(tmp_path, corpus, sessions=3)
+    settings = load_settings({"NX_INSTRUMENT_DATA_PATH": str(base.instrument_data_path),
+                              "NX_DATA_PATH": str(base.data_path),
+                              "NX_DB_PATH": str(tmp_path / "db.sqlite"),
+                              "NX_EXECUTOR": "dask", "NX_DASK_SCHEDULER": nowhere,
+                              "NX_DASK_TIMEOUT": "2"})
+    opened: list[str] = []
+    real = batch.open_executor
+
+    def counting(choice, **kwargs):
+        opened.append(choice.kind)
+        return real(choice, **kwargs)
+
+    monkeypatch.setattr(batch, "open_executor", counting)
+    monkeypatch.setattr(batch, "BATCH_FILES", 4)  # one session (4 files) per batch
+    summary = run_pass(settings, now=NOW)
+    assert opened == ["dask"]
+    assert [o.status for o in summary.outcomes] == [Status.TO_BE_BUILT] * 3
+    assert all(nowhere in o.message for o in summary.outcomes)
