@@ -102,7 +102,8 @@ def executor_setting(env: Mapping[str, str], problems: list[str]) -> ExecutorCho
                              expects="seconds > 0 to reach the Dask scheduler (e.g. 10)")
     if kind != "local" and importlib.util.find_spec("distributed") is None:
         problems.append(f"NX_EXECUTOR={raw}: needs dask.distributed, which is not "
-                        "installed: pip install 'nexuslims[dask]'")
+                        "installed: pip install 'distributed>=2024.1' (the dask "
+                        "extra: pip install '.[dask]' in a nexuslims clone)")
     return ExecutorChoice(kind, workers, scheduler, data_path, timeout)
 
 
