@@ -22,8 +22,10 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from nexuslims.config import read_environment
     from nexuslims.doctor import failed, run_checks
+    from nexuslims.web.settings import load_web_settings
 
-    checks = run_checks(read_environment(args.env_file), timeout=args.timeout)
+    checks = run_checks(read_environment(args.env_file), timeout=args.timeout,
+                        commands={"serve": load_web_settings})
     if args.json:
         print(json.dumps([c.as_dict() for c in checks], indent=2))
     else:

@@ -25,11 +25,24 @@ logger = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "nexuslims.destinations"
 
+
+def _cdcs_incomplete(env: Mapping[str, str]) -> str | None:
+    # The 1.x names nexusLIMS_user/_pass also served SharePoint: only our own names count.
+    given = [n for n in ("NX_CDCS_TOKEN", "NX_CDCS_USER", "NX_CDCS_PASSWORD",
+                         "NX_CDCS_TEMPLATE") if setting(env, n)]
+    if not given or setting(env, "NX_CDCS_URL", "cdcs_url"):
+        return None
+    return (f"{' and '.join(given)} {'is' if len(given) == 1 else 'are'} set but NX_CDCS_URL "
+            "is not: records are not exported to CDCS (set NX_CDCS_URL, or remove "
+            f"{' and '.join(given)})")
+
+
 BUILTIN = (
     DestinationSpec(
         "cdcs", 200, "nexuslims.export.cdcs:CDCSDestination",
         lambda env: bool(setting(env, "NX_CDCS_URL", "cdcs_url")),
-        "the facility's CDCS repository (NX_CDCS_URL)"),
+        "the facility's CDCS repository (NX_CDCS_URL)",
+        incomplete=_cdcs_incomplete),
     DestinationSpec(
         "local", 100, "nexuslims.export.local:LocalDestination",
         lambda env: bool(setting(env, "NX_LOCAL_EXPORT_PATH")),
@@ -67,10 +80,35 @@ def declared(entry_points: bool = True) -> list[DestinationSpec]:
     return specs
 
 
+def incomplete_destinations(env: Mapping[str, str],
+                            specs: list[DestinationSpec] | None = None) -> dict[str, str]:
+    """Destinations that some settings half-configure without turning them on: what is
+    missing, by destination name."""
+    specs = declared() if specs is None else specs
+    found = {}
+    for spec in specs:
+        if spec.incomplete is not None and not spec.enabled(env):
+            missing = spec.incomplete(env)
+            if missing:
+                found[spec.name] = missing
+    return found
+
+
+_warned: set[str] = set()
+
+
 def enabled_specs(env: Mapping[str, str], specs: list[DestinationSpec] | None = None,
                   ) -> list[DestinationSpec]:
-    """The destinations the settings enable, highest priority first (never empty)."""
+    """The destinations the settings enable, highest priority first (never empty).
+
+    A destination only half-configured (a CDCS token without its URL) is warned about,
+    once per process.
+    """
     specs = declared() if specs is None else specs
+    for missing in incomplete_destinations(env, specs).values():
+        if missing not in _warned:
+            _warned.add(missing)
+            logger.warning("%s", missing)
     chosen = [s for s in specs if s.enabled(env)]
     if not chosen:
         chosen = [s for s in specs if s.name == FALLBACK]
