@@ -94,8 +94,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     detail = db.session_detail(engine, args.identifier)
     if detail is None:
-        print(f"nexuslims: no session {args.identifier!r} in the session log", file=sys.stderr)
-        return 1
+        print(f"nexuslims: no session {args.identifier!r} in the session log (see "
+              "`nexuslims sessions list`)", file=sys.stderr)
+        return 2
     from nexuslims.db.uploads import uploads_of_session
 
     print_session_detail(detail, uploads_of_session(engine, args.identifier))
