@@ -1,7 +1,7 @@
 """The pages as a person sees them: headless Debian Chromium driven by Playwright.
 
-Each test saves screenshots under its tmp dir (and copies them to
-``NEXUSLIMS_SCREENSHOTS``, default ``/work/wt/web-screenshots``). Chromium is Debian's
+Each test saves screenshots under its tmp dir (and, when ``NEXUSLIMS_SCREENSHOTS`` names
+a folder, copies them there to be looked at). Chromium is Debian's
 ``/usr/bin/chromium``; Playwright never downloads a browser here.
 """
 
