@@ -52,14 +52,14 @@ _PROBE = r"""
 import json, sys, time
 start = time.perf_counter()
 from pathlib import Path
-import nexuslims.cli, nexuslims.extract_command
+import nexuslims.cli, nexuslims.extract.command
 cli = time.perf_counter()
-from nexuslims import extraction
+from nexuslims.extract import one as extraction
 from nexuslims.extractors.base import ExtractionContext
 from nexuslims.extractors.registry import extract
 path, out = Path(sys.argv[1]), Path(sys.argv[2])
 for name in extraction._preload([path], True):
-    if name != "nexuslims._forkserver":
+    if name != "nexuslims.extract._forkserver":
         __import__(name)
 imports = time.perf_counter()
 datasets = extract(path, ExtractionContext())

@@ -35,8 +35,8 @@ def corpus_files(root: Path) -> list[Path]:
 
 
 def run_stage(files: list[Path], root: Path, previews: bool, workers: int) -> tuple[float, list]:
-    """Time ``nexuslims.extraction.extract_files``: sidecars + previews, or metadata only."""
-    from nexuslims.extraction import extract_files
+    """Time ``nexuslims.extract.stage.extract_files``: sidecars + previews, or metadata only."""
+    from nexuslims.extract.stage import extract_files
     from nexuslims.extractors.base import ExtractionContext
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -89,7 +89,7 @@ _MEASURE = """
 import resource, sys, time
 from pathlib import Path
 import hyperspy.api, nexuslims.extractors.registry, nexuslims.previews  # before the baseline
-from nexuslims.extraction import extract_files
+from nexuslims.extract.stage import extract_files
 from nexuslims.extractors.base import ExtractionContext
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 start = time.perf_counter()

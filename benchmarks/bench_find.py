@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from nexuslims.files import FindResult, find_files
+from nexuslims.find import FindResult, find_files
 
 EXTENSIONS = ["dm3", "dm4", "tif", "ser", "emi", "mib", "spx", "txt"]
 BASE = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)

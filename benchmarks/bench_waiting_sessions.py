@@ -4,7 +4,7 @@ Builds a site of ``--instruments`` instruments, each with a store of ``--files``
 files, and ``--sessions`` sessions (default 10,000) that ended in the last day and have
 no files yet, so every pass leaves them waiting. Then, in this process:
 
-- **pass**: one real :func:`nexuslims.pipeline.run_pass` (one walk per instrument, no
+- **pass**: one real :func:`nexuslims.builder.run.run_pass` (one walk per instrument, no
   database writes for sessions without files);
 - **baseline**: what a pass did per session before: one :func:`find_files` walk and an
   attempt opened, its find stage recorded, then deleted. It is timed on a sample of
@@ -29,11 +29,11 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from nexuslims import db
+from nexuslims.builder.run import run_pass
 from nexuslims.config import load_settings
 from nexuslims.db.schema import session_log
-from nexuslims.files import find_files
-from nexuslims.pipeline import run_pass
-from nexuslims.sessions import Instrument, Session, Status
+from nexuslims.find import find_files
+from nexuslims.model.session import Instrument, Session, Status
 
 
 def build_site(base: Path, sessions: int, instruments: int, files: int):
@@ -99,7 +99,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the site's directory")
     args = parser.parse_args()
 
-    from nexuslims.sessions import pair_sessions
+    from nexuslims.model.session import pair_sessions
 
     base = Path(tempfile.mkdtemp(prefix="nexuslims-bench-waiting-"))
     try:

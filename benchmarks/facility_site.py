@@ -4,7 +4,7 @@ copied from the corpus with modification times in bursts inside each session's w
 Every file is a real copy (hard links share an inode, hence a modification time; ext4
 has no reflinks). The instrument table and the session log are written with the
 project's own functions (:func:`nexuslims.db.add_instrument`,
-:func:`nexuslims.logbook.add_session`).
+:func:`nexuslims.sessions.logbook.add_session`).
 """
 
 from __future__ import annotations
@@ -142,8 +142,8 @@ def write_site(url: str, facility: Facility,
                log: list[tuple[str, dt.datetime, dt.datetime, str]]) -> None:
     """A new database at ``url``: the instruments and the session log (TO_BE_BUILT)."""
     from nexuslims import db
-    from nexuslims.logbook import add_session
-    from nexuslims.sessions import Instrument
+    from nexuslims.model.session import Instrument
+    from nexuslims.sessions.logbook import add_session
 
     db.init_db(url)
     engine = db.make_engine(url)

@@ -8,7 +8,7 @@ real copy (hard links share an inode, hence a modification time; ext4 has no ref
 whose modification time falls in a burst inside its session's window, so files cluster
 into activities as in real use. The instrument table and the session log are written
 with the project's own functions (:func:`nexuslims.db.add_instrument`,
-:func:`nexuslims.logbook.add_session`).
+:func:`nexuslims.sessions.logbook.add_session`).
 
 The facility is built by ``facility_site.py``. Then, per ``--modes`` (each a subprocess
 ``python -m nexuslims process``, as a user runs it, start-up and imports counted), it

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -376,3 +376,18 @@ def _translations() -> np.ndarray:
             blocks.append(herm[n[:, None] + n[None, :]] * (sign / _FACTORIALS)[None, :])
         _TRANSLATIONS.append(np.vstack(blocks))
     return _TRANSLATIONS[0]
+
+
+class _Timed(Protocol):
+    @property
+    def mtime(self) -> float: ...
+
+
+F = TypeVar("F", bound=_Timed)
+
+
+def group_files(files: Sequence[F], sensitivity: float) -> list[list[F]]:
+    """Group files (anything with an ``mtime``) into activities by clustering their
+    modification times."""
+    boundaries = cluster_mtimes([f.mtime for f in files], sensitivity)
+    return group_by_boundaries(files, key=lambda f: f.mtime, boundaries=boundaries)

@@ -4,12 +4,16 @@ Names are those of NexusLIMS 2.x (``NX_*``) so an existing deployment keeps its 
 the NexusLIMS 1.x names are accepted with a deprecation warning. The process environment
 wins over the ``.env`` file. Every problem is collected, so one message names each bad
 setting and what it expects.
+
+Longer than most modules on purpose: every setting any command reads is parsed and checked
+here, in one place, so that one message can name each bad setting.
 """
 
 from __future__ import annotations
 
 import difflib
 import functools
+import importlib.util
 import json
 import logging
 import os
@@ -23,7 +27,6 @@ from dotenv import dotenv_values
 
 from nexuslims import redact
 from nexuslims.errors import ConfigError
-from nexuslims.executors import ExecutorChoice, executor_setting
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +51,73 @@ NUMBERED_SETTINGS = ("NX_NEMO_ADDRESS_", "NX_NEMO_TOKEN_", "NX_NEMO_TZ_",
 # What each command needs; "validate" and "--help" need nothing.
 NEEDS_DB = frozenset({"db"})
 NEEDS_ALL = frozenset({"db", "instrument_data", "data"})
+
+
+_ADDRESS = re.compile(r"^(tcp|tls|ws|wss|ucx)://[^/\s]+:\d+/?$")
+
+
+@dataclass(frozen=True)
+class ExecutorChoice:
+    """The checked ``NX_EXECUTOR`` and ``NX_DASK_*`` settings."""
+
+    kind: str = "local"
+    """``local``, ``local-cluster`` (``local:N``) or ``dask``."""
+    workers: int | None = None
+    """Worker processes of a ``local:N`` cluster."""
+    scheduler: str | None = None
+    """The scheduler's address (``dask``)."""
+    data_path: Path | None = None
+    """NX_INSTRUMENT_DATA_PATH as the Dask workers see it (None: the same path)."""
+    timeout: float = 10.0
+    """Seconds to reach the scheduler and find a worker."""
+
+    @property
+    def remote(self) -> bool:
+        """Whether files are read by Dask workers, which hand back plain data."""
+        return self.kind != "local"
+
+    def describe(self) -> str:
+        if self.kind == "dask":
+            return f"the Dask cluster at {self.scheduler}"
+        if self.kind == "local-cluster":
+            return f"a local Dask cluster of {self.workers} worker(s)"
+        return "the local process pool"
+
+
+def executor_setting(env: Mapping[str, str], problems: list[str]) -> ExecutorChoice:
+    """``NX_EXECUTOR`` and the ``NX_DASK_*`` settings, checked (problems appended)."""
+    raw = (env.get("NX_EXECUTOR") or "").strip()
+    kind, workers = "local", None
+    if raw and raw.lower() not in ("local", "dask"):
+        match = re.fullmatch(r"local:(\d+)", raw.lower())
+        if match is None or int(match.group(1)) < 1:
+            problems.append(f"NX_EXECUTOR={raw}: expects local (this machine's process pool, "
+                            "the default), local:N (a Dask cluster of N worker processes "
+                            "started for each pass) or dask (the cluster at "
+                            "NX_DASK_SCHEDULER)")
+            return ExecutorChoice()
+        kind, workers = "local-cluster", int(match.group(1))
+    elif raw:
+        kind = raw.lower()
+    scheduler = (env.get("NX_DASK_SCHEDULER") or "").strip() or None
+    if kind == "dask" and scheduler is None:
+        problems.append("NX_DASK_SCHEDULER is not set: NX_EXECUTOR=dask expects the address "
+                        "of the Dask scheduler, e.g. tcp://scheduler.example.org:8786")
+    elif kind == "dask" and scheduler is not None and not _ADDRESS.match(scheduler):
+        problems.append(f"NX_DASK_SCHEDULER={scheduler}: expects a scheduler address with "
+                        "a port, e.g. tcp://scheduler.example.org:8786")
+    raw_data = (env.get("NX_DASK_DATA_PATH") or "").strip()
+    data_path = Path(raw_data) if raw_data else None
+    if data_path is not None and not data_path.is_absolute():
+        problems.append(f"NX_DASK_DATA_PATH={raw_data}: expects the absolute path under "
+                        "which the Dask workers see NX_INSTRUMENT_DATA_PATH")
+    timeout = number_setting(env, "NX_DASK_TIMEOUT", 10.0, problems, minimum=0.1,
+                             expects="seconds > 0 to reach the Dask scheduler (e.g. 10)")
+    if kind != "local" and importlib.util.find_spec("distributed") is None:
+        problems.append(f"NX_EXECUTOR={raw}: needs dask.distributed, which is not "
+                        "installed: pip install 'distributed>=2024.1' (the dask "
+                        "extra: pip install '.[dask]' in a nexuslims clone)")
+    return ExecutorChoice(kind, workers, scheduler, data_path, timeout)
 
 
 @dataclass(frozen=True)

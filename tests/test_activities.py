@@ -254,7 +254,7 @@ def test_a_pass_does_not_import_scipy_signal():
     import subprocess
     import sys
 
-    code = ("import sys, nexuslims.pipeline, nexuslims.passlog; "
+    code = ("import sys, nexuslims.builder.run, nexuslims.builder.passlog; "
             "print('scipy.signal' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()

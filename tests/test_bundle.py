@@ -12,9 +12,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 from nexuslims import db
-from nexuslims.bundle import redact
 from nexuslims.config import load_settings
-from nexuslims.sessions import EventType, Instrument, Status
+from nexuslims.model.session import EventType, Instrument, Status
+from nexuslims.ops.bundle import redact
 from tests.servers import free_port
 
 SECRETS = {

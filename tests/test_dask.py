@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 
 from nexuslims import db
+from nexuslims.builder.run import run_pass
 from nexuslims.config import load_settings
-from nexuslims.pipeline import run_pass
-from nexuslims.sessions import EventType, Instrument, Status
+from nexuslims.model.session import EventType, Instrument, Status
 from tests.dask_cluster import free_port
 from tests.history import attempts, stage
 from tests.test_extraction_faults import alive, descendants, wait_for

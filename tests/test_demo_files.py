@@ -12,14 +12,14 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from nexuslims.demo_data import (
+from nexuslims.demo.files import (
     DEMO_INSTRUMENT,
     DEMO_USER,
     SESSION_LENGTH,
     DemoFile,
     generate_filestore,
 )
-from nexuslims.sessions import Instrument
+from nexuslims.model.session import Instrument
 
 hs = pytest.importorskip("hyperspy.api")
 

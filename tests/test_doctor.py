@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from nexuslims import db
-from nexuslims import files as files_mod
+from nexuslims import find as files_mod
+from nexuslims.builder.run import run_pass
 from nexuslims.config import load_settings
-from nexuslims.doctor import FAILURE, OK, WARNING, failed, run_checks
-from nexuslims.doctor.local import folder_problem
-from nexuslims.pipeline import run_pass
-from nexuslims.sessions import EventType, Instrument, Status
+from nexuslims.find import instrument_folder_problem as folder_problem
+from nexuslims.model.session import EventType, Instrument, Status
+from nexuslims.ops.doctor import FAILURE, OK, WARNING, failed, run_checks
 from tests.privileges import run_as_nobody
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from nexuslims.atomic import write_atomically
-from nexuslims.extract_command import run_extract
-from nexuslims.extraction import extract_files
+from nexuslims.extract.command import run_extract
+from nexuslims.extract.stage import extract_files
 from nexuslims.extractors.base import ExtractionContext
 
 CTX = ExtractionContext()
@@ -146,7 +146,7 @@ def test_a_pool_after_in_process_extraction_finishes_and_agrees(instrument, tmp_
     script = f"""
 import json, sys
 from pathlib import Path
-from nexuslims.extraction import extract_files
+from nexuslims.extract.stage import extract_files
 from nexuslims.extractors.base import ExtractionContext
 root = Path({str(instrument)!r}); many = Path({str(many)!r}); ctx = ExtractionContext()
 first = extract_files(sorted(p for p in root.rglob('*') if p.is_file()), instrument_root=root,

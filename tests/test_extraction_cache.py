@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from nexuslims.extraction import extract_files
-from nexuslims.extraction_cache import CacheUse
+from nexuslims.extract.cache import CacheUse
+from nexuslims.extract.stage import extract_files
 from nexuslims.extractors.base import ExtractionContext
 
 pytestmark = pytest.mark.corpus
@@ -95,8 +95,8 @@ def test_a_file_that_could_not_be_read_is_not_stamped_and_is_read_again(images, 
 
 @pytest.mark.slow
 def test_a_file_that_killed_its_worker_is_not_stamped_and_is_tried_again(tmp_path, monkeypatch):
+    from nexuslims.extract.workers import Limits
     from nexuslims.extractors import registry
-    from nexuslims.workers import Limits
     from tests.faulty_plugin import install_for_this_process, make_plugin_site
 
     install_for_this_process(make_plugin_site(tmp_path / "site"), monkeypatch)

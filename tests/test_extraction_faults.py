@@ -2,7 +2,7 @@
 absurd headers; and no worker outlives the process that started it.
 
 Everything runs in real worker processes (the fork-server pool of
-:mod:`nexuslims.workers`), with a real plug-in extractor loaded through the
+:mod:`nexuslims.extract.workers`), with a real plug-in extractor loaded through the
 ``nexuslims.extractors`` entry point, real signals and real instrument files.
 """
 
@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from nexuslims.extraction import extract_files
+from nexuslims.extract.stage import extract_files
+from nexuslims.extract.workers import Limits
 from nexuslims.extractors.base import ExtractionContext
-from nexuslims.workers import Limits
 from tests.faulty_plugin import make_plugin_site
 from tests.hostile_files import write_huge_hspy, write_huge_mrc, write_huge_tiff
 
@@ -221,7 +221,7 @@ def test_in_process_extraction_reads_without_workers(tmp_path, corpus):
 
 
 def test_idle_workers_serve_the_next_call_and_a_dead_one_is_replaced(plugin, tmp_path):
-    from nexuslims.workers import stop_idle_workers
+    from nexuslims.extract.workers import stop_idle_workers
 
     stop_idle_workers()
     root = tmp_path / "in"

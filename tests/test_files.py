@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from nexuslims import files as files_mod
-from nexuslims.files import (
+from nexuslims import find as files_mod
+from nexuslims.find import (
     FindFailed,
     FindResult,
     FoundFile,
@@ -393,7 +393,7 @@ def test_permission_warnings_from_find_do_not_cause_fallback(tmp_path):
 
 @needs_find
 def test_method_and_command_are_logged_at_debug(tmp_path, caplog):
-    with caplog.at_level(logging.DEBUG, logger="nexuslims.files"):
+    with caplog.at_level(logging.DEBUG, logger="nexuslims.find"):
         find_files(tmp_path, START, END, extensions=frozenset({"dm3"}))
         find_files(tmp_path, START, END, method="python")
     text = caplog.text

@@ -19,16 +19,16 @@ from pathlib import Path
 import pytest
 
 from nexuslims import db
+from nexuslims.builder.lease import builder_lock, remove_stale_tmp_files
 from nexuslims.config import load_settings
 from nexuslims.db.lease import current_lease, take_lease
 from nexuslims.errors import LockHeld
-from nexuslims.lock import builder_lock, remove_stale_tmp_files
 from tests.db.site import make_site, run_cli, sqlite_rows
 
 HOLD = """
 import sys, time
 from nexuslims.config import load_settings
-from nexuslims.lock import builder_lock
+from nexuslims.builder.lease import builder_lock
 settings = load_settings(dict(NX_DB_PATH=sys.argv[1], NX_DATA_PATH=sys.argv[2],
                               NX_INSTRUMENT_DATA_PATH="/",
                               NX_BUILDER_LEASE=sys.argv[3]))
@@ -97,7 +97,7 @@ def test_a_lease_whose_process_died_is_taken_over_with_a_log_line(tmp_path, capl
     holder.wait()
     engine = db.make_engine(settings.db_url)
     assert current_lease(engine).pid == holder.pid  # left behind
-    with caplog.at_level(logging.WARNING, logger="nexuslims.lock"), builder_lock(settings):
+    with caplog.at_level(logging.WARNING, logger="nexuslims.builder.lease"), builder_lock(settings):
         pass
     assert f"took over the builder lease of pid {holder.pid} on {socket.gethostname()}: " \
            f"its process (pid {holder.pid} on {socket.gethostname()}) is gone" in caplog.text
@@ -113,7 +113,7 @@ def test_a_lease_with_an_old_heartbeat_is_taken_over_a_fresh_one_is_not(tmp_path
         conn.exec_driver_sql(
             "INSERT INTO builder_lease VALUES ('builder', 'x', 'other-host', 1, ?, ?)",
             (old.isoformat(), old.isoformat()))
-    with caplog.at_level(logging.WARNING, logger="nexuslims.lock"), builder_lock(settings):
+    with caplog.at_level(logging.WARNING, logger="nexuslims.builder.lease"), builder_lock(settings):
         pass
     assert "took over the builder lease of pid 1 on other-host: its heartbeat is 300 s old " \
            "(the lease lasts 60 s)" in caplog.text

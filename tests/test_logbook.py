@@ -7,7 +7,8 @@ import sqlalchemy as sa
 
 from nexuslims import db
 from nexuslims.db.schema import session_log
-from nexuslims.logbook import (
+from nexuslims.model.session import Instrument, pair_sessions
+from nexuslims.sessions.logbook import (
     SessionLogRefused,
     add_session,
     end_session,
@@ -15,7 +16,6 @@ from nexuslims.logbook import (
     session_status,
     start_session,
 )
-from nexuslims.sessions import Instrument, pair_sessions
 
 TZ = "America/New_York"
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from nexuslims import db
+from nexuslims.builder.run import run_pass
 from nexuslims.cli._unattended import after_pass
 from nexuslims.config import load_settings
-from nexuslims.pipeline import run_pass
-from nexuslims.sessions import EventType, Instrument, Status
+from nexuslims.model.session import EventType, Instrument, Status
 
 SAMPLE = re.compile(r'^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)'
                     r'(?:\{(?P<labels>[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*"'

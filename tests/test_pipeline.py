@@ -1,7 +1,7 @@
 """One pass end to end, on copies of real instrument files with modification times we set.
 
 The user-facing checks run the real command (``python -m nexuslims process``) against a
-real SQLite database; the rest call :func:`nexuslims.pipeline.run_pass` directly.
+real SQLite database; the rest call :func:`nexuslims.builder.run.run_pass` directly.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import pytest
 from lxml import etree
 
 from nexuslims import db
+from nexuslims.builder.run import run_pass
 from nexuslims.config import load_settings
-from nexuslims.pipeline import run_pass
-from nexuslims.sessions import EventType, Instrument, Status
-from nexuslims.validation import validate_record
+from nexuslims.model.session import EventType, Instrument, Status
+from nexuslims.record.validate import validate_record
 
 NS = {"nx": "https://data.nist.gov/od/dm/nexus/experiment/v1.0"}
 NY = ZoneInfo("America/New_York")
@@ -184,7 +184,7 @@ def test_dry_run_reports_activities_and_writes_nothing(site) -> None:
 @pytest.mark.corpus
 def test_a_second_pass_while_one_runs_exits_quietly(site) -> None:
     settings, engine, env, tmp_path = site
-    from nexuslims.lock import builder_lock
+    from nexuslims.builder.lease import builder_lock
 
     with builder_lock(settings):
         result = run_cli(["process"], env, tmp_path)
@@ -253,7 +253,7 @@ def test_an_invalid_record_is_an_error_with_the_message(tmp_path: Path, monkeypa
     settings, engine = small_site(tmp_path)
     log_session(engine, "s", instrument="scope")
     # Fault injection: a builder that produces a record the schema rejects.
-    import nexuslims.pipeline as pipeline
+    import nexuslims.builder.session as pipeline
 
     monkeypatch.setattr(pipeline, "build_record", lambda *a, **k: (
         b'<Experiment xmlns="https://data.nist.gov/od/dm/nexus/experiment/v1.0">'

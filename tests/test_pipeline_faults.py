@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 
 from nexuslims import db
+from nexuslims.builder.run import run_pass
 from nexuslims.config import load_settings
-from nexuslims.pipeline import run_pass
-from nexuslims.sessions import EventType, Instrument, Status
+from nexuslims.model.session import EventType, Instrument, Status
 from tests.privileges import NOBODY, run_as_nobody
 
 START = dt.datetime(2024, 3, 5, 9, 0, tzinfo=dt.UTC)

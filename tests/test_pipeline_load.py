@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from nexuslims import db, files
-from nexuslims.pipeline import run_pass
-from nexuslims.sessions import Instrument, Status
+from nexuslims import db
+from nexuslims import find as files
+from nexuslims.builder.run import run_pass
+from nexuslims.model.session import Instrument, Status
 from tests.test_pipeline_faults import log_session, make_site
 
 

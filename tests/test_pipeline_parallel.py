@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 
-from nexuslims.pipeline import run_pass
-from nexuslims.sessions import Status
+from nexuslims.builder.run import run_pass
+from nexuslims.model.session import Status
 from tests.history import attempts, stage
 from tests.test_dask import NOW, make_site
 

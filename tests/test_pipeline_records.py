@@ -11,8 +11,8 @@ from urllib.parse import unquote_to_bytes
 import pytest
 from lxml import etree
 
-from nexuslims.pipeline import run_pass
-from nexuslims.sessions import Status
+from nexuslims.builder.run import run_pass
+from nexuslims.model.session import Status
 from tests.test_pipeline_faults import NOW, START, log_session, make_site, put_dm3
 
 NS = {"nx": "https://data.nist.gov/od/dm/nexus/experiment/v1.0"}

@@ -12,13 +12,13 @@ import pytest
 from lxml import etree
 
 from nexuslims import db
+from nexuslims.builder.run import run_pass
 from nexuslims.config import load_settings
 from nexuslims.errors import ConfigError
-from nexuslims.extraction import extract_files
+from nexuslims.extract.stage import extract_files
 from nexuslims.extractors.base import ExtractedDataset, ExtractionContext
-from nexuslims.pipeline import run_pass
-from nexuslims.profiles import apply_profile, load_profile, parse_profile
-from nexuslims.sessions import EventType, Instrument, Status
+from nexuslims.extractors.profiles import apply_profile, load_profile, parse_profile
+from nexuslims.model.session import EventType, Instrument, Status
 
 NS = {"nx": "https://data.nist.gov/od/dm/nexus/experiment/v1.0"}
 PROFILE = """

@@ -13,7 +13,7 @@ import pytest
 
 from nexuslims import db
 from nexuslims.config import load_settings
-from nexuslims.sessions import EventType, Instrument, Status
+from nexuslims.model.session import EventType, Instrument, Status
 
 START = dt.datetime(2024, 3, 5, 9, 0, tzinfo=dt.UTC)
 

@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from lxml import etree
 
-from nexuslims.extraction import Dataset
-from nexuslims.record import (
+from nexuslims.model.dataset import Dataset
+from nexuslims.model.session import Instrument
+from nexuslims.record.build import (
     NAMESPACE,
     Activity,
     build_record,
@@ -19,9 +20,8 @@ from nexuslims.record import (
     dataset_type,
     format_value,
 )
+from nexuslims.record.validate import validate_record
 from nexuslims.reservations import Project, Reservation, Sample
-from nexuslims.sessions import Instrument
-from nexuslims.validation import validate_record
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = Path(

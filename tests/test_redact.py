@@ -21,7 +21,7 @@ import pytest
 
 from nexuslims import db, redact
 from nexuslims.errors import HarvesterError
-from nexuslims.sessions import EventType, Instrument, Status
+from nexuslims.model.session import EventType, Instrument, Status
 from tests.db.site import END, START, make_site, run_cli, sqlite_rows
 
 TOKEN = "nemo-tok-6d1f0c8e9a"

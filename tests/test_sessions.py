@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from nexuslims.sessions import Instrument, SessionLogRow, pair_sessions, parse_timestamp
+from nexuslims.model.session import Instrument, SessionLogRow, pair_sessions, parse_timestamp
 
 NY = ZoneInfo("America/New_York")
 TITAN = Instrument(pid="titan", filestore_path="Titan", timezone="America/New_York")

@@ -23,9 +23,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from nexuslims import db
+from nexuslims.builder.run import run_pass
 from nexuslims.config import load_settings
-from nexuslims.pipeline import run_pass
-from nexuslims.sessions import EventType, Instrument, Status
+from nexuslims.model.session import EventType, Instrument, Status
 from tests.faulty_plugin import install_for_this_process, make_plugin_site
 from tests.history import attempts, stage
 from tests.hostile_files import write_huge_hspy, write_huge_mrc

@@ -9,7 +9,7 @@ import pytest
 from lxml import etree
 
 from nexuslims.errors import RecordInvalid
-from nexuslims.validation import (
+from nexuslims.record.validate import (
     ValidationProblem,
     require_valid,
     schema_path,
@@ -280,7 +280,7 @@ def test_missing_schema_is_a_clear_error(tmp_path):
 
 
 def test_compiled_schema_is_cached():
-    from nexuslims.validation import _schema
+    from nexuslims.record.validate import _schema
 
     path = str(OURS.resolve())
     assert _schema(path) is _schema(path)

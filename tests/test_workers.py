@@ -1,4 +1,4 @@
-"""The local pool's scheduling (:func:`nexuslims.workers.run_tasks`), in real worker
+"""The local pool's scheduling (:func:`nexuslims.extract.workers.run_tasks`), in real worker
 processes forked from the extraction fork server."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from nexuslims.extraction import _pool_context
-from nexuslims.workers import Limits, run_tasks
+from nexuslims.extract.stage import _pool_context
+from nexuslims.extract.workers import Limits, run_tasks
 
 
 def stamp_and_sleep(folder: str, index: int, seconds: float) -> int:

@@ -12,15 +12,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from nexuslims.builder.outcome import PassSummary
     from nexuslims.config import Settings
-    from nexuslims.pipeline import PassSummary
 
 logger = logging.getLogger("nexuslims.process")
 
 
 def before_pass(settings: Settings) -> None:
     """Doctor's cheap checks: failures are logged (instrument folders: see run_pass)."""
-    from nexuslims.doctor import FAILURE, cheap_checks
+    from nexuslims.ops.doctor import FAILURE, cheap_checks
 
     for check in cheap_checks(settings):
         if check.status == FAILURE and check.instrument is None:
@@ -29,8 +29,8 @@ def before_pass(settings: Settings) -> None:
 
 def after_pass(settings: Settings, summary: PassSummary, started: dt.datetime) -> None:
     """Alerts for what is new, then the metrics file."""
-    from nexuslims.alerts import alert_after_pass
-    from nexuslims.metrics import from_pass, metrics_path, write_metrics
+    from nexuslims.ops.alerts import alert_after_pass
+    from nexuslims.ops.metrics import from_pass, metrics_path, write_metrics
 
     alert_after_pass(settings, summary)
     path = metrics_path(settings.env)
@@ -43,10 +43,10 @@ def after_pass(settings: Settings, summary: PassSummary, started: dt.datetime) -
 
 def pass_failed(env_file: Path | None, error: BaseException, started: dt.datetime) -> None:
     """A pass that could not run: alert (once, then daily) and metrics with success 0."""
-    from nexuslims.alerts import alert_pass_failed
     from nexuslims.config import read_environment
     from nexuslims.errors import ConfigError
-    from nexuslims.metrics import PassMetrics, metrics_path, write_metrics
+    from nexuslims.ops.alerts import alert_pass_failed
+    from nexuslims.ops.metrics import PassMetrics, metrics_path, write_metrics
 
     try:
         env = read_environment(env_file)

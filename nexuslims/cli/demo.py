@@ -21,6 +21,35 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nexuslims.demo import run_demo
-
     return run_demo(args.dir, verbose=args.verbose, force=args.force)
+
+
+def run_demo(root: Path, *, verbose: int = 0, force: bool = False) -> int:
+    """Create the site, run one pass, print what was built and where; an earlier demo
+    site in ``root`` is replaced only with ``force``."""
+    from nexuslims.builder.passlog import run_recorded_pass
+    from nexuslims.cli.process import print_summary
+    from nexuslims.demo import MARKER, create_site
+
+    replaced = (root / MARKER).is_file()
+    settings = create_site(root, replace=force)
+    if replaced:
+        print(f"Replaced the earlier demo site in {root.resolve()}.")
+    print(f"Demo site created in {root.resolve()}:")
+    print(f"  session log   {settings.db_url}")
+    print(f"  file store    {settings.instrument_data_path}")
+    print(f"  data          {settings.data_path}")
+    print("Running one pass...")
+    summary = run_recorded_pass(settings)
+    print_summary(summary, verbose=verbose)
+    env_file = root.resolve() / ".env"
+    print()
+    print("Look around:")
+    print(f"  records:   {settings.records_path}")
+    print(f"  previews:  {settings.data_path}/**/*.thumb.png")
+    print(f"  settings:  {env_file}")
+    print(f"  history:   nexuslims sessions list --env-file {env_file}")
+    print(f"  in a browser: nexuslims serve --env-file {env_file}")
+    print("              then open http://127.0.0.1:8080/")
+    return 0 if summary.failed == 0 else 1
+

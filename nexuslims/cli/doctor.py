@@ -21,7 +21,7 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from nexuslims.config import read_environment
-    from nexuslims.doctor import failed, run_checks
+    from nexuslims.ops.doctor import failed, run_checks
     from nexuslims.web.settings import load_web_settings
 
     checks = run_checks(read_environment(args.env_file), timeout=args.timeout,

@@ -22,9 +22,9 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nexuslims.cli import log_to_files
+    from nexuslims.builder.export_now import run_export
+    from nexuslims.cli._logging import log_to_files
     from nexuslims.config import NEEDS_ALL
-    from nexuslims.export.command import run_export
 
     checked = settings(args, NEEDS_ALL)
     log_to_files(checked)

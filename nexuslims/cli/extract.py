@@ -25,7 +25,7 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nexuslims.extract_command import run_extract
+    from nexuslims.extract.command import run_extract
 
     return run_extract(args.paths, json_out=args.json, no_preview=args.no_preview,
                        preview_dir=args.preview_dir, timezone=args.timezone)

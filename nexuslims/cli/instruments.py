@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     if path is not None:
         _warn_if_absent(checked.instrument_data_path, path)
     if command == "add":
-        from nexuslims.sessions import Instrument
+        from nexuslims.model.session import Instrument
 
         instrument = Instrument(
             pid=args.pid, filestore_path=args.filestore_path, schema_name=args.schema_name,

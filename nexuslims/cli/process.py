@@ -32,20 +32,21 @@ def run(args: argparse.Namespace) -> int:
         return 2
     import datetime as dt
 
-    from nexuslims import progress
-    from nexuslims.cli import _unattended, log_to_files
+    from nexuslims.builder import progress
+    from nexuslims.builder.interrupt import Interrupted, stop_on_signals
+    from nexuslims.builder.lease import builder_lock
+    from nexuslims.cli import _unattended
+    from nexuslims.cli._logging import log_to_files
     from nexuslims.config import NEEDS_ALL
     from nexuslims.errors import LockHeld
-    from nexuslims.interrupt import Interrupted, stop_on_signals
-    from nexuslims.lock import builder_lock
 
     started = dt.datetime.now(dt.UTC)
     try:
         checked = settings(args, NEEDS_ALL)
         if args.re_extract:
             checked = replace(checked, extract_cache=False)
-        from nexuslims.passlog import run_recorded_pass
-        from nexuslims.pipeline import run_pass
+        from nexuslims.builder.passlog import run_recorded_pass
+        from nexuslims.builder.run import run_pass
 
         with stop_on_signals():
             # SIGTERM/SIGINT unwind the pass: workers killed, attempt marked, lock released.
@@ -84,7 +85,7 @@ def needs_attention(outcome) -> bool:
     waiting for files, not due yet, in their backoff) are news only on the pass that
     tried them.
     """
-    from nexuslims.sessions import Status
+    from nexuslims.model.session import Status
 
     if outcome.status in (Status.ERROR, Status.BUILT_NOT_EXPORTED):
         return True

@@ -1,7 +1,7 @@
 """``nexuslims sessions``: the session log, its build history, and logging sessions by hand.
 
 ``add``, ``start``, ``end`` and ``reset`` are for sites without a calendar: they write the
-rows NexusLIMS 1.x's session logger wrote (see :mod:`nexuslims.logbook`).
+rows NexusLIMS 1.x's session logger wrote (see :mod:`nexuslims.sessions.logbook`).
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _status(text: str) -> str | None:
     """The status named by ``text`` (any case), or None after saying which exist."""
-    from nexuslims.sessions import Status
+    from nexuslims.model.session import Status
 
     wanted = text.strip().upper()
     if wanted in Status.__members__:
@@ -120,7 +120,7 @@ def _when(value: dt.datetime | None) -> str:
 
 
 def _log(engine, args: argparse.Namespace) -> int:
-    from nexuslims import logbook
+    from nexuslims.sessions import logbook
 
     command = args.sessions_command
     if command == "add":
@@ -173,7 +173,7 @@ def print_session_detail(detail, uploads=()) -> None:
 
 def _note_label(status: str) -> str:
     """What an attempt's message is: where the record went, why it stopped, or an error."""
-    from nexuslims.sessions import Status
+    from nexuslims.model.session import Status
 
     if status == Status.COMPLETED:
         return "exported"

@@ -21,8 +21,8 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nexuslims.bundle import make_bundle
     from nexuslims.config import read_environment
+    from nexuslims.ops.bundle import make_bundle
     from nexuslims.web.settings import load_web_settings
 
     out = args.output or Path(f"nexuslims-support-{dt.datetime.now():%Y%m%d-%H%M%S}.zip")

@@ -15,7 +15,7 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nexuslims.validation import validate_record
+    from nexuslims.record.validate import validate_record
 
     missing = [path for path in args.files if not path.is_file()]
     for path in missing:

@@ -18,8 +18,8 @@ from sqlalchemy.engine import Engine
 from nexuslims.db.engine import translated
 from nexuslims.db.schema import harvest_state as state_table
 from nexuslims.db.schema import instruments, session_log
-from nexuslims.reservations import HarvestedSession, HarvestResult
-from nexuslims.sessions import EventType, Instrument, Status, parse_timestamp
+from nexuslims.model.reservation import HarvestedSession, HarvestResult
+from nexuslims.model.session import EventType, Instrument, Status, parse_timestamp
 
 #: Statuses of a session that has not been built yet (a harvest may still change it).
 NOT_BUILT = (Status.TO_BE_BUILT.value, Status.WAITING_FOR_END.value)

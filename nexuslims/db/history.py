@@ -24,8 +24,8 @@ from nexuslims.db.schema import (
 )
 from nexuslims.db.sessionlog import status_value, write_session_status
 from nexuslims.errors import DatabaseError
+from nexuslims.model.session import Status
 from nexuslims.redact import redacted
-from nexuslims.sessions import Status
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 Taken atomically on any database: an INSERT that the primary key lets only one writer
 win, or, when the row's holder is gone, an UPDATE guarded by the old owner and
 heartbeat (compare and swap), so two passes taking over the same stale lease cannot
-both succeed. :mod:`nexuslims.lock` holds it for a pass and renews its heartbeat.
+both succeed. :mod:`nexuslims.builder.lease` holds it for a pass and renews its heartbeat.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What alerts, metrics and the support bundle read and keep: alert state, counts, history.
 
 ``alert_state`` holds one row per problem the alerts know about (see
-:mod:`nexuslims.alerts`); the rest are read-only summaries of the session log, the
+:mod:`nexuslims.ops.alerts`); the rest are read-only summaries of the session log, the
 build history and ``upload_log``.
 """
 

@@ -12,7 +12,7 @@ from nexuslims.db.engine import translated
 from nexuslims.db.history import AttemptRecord, StageRecord
 from nexuslims.db.schema import build_attempts, build_stages, session_log
 from nexuslims.db.sessionlog import load_instruments, rows_of_session, status_value
-from nexuslims.sessions import Instrument, SessionLogRow, Status
+from nexuslims.model.session import Instrument, SessionLogRow, Status
 
 
 @dataclass(frozen=True)

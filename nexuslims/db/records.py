@@ -20,7 +20,7 @@ from nexuslims.db.schema import build_attempts, record_index, session_log
 
 @dataclass(frozen=True)
 class IndexEntry:
-    """What the index holds of one record (see :mod:`nexuslims.recordindex`)."""
+    """What the index holds of one record (see :mod:`nexuslims.record.index`)."""
 
     record_path: str
     session_identifier: str | None

@@ -34,7 +34,7 @@ class LogTimestamp(TypeDecorator):
     NexusLIMS writes ISO text in SQLite, naive (``2020-02-04T09:00:00.000``, instrument
     local time) or with an offset (``2021-08-02T10:00:00-04:00``). SQLAlchemy's SQLite
     DATETIME parser would misread both, so on SQLite the column is read as text and
-    interpreted later by :func:`nexuslims.sessions.parse_timestamp`. Datetimes written
+    interpreted later by :func:`nexuslims.model.session.parse_timestamp`. Datetimes written
     by nexuslims carry their UTC offset, so they mean the same thing to every reader.
     On other databases it is a TIMESTAMP WITH TIME ZONE and reads as a datetime.
     """

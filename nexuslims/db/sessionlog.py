@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from nexuslims.db.engine import safe_url, translated, when_unlocked
 from nexuslims.db.schema import instruments, session_log
 from nexuslims.errors import DatabaseError
-from nexuslims.sessions import EventType, Instrument, SessionLogRow, Status
+from nexuslims.model.session import EventType, Instrument, SessionLogRow, Status
 
 # Instrument field -> instruments column (only the primary key is named differently).
 _INSTRUMENT_COLUMNS = {f.name: ("instrument_pid" if f.name == "pid" else f.name)
@@ -80,7 +80,7 @@ def session_rows(engine: Engine, status: Status | str = Status.TO_BE_BUILT) -> l
 
     All START/END rows of such a session are returned (whatever their own status),
     ordered by id; RECORD_GENERATION rows are left out. Timestamps are as stored
-    (text in SQLite), to be interpreted by :func:`nexuslims.sessions.parse_timestamp`.
+    (text in SQLite), to be interpreted by :func:`nexuslims.model.session.parse_timestamp`.
     """
     wanted = sa.select(session_log.c.session_identifier).where(
         session_log.c.record_status == status_value(status))
@@ -127,7 +127,7 @@ def set_session_status(engine: Engine, session_identifier: str, instrument: str,
     Raises
     ------
     ValueError
-        ``status`` is not one of :class:`~nexuslims.sessions.Status`.
+        ``status`` is not one of :class:`~nexuslims.model.session.Status`.
     DatabaseError
         The session has no rows, or the database refused the write.
     """

@@ -18,8 +18,8 @@ from sqlalchemy.engine import Engine
 
 from nexuslims.db.engine import translated, when_unlocked
 from nexuslims.db.schema import INTERRUPTED, RUNNING, build_attempts, session_log, upload_log
+from nexuslims.model.session import Status
 from nexuslims.redact import redact, redacted
-from nexuslims.sessions import Status
 
 
 @dataclass(frozen=True)

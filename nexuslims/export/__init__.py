@@ -11,42 +11,15 @@ in the outbox as exported. See ``docs/export.md``.
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
-from nexuslims.sessions import Status
+from nexuslims.export.base import Exporter, ExportOutcome
+
+__all__ = ["ExportOutcome", "Exporter", "build_exporter"]
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
-
     from nexuslims.config import Settings
     from nexuslims.export.outbox import Outbox
-
-
-@dataclass
-class ExportOutcome:
-    """What exporting one record came to."""
-
-    session_identifier: str
-    instrument: str
-    status: Status
-    message: str | None = None
-
-
-class Exporter(Protocol):
-    """Sends records from the outbox to the configured destinations."""
-
-    def export(self, engine: Engine, session_identifier: str, instrument: str,
-               record_path: Path) -> ExportOutcome:
-        """Export one freshly built record; report, never raise."""
-        ...
-
-    def retry_pending(self, engine: Engine, *, now: dt.datetime,
-                      dry_run: bool = False) -> list[ExportOutcome]:
-        """Export again the records left BUILT_NOT_EXPORTED whose backoff has passed."""
-        ...
 
 
 def build_exporter(settings: Settings) -> Outbox:

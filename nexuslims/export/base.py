@@ -15,11 +15,17 @@ things between records (a template id, a server found down).
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from nexuslims.model.session import Status
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 
 class Failure(enum.StrEnum):
@@ -138,3 +144,26 @@ def setting(env: Mapping[str, str], name: str, *legacy: str) -> str:
             return value
     return ""
 
+
+@dataclass
+class ExportOutcome:
+    """What exporting one record came to."""
+
+    session_identifier: str
+    instrument: str
+    status: Status
+    message: str | None = None
+
+
+class Exporter(Protocol):
+    """Sends records from the outbox to the configured destinations."""
+
+    def export(self, engine: Engine, session_identifier: str, instrument: str,
+               record_path: Path) -> ExportOutcome:
+        """Export one freshly built record; report, never raise."""
+        ...
+
+    def retry_pending(self, engine: Engine, *, now: dt.datetime,
+                      dry_run: bool = False) -> list[ExportOutcome]:
+        """Export again the records left BUILT_NOT_EXPORTED whose backoff has passed."""
+        ...

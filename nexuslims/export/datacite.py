@@ -28,7 +28,7 @@ from lxml import etree
 
 from nexuslims.atomic import write_atomically
 from nexuslims.export.base import ExportResult, Failure, RecordFile, setting, truthy
-from nexuslims.record import NAMESPACE
+from nexuslims.model.record import NAMESPACE
 
 if TYPE_CHECKING:
     from nexuslims.config import Settings

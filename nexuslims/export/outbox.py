@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING
 
 from nexuslims.errors import ConfigError, NexusLIMSError
 from nexuslims.export.base import Destination, ExportResult, Failure, RecordFile
-from nexuslims.sessions import Status
+from nexuslims.model.session import Status
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from nexuslims.db.uploads import ExportState
-    from nexuslims.export import ExportOutcome
+    from nexuslims.export.base import ExportOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -211,7 +211,7 @@ class Outbox:
     @staticmethod
     def _outcome(sid: str, instrument: str, status: Status, message: str | None,
                  ) -> ExportOutcome:
-        from nexuslims.export import ExportOutcome
+        from nexuslims.export.base import ExportOutcome
 
         return ExportOutcome(sid, instrument, status, message)
 

@@ -279,21 +279,6 @@ def multi_name(path: Path, index: int, total: int) -> str:
     return path.name if total == 1 else f"{path.name} ({index} of {total})"
 
 
-def load_signals(path: Path, reader: str | None = None, **kwargs: Any) -> list[Any]:
-    """Open ``path`` with RosettaSciIO (lazily unless ``lazy=False``); always a list of
-    HyperSpy signals of the base classes (see :func:`._reader.open_signals`).
-
-    ``reader`` is RosettaSciIO's format name (default: by extension). HyperSpy's
-    import-time notices are filtered (see ``_quiet``); read errors propagate for the
-    registry to translate.
-    """
-    from ._reader import open_signals
-
-    if "file_format" in kwargs:  # HyperSpy's name for the same thing
-        reader = kwargs.pop("file_format")
-    return open_signals(path, reader, **kwargs)
-
-
 def signal_preview(signal: Any, dataset_type: str):
     """A preview renderer for an already-open signal (the previews package loads on call)."""
 

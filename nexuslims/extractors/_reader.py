@@ -223,3 +223,16 @@ def _leaf_paths(tree: Mapping[str, Any], prefix: str = "") -> list[str]:
         else:
             out.append(name)
     return out
+
+
+def load_signals(path: Path, reader: str | None = None, **kwargs: Any) -> list[Any]:
+    """Open ``path`` with RosettaSciIO (lazily unless ``lazy=False``); always a list of
+    HyperSpy signals of the base classes (see :func:`._reader.open_signals`).
+
+    ``reader`` is RosettaSciIO's format name (default: by extension). HyperSpy's
+    import-time notices are filtered (see ``_quiet``); read errors propagate for the
+    registry to translate.
+    """
+    if "file_format" in kwargs:  # HyperSpy's name for the same thing
+        reader = kwargs.pop("file_format")
+    return open_signals(path, reader, **kwargs)

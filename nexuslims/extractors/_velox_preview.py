@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._velox_layout import _json_at, _metadata, _shape
+
 # Velox writes SI units; a preview reads better in nm (and 1/nm for reciprocal space).
 _READABLE = {"m": ("nm", 1e9), "1/m": ("1/nm", 1e-9), "m^-1": ("1/nm", 1e-9)}
 
@@ -155,8 +157,6 @@ def _dense_size(h5: Any, uid: str) -> int:
     The scan size is in its metadata; the channels in its settings or, failing that, in
     the length of the file's spectra.
     """
-    from .velox import _json_at, _metadata, _shape
-
     group = h5[f"Data/SpectrumImage/{uid}"]
     try:
         md = _metadata(group)

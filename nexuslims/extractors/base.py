@@ -25,18 +25,30 @@ reported: reader libraries' defaults are not data.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
-
-if TYPE_CHECKING:
-    from nexuslims.profiles import Profile
+from typing import Any, Protocol
 
 DATASET_TYPES = ("Image", "Spectrum", "SpectrumImage", "Diffraction", "Misc", "Unknown")
 
 PreviewRenderer = Callable[[Path], None]
 """Writes a PNG preview of one dataset to the given path (may raise; caller catches)."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One instrument's corrections, as plain data (it travels to worker processes)."""
+
+    instrument: str
+    source: str
+    """Where it came from: the file's path or ``entry point <name>``."""
+    # Left out of the hash (a dict has none), so a context holding a profile hashes.
+    values: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    defaults: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    unreliable: tuple[str, ...] = ()
+    extractors: tuple[str, ...] = ()
+    description: str = ""
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,12 @@ from ._common import (
     dataset_type_of,
     dig,
     finish,
-    load_signals,
     multi_name,
     put,
     signal_preview,
     spectrum_axis,
 )
+from ._reader import load_signals
 from ._time import AcquisitionTime, agrees, from_filetime, from_wall_clock, stamp
 from .base import ExtractedDataset, ExtractionContext
 from .fields import Meta

@@ -19,12 +19,12 @@ from ._common import (
     data_dimensions,
     dataset_type_of,
     finish,
-    load_signals,
     multi_name,
     put,
     signal_preview,
     spectrum_axis,
 )
+from ._reader import load_signals
 from ._time import MTIME_WARNING, AcquisitionTime, from_epoch, from_wall_clock, stamp
 from .base import ExtractedDataset, ExtractionContext
 from .basic import basic_dataset

@@ -19,6 +19,7 @@ from typing import Any
 from ._common import finish, multi_name, put
 from ._time import from_epoch, stamp
 from ._velox_displays import map_labels
+from ._velox_layout import _f, _json_at, _metadata, _shape
 from ._velox_preview import Axis, eds_axis, eels_axis, image_axes, velox_preview
 from .base import ExtractedDataset, ExtractionContext
 from .fields import Meta
@@ -30,28 +31,9 @@ _OPERATING = {"1": "TEM", "2": "STEM"}  # Optics.OperatingMode
 _WHEN = ("Acquisition", "AcquisitionStartDatetime", "DateTime")  # epoch seconds
 
 
-def _f(value: Any) -> float | None:
-    try:
-        val = float(value)
-    except (TypeError, ValueError):
-        return None
-    return val if math.isfinite(val) else None
-
-
 def _scaled(value: Any, scale: float) -> float | None:
     val = _f(value)
     return None if val is None else val * scale
-
-
-def _json_at(dataset: Any) -> dict[str, Any]:
-    """A Velox JSON document: a column of bytes (one column per frame; the first)."""
-    column = dataset[:, 0] if dataset.ndim == 2 else dataset[:]
-    raw = column.tobytes().rstrip(b"\0") if column.dtype.kind == "u" else bytes(column[0])
-    return json.loads(raw.decode("utf-8", "replace"))
-
-
-def _metadata(group: Any) -> dict[str, Any]:
-    return _json_at(group["Metadata"])
 
 
 def _segments(md: dict[str, Any], name: str) -> list[dict[str, Any]]:
@@ -216,23 +198,6 @@ def _classify(md: dict[str, Any], kind: str, det_type: str, detector: str,
             return "Diffraction", "TEM_Diffraction"
         return "Image", "TEM_Imaging"
     return "Image", f"{mode or 'STEM'}_Imaging"
-
-
-def _shape(kind: str, data: Any, md: dict[str, Any]) -> tuple[int, ...]:
-    if kind == "Image":
-        height, width, frames = data.shape
-        return (frames, height, width) if frames > 1 else (height, width)
-    if kind == "Spectrum":
-        return (int(data.shape[0]),)
-    if kind == "EelsSpectrumImage":
-        # Stored (rows, channels, columns): see _velox_preview.eels_cube.
-        shape = tuple(int(n) for n in data.shape)
-        return (shape[2], shape[0], shape[1]) if len(shape) == 3 else shape
-    size = (md.get("Scan") or {}).get("ScanSize") or {}
-    channels = int(_f((md.get("SpectrumImageSettings") or {}).get("channels"))
-                   or _f(md.get("StreamBinCount")) or 0)
-    dims = [int(_f(size.get("height")) or 0), int(_f(size.get("width")) or 0)]
-    return tuple(d for d in (*dims, channels) if d)
 
 
 def _bincount(h5: Any) -> str | None:

@@ -12,8 +12,8 @@ from pydantic import BaseModel, Field
 from nexuslims import db
 from nexuslims.db.records import IndexedRecord, search_records
 from nexuslims.db.tokens import ApiToken, check_token, touch_token
-from nexuslims.logbook import LoggedSession, SessionLogRefused, end_session, start_session
-from nexuslims.sessions import Status
+from nexuslims.model.session import Status
+from nexuslims.sessions.logbook import LoggedSession, SessionLogRefused, end_session, start_session
 from nexuslims.web import views
 from nexuslims.web.auth import bearer_token
 from nexuslims.web.pages import PAGE_SIZE, dataset_links, indexed, opened, record_query

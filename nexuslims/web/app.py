@@ -8,9 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import jinja2
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -18,9 +16,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from nexuslims import __version__, db
-from nexuslims.web import views
 from nexuslims.web.auth import ReadAccess
 from nexuslims.web.settings import WebSettings
+from nexuslims.web.templating import render, templates
 
 logger = logging.getLogger(__name__)
 
@@ -28,25 +26,6 @@ HERE = Path(__file__).parent
 #: No inline script or style, nothing from elsewhere: what a page shows cannot run code.
 CSP = ("default-src 'self'; img-src 'self'; script-src 'self'; style-src 'self'; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-
-
-def templates() -> jinja2.Environment:
-    """The page templates; every value is HTML-escaped unless a template says otherwise."""
-    env = jinja2.Environment(loader=jinja2.PackageLoader("nexuslims.web", "templates"),
-                             autoescape=True,
-                             trim_blocks=True, lstrip_blocks=True)
-    env.filters["when"] = views.when
-    env.filters["duration"] = views.duration
-    env.globals["version"] = __version__
-    return env
-
-
-def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    """Render template ``name`` for ``request``."""
-    env: jinja2.Environment = request.app.state.templates
-    html = env.get_template(name).render(request=request,
-                                         root=request.scope.get("root_path", ""), **context)
-    return HTMLResponse(html, status_code=status_code)
 
 
 class SecurityHeaders:
@@ -92,7 +71,7 @@ def create_app(web: WebSettings, engine: Engine | None = None) -> FastAPI:
             assert web.settings.db_url is not None
             app.state.engine = db.make_engine(web.settings.db_url)
             db.require_head(app.state.engine)
-        from nexuslims.recordindex import backfill
+        from nexuslims.record.index import backfill
 
         backfill(app.state.engine)
         for name in app.state.templates.list_templates():  # compiled now, not on a request

@@ -20,9 +20,9 @@ from nexuslims.db.records import (
 )
 from nexuslims.errors import NexusLIMSError
 from nexuslims.web import views
-from nexuslims.web.app import render
 from nexuslims.web.downloads import NotServed, inside, record_file
 from nexuslims.web.recordview import DatasetView, RecordView, load_record
+from nexuslims.web.templating import render
 
 router = APIRouter()
 PAGE_SIZE = 25

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from nexuslims.record import NAMESPACE
+from nexuslims.model.record import NAMESPACE
 
 _NS = {"nx": NAMESPACE}
 _PARSER_OPTIONS = dict(resolve_entities=False, no_network=True, huge_tree=True)

@@ -14,7 +14,7 @@ from nexuslims.db.builder import Unreachable, latest_errors, status_counts, unre
 from nexuslims.db.passes import FAILED, PassRecord, recent_passes
 from nexuslims.db.queries import SessionSummary
 from nexuslims.db.uploads import ExportState, export_states
-from nexuslims.sessions import Status
+from nexuslims.model.session import Status
 
 logger = logging.getLogger(__name__)
 
@@ -123,12 +123,12 @@ def doctor_checks(settings: Any, *, servers: bool = False
     """``nexuslims doctor``'s checks, where this nexuslims has them: (checks, or None and why).
 
     Each check is plain data with ``name``, ``status`` and ``message``
-    (:mod:`nexuslims.doctor`). Without ``servers`` only the cheap ones run (this
+    (:mod:`nexuslims.ops.doctor`). Without ``servers`` only the cheap ones run (this
     machine: settings, database, folders), so the page stays fast; with it, the
     calendar, CDCS and mail servers are asked too.
     """
     try:
-        from nexuslims import doctor  # type: ignore[attr-defined]
+        from nexuslims.ops import doctor  # type: ignore[attr-defined]
     except ImportError:
         return None, "this nexuslims has no `nexuslims doctor`"
     names = ("run_checks",) if servers else ("cheap_checks", "run_checks")
@@ -140,4 +140,4 @@ def doctor_checks(settings: Any, *, servers: bool = False
             except Exception as exc:  # noqa: BLE001 - a broken check must not break the page
                 logger.warning("doctor checks failed: %s", exc)
                 return None, f"the checks could not run: {exc}"
-    return None, "nexuslims.doctor offers no cheap_checks(settings) or run_checks(settings)"
+    return None, "nexuslims.ops.doctor offers no cheap_checks(settings) or run_checks(settings)"

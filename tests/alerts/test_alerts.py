@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 
 from nexuslims import db
-from nexuslims.alerts import alert_after_pass
+from nexuslims.builder.outcome import PassSummary, SessionOutcome
+from nexuslims.builder.run import run_pass
 from nexuslims.config import load_settings
 from nexuslims.db.monitoring import load_alert_states
-from nexuslims.pipeline import PassSummary, SessionOutcome, run_pass
-from nexuslims.sessions import EventType, Instrument, Status
+from nexuslims.model.session import EventType, Instrument, Status
+from nexuslims.ops.alerts import alert_after_pass
 
 NOW = dt.datetime(2024, 3, 10, 12, 0, tzinfo=dt.UTC)
 START = dt.datetime(2024, 3, 5, 9, 0)

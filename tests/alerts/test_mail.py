@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from nexuslims.alerts.mail import MailError, read_mail_settings, send_mail
-from nexuslims.alerts.plan import NEW, RECOVERED, REMINDER, after_sending, plan
-from nexuslims.alerts.rules import CONDITION, EVENT, Problem, not_exported
 from nexuslims.db.uploads import ExportState, UploadAttempt
-from nexuslims.doctor import FAILURE, OK, Site
-from nexuslims.doctor.remote import check_mail
 from nexuslims.errors import ConfigError
+from nexuslims.ops.alerts.mail import MailError, read_mail_settings, send_mail
+from nexuslims.ops.alerts.plan import NEW, RECOVERED, REMINDER, after_sending, plan
+from nexuslims.ops.alerts.rules import CONDITION, EVENT, Problem, not_exported
+from nexuslims.ops.doctor import FAILURE, OK, Site
+from nexuslims.ops.doctor.remote import check_mail
 from tests.servers import free_port
 
 NOW = dt.datetime(2024, 3, 10, 12, 0, tzinfo=dt.UTC)

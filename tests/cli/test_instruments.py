@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from nexuslims import db, logbook
+from nexuslims import db
+from nexuslims.sessions import logbook
 from tests.cli.conftest import cli
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nexuslims.doctor import run_checks
+from nexuslims.ops.doctor import run_checks
 from tests.cli.conftest import cli
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from nexuslims import db, logbook
+from nexuslims import db
+from nexuslims.sessions import logbook
 from tests.cli.conftest import cli
 
 
@@ -45,7 +46,7 @@ def test_quiet_pass_prints_only_what_needs_attention_once(cli_site, capsys) -> N
 
     idle = cli_site.subprocess("process", "-q")
     assert (idle.returncode, idle.stdout, idle.stderr) == (0, "", "")
-    from nexuslims.lock import builder_lock
+    from nexuslims.builder.lease import builder_lock
 
     with builder_lock(cli_site.settings()):  # another pass is running
         overlapping = cli_site.subprocess("-q", "process")
@@ -111,8 +112,8 @@ def test_previews_honour_the_umask(cli_site, corpus: Path) -> None:
 
 
 def test_the_summary_counts_say_what_they_count(capsys) -> None:
+    from nexuslims.builder.outcome import PassSummary, SessionOutcome
     from nexuslims.cli.process import print_summary
-    from nexuslims.pipeline import PassSummary, SessionOutcome
 
     def outcome(ident: str, status: str, message: str | None = None, **counts: int):
         return SessionOutcome(ident, "scope", status, message=message,

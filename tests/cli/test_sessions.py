@@ -6,8 +6,9 @@ import datetime as dt
 import subprocess
 import sys
 
-from nexuslims import db, logbook
-from nexuslims.pipeline import run_pass
+from nexuslims import db
+from nexuslims.builder.run import run_pass
+from nexuslims.sessions import logbook
 from tests.cli.conftest import cli
 
 NOW = dt.datetime(2024, 3, 10, 12, 0, tzinfo=dt.UTC)

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from nexuslims import db
-from nexuslims.sessions import Instrument
+from nexuslims.model.session import Instrument
 
 # NexusLIMS 1.4's NexusLIMS_db_creation_script.sql, table for table.
 NEXUSLIMS_14_DDL = """

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from nexuslims import db
 from nexuslims.config import load_settings
-from nexuslims.sessions import EventType, Instrument, Status
+from nexuslims.model.session import EventType, Instrument, Status
 
 NY = ZoneInfo("America/New_York")
 START = dt.datetime(2024, 3, 5, 9, 0)

@@ -8,7 +8,7 @@ import pytest
 
 from nexuslims import db
 from nexuslims.errors import DatabaseError
-from nexuslims.sessions import Instrument, Status
+from nexuslims.model.session import Instrument, Status
 
 from .conftest import (
     INSTRUMENT_ROW,

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from nexuslims import db
 from nexuslims.errors import DatabaseError
-from nexuslims.sessions import Status
+from nexuslims.model.session import Status
 
 PID = "FEI-Titan-TEM-635816"
 T0 = dt.datetime(2024, 3, 1, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5)))

@@ -94,7 +94,7 @@ def test_attempts_of_live_passes_are_left_running(tmp_path):
 
 def test_an_interrupted_rebuild_keeps_the_record_of_the_last_finished_build(engine):
     from nexuslims.db.uploads import export_states
-    from nexuslims.sessions import EventType, Status
+    from nexuslims.model.session import EventType, Status
 
     pid = "FEI-Titan-TEM-635816"
     db.log_session_event(engine, "s", pid, dt.datetime(2024, 3, 5, 9), EventType.START,

@@ -15,7 +15,7 @@ from alembic import command
 from nexuslims import db
 from nexuslims.db import migrate
 from nexuslims.errors import DatabaseError, DatabaseNotAtHead
-from nexuslims.sessions import Status
+from nexuslims.model.session import Status
 
 from .conftest import make_nexuslims_14, sqlite_url
 

@@ -15,7 +15,7 @@ from nexuslims.db.monitoring import (
     stage_seconds,
     status_counts,
 )
-from nexuslims.sessions import EventType, Instrument, Status
+from nexuslims.model.session import EventType, Instrument, Status
 
 T0 = dt.datetime(2024, 3, 5, 9, 0, tzinfo=dt.UTC)
 

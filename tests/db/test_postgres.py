@@ -18,13 +18,13 @@ import pytest
 import sqlalchemy as sa
 
 from nexuslims import db
+from nexuslims.builder.lease import builder_lock
 from nexuslims.config import load_settings
 from nexuslims.db.history import mark_interrupted
 from nexuslims.db.lease import current_lease, take_lease
 from nexuslims.db.uploads import export_states, log_upload, uploads_of_session
 from nexuslims.errors import DatabaseError, LockHeld
-from nexuslims.lock import builder_lock
-from nexuslims.sessions import Instrument, Status
+from nexuslims.model.session import Instrument, Status
 from tests.db.site import make_site, run_cli
 
 pytestmark = pytest.mark.integration
@@ -122,7 +122,7 @@ def test_postgres_lease_is_taken_once_refused_while_held_and_taken_over_when_sta
 HOLD = """
 import sys, time
 from nexuslims.config import load_settings
-from nexuslims.lock import builder_lock
+from nexuslims.builder.lease import builder_lock
 settings = load_settings(dict(NX_DB_URL=sys.argv[1], NX_DATA_PATH=sys.argv[2],
                               NX_INSTRUMENT_DATA_PATH="/"))
 with builder_lock(settings):

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from nexuslims import db
 from nexuslims.errors import DatabaseError
-from nexuslims.sessions import Instrument, Status, pair_sessions
+from nexuslims.model.session import Instrument, Status, pair_sessions
 
 PID = "FEI-Titan-TEM-635816"
 

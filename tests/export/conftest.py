@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from nexuslims import db
+from nexuslims.builder.outcome import PassSummary
+from nexuslims.builder.run import run_pass
 from nexuslims.config import Settings, load_settings
 from nexuslims.db.uploads import UploadAttempt, uploads_of_session
-from nexuslims.pipeline import PassSummary, run_pass
-from nexuslims.sessions import EventType, Instrument, Status
+from nexuslims.model.session import EventType, Instrument, Status
 from tests.export.cdcs_server import TOKEN, CDCSServer, cdcs_venv, pristine_database
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,8 +9,8 @@ import datetime as dt
 
 import pytest
 
-from nexuslims.alerts import alert_after_pass
-from nexuslims.sessions import Status
+from nexuslims.model.session import Status
+from nexuslims.ops.alerts import alert_after_pass
 from tests.alerts.conftest import certificate, smtp  # noqa: F401 - fixtures
 from tests.export.conftest import cdcs_env
 

@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from nexuslims import db
-from nexuslims.sessions import Status
-from nexuslims.validation import validate_record
+from nexuslims.model.session import Status
+from nexuslims.record.validate import validate_record
 from tests.export.cdcs_server import Proxy
 from tests.export.conftest import STRICT_TEMPLATE, cdcs_env, later
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nexuslims.sessions import Status
+from nexuslims.model.session import Status
 
 
 def test_export_sends_waiting_records_now_whatever_the_backoff(make_site, tmp_path) -> None:

@@ -7,7 +7,7 @@ import json
 from urllib.parse import quote
 
 from nexuslims.export.datacite import search_document
-from nexuslims.sessions import Status
+from nexuslims.model.session import Status
 
 
 def test_the_document_lists_every_file_with_its_checksum(make_site) -> None:

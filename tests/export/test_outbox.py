@@ -14,7 +14,7 @@ from nexuslims.export import build_exporter
 from nexuslims.export.base import ExportResult, Failure, RecordFile
 from nexuslims.export.cdcs import CDCSSettings
 from nexuslims.export.outbox import Outbox, backoff
-from nexuslims.sessions import Status
+from nexuslims.model.session import Status
 from tests.export.conftest import later
 
 

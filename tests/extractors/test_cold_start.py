@@ -68,7 +68,7 @@ def test_eels_and_eds_files_are_read_without_exspy_and_keep_their_signal_type(co
         import sys
         from pathlib import Path
         from nexuslims.extractors.registry import extract
-        from nexuslims.extractors._common import load_signals
+        from nexuslims.extractors._reader import load_signals
         dm = Path({str(corpus / "digitalmicrograph")!r})
         kinds = []
         for name in ("test-EELS_spectrum.dm3", "test-EDS_spectrum.dm3"):
@@ -130,7 +130,7 @@ def test_a_lazy_preview_is_computed_without_importing_distributed(corpus, tmp_pa
     out = _fresh(f"""
         import sys
         from pathlib import Path
-        from nexuslims.extractors._common import load_signals
+        from nexuslims.extractors._reader import load_signals
         from nexuslims.previews import render_signal
         (signal,) = load_signals(Path({str(dm3)!r}))
         assert signal._lazy
@@ -142,19 +142,19 @@ def test_a_lazy_preview_is_computed_without_importing_distributed(corpus, tmp_pa
 
 
 def test_the_fork_server_imports_only_what_the_files_need():
-    from nexuslims.extraction import _preload
+    from nexuslims.extract.stage import _preload
 
     tiffs = _preload([Path("a.tif"), Path("b.png")], previews=False)
     assert "nexuslims.extractors._preload" not in tiffs
     assert "nexuslims.previews" not in tiffs
     assert not any(m.startswith("rsciio.") for m in tiffs)  # no reader (its logger only)
-    assert tiffs[-1] == "nexuslims._forkserver"
+    assert tiffs[-1] == "nexuslims.extract._forkserver"
     dm = _preload([Path("a.dm3"), Path("b.tif")], previews=True)
     stack = dm.index("nexuslims.extractors._preload")
     assert stack < dm.index("rsciio.digitalmicrograph._api")  # dask comes in without sparse
     assert "nexuslims.previews" in dm
     assert not any(m.startswith("rsciio.emd") for m in dm)
-    assert dm[-1] == "nexuslims._forkserver"
+    assert dm[-1] == "nexuslims.extract._forkserver"
 
 
 def test_a_small_velox_spectrum_image_is_previewed_from_memory(corpus):
@@ -183,7 +183,7 @@ def test_dm_signals_are_those_hyperspy_loads(corpus):
     gives (exspy's defaults aside -- binned EELS/EDS axes, detector values -- which the
     extractors never read)."""
     hs = pytest.importorskip("hyperspy.api")
-    from nexuslims.extractors._common import load_signals
+    from nexuslims.extractors._reader import load_signals
 
     for path in sorted((corpus / "digitalmicrograph").iterdir()):
         theirs = hs.load(path, lazy=True)

@@ -11,7 +11,7 @@ import h5py
 import pint
 import pytest
 
-from nexuslims.extraction import extract_one
+from nexuslims.extract.one import extract_one
 from nexuslims.extractors import ExtractionContext, extract
 from nexuslims.extractors.fields import DERIVED_KEYS, PROVENANCE_KEYS, field_records
 

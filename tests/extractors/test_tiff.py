@@ -307,9 +307,9 @@ def test_each_stage_value_names_its_frame_in_the_sidecar_and_the_record(tmp_path
     schema-valid meta (before, one "[EBeam] and [Stage]" for all, and no per-value key)."""
     import json
 
-    from nexuslims.extraction import extract_one
-    from nexuslims.record import build_record
-    from nexuslims.validation import validate_record
+    from nexuslims.extract.one import extract_one
+    from nexuslims.record.build import build_record
+    from nexuslims.record.validate import validate_record
     from tests.test_record import REFERENCE, make_activity, make_instrument, make_reservation
 
     ini = ("[User]\nDate=03/10/2024\nTime=10:00:00\n[Beam]\nBeam=EBeam\n"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from nexuslims.doctor import FAILURE, OK, Site
-from nexuslims.doctor.remote import check_sharepoint
-from nexuslims.sessions import Instrument
+from nexuslims.model.session import Instrument
+from nexuslims.ops.doctor import FAILURE, OK, Site
+from nexuslims.ops.doctor.remote import check_sharepoint
 from tests.reservations.sharepoint_server import serve_sharepoint, sharepoint_env
 
 

@@ -21,9 +21,10 @@ import pytest
 from lxml import etree
 
 from nexuslims import db
+from nexuslims.builder.run import run_pass
 from nexuslims.config import load_settings
 from nexuslims.errors import ConfigError, HarvesterError
-from nexuslims.pipeline import run_pass
+from nexuslims.model.session import EventType, Instrument, Session, Status
 from nexuslims.reservations import NoReservation, Reservation, build_harvesters
 from nexuslims.reservations.sharepoint import SharePointHarvester, from_settings
 from nexuslims.reservations.sharepoint.feed import (
@@ -35,7 +36,6 @@ from nexuslims.reservations.sharepoint.feed import (
 from nexuslims.reservations.sharepoint.harvester import feed_url, site_root
 from nexuslims.reservations.sharepoint.settings import read_settings
 from nexuslims.reservations.sharepoint.zones import parse_timezone
-from nexuslims.sessions import EventType, Instrument, Session, Status
 from tests.reservations.sharepoint_server import (
     DOMAIN_USER,
     FEEDS,

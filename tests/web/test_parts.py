@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 
 from nexuslims import db
+from nexuslims.builder.passlog import run_recorded_pass
 from nexuslims.config import load_settings
 from nexuslims.db import records as index_db
 from nexuslims.db.passes import FAILED, OK, PassRecord, record_pass
 from nexuslims.db.records import RecordQuery, search_records
 from nexuslims.db.tokens import check_token, create_token, revoke_token, token_hash
 from nexuslims.errors import ConfigError, DatabaseError
-from nexuslims.passlog import run_recorded_pass
-from nexuslims.recordindex import backfill, entry_from_xml
-from nexuslims.sessions import Instrument
+from nexuslims.model.session import Instrument
+from nexuslims.record.index import backfill, entry_from_xml
 from nexuslims.web.downloads import NotServed, inside, record_file
 from nexuslims.web.settings import load_web_settings
 from nexuslims.web.views import health
@@ -76,7 +76,7 @@ def test_records_written_before_the_index_are_indexed_once(site: Site, engine,
 
 def test_a_record_that_is_not_xml_is_not_indexed_and_the_pass_goes_on(engine,
                                                                       tmp_path: Path) -> None:
-    from nexuslims.recordindex import index_record
+    from nexuslims.record.index import index_record
 
     bad = tmp_path / "bad.xml"
     bad.write_text("<Experiment><title>unclosed")

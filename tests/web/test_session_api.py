@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from nexuslims.demo_data import DEMO_INSTRUMENT
+from nexuslims.demo.files import DEMO_INSTRUMENT
 from tests.web.world import OTHER_INSTRUMENT, REPO, Site, WebServer
 
 TITAN = DEMO_INSTRUMENT["pid"]

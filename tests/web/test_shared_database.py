@@ -27,8 +27,8 @@ import sqlalchemy as sa
 
 from nexuslims import db
 from nexuslims.db.tokens import create_token
-from nexuslims.logbook import add_session
-from nexuslims.sessions import Instrument
+from nexuslims.model.session import Instrument
+from nexuslims.sessions.logbook import add_session
 from tests.web.world import REPO, WebServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.corpus]

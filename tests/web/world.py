@@ -2,7 +2,7 @@
 
 :func:`build_site` runs ``nexuslims.demo.create_site`` and one recorded pass (the real
 pipeline: extraction, previews, record, index), then adds records written the way the
-builder writes them (:func:`nexuslims.record.build_record`, then the index hook):
+builder writes them (:func:`nexuslims.record.build.build_record`, then the index hook):
 
 - ``xss``: title, sample name and a metadata value holding HTML/script payloads;
 - ``searchable``: a sample with a distinctive name, for search;
@@ -30,14 +30,14 @@ from dotenv import dotenv_values
 from PIL import Image
 
 from nexuslims import db
+from nexuslims.cli.demo import run_demo
 from nexuslims.config import Settings, load_settings
-from nexuslims.demo import run_demo
-from nexuslims.demo_data import DEMO_INSTRUMENT
-from nexuslims.extraction import Dataset
-from nexuslims.record import Activity, build_record
-from nexuslims.recordindex import index_record
+from nexuslims.demo.files import DEMO_INSTRUMENT
+from nexuslims.model.dataset import Dataset
+from nexuslims.model.session import EventType, Instrument, Status
+from nexuslims.record.build import Activity, build_record
+from nexuslims.record.index import index_record
 from nexuslims.reservations import Project, Reservation, Sample
-from nexuslims.sessions import EventType, Instrument, Status
 from tests.servers import ServerProcess, free_port
 
 REPO = Path(__file__).resolve().parents[2]

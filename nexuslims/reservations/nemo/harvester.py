@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from nexuslims.errors import HarvesterError
+from nexuslims.model.session import Instrument, Session
 from nexuslims.reservations import (
     HarvestedSession,
     HarvestResult,
@@ -35,7 +36,6 @@ from nexuslims.reservations import (
 from nexuslims.reservations.nemo import questions
 from nexuslims.reservations.nemo.client import Json, NemoClient
 from nexuslims.reservations.nemo.config import NemoServer, NemoSettings, tool_id
-from nexuslims.sessions import Instrument, Session
 
 logger = logging.getLogger(__name__)
 

@@ -10,12 +10,12 @@ from urllib.parse import quote
 from lxml import etree
 
 from nexuslims.errors import HarvesterError, shown_url
+from nexuslims.model.session import Session
 from nexuslims.reservations import NoReservation, ReservationAnswer
 from nexuslims.reservations.sharepoint.client import SharePointClient
 from nexuslims.reservations.sharepoint.feed import best_entry, read_entries, to_reservation
 from nexuslims.reservations.sharepoint.settings import SharePointSettings
 from nexuslims.reservations.sharepoint.zones import ServerZone, parse_timezone
-from nexuslims.sessions import Session
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ import requests
 
 from nexuslims import db
 from nexuslims.config import Settings, load_settings
-from nexuslims.sessions import EventType, Instrument, Status
+from nexuslims.model.session import EventType, Instrument, Status
 from tests.reservations.nemo import world
 from tests.reservations.nemo.nemo_server import NemoProcess, empty_database, nemo_venv
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from nexuslims.doctor import FAILURE, OK, Site
-from nexuslims.doctor.remote import check_nemo
+from nexuslims.ops.doctor import FAILURE, OK, Site
+from nexuslims.ops.doctor.remote import check_nemo
 from tests.servers import free_port
 
 pytestmark = pytest.mark.integration

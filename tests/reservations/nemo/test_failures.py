@@ -15,10 +15,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from nexuslims.errors import HarvesterError
+from nexuslims.model.session import Instrument, Session
 from nexuslims.reservations.nemo.client import NemoClient
 from nexuslims.reservations.nemo.config import NemoServer, NemoSettings
 from nexuslims.reservations.nemo.harvester import NemoHarvester
-from nexuslims.sessions import Instrument, Session
 from tests.reservations.nemo.nemo_server import free_port
 
 TOKEN = "0123456789abcdef-secret"

@@ -10,8 +10,8 @@ import pytest
 
 from nexuslims import db
 from nexuslims.db.harvest import harvest_state, save_harvest
+from nexuslims.model.session import Instrument, Status
 from nexuslims.reservations import HarvestedSession, HarvestResult
-from nexuslims.sessions import Instrument, Status
 from tests.reservations.nemo.world import NY
 
 SERVER = "https://nemo.example.org/api/"

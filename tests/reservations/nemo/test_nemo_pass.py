@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from nexuslims.builder.run import run_pass
 from nexuslims.db import harvest as harvest_db
-from nexuslims.pipeline import run_pass
-from nexuslims.validation import validate_record
+from nexuslims.record.validate import validate_record
 from tests.reservations.nemo import world
 from tests.reservations.nemo.conftest import patch
 

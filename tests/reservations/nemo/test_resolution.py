@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
+from nexuslims.model.session import Instrument, Session
 from nexuslims.reservations import NoConsent, NoReservation, Reservation
 from nexuslims.reservations.nemo import parse_settings
 from nexuslims.reservations.nemo.harvester import NemoHarvester
-from nexuslims.sessions import Instrument, Session
 from tests.reservations.nemo import world
 from tests.reservations.nemo.conftest import nemo_env
 

@@ -1,0 +1,1 @@
+"""Watching the builder: doctor (preflight checks), alerts, metrics and the support bundle."""

@@ -1,0 +1,447 @@
+"""Build stage: the XML Experiment record of one session.
+
+:func:`build_record` turns a reservation, an instrument and the session's activities
+into the bytes of one ``Experiment`` document in :data:`NAMESPACE` (the format
+``schemas/nexus-experiment.xsd`` describes and NexusLIMS CDCS servers accept). It
+knows nothing of files, HTTP or the database: plain data in, bytes out.
+
+Choices the record makes:
+
+- **Activities** are numbered by the ``seqno`` attribute from **0**, in order of
+  their start time (ties keep :attr:`Activity.seqno` order), so the numbers are
+  always 0, 1, 2... whatever the caller put in :attr:`Activity.seqno`.
+- **Setup**: for an activity of two or more datasets, every ``nx_meta`` key that all
+  its datasets share with the same value (same rendered text, or numerically equal
+  numbers; the first dataset's text is recorded) goes once into ``setup`` as a
+  ``param``, and is left out of the datasets' ``meta``. Provenance (``Extractor``,
+  ``nexuslims version``, ``Creation Time Source``) never goes into ``setup``: it
+  describes the reading, not the instrument. A single-dataset activity
+  has no ``setup``: all its values stay on the dataset, where readers look first.
+- **Order**: ``param`` and ``meta`` elements are sorted by name (case-insensitively,
+  then exactly), so the record does not depend on dict order.
+- **Values**: booleans read ``true``/``false``; floats are rounded to the fewest
+  significant digits that stay within 1e-9 of the value (``0.30000000000000004``
+  reads ``0.3``); lists and tuples are joined with ``", "``; nested dicts are
+  flattened to ``"<key> <subkey>"``; ``None`` and empty values are left out;
+  characters XML 1.0 forbids are dropped. ``DatasetType`` is the dataset's ``type``
+  attribute, not a ``meta``.
+- **Locations** and **previews** are URL-quoted (``/`` kept) from the bytes of the
+  path on disk, so they can be joined to the data server's base URL as they are and
+  round-trip to the real file (control characters and non-UTF-8 bytes included).
+- The same inputs always give the same bytes.
+
+Longer than most modules: it follows the Experiment schema element by element, in the
+schema's order, so that the record's shape can be read against the XSD top to bottom.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import mimetypes
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from lxml import etree
+
+from nexuslims.extractors.fields import PROVENANCE_KEYS
+from nexuslims.model.dataset import Dataset
+from nexuslims.model.record import NAMESPACE
+from nexuslims.model.reservation import Project, Reservation, Sample
+from nexuslims.model.session import Instrument
+
+log = logging.getLogger(__name__)
+
+
+DATASET_TYPES = ("Image", "Spectrum", "SpectrumImage", "Diffraction", "Notes", "Misc", "Unknown")
+"""The schema's ``DatasetType`` values; anything else is recorded as ``Unknown``."""
+
+_SYMBOLS = """H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga
+    Ge As Se Br Kr Rb Sr Y Zr Nb Mo Tc Ru Rh Pd Ag Cd In Sn Sb Te I Xe Cs Ba La Ce Pr Nd Pm
+    Sm Eu Gd Tb Dy Ho Er Tm Yb Lu Hf Ta W Re Os Ir Pt Au Hg Tl Pb Bi Po At Rn Fr Ra Ac Th Pa
+    U Np Pu Am Cm Bk Cf Es Fm Md No Lr Rf Db Sg Bh Hs Mt Ds Rg Cn Nh Fl Mc Lv Ts Og"""
+ELEMENT_SYMBOLS = tuple(_SYMBOLS.split())
+"""Chemical element symbols in atomic-number order (the ``sample/elements`` children)."""
+
+FORMATS = {
+    ".dm3": "Gatan DigitalMicrograph 3 (.dm3)",
+    ".dm4": "Gatan DigitalMicrograph 4 (.dm4)",
+    ".ser": "FEI TIA series data (.ser)",
+    ".emi": "FEI TIA metadata (.emi)",
+    ".emd": "Electron Microscopy Dataset, HDF5 (.emd)",
+    ".bcf": "Bruker composite file (.bcf)",
+    ".spx": "Bruker spectrum (.spx)",
+    ".msa": "EMSA/MAS spectral data (.msa)",
+    ".spc": "EDAX spectrum (.spc)",
+    ".hspy": "HyperSpy HDF5 (.hspy)",
+    ".tif": "image/tiff",
+    ".tiff": "image/tiff",
+}
+"""Formats of microscopy files ``mimetypes`` does not know (or names badly)."""
+
+_MIME = mimetypes.MimeTypes()  # built-in table only: the record must not depend on /etc
+_ILLEGAL_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_TYPE_KEY = "DatasetType"
+
+
+@dataclass
+class Activity:
+    """An acquisition activity: datasets acquired close together in time."""
+
+    seqno: int
+    start: dt.datetime
+    datasets: list[Dataset]
+    sample_id: str | None = None
+    """Which of the reservation's samples it examined; needed only when there are several."""
+
+
+@dataclass(frozen=True)
+class _Value:
+    """One rendered metadata value of a dataset."""
+
+    text: str
+    unreliable: bool
+    number: float | None = None
+    """The value when it is a number, so that 200 and 200.0 count as the same setup."""
+
+    def same(self, other: _Value) -> bool:
+        if self.number is not None and other.number is not None:
+            return self.number == other.number
+        return self.text == other.text
+
+
+def build_record(
+    reservation: Reservation,
+    instrument: Instrument,
+    activities: list[Activity],
+    *,
+    record_id: str | None = None,
+) -> bytes:
+    """The record as UTF-8 XML bytes.
+
+    Parameters
+    ----------
+    reservation
+        Title, summary, samples and projects of the record.
+    instrument
+        The instrument of the session (``summary/instrument``).
+    activities
+        The session's acquisition activities, each with its datasets.
+    record_id
+        A local identifier for the record (the ``id`` element), if any.
+
+    Returns
+    -------
+    bytes
+        A pretty-printed XML document with declaration, in UTF-8.
+    """
+    tz = instrument.tzinfo
+    root = etree.Element(_q("Experiment"), nsmap={None: NAMESPACE})
+    _text(root, "title", reservation.title)
+    _text(root, "id", record_id)
+    _summary(root, reservation, instrument, tz)
+    sample_ids = [s.id for s in reservation.samples if _clean(s.id)]
+    for sample in reservation.samples:
+        _sample(root, sample)
+    for project in reservation.projects:
+        _project(root, project)
+    ordered = sorted(
+        enumerate(activities), key=lambda p: (_aware(p[1].start, tz), p[1].seqno, p[0])
+    )
+    for seqno, (_, activity) in enumerate(ordered):
+        _activity(root, activity, seqno, _sample_ref(activity, sample_ids), tz)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def format_value(value: Any) -> str:
+    """The text a metadata value is recorded as (``""`` means "leave it out").
+
+    Parameters
+    ----------
+    value
+        A scalar from ``nx_meta`` (bool, int, float, str, datetime, numpy scalar...),
+        or a list/tuple/set of them.
+
+    Returns
+    -------
+    str
+        XML-safe text.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return "true" if value else "false"
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None and getattr(dtype, "kind", "") == "f" and dtype.itemsize < 8:
+        # numpy's str() of a float32 is its shortest float32 form: 200.1, not 200.10000610351562
+        return _float_text(float(str(value)))
+    if hasattr(value, "item") and dtype is not None and getattr(value, "ndim", 0) == 0:
+        value = value.item()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return _float_text(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="replace")
+    if isinstance(value, list | tuple) or (dtype is not None and hasattr(value, "tolist")):
+        items = value.tolist() if hasattr(value, "tolist") else value
+        return ", ".join(t for t in (format_value(v) for v in items) if t)
+    if isinstance(value, set | frozenset):
+        return ", ".join(sorted(t for t in (format_value(v) for v in value) if t))
+    return _clean(str(value)).strip()
+
+
+def dataset_format(dataset: Dataset) -> str | None:
+    """The ``format`` of a dataset: a MIME type or a format name from its extension."""
+    suffix = dataset.path.suffix.lower() if dataset.path.suffix else ""
+    if not suffix:
+        return None
+    if suffix in FORMATS:
+        return FORMATS[suffix]
+    mime, _ = _MIME.guess_type("file" + suffix, strict=False)
+    return mime or suffix.lstrip(".").upper()
+
+
+def dataset_type(dataset: Dataset) -> str:
+    """The schema ``DatasetType`` for a dataset (``Unknown`` when it names none)."""
+    raw = dataset.dataset_type or str(dataset.nx_meta.get(_TYPE_KEY) or "")
+    key = re.sub(r"[\s_-]", "", raw).lower()
+    for known in DATASET_TYPES:
+        if known.lower() == key:
+            return known
+    return "Unknown"
+
+
+# --------------------------------------------------------------------------- parts
+
+
+def _summary(root: etree._Element, res: Reservation, inst: Instrument, tz: dt.tzinfo) -> None:
+    summary = etree.SubElement(root, _q("summary"))
+    if res.url and _clean(res.url):
+        summary.set("ref", _clean(res.url))
+    for person in res.experimenters:
+        _text(summary, "experimenter", person)
+    instrument = _text(summary, "instrument", inst.display_name)
+    if instrument is not None and _clean(inst.pid):
+        instrument.set("pid", _clean(inst.pid))
+    _text(summary, "reservationStart", _datetime(res.start, tz))
+    _text(summary, "reservationEnd", _datetime(res.end, tz))
+    _text(summary, "motivation", res.motivation)
+
+
+def _sample(root: etree._Element, sample: Sample) -> None:
+    element = etree.SubElement(root, _q("sample"))
+    if _clean(sample.id):
+        element.set("id", _clean(sample.id))
+    _text(element, "name", sample.name)
+    _text(element, "description", sample.description)
+    wanted = {s.strip().lower() for s in sample.elements if s}
+    symbols = [s for s in ELEMENT_SYMBOLS if s.lower() in wanted]
+    unknown = wanted - {s.lower() for s in symbols}
+    if unknown:
+        log.warning("sample %s: not chemical elements, left out: %s", sample.id, sorted(unknown))
+    if symbols:
+        elements = etree.SubElement(element, _q("elements"))
+        for symbol in symbols:
+            etree.SubElement(elements, _q(symbol))
+
+
+def _project(root: etree._Element, project: Project) -> None:
+    if not any(_clean(v or "") for v in (project.name, project.project_id, project.ref)):
+        return
+    element = etree.SubElement(root, _q("project"))
+    _text(element, "name", project.name)
+    _text(element, "project_id", project.project_id)
+    _text(element, "ref", project.ref)
+
+
+def _sample_ref(activity: Activity, sample_ids: list[str]) -> str | None:
+    """The sample id an activity refers to: one the record really has, or none."""
+    if activity.sample_id is not None:
+        if activity.sample_id in sample_ids:
+            return activity.sample_id
+        log.warning("activity %s names unknown sample %r", activity.seqno, activity.sample_id)
+        return None
+    return sample_ids[0] if len(set(sample_ids)) == 1 else None
+
+
+def _activity(
+    root: etree._Element, activity: Activity, seqno: int, sample_id: str | None, tz: dt.tzinfo
+) -> None:
+    element = etree.SubElement(root, _q("acquisitionActivity"), seqno=str(seqno))
+    _text(element, "startTime", _datetime(activity.start, tz))
+    _text(element, "sampleID", sample_id)
+    values = [_dataset_values(d) for d in activity.datasets]
+    setup = _shared(values) if len(values) >= 2 else {}
+    if setup:
+        setup_element = etree.SubElement(element, _q("setup"))
+        for key in _ordered(setup):
+            unreliable = any(v[key].unreliable for v in values)
+            _param(setup_element, "param", key, setup[key], unreliable)
+    for dataset, meta in zip(activity.datasets, values, strict=True):
+        _dataset(element, dataset, {k: v for k, v in meta.items() if k not in setup})
+
+
+def _dataset(parent: etree._Element, dataset: Dataset, meta: dict[str, _Value]) -> None:
+    element = etree.SubElement(
+        parent, _q("dataset"), type=dataset_type(dataset), role="Experimental"
+    )
+    name = _display_name(dataset.name).strip() or _display_name(dataset.path.name)
+    etree.SubElement(element, _q("name")).text = name
+    etree.SubElement(element, _q("location")).text = _url(dataset.location)
+    _text(element, "format", dataset_format(dataset))
+    if dataset.error:
+        _text(element, "description", f"Metadata extraction failed: {dataset.error}")
+    for warning in dataset.warnings:
+        _text(element, "description", warning)
+    if dataset.preview_location:
+        _text(element, "preview", _url(dataset.preview_location))
+    for key in _ordered(meta):
+        _param(element, "meta", key, meta[key].text, meta[key].unreliable)
+
+
+# --------------------------------------------------------------------------- values
+
+
+def _dataset_values(dataset: Dataset) -> dict[str, _Value]:
+    """A dataset's recordable metadata: rendered, flattened, empties dropped."""
+    values: dict[str, _Value] = {}
+    unreliable = set(dataset.unreliable)
+    for key, top, value in _flatten(dataset.nx_meta):
+        if top == _TYPE_KEY:
+            continue
+        text = format_value(value)
+        if text:
+            number = _number(value, text)
+            values[key] = _Value(text, key in unreliable or top in unreliable, number)
+    return values
+
+
+def _flatten(
+    meta: Mapping[str, Any], prefix: str = "", top: str | None = None
+) -> Iterable[tuple[str, str, Any]]:
+    """``(flat key, top-level key, value)`` for each leaf; nested keys joined by a space."""
+    for raw_key, value in meta.items():
+        key = _clean(f"{prefix} {raw_key}" if prefix else str(raw_key)).strip()
+        if isinstance(value, Mapping):
+            yield from _flatten(value, key, top or key)
+        elif key:
+            yield key, top or key, value
+
+
+def _shared(values: list[dict[str, _Value]]) -> dict[str, str]:
+    """Keys every dataset has with the same rendered text, and that text.
+
+    Provenance (which extractor, which nexuslims version, where the time came from)
+    describes how a dataset was read, not how the microscope was set up: it stays on
+    each dataset.
+    """
+    first, *rest = values
+    return {
+        key: value.text
+        for key, value in first.items()
+        if key not in PROVENANCE_KEYS
+        and all(key in other and other[key].same(value) for other in rest)
+    }
+
+
+def _number(value: Any, text: str) -> float | None:
+    kind = getattr(getattr(value, "dtype", None), "kind", "")
+    if isinstance(value, bool) or not (isinstance(value, int | float) or kind in ("i", "u", "f")):
+        return None
+    try:
+        number = float(text)
+    except ValueError:  # an array, rendered as a list
+        return None
+    return None if math.isnan(number) else number
+
+
+def _ordered(keys: Iterable[str]) -> list[str]:
+    return sorted(keys, key=lambda k: (k.casefold(), k))
+
+
+def _param(parent: etree._Element, tag: str, name: str, text: str, unreliable: bool) -> None:
+    element = etree.SubElement(parent, _q(tag), name=name)
+    element.text = text
+    if unreliable:
+        element.set("warning", "true")
+
+
+def _float_text(value: float) -> str:
+    if not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("INF" if value > 0 else "-INF")
+    for digits in range(1, 18):
+        rounded = float(f"{value:.{digits}g}")
+        if rounded == value or abs(rounded - value) <= 1e-9 * abs(value):
+            return repr(rounded)
+    return repr(value)
+
+
+def _datetime(value: dt.datetime | None, tz: dt.tzinfo) -> str | None:
+    """xs:dateTime text with a UTC offset; naive times are the instrument's wall clock."""
+    if value is None:
+        return None
+    value = _aware(value, tz)
+    if value.utcoffset().seconds % 60:  # type: ignore[union-attr]
+        value = value.astimezone(dt.UTC)  # xs:dateTime offsets are whole minutes
+    return value.isoformat()
+
+
+def _aware(value: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        return value.replace(tzinfo=tz)
+    return value
+
+
+def _url(path: str) -> str:
+    """``path`` percent-encoded from its bytes on disk, so it round-trips to the file.
+
+    Control characters and bytes that are not UTF-8 (which ``os.fsdecode`` carries as
+    lone surrogates) are encoded too, never dropped: ``unquote_to_bytes`` gives the
+    file's real name back.
+    """
+    return quote(os.fsencode(path), safe="/")
+
+
+def _display_name(name: str) -> str:
+    """A file name as text XML can hold: bytes that are not UTF-8 become U+FFFD (the
+    name shows something is there); control characters are dropped, as elsewhere."""
+    return _clean(name.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
+
+
+def _clean(text: str) -> str:
+    """``text`` without the characters XML 1.0 cannot carry."""
+    return _ILLEGAL_XML.sub("", text)
+
+
+def _text(parent: etree._Element, tag: str, value: str | None) -> etree._Element | None:
+    """Append ``<tag>value</tag>`` unless the value is empty after cleaning."""
+    if value is None:
+        return None
+    text = _clean(str(value)).strip()
+    if not text:
+        return None
+    element = etree.SubElement(parent, _q(tag))
+    element.text = text
+    return element
+
+
+def _q(tag: str) -> str:
+    return f"{{{NAMESPACE}}}{tag}"
+
+
+__all__ = [
+    "NAMESPACE",
+    "Activity",
+    "build_record",
+    "dataset_format",
+    "dataset_type",
+    "format_value",
+]

@@ -1,0 +1,110 @@
+"""Index a written record for the web's record list: once, when it is written.
+
+:func:`index_record` is what the pipeline calls after writing a record: it reads the
+few fields the list filters and searches on from the record's XML and stores them
+(:mod:`nexuslims.db.records`). :func:`backfill` does the same once for records written
+before the index existed. Indexing never fails a pass: a problem is logged, and the
+record is still built and exported.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+
+from lxml import etree
+from sqlalchemy.engine import Engine
+
+from nexuslims.db.records import IndexEntry, save_entry, unindexed_records
+from nexuslims.model.record import NAMESPACE
+
+logger = logging.getLogger(__name__)
+
+_NS = {"nx": NAMESPACE}
+
+
+def entry_from_xml(xml: bytes, record_path: str, session_identifier: str | None = None,
+                   instrument: str | None = None) -> IndexEntry:
+    """What the index keeps of one record, read from its XML.
+
+    Raises
+    ------
+    lxml.etree.XMLSyntaxError
+        The record is not well-formed XML.
+    """
+    root = etree.fromstring(xml, parser=etree.XMLParser(resolve_entities=False, no_network=True,
+                                                        huge_tree=True))
+
+    def texts(path: str) -> list[str]:
+        return [t.strip() for t in root.xpath(path, namespaces=_NS) if t and t.strip()]
+
+    title = " ".join(texts("nx:title/text()")) or None
+    pid = root.xpath("string(nx:summary/nx:instrument/@pid)", namespaces=_NS) or instrument
+    experimenters = texts("nx:summary/nx:experimenter/text()")
+    starts = (texts("nx:summary/nx:reservationStart/text()")
+              or texts("nx:acquisitionActivity/nx:startTime/text()"))
+    words = [title or ""]
+    words += texts("nx:summary/nx:motivation/text()")
+    words += texts("nx:sample/nx:name/text()") + texts("nx:sample/nx:description/text()")
+    words += texts("nx:sample/@id")
+    words += texts("nx:project/nx:name/text()") + texts("nx:project/nx:project_id/text()")
+    words += experimenters
+    words += texts("nx:acquisitionActivity/nx:dataset/nx:name/text()")
+    return IndexEntry(
+        record_path=record_path,
+        session_identifier=session_identifier,
+        instrument=pid or None,
+        instrument_name=next(iter(texts("nx:summary/nx:instrument/text()")), None),
+        title=title,
+        start=_parse_time(starts[0] if starts else None),
+        experimenters=", ".join(experimenters) or None,
+        datasets=int(root.xpath("count(nx:acquisitionActivity/nx:dataset)", namespaces=_NS)),
+        activities=int(root.xpath("count(nx:acquisitionActivity)", namespaces=_NS)),
+        search_text="\n".join(words).lower(),
+    )
+
+
+def index_record(engine: Engine, record_path: Path, session_identifier: str | None = None,
+                 instrument: str | None = None, xml: bytes | None = None) -> int | None:
+    """Add (or refresh) one record in the index; its id, or None if it could not be.
+
+    Never raises: the record exists whatever happens here, and :func:`backfill` (run by
+    ``nexuslims serve`` at start) picks up a record that was missed.
+    """
+    try:
+        data = xml if xml is not None else record_path.read_bytes()
+        entry = entry_from_xml(data, str(record_path), session_identifier, instrument)
+        return save_entry(engine, entry, now=dt.datetime.now(dt.UTC))
+    except Exception as exc:  # noqa: BLE001 - the index is a convenience, never a failure
+        logger.warning("record %s not indexed for the web pages: %s", record_path, exc)
+        return None
+
+
+def backfill(engine: Engine) -> int:
+    """Index every record the build history names that is not indexed yet.
+
+    Returns
+    -------
+    int
+        How many records were added. Records whose file is gone are skipped.
+    """
+    added = 0
+    for path, session_identifier, instrument in unindexed_records(engine):
+        if not Path(path).is_file():
+            continue
+        if index_record(engine, Path(path), session_identifier, instrument) is not None:
+            added += 1
+    if added:
+        logger.info("indexed %d record(s) written before the record index existed", added)
+    return added
+
+
+def _parse_time(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
