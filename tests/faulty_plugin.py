@@ -4,7 +4,9 @@
 A ``.fault`` file says what its reader does: ``ok``; ``sleep SECONDS``; ``exit`` (the
 worker calls ``os._exit``, every time); ``exit-once`` and ``kill-once`` (die on the first
 attempt only, by ``os._exit`` or by SIGKILL to itself); ``hog MB`` (touch MB of memory);
-``pid FILE SECONDS`` (write the worker's pid to FILE, then sleep, on the first attempt).
+``pid FILE SECONDS`` (write the worker's pid to FILE, then sleep, on the first attempt);
+``wait FILE`` (create ``FILE.waiting``, then return once FILE exists: the pass is held
+at a known point, in extraction, until the test lets it go).
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ class FaultyExtractor:
         elif command == "hog":
             held = [bytearray(b"x") * (32 * 2**20) for _ in range(int(words[1]) // 32)]
             del held
+        elif command == "wait":
+            Path(words[1] + ".waiting").touch()
+            while not Path(words[1]).exists():
+                time.sleep(0.01)
         elif command == "pid" and first:
             Path(words[1]).write_text(str(os.getpid()))
             time.sleep(float(words[2]))

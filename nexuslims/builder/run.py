@@ -22,7 +22,7 @@ import logging
 import time
 
 from nexuslims import db
-from nexuslims.builder.attempts import LEFT_FOR_LATER
+from nexuslims.builder.attempts import LEFT_FOR_LATER, settle_unrecorded
 from nexuslims.builder.due import Waiting, due_sessions, find_for_sessions, waits_for_files
 from nexuslims.builder.lease import clean_up_after_dead_passes
 from nexuslims.builder.outcome import PassSummary, SessionOutcome
@@ -93,6 +93,8 @@ def run_pass(settings: Settings, *, dry_run: bool = False,
         # records built on earlier passes but not yet exported: again, without rebuilding
         exports = [SessionOutcome(r.session_identifier, r.instrument, r.status, message=r.message)
                    for r in exporter.retry_pending(engine, now=now, dry_run=dry_run)]
+        if not dry_run:
+            settle_unrecorded(engine)  # no attempt of a pass that ended stays RUNNING
     finally:
         engine.dispose()
         _close(harvesters)
