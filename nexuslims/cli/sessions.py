@@ -99,7 +99,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     from nexuslims.db.uploads import uploads_of_session
 
-    print_session_detail(detail, uploads_of_session(engine, args.identifier))
+    instruments = db.load_instruments(engine)
+    pid = next((r.instrument for r in detail.rows if r.instrument in instruments), None)
+    print_session_detail(detail, uploads_of_session(engine, args.identifier),
+                         tz=instruments[pid].tzinfo if pid else None)
     return 0
 
 
@@ -143,17 +146,37 @@ def _log(engine, args: argparse.Namespace) -> int:
     return 0
 
 
-def print_session_detail(detail, uploads=()) -> None:
+def shown_time(value: dt.datetime | str | None, tz: dt.tzinfo | None) -> str:
+    """A time in the instrument's zone ``tz``, with the zone: ``2024-03-05 09:00:00 EST``.
+
+    A naive time (as NexusLIMS 1.x's session logger wrote them) is the instrument's wall
+    clock; without a zone, times are shown in UTC.
+    """
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    zone = tz or dt.UTC
+    value = value.replace(tzinfo=zone) if value.tzinfo is None else value.astimezone(zone)
+    return f"{value:%Y-%m-%d %H:%M:%S %Z}"
+
+
+def print_session_detail(detail, uploads=(), tz: dt.tzinfo | None = None) -> None:
+    """Every row, attempt, stage and export of a session; times in the instrument's
+    zone ``tz``, each with its zone."""
     print(f"session {detail.identifier}: {detail.status}")
-    print_table(["ROW", "EVENT", "TIMESTAMP", "STATUS", "INSTRUMENT", "USER"],
-                [[r.id, r.event_type, r.timestamp, r.record_status, r.instrument, r.user or ""]
-                 for r in detail.rows])
+    print_table(["ROW", "EVENT", "TIME", "STATUS", "INSTRUMENT", "USER"],
+                [[r.id, r.event_type, shown_time(r.timestamp, tz), r.record_status,
+                  r.instrument, r.user or ""] for r in detail.rows])
     if not detail.attempts:
         print("no build attempts")
     # Numbered within the session: the database ids count every session's attempts.
     for number, a in enumerate(detail.attempts, 1):
         took = f"{a.duration_s:.2f} s" if a.duration_s is not None else "unfinished"
-        print(f"\nattempt {number}: {a.status}, started {a.started:%Y-%m-%d %H:%M:%S %Z}, "
+        print(f"\nattempt {number}: {a.status}, started {shown_time(a.started, tz)}, "
               f"{took}" + (" (dry run)" if a.dry_run else ""))
         if a.record_path:
             print(f"  record: {a.record_path}")
@@ -166,7 +189,7 @@ def print_session_detail(detail, uploads=()) -> None:
                       st.error or ""] for st in a.stages])
     print("\nexport attempts:")
     print_table(["TIME", "DESTINATION", "RESULT", "ID", "URL / ERROR"],
-                [[f"{u.timestamp:%Y-%m-%d %H:%M:%S %Z}", u.destination,
+                [[shown_time(u.timestamp, tz), u.destination,
                   "ok" if u.success else "failed", u.record_id or "",
                   (u.record_url or "") if u.success else (u.error or "")] for u in uploads])
 

@@ -186,7 +186,9 @@ def builder_page(request: Request, status: str | None = None,
     overview.checks, overview.checks_note = views.doctor_checks(
         request.app.state.web.settings, servers=checks == "all")
     web = request.app.state.web
-    return render(request, "builder.html", o=overview, status=status, zones=views.zones(engine),
+    zones = views.zones(engine)
+    return render(request, "builder.html", o=overview, status=status, zones=zones,
+                  site_tz=views.site_zone(zones),
                   health=views.health(engine, web.health_max_age_minutes))
 
 

@@ -29,6 +29,16 @@ def zones(engine: Engine) -> dict[str, dt.tzinfo]:
     return {pid: i.tzinfo for pid, i in db.load_instruments(engine).items()}
 
 
+def site_zone(instrument_zones: dict[str, dt.tzinfo]) -> dt.tzinfo:
+    """The zone of times that belong to no instrument (passes, exports) on the builder
+    page: the instruments' zone when they share one, else this machine's; so that the
+    page reads in one zone with the records wherever it can."""
+    names = {getattr(z, "key", None) or str(z) for z in instrument_zones.values()}
+    if len(names) == 1:
+        return next(iter(instrument_zones.values()))
+    return dt.datetime.now().astimezone().tzinfo or dt.UTC
+
+
 def when(value: dt.datetime | str | None, tz: dt.tzinfo | None = None) -> str:
     """A time as people read it, in ``tz`` (the instrument's): ``Tue 5 Mar 2024, 09:00 EST``."""
     if value is None or value == "":

@@ -63,3 +63,17 @@ def test_doctor_names_an_unset_data_path_once(tmp_path: Path) -> None:
                                             timeout=1)}
     assert checks["data path"].message == "NX_DATA_PATH is not set"
     assert "nor NX_DATA_PATH" in checks["records path"].message
+
+
+def test_sessions_show_gives_every_time_in_the_instruments_zone_with_the_zone(cli_site,
+                                                                             capsys):
+    assert cli(capsys, "instruments", "add", "titan", "--filestore-path", "Titan",
+               "--timezone", "America/New_York")[0] == 0
+    code, out, _ = cli(capsys, "sessions", "add", "titan", "--id", "s-tz",
+                       "--start", "2024-01-05T09:00", "--end", "2024-01-05T16:30:00+00:00")
+    assert code == 0
+    code, out, _ = cli(capsys, "sessions", "show", "s-tz")
+    assert code == 0
+    rows = [line for line in out.splitlines() if line.split()[1:2] in (["START"], ["END"])]
+    assert [r.split()[2:5] for r in rows] == [["2024-01-05", "09:00:00", "EST"],
+                                             ["2024-01-05", "11:30:00", "EST"]]
