@@ -241,6 +241,16 @@ def unindexed_records(engine: Engine) -> list[tuple[str, str, str]]:
                 for r in conn.execute(query)]
 
 
+def entries_without_dataset_lines(engine: Engine) -> list[tuple[str, str | None, str | None]]:
+    """Index entries made before datasets had their own search lines (name, type, signal
+    kind): (path, session, instrument) of those with datasets but no such line."""
+    ri = record_index
+    query = (sa.select(ri.c.record_path, ri.c.session_identifier, ri.c.instrument)
+             .where(ri.c.datasets > 0, ~ri.c.search_text.contains("\t")).order_by(ri.c.id))
+    with translated(engine.url, "looking for records to index again"), engine.connect() as conn:
+        return [(r.record_path, r.session_identifier, r.instrument) for r in conn.execute(query)]
+
+
 def indexed_paths(engine: Engine) -> set[str]:
     """Every record path the index holds."""
     with translated(engine.url, "reading the record index"), engine.connect() as conn:

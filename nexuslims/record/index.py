@@ -17,7 +17,12 @@ from pathlib import Path
 from lxml import etree
 from sqlalchemy.engine import Engine
 
-from nexuslims.db.records import IndexEntry, save_entry, unindexed_records
+from nexuslims.db.records import (
+    IndexEntry,
+    entries_without_dataset_lines,
+    save_entry,
+    unindexed_records,
+)
 from nexuslims.model.record import NAMESPACE
 
 logger = logging.getLogger(__name__)
@@ -116,6 +121,13 @@ def backfill(engine: Engine) -> int:
             added += 1
     if added:
         logger.info("indexed %d record(s) written before the record index existed", added)
+    # Entries from before dataset types and signal kinds were searched: once, again.
+    refreshed = sum(index_record(engine, Path(path), session, instrument) is not None
+                    for path, session, instrument in entries_without_dataset_lines(engine)
+                    if Path(path).is_file())
+    if refreshed:
+        logger.info("indexed %d record(s) again so that dataset types and signal kinds are "
+                    "searched", refreshed)
     return added
 
 

@@ -82,3 +82,30 @@ def test_the_builder_page_shows_pass_times_in_the_sites_zone(site: Site, tmp_pat
     [passes] = re.findall(r"Last passes(.*?)Sessions in ERROR", page, re.S)
     times = re.findall(r'<td class="time">([^<]*)</td>', passes)
     assert times and all(t.endswith(" JST") for t in times), times
+
+
+def test_records_indexed_before_are_indexed_again_once_so_their_datasets_are_searched(
+        site: Site, tmp_path):
+    from dataclasses import replace
+
+    from nexuslims import db
+    from nexuslims.db.records import RecordQuery, save_entry, search_records
+    from nexuslims.record.index import backfill, entry_from_xml
+
+    [path] = (site.root / "site/data/records").glob("*_FEI-Titan-TEM-demo_demo-session-*.xml")
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    db.init_db(url)
+    engine = db.make_engine(url)
+    try:
+        entry = entry_from_xml(path.read_bytes(), str(path), "s", "FEI-Titan-TEM-demo")
+        names = [line.split("\t")[3] for line in entry.search_text.splitlines() if "\t" in line]
+        old = replace(entry, search_text="\n".join([entry.title or ""] + names).lower())
+        record_id = save_entry(engine, old, now=dt.datetime.now(dt.UTC))
+        assert search_records(engine, RecordQuery(text="eels"))[0] == 1  # by file name only
+        assert search_records(engine, RecordQuery(text="spectrum"))[0] == 0
+        backfill(engine)
+        total, [found] = search_records(engine, RecordQuery(text="spectrum"))
+        assert (total, found.id, len(found.matched)) == (1, record_id, 5)
+        backfill(engine)  # once: nothing left to do
+    finally:
+        engine.dispose()
