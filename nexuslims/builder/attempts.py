@@ -151,6 +151,9 @@ def finish_interrupted(attempt: Attempt | None, session: Session,
                         exc: KeyboardInterrupt) -> None:
     # The pass is being stopped: the session stays TO_BE_BUILT for the next one.
     logger.warning("session %s: %s; left for the next pass", session.identifier, exc)
+    left = getattr(exc, "sessions", None)
+    if isinstance(left, list) and session.identifier not in left:
+        left.append(session.identifier)  # for the pass's last words (the CLI)
     if attempt is None:
         return
     try:

@@ -50,6 +50,8 @@ TMP_STALE_S = 3600.0
 SWEEP_PENDING = ".dead-pass-cleanup"
 # atomic_file's ".<name>.<random>.tmp" and the previews' ".<name>.<pid>.tmp.png".
 _TMP_NAME = re.compile(r"^\..+\.tmp(\.png)?$")
+# A preview's writer (nexuslims.extract.one): the worker's pid, on this machine.
+_WRITER_PID = re.compile(r"\.(\d+)\.tmp\.png$")
 
 
 def lease_seconds(env: Mapping[str, str] | None = None) -> float:
@@ -170,9 +172,24 @@ def clean_up_after_dead_passes(engine: Engine, settings: Settings, *,
         pending.unlink(missing_ok=True)
 
 
+def note_stopped_pass(settings: Settings) -> None:
+    """A pass stopped by a signal: its killed workers may have left temporary files (a
+    preview half written); the next passes sweep for them, as after a dead pass."""
+    if settings.data_path is None:
+        return
+    try:
+        settings.data_path.mkdir(parents=True, exist_ok=True)
+        (settings.data_path / SWEEP_PENDING).touch()
+    except OSError as exc:
+        logger.error("could not note the clean-up after a stopped pass: %s", exc)
+
+
 def remove_stale_tmp_files(roots: Iterable[Path], *, older_than: float) -> list[Path]:
     """Remove temporary files (``.<name>...tmp``) under ``roots`` last written before
-    ``older_than`` (a POSIX time); return those removed."""
+    ``older_than`` (a POSIX time), and previews being drawn by a process of this machine
+    that is gone (``.<name>.<pid>.tmp.png``), whatever their age; return those removed."""
+    from nexuslims.db.history import pid_alive
+
     removed: list[Path] = []
     seen: set[Path] = set()
     for root in roots:
@@ -185,8 +202,10 @@ def remove_stale_tmp_files(roots: Iterable[Path], *, older_than: float) -> list[
                 if not _TMP_NAME.match(name):
                     continue
                 path = here / name
+                writer = _WRITER_PID.search(name)
                 try:
-                    if path.lstat().st_mtime < older_than:
+                    if path.lstat().st_mtime < older_than or (
+                            writer is not None and not pid_alive(int(writer.group(1)))):
                         path.unlink()
                         removed.append(path)
                 except OSError as exc:  # gone meanwhile, or not ours to remove

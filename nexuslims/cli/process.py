@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
                     # Under the lock: two passes never read and write the alert state at once.
                     _unattended.after_pass(checked, summary, started)
     except Interrupted as stopped:
-        print(f"nexuslims: pass {stopped}; the session being built is left for the next "
+        print(f"nexuslims: pass {stopped}; {stopped.sessions_left()} left for the next "
               "pass", file=sys.stderr)
         return stopped.exit_code
     except Exception as exc:  # also a crash; an interruption is not a failure

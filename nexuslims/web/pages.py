@@ -220,7 +220,8 @@ def healthz(request: Request) -> JSONResponse:
     body = {"status": "ok" if state.ok else "unhealthy", "reason": state.reason,
             "last_pass": None if last is None else {
                 "started": last.started.isoformat(), "finished": last.finished.isoformat(),
-                "outcome": last.outcome, "built": last.built, "failed": last.failed}}
+                "outcome": last.outcome, "built": last.built, "failed": last.failed,
+                "message": last.message}}
     return JSONResponse(body, status_code=200 if state.ok else 503)
 
 
