@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, TextIO
 
-from nexuslims.errors import NexusLIMSError, UsageError
+from nexuslims.errors import UsageError
 from nexuslims.export.errors import ExportError
 from nexuslims.model.session import Status
 

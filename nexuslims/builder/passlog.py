@@ -11,10 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from nexuslims.builder.lease import note_stopped_pass
 from nexuslims.builder.outcome import PassSummary
 from nexuslims.builder.run import run_pass
 from nexuslims.config import Settings
-from nexuslims.builder.lease import note_stopped_pass
 from nexuslims.db.passes import FAILED, INTERRUPTED, OK, PassRecord, record_pass
 from nexuslims.errors import NexusLIMSError
 

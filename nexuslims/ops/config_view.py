@@ -129,8 +129,8 @@ class EffectiveSetting:
     """The value used, secrets replaced by ``***``; empty when unset with no default."""
     source: str
     """``environment``, ``.env file``, ``1.x name <old name>``, ``default``,
-    ``default: <what it derives from>``, ``unset: <what that means>``, or ``ignored: unknown name (...)`` (a name no module
-    reads, a typo usually)."""
+    ``default: <what it derives from>``, ``unset: <what that means>``, or
+    ``ignored: unknown name (...)`` (a name no module reads, a typo usually)."""
 
 
 def effective_settings(env_file: Path | None = None,

@@ -6,9 +6,9 @@ import re
 from typing import Any
 
 import jinja2
-from markupsafe import Markup, escape
 from fastapi import Request
 from fastapi.responses import HTMLResponse
+from markupsafe import Markup, escape
 
 from nexuslims import __version__
 from nexuslims.web import views

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from nexuslims import db
 from nexuslims.config import known_setting_names
-from nexuslims.ops.config_view import DEFAULTS, DERIVED, OLD_NAMES, UNSET_MEANS
 from nexuslims.model.session import Instrument
+from nexuslims.ops.config_view import DEFAULTS, DERIVED, OLD_NAMES, UNSET_MEANS
 from tests.cli.conftest import cli
 
 REPO = Path(__file__).resolve().parents[2]

@@ -212,9 +212,9 @@ def test_a_deferral_that_cannot_be_written_is_written_at_the_end_of_the_pass(
     it too. Once the lock is gone, the pass's end writes it: no attempt stays RUNNING."""
     from nexuslims.builder.attempts import Attempt, failed_session, settle_unrecorded
     from nexuslims.builder.outcome import SessionOutcome
-    from nexuslims.record.paths import record_path
     from nexuslims.config import load_settings
     from nexuslims.model.session import Instrument, Session
+    from nexuslims.record.paths import record_path
 
     hasty = db.make_engine(sqlite_url(db_path), {"NX_DB_BUSY_TIMEOUT": "0.1",
                                                   "NX_DB_LOCKED_RETRY": "0.2"})

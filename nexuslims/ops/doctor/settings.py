@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from nexuslims.ops.doctor.checks import FAILURE, OK, WARNING, Check, Site
 from nexuslims.errors import ConfigError
+from nexuslims.ops.doctor.checks import FAILURE, OK, WARNING, Check, Site
 
 
 def check_unknown_names(site: Site) -> Iterable[Check]:
