@@ -28,8 +28,8 @@ ENTRY_POINT_GROUP = "nexuslims.destinations"
 
 def _cdcs_incomplete(env: Mapping[str, str]) -> str | None:
     # The 1.x names nexusLIMS_user/_pass also served SharePoint: only our own names count.
-    given = [n for n in ("NX_CDCS_TOKEN", "NX_CDCS_USER", "NX_CDCS_PASSWORD",
-                         "NX_CDCS_TEMPLATE") if setting(env, n)]
+    given = sorted(n for n in env if n.startswith("NX_CDCS_") and n != "NX_CDCS_URL"
+                   and setting(env, n))
     if not given or setting(env, "NX_CDCS_URL", "cdcs_url"):
         return None
     return (f"{' and '.join(given)} {'is' if len(given) == 1 else 'are'} set but NX_CDCS_URL "

@@ -123,3 +123,30 @@ def test_every_1x_name_a_module_reads_is_shown():
     read = {m.groups() for path in (REPO / "nexuslims").rglob("*.py")
             for m in pattern.finditer(path.read_text())}
     assert read and all(old in OLD_NAMES.get(new, ()) for new, old in read)
+
+
+#: Settings any value of which is valid where they are read (a path made when needed, a
+#: host or user name), or that are read only with another setting this test leaves unset.
+FREE_TEXT = {
+    "NX_DATA_PATH", "NX_LOG_PATH", "NX_RECORDS_PATH", "NX_METRICS_PATH",  # relative paths
+    "NX_WEB_HOST", "NX_WEB_USER_HEADER", "NX_WEB_BASIC_USER", "NX_WEB_BASIC_PASSWORD",
+    "NX_DASK_SCHEDULER",  # with NX_EXECUTOR=dask
+    "NX_DATACITE_EXPORT_PATH",  # with NX_DATACITE_EXPORT=true
+    "NX_CERT_BUNDLE_FILE",  # with CDCS, SharePoint or the mail server
+}
+
+
+def test_doctor_reports_a_wrong_value_of_every_setting_a_command_reads(cli_site):
+    """Each setting set to "maybe": doctor says something about it (a failure, or a
+    warning that what it belongs to is off), unless any value is valid for it."""
+    from nexuslims.ops.doctor import run_checks
+    from nexuslims.web.settings import load_web_settings
+
+    def not_ok(env: dict[str, str]) -> set[str]:
+        checks = run_checks(env, timeout=0.5, commands={"serve": load_web_settings})
+        return {f"{c.name}: {c.message}" for c in checks if c.status != "ok"}
+
+    baseline = not_ok(cli_site.env)
+    silent = [name for name in sorted(known_setting_names() - FREE_TEXT)
+              if not not_ok({**cli_site.env, name: "maybe"}) - baseline]
+    assert silent == []

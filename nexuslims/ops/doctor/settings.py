@@ -85,6 +85,13 @@ def check_half_done(site: Site) -> Iterable[Check]:
 
     for name, missing in incomplete_destinations(site.env).items():
         yield Check(f"destination {name}", WARNING, missing)
+    mail = sorted(n for n in site.env if n.startswith("NX_EMAIL_")
+                  and n != "NX_EMAIL_SMTP_HOST" and (site.env.get(n) or "").strip())
+    if mail and not (site.env.get("NX_EMAIL_SMTP_HOST") or "").strip():
+        yield Check("alerts by email", WARNING,
+                    f"{' and '.join(mail)} {'is' if len(mail) == 1 else 'are'} set but "
+                    "NX_EMAIL_SMTP_HOST is not: no alert emails are sent (set it, or "
+                    f"remove {'it' if len(mail) == 1 else 'them'})")
     missing = incomplete(site.env)
     if missing is not None:
         users = sorted(i.pid for i in site.instruments

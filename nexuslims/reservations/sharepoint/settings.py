@@ -48,7 +48,16 @@ def incomplete(env: Mapping[str, str]) -> str | None:
               (("NX_SHAREPOINT_USER", "nexusLIMS_user"),
                ("NX_SHAREPOINT_PASSWORD", "nexusLIMS_pass"))}
     (user, user_name), (password, password_name) = values.values()
-    if bool(user) == bool(password):
+    if not user and not password:
+        others = sorted(n for n in env if n.startswith("NX_SHAREPOINT_") and
+                        (env.get(n) or "").strip())
+        if others:
+            return (f"{' and '.join(others)} {'is' if len(others) == 1 else 'are'} set but "
+                    "NX_SHAREPOINT_USER and NX_SHAREPOINT_PASSWORD are not: SharePoint "
+                    "calendars are not read (set both, or remove "
+                    f"{'it' if len(others) == 1 else 'them'})")
+        return None
+    if user and password:
         return None
     given, missing = (user_name, "NX_SHAREPOINT_PASSWORD") if user else \
         (password_name, "NX_SHAREPOINT_USER")
