@@ -43,6 +43,22 @@ def corpus() -> Path:
 
 
 @pytest.fixture(scope="session")
+def extra_files() -> Path:
+    """Real instrument files from public repositories, outside the shared corpus.
+
+    ``NEXUSLIMS_TEST_EXTRA_FILES`` names a folder laid out as RosettaSciIO's
+    ``rsciio/tests/data`` (``tiff/``, ``phenom/``, ``mrc/``...), with its zip archives
+    unpacked (``tiff/tiff_Zeiss_SEM/...``). docs/formats.md lists the files used and
+    where they come from. Skips the test when unset.
+    """
+    raw = os.environ.get("NEXUSLIMS_TEST_EXTRA_FILES")
+    path = Path(raw) if raw else None
+    if path is None or not path.is_dir():
+        pytest.skip("set NEXUSLIMS_TEST_EXTRA_FILES to a folder of public instrument files")
+    return path
+
+
+@pytest.fixture(scope="session")
 def reference_schema() -> Path:
     path = reference_schema_path()
     if path is None:

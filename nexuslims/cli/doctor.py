@@ -11,8 +11,8 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
                        "and servers a pass needs, and say what to fix",
                        description="Check everything a pass needs: settings, database, paths "
                        "and free space, instrument folders, timezones, NEMO, SharePoint, "
-                       "CDCS, the mail server, GNU find. Exit 0 when nothing failed (warnings "
-                       "allowed), 1 otherwise.")
+                       "CDCS, eLabFTW, the mail server, GNU find. Exit 0 when nothing "
+                       "failed (warnings allowed), 1 otherwise.")
     p.add_argument("--json", action="store_true", help="one JSON list of checks")
     p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
                    help="how long each server gets to answer (default: 10)")

@@ -97,11 +97,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"nexuslims: no session {args.identifier!r} in the session log (see "
               "`nexuslims sessions list`)", file=sys.stderr)
         return 2
-    from nexuslims.db.uploads import uploads_of_session
+    from nexuslims.db.uploads import destination_states, uploads_of_session
 
     instruments = db.load_instruments(engine)
     pid = next((r.instrument for r in detail.rows if r.instrument in instruments), None)
     print_session_detail(detail, uploads_of_session(engine, args.identifier),
+                         destination_states(engine, args.identifier),
                          tz=instruments[pid].tzinfo if pid else None)
     return 0
 
@@ -164,7 +165,8 @@ def shown_time(value: dt.datetime | str | None, tz: dt.tzinfo | None) -> str:
     return f"{value:%Y-%m-%d %H:%M:%S %Z}"
 
 
-def print_session_detail(detail, uploads=(), tz: dt.tzinfo | None = None) -> None:
+def print_session_detail(detail, uploads=(), destinations=(),
+                         tz: dt.tzinfo | None = None) -> None:
     """Every row, attempt, stage and export of a session; times in the instrument's
     zone ``tz``, each with its zone."""
     print(f"session {detail.identifier}: {detail.status}")
@@ -187,6 +189,12 @@ def print_session_detail(detail, uploads=(), tz: dt.tzinfo | None = None) -> Non
                     [[st.name, st.status, f"{st.duration_s:.3f}", blank(st.files_found),
                       blank(st.bytes_found), blank(st.datasets), blank(st.failures),
                       st.error or ""] for st in a.stages])
+    if destinations:
+        print("\ndestinations:")
+        print_table(["DESTINATION", "STATE", "ID", "LINK", "ATTEMPTS", "LAST ERROR"],
+                    [[d.destination, "exported" if d.exported else "not exported",
+                      d.target_id or "", d.link or "", d.attempts, d.last_error or ""]
+                     for d in destinations])
     print("\nexport attempts:")
     print_table(["TIME", "DESTINATION", "RESULT", "ID", "URL / ERROR"],
                 [[shown_time(u.timestamp, tz), u.destination,

@@ -47,7 +47,7 @@ VERSION_TABLE = "nexuslims_alembic_version"
 #: The newest revision in ``migrations/versions`` (a test holds it to Alembic's head):
 #: what :func:`require_head` compares with, so a database at head is checked without
 #: importing Alembic.
-HEAD = "0010"
+HEAD = "0011"
 #: The revision an adopted NexusLIMS database is stamped with before upgrading.
 BASELINE = "0001"
 NEXUSLIMS_1 = "nexuslims-1.x"

@@ -165,6 +165,18 @@ upload_log = sa.Table(
     sa.Column("metadata_json", sa.String),
 )
 
+# What a destination made of a session (revision 0011): an eLabFTW experiment's id, an
+# ``.eln`` package's path; kept across attempts and rebuilds so nothing is made twice.
+export_targets = sa.Table(
+    "export_targets", metadata,
+    sa.Column("session_identifier", sa.String(255), primary_key=True),
+    sa.Column("destination_name", sa.String(100), primary_key=True),
+    sa.Column("target_id", sa.String(255)),
+    sa.Column("target_url", sa.String(500)),
+    sa.Column("detail_json", sa.Text),
+    sa.Column("updated", UTCDateTime, nullable=False),
+)
+
 harvest_state = sa.Table(
     "harvest_state", metadata,
     sa.Column("harvester", sa.String(32), primary_key=True),

@@ -195,3 +195,117 @@ def export_states(engine: Engine, statuses: Iterable[Status | str] | None = None
 
     # A read too: another writer holding SQLite exclusively blocks readers as well.
     return when_unlocked(engine, read, "reading the sessions to export")
+
+
+@dataclass(frozen=True)
+class ExportTarget:
+    """What one destination made of one session (``export_targets``): kept across builds."""
+
+    session_identifier: str
+    destination: str
+    target_id: str | None
+    target_url: str | None
+    detail: dict[str, Any]
+    updated: dt.datetime
+
+
+def remember_target(engine: Engine, session_identifier: str, destination: str, *,
+                    target_id: str | None, target_url: str | None = None,
+                    detail: dict[str, Any] | None = None,
+                    when: dt.datetime | None = None) -> None:
+    """Store (or replace) what ``destination`` made of the session, at once.
+
+    Called by a destination the moment the thing exists (an experiment's 201), so a
+    crash before the attempt is logged cannot lose it.
+    """
+    from nexuslims.db.schema import export_targets as t
+
+    values = dict(target_id=target_id, target_url=redacted(target_url),
+                  detail_json=redact(json.dumps(detail, default=str, sort_keys=True))
+                  if detail else None,
+                  updated=when or dt.datetime.now(dt.UTC))
+    key = dict(session_identifier=session_identifier, destination_name=destination)
+    what = f"remembering the {destination} target of {session_identifier!r}"
+
+    def write() -> None:
+        with translated(engine.url, what), engine.begin() as conn:
+            done = conn.execute(sa.update(t).where(
+                t.c.session_identifier == session_identifier,
+                t.c.destination_name == destination).values(values))
+            if not done.rowcount:
+                conn.execute(sa.insert(t).values({**key, **values}))
+
+    when_unlocked(engine, write, what)
+
+
+def forget_target(engine: Engine, session_identifier: str, destination: str) -> None:
+    """Drop what ``destination`` made of the session (it was found gone)."""
+    from nexuslims.db.schema import export_targets as t
+
+    what = f"forgetting the {destination} target of {session_identifier!r}"
+
+    def write() -> None:
+        with translated(engine.url, what), engine.begin() as conn:
+            conn.execute(sa.delete(t).where(t.c.session_identifier == session_identifier,
+                                            t.c.destination_name == destination))
+
+    when_unlocked(engine, write, what)
+
+
+def targets_of_session(engine: Engine, session_identifier: str) -> dict[str, ExportTarget]:
+    """What each destination made of the session, by destination name."""
+    from nexuslims.db.schema import export_targets as t
+
+    query = sa.select(t).where(t.c.session_identifier == session_identifier)
+    with translated(engine.url, f"reading the export targets of {session_identifier!r}"), \
+            engine.connect() as conn:
+        rows = list(conn.execute(query))
+    found = {}
+    for r in rows:
+        try:
+            detail = json.loads(r.detail_json) if r.detail_json else {}
+        except ValueError:
+            detail = {"unreadable": r.detail_json}
+        found[r.destination_name] = ExportTarget(
+            r.session_identifier, r.destination_name, r.target_id, r.target_url,
+            detail if isinstance(detail, dict) else {"value": detail}, r.updated)
+    return found
+
+
+@dataclass(frozen=True)
+class DestinationState:
+    """Where one session stands with one destination, for people to read."""
+
+    destination: str
+    exported: bool
+    """Whether the latest attempt succeeded."""
+    target_id: str | None
+    """The destination's id for it (a CDCS record, an eLabFTW experiment)."""
+    link: str | None
+    """Where to see it (a URL, or a ``file://`` URI for a package or copy)."""
+    attempts: int
+    last_attempt: dt.datetime | None
+    last_error: str | None
+    """The error of the latest failed attempt (None if none ever failed)."""
+
+
+def destination_states(engine: Engine, session_identifier: str) -> list[DestinationState]:
+    """Each destination the session met: id or link, attempts, last error (by name)."""
+    uploads = uploads_of_session(engine, session_identifier)
+    targets = targets_of_session(engine, session_identifier)
+    states = []
+    for name in sorted({u.destination for u in uploads} | set(targets)):
+        mine = [u for u in uploads if u.destination == name]
+        target = targets.get(name)
+        last = mine[-1] if mine else None
+        done = [u for u in mine if u.success]
+        failed = [u for u in mine if not u.success]
+        states.append(DestinationState(
+            destination=name, exported=bool(last and last.success),
+            target_id=(done[-1].record_id if done and done[-1].record_id else None)
+            or (target.target_id if target else None),
+            link=(done[-1].record_url if done and done[-1].record_url else None)
+            or (target.target_url if target else None),
+            attempts=len(mine), last_attempt=last.timestamp if last else None,
+            last_error=failed[-1].error if failed else None))
+    return states

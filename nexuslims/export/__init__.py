@@ -5,8 +5,8 @@ hands it to the :class:`Exporter` of the pass, which decides the session's final
 (COMPLETED, BUILT_NOT_EXPORTED to retry on later passes, or ERROR) and records each
 attempt in ``upload_log``. The exporter is an :class:`~nexuslims.export.outbox.Outbox`
 over the enabled destinations (:mod:`~nexuslims.export.destinations`: ``cdcs``,
-``local``, ``datacite`` and plug-ins); with none configured, ``local`` counts the record
-in the outbox as exported. See ``docs/export.md``.
+``eln``, ``elabftw``, ``local``, ``datacite`` and plug-ins); with none configured, the
+record in the outbox counts as exported. See ``docs/export.md``.
 """
 
 from __future__ import annotations

@@ -40,12 +40,61 @@ class Failure(enum.StrEnum):
 
 
 @dataclass(frozen=True)
+class Target:
+    """What a destination made of a session (an experiment, a package), kept across builds."""
+
+    target_id: str | None
+    target_url: str | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+class TargetMemory(Protocol):
+    """Where a destination keeps what it made of one session (``export_targets``)."""
+
+    def recall(self) -> Target | None:
+        """What was remembered, if anything."""
+        ...
+
+    def remember(self, target: Target) -> None:
+        """Keep ``target`` now (before the attempt ends: a crash must not lose it)."""
+        ...
+
+    def forget(self) -> None:
+        """Drop what was remembered (the thing was found gone)."""
+        ...
+
+
+class InProcessMemory:
+    """A :class:`TargetMemory` that lives as long as the object (no database at hand)."""
+
+    def __init__(self, target: Target | None = None):
+        self.target = target
+
+    def recall(self) -> Target | None:
+        """What was remembered, if anything."""
+        return self.target
+
+    def remember(self, target: Target) -> None:
+        """Keep ``target``."""
+        self.target = target
+
+    def forget(self) -> None:
+        """Drop what was remembered."""
+        self.target = None
+
+
+@dataclass(frozen=True)
 class RecordFile:
     """A built record waiting in the outbox (``NX_RECORDS_PATH``)."""
 
     session_identifier: str
     instrument: str
     path: Path
+    memory: TargetMemory = field(default_factory=InProcessMemory, compare=False, repr=False)
+    """What this destination made of the session before (the outbox gives each its own)."""
+    published: Mapping[str, str] = field(default_factory=dict, compare=False)
+    """Where the destinations that already have this build's record put it, by name
+    (``{"cdcs": "https://.../data?id=7", "eln": "file:///.../x.eln"}``)."""
 
     @property
     def name(self) -> str:

@@ -1,10 +1,13 @@
 """The ``datacite`` destination: a JSON search document beside each record.
 
 For ``<name>.xml`` in the outbox it writes ``<name>.datacite.json`` (in
-``NX_DATACITE_EXPORT_PATH``, default: beside the record), ready for a search index:
+``NX_DATACITE_EXPORT_PATH``, default: beside the record), ready for a search index,
+and ``<name>.datacite.xml``, the same description as DataCite kernel-4.5 XML:
 
-- ``dc``: a DataCite kernel-4 style description (titles, creators, dates, subjects,
-  types, formats, sizes, descriptions), from the record;
+- ``dc``: a DataCite 4.5 description (valid against DataCite's JSON schema: titles,
+  creators, publisher ``NX_DATACITE_PUBLISHER``, dates, subjects, types, formats,
+  sizes, descriptions; a ``doi`` when ``NX_DATACITE_DOI_PREFIX`` is set), from the
+  record;
 - ``files``: every dataset file the record names, once each, with its name, location,
   size, MIME type and ``sha256:<hex>`` checksum, computed by streaming the file found
   at ``NX_INSTRUMENT_DATA_PATH / <dataset location, unquoted>``.
@@ -35,6 +38,9 @@ if TYPE_CHECKING:
 
 SCHEMA_VERSION = "http://datacite.org/schema/kernel-4"
 SUFFIX = ".datacite.json"
+XML_SUFFIX = ".datacite.xml"
+UNAVAILABLE = "(:unav)"
+"""DataCite's standard value for "not available"."""
 _NS = {"nx": NAMESPACE}
 _MIME = mimetypes.MimeTypes()  # the built-in table: the document must not depend on /etc
 
@@ -58,6 +64,10 @@ class DataCiteDestination:
         raw = setting(settings.env, "NX_DATACITE_EXPORT_PATH")
         if raw and not Path(raw).expanduser().is_absolute():
             problems.append(f"NX_DATACITE_EXPORT_PATH={raw}: expects an absolute directory path")
+        prefix = setting(settings.env, "NX_DATACITE_DOI_PREFIX")
+        if prefix and not prefix.startswith("10."):
+            problems.append(f"NX_DATACITE_DOI_PREFIX={prefix}: expects a DOI prefix such as "
+                            "10.12345")
         return problems
 
     def __init__(self, settings: Settings):
@@ -65,6 +75,8 @@ class DataCiteDestination:
         self.data_root = settings.instrument_data_path
         raw = setting(settings.env, "NX_DATACITE_EXPORT_PATH")
         self.directory = Path(raw).expanduser() if raw else None
+        self.publisher = setting(settings.env, "NX_DATACITE_PUBLISHER") or UNAVAILABLE
+        self.doi_prefix = setting(settings.env, "NX_DATACITE_DOI_PREFIX").rstrip("/") or None
 
     def export(self, record: RecordFile) -> ExportResult:
         """Write the search document of ``record``."""
@@ -73,9 +85,13 @@ class DataCiteDestination:
             return ExportResult.failed(
                 Failure.UNAVAILABLE, f"the dataset files cannot be read: {self.data_root} "
                                      "(NX_INSTRUMENT_DATA_PATH) is not a readable directory")
+        xml_target = target.with_name(f"{record.name}{XML_SUFFIX}")
         try:
-            document = search_document(record.read(), self.data_root, record.name)
+            document = search_document(record.read(), self.data_root, record.name,
+                                       publisher=self.publisher, doi_prefix=self.doi_prefix)
             write_json_atomically(target, document)
+            write_atomically(xml_target, datacite_xml(document["dc"], record.name),
+                             durable=True)
         except etree.XMLSyntaxError as exc:
             return ExportResult.failed(Failure.REJECTED, f"record {record.path} is not XML: {exc}")
         except OSError as exc:
@@ -83,10 +99,13 @@ class DataCiteDestination:
                                        f"cannot write {target}: {exc.strerror or exc}")
         missing = [f["location"] for f in document["files"] if f.get("missing")]
         return ExportResult.ok(record_url=target.resolve().as_uri(),
-                               files=len(document["files"]), missing=missing or None)
+                               files=len(document["files"]), missing=missing or None,
+                               xml=xml_target.resolve().as_uri())
 
 
-def search_document(xml: bytes, data_root: Path, identifier: str) -> dict[str, Any]:
+def search_document(xml: bytes, data_root: Path, identifier: str, *,
+                    publisher: str = UNAVAILABLE, doi_prefix: str | None = None,
+                    ) -> dict[str, Any]:
     """The search document of one record.
 
     Parameters
@@ -97,6 +116,10 @@ def search_document(xml: bytes, data_root: Path, identifier: str) -> dict[str, A
         Where dataset locations are relative to (``NX_INSTRUMENT_DATA_PATH``).
     identifier
         The record's name (its file name without ``.xml``).
+    publisher
+        ``NX_DATACITE_PUBLISHER`` (DataCite's ``(:unav)`` when not set).
+    doi_prefix
+        ``NX_DATACITE_DOI_PREFIX``: the record's DOI is ``<prefix>/<identifier>``.
     """
     root = etree.fromstring(xml)
 
@@ -137,10 +160,12 @@ def search_document(xml: bytes, data_root: Path, identifier: str) -> dict[str, A
     experimenters = [e.text.strip() for e in (summary.findall("nx:experimenter", _NS)
                                              if summary is not None else []) if e.text]
     dc: dict[str, Any] = {
-        "identifiers": [{"identifier": identifier, "identifierType": "Local"}],
+        "alternateIdentifiers": [{"alternateIdentifier": identifier,
+                                  "alternateIdentifierType": "Local"}],
         "titles": [{"title": text(root, "nx:title") or identifier}],
         "creators": [{"name": name, "nameType": "Personal"} for name in experimenters]
         or [{"name": "unknown", "nameType": "Organizational"}],
+        "publisher": {"name": publisher},
         "publicationYear": (start or dt.date.today().isoformat())[:4],
         "dates": dates,
         "subjects": subjects,
@@ -151,11 +176,28 @@ def search_document(xml: bytes, data_root: Path, identifier: str) -> dict[str, A
                   f"{sum(f['size'] or 0 for f in files.values())} bytes"],
         "schemaVersion": SCHEMA_VERSION,
     }
+    if doi_prefix:
+        dc["doi"] = f"{doi_prefix}/{identifier}"
     motivation = text(summary, "nx:motivation") if summary is not None else None
     if motivation:
         dc["descriptions"] = [{"description": motivation, "descriptionType": "Abstract"}]
     return {"id": identifier, "record": f"{identifier}.xml", "dc": dc,
             "files": list(files.values())}
+
+
+def datacite_xml(dc: dict[str, Any], identifier: str) -> bytes:
+    """``dc`` as DataCite kernel-4.5 XML (written by the ``datacite`` library).
+
+    The XML needs an ``identifier``: the DOI when there is one, else the record's name
+    with ``identifierType="Local"`` (valid against the schema; a DOI prefix makes it
+    registrable).
+    """
+    from datacite import schema45
+
+    root = schema45.dump_etree(dc)
+    if not any(etree.QName(child).localname == "identifier" for child in root):
+        root.insert(0, schema45.E.identifier(identifier, identifierType="Local"))
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
 def file_entry(data_root: Path, location: str) -> dict[str, Any]:

@@ -44,6 +44,14 @@ BUILTIN = (
         "the facility's CDCS repository (NX_CDCS_URL)",
         incomplete=_cdcs_incomplete),
     DestinationSpec(
+        "eln", 160, "nexuslims.export.eln:ELNDestination",
+        lambda env: truthy(env, "NX_ELN_EXPORT") is not False,
+        "a .eln package (RO-Crate 1.2) of the session for ELNs (NX_ELN_EXPORT)"),
+    DestinationSpec(
+        "elabftw", 150, "nexuslims.export.elabftw:ELabFTWDestination",
+        lambda env: bool(setting(env, "NX_ELABFTW_URL")),
+        "one eLabFTW experiment per session, updated on rebuild (NX_ELABFTW_URL)"),
+    DestinationSpec(
         "local", 100, "nexuslims.export.local:LocalDestination",
         lambda env: bool(setting(env, "NX_LOCAL_EXPORT_PATH")),
         "a copy of the record in NX_LOCAL_EXPORT_PATH (unset: the outbox itself)"),

@@ -16,6 +16,7 @@ BUILT_NOT_EXPORTED, and every later pass tries again once its backoff has passed
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Mapping
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nexuslims.errors import ConfigError, NexusLIMSError
-from nexuslims.export.base import Destination, ExportResult, Failure, RecordFile
+from nexuslims.export.base import Destination, ExportResult, Failure, RecordFile, Target
 from nexuslims.model.session import Status
 
 if TYPE_CHECKING:
@@ -176,6 +177,7 @@ class Outbox:
         ok = [n for n in names if n in done]
         notes: list[str] = [f"{n}: exported earlier" for n in ok]
         rejected: list[str] = []
+        published = _published(engine, record.session_identifier, set(ok))
         for destination in self.destinations:
             if destination.name in done:
                 continue
@@ -185,12 +187,17 @@ class Outbox:
                 notes.append(f"{destination.name}: not tried, {self._benched[destination.name]}")
                 continue
             when = self.clock()
-            result = _safe_export(destination, record)
+            result = _safe_export(destination, dataclasses.replace(
+                record, memory=DatabaseMemory(engine, record.session_identifier,
+                                              destination.name),
+                published=dict(published)))
             log_upload(engine, record.session_identifier, destination.name, result.success,
                        when=when, record_id=result.record_id, record_url=result.record_url,
                        error=result.error, metadata=result.metadata or None)
             if result.success:
                 ok.append(destination.name)
+                if result.record_url:
+                    published[destination.name] = result.record_url
                 notes.append(f"{destination.name}: {result.record_url or 'done'}")
                 continue
             notes.append(f"{destination.name}: {result.error}")
@@ -224,6 +231,49 @@ def _done(state: ExportState) -> set[str]:
     """
     return {"outbox" if u.destination == "local" and u.metadata.get("mode") == "outbox"
             else u.destination for u in state.uploads if u.success}
+
+
+class DatabaseMemory:
+    """What one destination made of one session, kept in ``export_targets``."""
+
+    def __init__(self, engine: Engine, session_identifier: str, destination: str):
+        self.engine, self.session_identifier, self.destination = \
+            engine, session_identifier, destination
+
+    def recall(self) -> Target | None:
+        """What was remembered, if anything."""
+        from nexuslims.db.uploads import targets_of_session
+
+        found = targets_of_session(self.engine, self.session_identifier).get(self.destination)
+        return Target(found.target_id, found.target_url, found.detail) if found else None
+
+    def remember(self, target: Target) -> None:
+        """Keep ``target`` now."""
+        from nexuslims.db.uploads import remember_target
+
+        remember_target(self.engine, self.session_identifier, self.destination,
+                        target_id=target.target_id, target_url=target.target_url,
+                        detail=dict(target.detail))
+
+    def forget(self) -> None:
+        """Drop what was remembered."""
+        from nexuslims.db.uploads import forget_target
+
+        forget_target(self.engine, self.session_identifier, self.destination)
+
+
+def _published(engine: Engine, session_identifier: str, done: set[str]) -> dict[str, str]:
+    """Where the destinations in ``done`` put this build's record (latest success each)."""
+    if not done:
+        return {}
+    from nexuslims.db.uploads import export_states
+
+    found = export_states(engine, session_identifier=session_identifier)
+    urls: dict[str, str] = {}
+    for upload in found[0].uploads if found else []:
+        if upload.success and upload.record_url and upload.destination in done:
+            urls[upload.destination] = upload.record_url
+    return urls
 
 
 def _safe_export(destination: Destination, record: RecordFile) -> ExportResult:

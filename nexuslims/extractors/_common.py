@@ -16,6 +16,7 @@ from typing import Any
 import nexuslims
 
 from .base import ExtractedDataset
+from .values import is_placeholder
 
 _TIME_FORMATS = (
     "%H:%M:%S",
@@ -158,7 +159,7 @@ def _put(meta: dict[str, Any], key: str, value: Any, scale: float) -> bool:
         return False
     if isinstance(value, str):
         value = value.strip().rstrip("\x00")
-        if not value:
+        if not value or is_placeholder(value):
             return False
         meta[key] = value
         return True
@@ -354,3 +355,34 @@ def spectrum_axis(meta: dict[str, Any], signal: Any) -> None:
     put(meta, f"{quantity} Offset ({units})", float(axis.offset), source=f"axis:{name}.offset")
     put(meta, f"{quantity} per Channel ({units})", float(axis.scale),
         source=f"axis:{name}.scale")
+
+
+_UNDEFINED_UNITS = {"", "<undefined>", "<undef>", "[]", "px", "pixel", "pixels"}
+
+
+def axis_calibration(meta: dict[str, Any], signal: Any) -> None:
+    """The pixel size of a 2-D signal, from its axis calibration, when it has one.
+
+    ``Pixel Size (nm)`` for a real-space axis (converted from the axis' unit) or
+    ``Pixel Size (1/nm)`` for a reciprocal one (a diffraction pattern). An axis with
+    no unit, or with RosettaSciIO's default (scale 1, offset 0), is uncalibrated and
+    publishes nothing.
+    """
+    from .values import convert, put_quantity
+
+    try:
+        axes = signal.axes_manager.signal_axes
+    except Exception:  # noqa: BLE001 - an odd signal has no axes to report
+        return
+    if len(axes) != 2:
+        return
+    axis = axes[0]
+    units = str(axis.units or "").strip()
+    scale, offset = number(getattr(axis, "scale", None)), number(getattr(axis, "offset", 0))
+    if units.lower() in _UNDEFINED_UNITS or not scale or (scale == 1 and not offset):
+        return
+    source = f"axis:{axis.name or 'x'}.scale"
+    if convert(1, units, "1/nm") is not None:
+        put_quantity(meta, "Pixel Size (1/nm)", abs(scale), units, source)
+    else:
+        put_quantity(meta, "Pixel Size (nm)", abs(scale), units, source)

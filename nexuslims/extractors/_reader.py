@@ -35,17 +35,29 @@ def _plugin(path: Path, reader: str | None) -> dict[str, Any]:
     raise ValueError(f"no RosettaSciIO reader for {path.name}")
 
 
-def _extension_signal_types() -> frozenset[str]:
-    """Signal types (and aliases) whose class lives outside HyperSpy itself."""
+def _own_signal_types() -> frozenset[str]:
+    """Signal types (and aliases) whose class HyperSpy itself provides."""
     from hyperspy.extensions import ALL_EXTENSIONS
 
     names: set[str] = set()
     for entry in ALL_EXTENSIONS["signals"].values():
-        if not str(entry.get("module", "")).startswith("hyperspy."):
+        if str(entry.get("module", "")).startswith("hyperspy."):
             names.add(entry["signal_type"])
             names.update(entry.get("signal_type_aliases") or ())
-    names.discard("")
     return frozenset(names)
+
+
+class _Foreign:
+    """Signal types HyperSpy has no class for: an extension's (EDS, EELS: exspy) or
+    none at all (``CL`` without LumiSpy). Both are built as base classes with the
+    type put back, so HyperSpy neither imports the extension nor logs that it does
+    not understand the type (that is no warning about the data)."""
+
+    def __init__(self) -> None:
+        self.own = _own_signal_types()
+
+    def __contains__(self, kind: object) -> bool:
+        return bool(kind) and kind not in self.own
 
 
 def _bind_base_signal() -> None:
@@ -93,7 +105,7 @@ def open_signals(path: Path, reader: str | None = None, *, capture: bool = False
 
     plugin = _plugin(path, reader)
     module = importlib.import_module(plugin["api"])
-    foreign = _extension_signal_types()
+    foreign = _Foreign()
     captured: list[tuple[dict[str, Any], dict[str, str]]] = []
     signal_types: list[str | None] = []
     deferred: list[tuple[dict[str, Any], dict[str, Any]] | None] = []
@@ -137,7 +149,7 @@ def signals_from_dicts(dicts: list[dict[str, Any]], *, lazy: bool) -> list[Any]:
     quiet_hyperspy()
     from hyperspy.io import dict2signal
 
-    foreign = _extension_signal_types()
+    foreign = _Foreign()
     out = []
     for d in dicts:
         signal_md = d.setdefault("metadata", {}).setdefault("Signal", {})

@@ -39,8 +39,20 @@ def _shape(kind: str, data: Any, md: dict[str, Any]) -> tuple[int, ...]:
         # Stored (rows, channels, columns): see _velox_preview.eels_cube.
         shape = tuple(int(n) for n in data.shape)
         return (shape[2], shape[0], shape[1]) if len(shape) == 3 else shape
-    size = (md.get("Scan") or {}).get("ScanSize") or {}
     channels = int(_f((md.get("SpectrumImageSettings") or {}).get("channels"))
                    or _f(md.get("StreamBinCount")) or 0)
-    dims = [int(_f(size.get("height")) or 0), int(_f(size.get("width")) or 0)]
-    return tuple(d for d in (*dims, channels) if d)
+    return tuple(d for d in (*scanned_area(md), channels) if d)
+
+
+def scanned_area(md: dict[str, Any]) -> tuple[int, int]:
+    """(rows, columns) actually scanned: ``Scan.ScanSize`` is the whole frame and
+    ``Scan.ScanArea`` the fraction of it (left/top/right/bottom, 0..1) acquired."""
+    scan = md.get("Scan") or {}
+    size, area = scan.get("ScanSize") or {}, scan.get("ScanArea") or {}
+    rows, cols = _f(size.get("height")) or 0.0, _f(size.get("width")) or 0.0
+    edges = [_f(area.get(k)) for k in ("left", "top", "right", "bottom")]
+    if all(e is not None for e in edges):
+        left, top, right, bottom = (float(e) for e in edges)  # type: ignore[arg-type]
+        if 0 <= left < right <= 1 and 0 <= top < bottom <= 1:
+            rows, cols = rows * (bottom - top), cols * (right - left)
+    return int(round(rows)), int(round(cols))

@@ -91,7 +91,13 @@ def preview_signal(h5: Any, kind: str, uid: str, axes: list[Axis]) -> Any:
 
     data = h5[f"Data/{kind}/{uid}/Data"]
     if kind == "Image":
-        signal = hs.signals.Signal2D(np.asarray(data[:, :, 0]))
+        frame = np.asarray(data[:, :, 0])
+        if frame.dtype.names and len(frame.dtype.names) == 2:
+            # Velox stores a complex image (an FFT, a DPC result) as (real, imaginary)
+            # fields: a complex array, drawn as magnitude and phase.
+            real, imaginary = frame.dtype.names
+            frame = frame[real].astype(np.float64) + 1j * frame[imaginary]
+        signal = hs.signals.Signal2D(frame)
     elif kind == "Spectrum":
         signal = hs.signals.Signal1D(np.asarray(data[:, 0]))
     elif kind == "EelsSpectrumImage":

@@ -15,6 +15,7 @@ from typing import Any
 
 from ._common import (
     attach_error,
+    axis_calibration,
     data_dimensions,
     dataset_type_of,
     dig,
@@ -28,12 +29,22 @@ from ._reader import load_signals
 from ._time import AcquisitionTime, agrees, from_filetime, from_wall_clock, stamp
 from .base import ExtractedDataset, ExtractionContext
 from .fields import Meta
+from .values import Unset, drop_unset, negative, put_quantity
 
 NAME = "digitalmicrograph"
 
 # (tag path under ImageTags, nx_meta key, scale): copied when present.
 _MICROSCOPE = (
-    (("Microscope Info", "Name"), "Microscope", 1),
+    # "Name" is the microscope plug-in GMS talks to ("FEI Tecnai", "Libra COM"); the
+    # instrument is "Microscope" ("NCEM TEAM 0.5"), else Session Info's (below).
+    (("Microscope Info", "Microscope"), "Microscope", 1),
+    (("Microscope Info", "Name"), "Microscope Plug-in", 1),
+    (("Microscope Info", "Operator"), "Operator", 1),
+    (("Microscope Info", "Specimen"), "Specimen", 1),
+    (("Microscope Info", "Probe Current (nA)"), "Probe Current (nA)", 1),
+    (("Microscope Info", "Probe Size (nm)"), "Probe Size (nm)", 1),
+    (("Microscope Info", "Emission Current (µA)"), "Emission Current (uA)", 1),
+    (("Microscope Info", "Magnification Interpolated"), "Magnification Interpolated", 1),
     (("Microscope Info", "Voltage"), "Voltage (kV)", 1e-3),
     (("Microscope Info", "Indicated Magnification"), "Indicated Magnification (x)", 1),
     (("Microscope Info", "Actual Magnification"), "Actual Magnification (x)", 1),
@@ -84,9 +95,17 @@ _MICROSCOPE = (
     (("EDS", "Detector Info", "Stage tilt"), "EDS Stage Tilt (deg)", 1),
     (("EDS", "Detector Info", "Incidence angle"), "EDS Incidence Angle (deg)", 1),
     # The Fano factor is a pure number. The window, gold, dead and active layer
-    # thicknesses and "Zero fwhm" beside it are not read: no public DM documentation or
-    # reader states their units (their values fit EMSA's cm, but that is a guess).
+    # thicknesses and "Zero fwhm" beside it are published as written, with no unit: no
+    # public DM documentation or reader states theirs (the values fit EMSA's cm, but
+    # that would be a guess).
+    (("EDS", "Detector Info", "Active layer"), "EDS Active Layer", 1),
+    (("EDS", "Detector Info", "Dead layer"), "EDS Dead Layer", 1),
+    (("EDS", "Detector Info", "Gold layer"), "EDS Gold Layer", 1),
+    (("EDS", "Detector Info", "Window thickness"), "EDS Window Thickness", 1),
+    (("EDS", "Detector Info", "Zero fwhm"), "EDS Zero FWHM", 1),
     (("EDS", "Detector Info", "Fano"), "EDS Fano Factor", 1),
+    (("EDS", "Acquisition", "Continuous Mode"), "EDS Continuous Mode", 1),
+    (("EDS", "Acquisition", "Energy Cutoff (V)"), "EDS Energy Cutoff (V)", 1),
     # Gatan Monarc/MonoCL cathodoluminescence (tag names as RosettaSciIO maps them)
     (("CL", "Acquisition", "Dispersion grating (lines/mm)"), "CL Grating (lines/mm)", 1),
     (("Acquisition", "Monarc Spectrometer", "Grating"), "CL Grating", 1),
@@ -104,7 +123,14 @@ _MICROSCOPE = (
 )
 # Tecnai-style "Microscope Info" writes 0.0 for what it does not know.
 _ZERO_MEANS_UNKNOWN = {"Actual Magnification (x)", "Field of View (um)", "STEM Camera Length (mm)",
-                       "Spherical Aberration Cs (mm)"}
+                       "Spherical Aberration Cs (mm)", "Probe Current (nA)", "Probe Size (nm)",
+                       "Emission Current (uA)"}
+
+# DM's "not set" beyond the zeros above: a convergence angle below zero (parallel
+# illumination has none).
+UNSET = (
+    Unset("EELS Convergence Semi-angle (mrad)", when=negative, why="below 0: parallel beam"),
+)
 
 # DataBar's absolute clock: a Windows FILETIME (GMS writes it under either key).
 _FILETIME_KEYS = ("Acquisition Time (OS)", "System Info")
@@ -225,6 +251,20 @@ def _processing(tags: Mapping[str, Any]) -> str | None:
     return "; ".join(done) or None
 
 
+def tag_fields(meta: dict[str, Any], tags: Mapping[str, Any], prefix: str = "tags:") -> None:
+    """The ``ImageTags`` fields of :data:`_MICROSCOPE` into ``meta`` (their "not set"
+    zeros and empty lists left out); ``prefix`` starts each value's source."""
+    for tag_path, key, scale in _MICROSCOPE:
+        if key in meta:
+            continue
+        value = dig(tags, *tag_path)
+        if key in _ZERO_MEANS_UNKNOWN and isinstance(value, int | float) and value == 0:
+            continue
+        if isinstance(value, list) and not value:
+            continue
+        put(meta, key, value, scale, source=prefix + ".".join(tag_path))
+
+
 def dm_meta(signal: Any, tags: Mapping[str, Any], path: Path,
             context: ExtractionContext) -> tuple[dict[str, Any], list[str], set[str]]:
     """nx_meta (without DatasetType/Data Type), warnings and unreliable keys of a signal."""
@@ -235,27 +275,31 @@ def dm_meta(signal: Any, tags: Mapping[str, Any], path: Path,
     meta["Data Dimensions"] = data_dimensions(signal)
     title = signal.metadata.General.get_item("title", "")
     put(meta, "Title", title, source="om:ImageList.TagGroup0.Name")
-    for tag_path, key, scale in _MICROSCOPE:
-        if key in meta:
-            continue
-        value = dig(tags, *tag_path)
-        if key in _ZERO_MEANS_UNKNOWN and isinstance(value, int | float) and value == 0:
-            continue
-        if isinstance(value, list) and not value:
-            continue
-        put(meta, key, value, scale, source="tags:" + ".".join(tag_path))
+    tag_fields(meta, tags)
     for field in ("Specimen", "Operator", "Microscope"):
         value = dig(tags, "Session Info", field)
         if isinstance(value, str) and value.strip():
             put(meta, "Session Microscope" if field == "Microscope" else field, value,
                 source=f"tags:Session Info.{field}")
+            if field == "Microscope" and "Microscope" not in meta:
+                put(meta, "Microscope", value, source="tags:Session Info.Microscope")
+    drop_unset(meta, UNSET)
+    # A STEM camera length on an SEM (DigiScan on an SEM writes one) describes no optics.
+    if _mode_prefix(tags) == "SEM":
+        meta.pop("STEM Camera Length (mm)", None)
     for version in ("Created", "Saved"):
         put(meta, "GMS Version", dig(tags, "GMS Version", version),
             source=f"tags:GMS Version.{version}")
         if "GMS Version" in meta:
             break
+    stated = dig(tags, "EDS", "Acquisition", "Count Rate Unit")
+    if stated and "EDS Count Rate (cps)" in meta:  # the file states the unit: convert
+        rate = meta.pop("EDS Count Rate (cps)")
+        put_quantity(meta, "EDS Count Rate (cps)", rate, str(stated),
+                     "tags:EDS.Count rate + tags:EDS.Acquisition.Count Rate Unit")
     put(meta, "Processing History", _processing(tags), source="tags:Processing")
     spectrum_axis(meta, signal)
+    axis_calibration(meta, signal)
     # Indicated magnification of a Tecnai in diffraction is a camera setting, not a mag.
     if "Indicated Magnification (x)" in meta and str(
         dig(tags, "Microscope Info", "Operation Mode") or ""

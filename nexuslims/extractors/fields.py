@@ -51,13 +51,16 @@ DERIVED_KEYS = frozenset({"DatasetType", "Data Type"})
 """Conclusions drawn from the file's evidence (their ``source`` names the evidence)."""
 
 SOURCE_KINDS = ("om:", "emi:", "velox:", "msa:", "tags:", "exif:", "data:", "axis:",
-                "filesystem:", "text:", "image:", "tiff:", "file-tail:", "hdr:")
+                "filesystem:", "text:", "image:", "tiff:", "file-tail:", "hdr:", "de-info:",
+                "hdf5:", "format:")
 """Prefixes of source strings: RosettaSciIO ``original_metadata`` path, a TIA ``.emi``
 label, a Velox JSON path, an EMSA keyword, DM ``ImageTags`` path, EXIF tag, the data
 array (shape), a signal axis calibration, the file system, a text scan, the image header,
 a TIFF tag and the key inside it (``tiff:306 DateTime``, ``tiff:34682 [EBeam] HV``,
 ``tiff:270 TemReporter/ElectronGun/AccelerationVoltage``, ``tiff:65027 Microscope
-Info.Voltage``), an FEI INI block found in the file's tail, a Tescan ``.hdr`` sidecar.
+Info.Voltage``), an FEI INI block found in the file's tail, a Tescan ``.hdr`` sidecar,
+a DE-Server ``*_info.txt`` key, an HDF5 attribute or dataset (``hdf5:<path>@<attr>``),
+a format's default (``format:<extractor>``, for a conclusion no key in the file made).
 A value computed from several keys joins their sources with `` + ``.
 """
 

@@ -1,4 +1,4 @@
-"""Formats read through RosettaSciIO's standard metadata: Bruker, EDAX, EMSA, HyperSpy, MRC.
+"""Formats read through RosettaSciIO's standard metadata: Bruker, EDAX, HyperSpy.
 
 These readers all fill HyperSpy's ``metadata`` tree (``Acquisition_instrument``,
 ``Sample``, ``General.date``/``time``...), so one mapping serves them; each extractor adds
@@ -10,12 +10,12 @@ value the file does not hold is not reported.
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ._common import (
+    axis_calibration,
     data_dimensions,
     dataset_type_of,
     dig,
@@ -26,9 +26,17 @@ from ._common import (
     spectrum_axis,
 )
 from ._reader import load_with_file_metadata
-from ._time import MTIME_WARNING, SOURCE_KEY, from_wall_clock, stamp
+from ._time import (
+    ABSOLUTE,
+    MTIME_WARNING,
+    SOURCE_KEY,
+    AcquisitionTime,
+    from_wall_clock,
+    stamp,
+)
 from .base import ExtractedDataset, ExtractionContext
 from .fields import Meta
+from .values import Unset, drop_unset, negative
 
 # (path under Acquisition_instrument.<SEM|TEM>, key, scale)
 _INSTRUMENT = (
@@ -56,6 +64,19 @@ _INSTRUMENT = (
 )
 
 _ZERO_MEANS_UNKNOWN = {"EDS Live Time (s)", "EDS Real Time (s)", "Beam Current (nA)"}
+
+# "Not set" values of RosettaSciIO's metadata tree, whichever reader filled it: Bruker
+# writes WD -1 when the microscope did not report one; a length, a size or an angle
+# of convergence below zero is no measurement.
+UNSET = (
+    Unset("Working Distance (mm)", (0,), when=negative,
+          why="0 or below: not reported (Bruker -1, Phenom EDS items 0)"),
+    Unset("Convergence Semi-angle (mrad)", when=negative,
+          why="below 0: parallel illumination, no convergence"),
+    Unset("Camera Length (mm)", (0,), when=negative, why="0 or below: not reported"),
+    Unset("Indicated Magnification (x)", (0,), why="0: not reported"),
+    Unset("Voltage (kV)", (0,), why="0: not reported"),
+)
 
 
 def _instrument(metadata: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
@@ -115,7 +136,8 @@ def standard_meta(signal: Any, md: Mapping[str, Any], sources: Mapping[str, str]
     return meta, unreliable, family, warnings
 
 
-def _data_type(dataset_type: str, signal: Any, family: str, xrf: bool = False) -> str:
+def _data_type(dataset_type: str, signal: Any, family: str, xrf: bool = False,
+               scanned: bool = False) -> str:
     signal_type = str(signal.metadata.get_item("Signal.signal_type", "") or "").upper()
     kind = "EDS" if signal_type.startswith("EDS") else "EELS" if signal_type.startswith(
         "EELS") else "CL" if signal_type.startswith("CL") else ""
@@ -129,7 +151,7 @@ def _data_type(dataset_type: str, signal: Any, family: str, xrf: bool = False) -
         if signal_type.endswith("_" + family_name):
             family = family_name
     prefix = family if family else ""
-    if family == "TEM" and signal.axes_manager.navigation_dimension:
+    if family == "TEM" and (signal.axes_manager.navigation_dimension or scanned):
         prefix = "STEM"
     tail = {"SpectrumImage": "Spectrum_Imaging", "Image": "Imaging",
             "Diffraction": "Diffraction"}.get(dataset_type, "")
@@ -156,20 +178,50 @@ class _HyperSpyExtractor:
         """Accepts by extension; readers check content."""
         return True
 
+    family = ""
+    """The instrument family when the reader names none (a Phenom is always an SEM)."""
+    unset: tuple[Unset, ...] = ()
+    """This format's "not set" values (see :mod:`.values`), dropped after reading."""
+
     def extras(self, signal: Any, meta: dict[str, Any]) -> None:
         """Format-specific fields from ``original_metadata`` (override)."""
+
+    def family_of(self, meta: dict[str, Any]) -> str:
+        """The instrument family (SEM/TEM) when the reader's tree names none (override:
+        from a mode the file states)."""
+        return self.family
+
+    def as_read(self, signal: Any) -> Any:
+        """The signal as this format means it (override: a reader's axes fixed)."""
+        return signal
+
+    def file_time(self, path: Path, context: ExtractionContext) -> AcquisitionTime | None:
+        """An acquisition time the file (or its companion) states beyond the reader's."""
+        return None
 
     def is_xrf(self, path: Path, signal: Any) -> bool:
         """Whether the file says its X-rays were excited by an X-ray tube (override)."""
         return False
 
+    def scanned(self, path: Path) -> bool:
+        """Whether every signal of the file was acquired by scanning (override)."""
+        return False
+
     def extract(self, path: Path, context: ExtractionContext) -> list[ExtractedDataset]:
         """One dataset per signal the file holds."""
-        loaded = load_with_file_metadata(path, self.reader, lazy=self.lazy)
+        loaded = [(self.as_read(s), md, src) for s, md, src in
+                  load_with_file_metadata(path, self.reader, lazy=self.lazy)]
         metas = [standard_meta(s, md, src, path, context, self.stage_unit)
                  for s, md, src in loaded]
         # Signals of one file are one acquisition: one that states no time takes a
         # sibling's (a .bcf's survey image has none, its EDS map has).
+        own = self.file_time(path, context)
+        if own is not None:
+            for meta, unreliable, _, warnings in metas:
+                if meta.get(SOURCE_KEY) != ABSOLUTE or "Creation Time" in unreliable:
+                    with contextlib.suppress(ValueError):
+                        warnings.remove(MTIME_WARNING)
+                    stamp(meta, own, path, context.timezone, unreliable, warnings)
         stated = next(((m["Creation Time"], m.sources["Creation Time"], m[SOURCE_KEY])
                        for m, unrel, _, _ in metas if "Creation Time" not in unrel), None)
         out: list[ExtractedDataset] = []
@@ -183,13 +235,19 @@ class _HyperSpyExtractor:
                 self.extras(signal, meta)
             except Exception as exc:  # noqa: BLE001 - the standard fields are still good
                 warnings.append(f"could not read {self.format_name} extra fields: {exc}")
+            if not any(k in meta for k in ("Pixel Size (nm)", "Pixel Size (1/nm)",
+                                           "Pixel Width (nm)")):
+                axis_calibration(meta, signal)
+            drop_unset(meta, (*UNSET, *self.unset))
+            family = family or self.family_of(meta)
             dataset_type = dataset_type_of(signal)
             xrf = self.is_xrf(path, signal)
             if xrf and "Voltage (kV)" in meta:
                 # An X-ray tube's voltage, not an electron beam's.
                 source = meta.sources.get("Voltage (kV)", "")
                 meta.set("X-ray Tube Voltage (kV)", meta.pop("Voltage (kV)"), source)
-            data_type = _data_type(dataset_type, signal, family, xrf)
+            data_type = _data_type(dataset_type, signal, family, xrf,
+                                   scanned=self.scanned(path))
             out.append(
                 ExtractedDataset(
                     name=multi_name(path, index, len(loaded)),
@@ -235,6 +293,11 @@ class BrukerExtractor(_HyperSpyExtractor):
         with open(path, "rb") as handle:
             head = handle.read(8)
         return head.startswith(b"AAMVHFSS") or head.lstrip(b"\xef\xbb\xbf").startswith(b"<")
+
+    def scanned(self, path: Path) -> bool:
+        """A ``.bcf`` hypermap is acquired by Esprit's own scan generator: its images,
+        like its spectrum image, are scanned (STEM on a TEM, not TEM camera images)."""
+        return path.suffix.lower() == ".bcf"
 
     def is_xrf(self, path: Path, signal: Any) -> bool:
         """A micro-XRF spectrum (.spx) carries a ``TRTXrfHeader`` (X-ray tube settings)."""
@@ -286,57 +349,6 @@ class EdaxSpcExtractor(_HyperSpyExtractor):
             put(meta, "Voltage (kV)", header.get("kV"), source="om:spc_header.kV")
 
 
-class MsaExtractor(_HyperSpyExtractor):
-    """EMSA/MAS ``.msa`` text spectra (ISO 22029), e.g. from EDAX or Gatan."""
-
-    name = "msa"
-    format_name = "EMSA/MAS spectrum (.msa)"
-    extensions = frozenset({"msa", "ems", "mas", "emsa"})
-    reader = "MSA"
-    lazy = False  # rsciio's MSA reader cannot load lazily; the files are small text
-
-    def sniff(self, path: Path) -> bool:
-        """EMSA files start with a ``#FORMAT`` keyword line."""
-        with open(path, "rb") as handle:
-            head = handle.read(64).lstrip(b"\xef\xbb\xbf").lstrip()
-        return head.upper().startswith(b"#FORMAT")
-
-    def is_xrf(self, path: Path, signal: Any) -> bool:
-        """``#SIGNALTYPE : XRF``."""
-        return str(signal.original_metadata.get_item("SIGNALTYPE", "")).upper() == "XRF"
-
-    def extras(self, signal: Any, meta: dict[str, Any]) -> None:
-        om = signal.original_metadata.as_dictionary()
-        # Covered by the standard mapping, or layout of the data rather than acquisition.
-        skip = {"FORMAT", "VERSION", "NPOINTS", "NCOLUMNS", "XPERCHAN", "OFFSET", "CHOFFSET",
-                "DATATYPE", "XUNITS", "YUNITS", "XLABEL", "YLABEL", "DATE", "TIME", "TITLE",
-                "OWNER", "SIGNALTYPE", "BEAMKV", "LIVETIME", "REALTIME", "ELEVANGLE",
-                "AZIMANGLE", "MAGCAM", "RESO"}
-        for key, value in om.items():
-            name = re.sub(r"\s*-\s*([A-Za-z]+)$", r" (\1)", " ".join(str(key).split()))
-            if name.split(" (")[0].upper() in skip or isinstance(value, Mapping):
-                continue
-            if value in ("", None):
-                continue
-            put(meta, f"MSA {name}", _number_or_text(value), source=f"msa:{key}")
-        put(meta, "Number of Channels", om.get("NPOINTS"), source="msa:NPOINTS")
-        put(meta, "Energy Per Channel (eV)", om.get("XPERCHAN"), source="msa:XPERCHAN")
-        put(meta, "Indicated Magnification (x)", om.get("MAGCAM"), source="msa:MAGCAM")
-        # EDAX writes its detector's resolution (at Mn Ka) as the ##RESO keyword.
-        if "EDS Energy Resolution MnKa (eV)" not in meta:
-            put(meta, "EDS Energy Resolution MnKa (eV)", _number_or_text(om.get("RESO (MnKa)")),
-                source="msa:RESO (MnKa)")
-        if "Operator" not in meta:
-            put(meta, "Operator", om.get("OWNER"), source="msa:OWNER")
-
-
-def _number_or_text(value: Any) -> Any:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return value
-
-
 class HyperSpyExtractor(_HyperSpyExtractor):
     """HyperSpy's own ``.hspy`` (HDF5) and ``.zspy`` (Zarr) files."""
 
@@ -344,62 +356,19 @@ class HyperSpyExtractor(_HyperSpyExtractor):
     format_name = "HyperSpy file"
     extensions = frozenset({"hspy", "zspy"})
 
-
-class MrcExtractor(_HyperSpyExtractor):
-    """MRC/CCP-EM volumes and image stacks."""
-
-    name = "mrc"
-    format_name = "MRC"
-    extensions = frozenset({"mrc", "mrcs", "ali", "rec"})
-    reader = "MRC"
-
-    def sniff(self, path: Path) -> bool:
-        """MRC files have a 1024-byte header; older ones lack the ``MAP`` stamp, so no more."""
-        with open(path, "rb") as handle:
-            head = handle.read(224)
-        return len(head) >= 224
-
-    # MRC2014 MODE -> how each pixel is stored
-    _MODES = {0: "int8", 1: "int16", 2: "float32", 3: "complex int16", 4: "complex64",
-              6: "uint16", 12: "float16", 101: "4-bit"}
-
     def extras(self, signal: Any, meta: dict[str, Any]) -> None:
-        """Header fields: pixel size, pixel type, sections, density statistics, labels."""
-        header = signal.original_metadata.get_item("std_header")
-        if header is None:
+        """A file first read from DigitalMicrograph keeps the DM tags in its
+        ``original_metadata``: they are read as the DM extractor reads them (Cs, modes,
+        stage...), and the DM reader's ``microscope`` (the plug-in's name) is named so."""
+        from .digitalmicrograph import tag_fields
+
+        tags = dig(signal.original_metadata.as_dictionary(), "ImageList", "TagGroup0",
+                   "ImageTags")
+        if not isinstance(tags, Mapping):
             return
-        header = header.as_dictionary() if hasattr(header, "as_dictionary") else dict(header)
-        x_axis = signal.axes_manager.signal_axes[0]
-        if x_axis.units and x_axis.scale:
-            put(meta, f"Pixel Size ({x_axis.units})", float(x_axis.scale), source="axis:x.scale")
-        put(meta, "Pixel Data Type", self._MODES.get(int(header.get("MODE", -1))),
-            source="om:std_header.MODE")
-        put(meta, "Number of Sections", int(header["NZ"]) if "NZ" in header else None,
-            source="om:std_header.NZ")
-        space_group = header.get("ISPG")
-        if space_group is not None:
-            put(meta, "Stack Kind", "image stack" if int(space_group) == 0 else "volume",
-                source="om:std_header.ISPG")
-        for key, label in (("AMIN", "Minimum"), ("AMAX", "Maximum"), ("AMEAN", "Mean"),
-                           ("RMS", "RMS")):
-            if key in header:
-                put(meta, f"Density {label}", round(float(header[key]), 6),
-                    source=f"om:std_header.{key}")
-        if int(header.get("NEXT", 0) or 0):
-            put(meta, "Extended Header Size (bytes)", int(header["NEXT"]),
-                source="om:std_header.NEXT")
-        labels = _mrc_labels(header.get("LABELS"), int(header.get("NLABL", 0) or 0))
-        if labels:
-            put(meta, "Labels", "; ".join(labels), source="om:std_header.LABELS")
-
-
-def _mrc_labels(raw: Any, count: int) -> list[str]:
-    """The header's text labels (RosettaSciIO hands them over hex-encoded, 80 bytes each)."""
-    if not raw or not count:
-        return []
-    try:
-        data = bytes.fromhex(raw) if isinstance(raw, str) else bytes(raw)
-    except ValueError:
-        return []
-    chunks = (data[i * 80:(i + 1) * 80] for i in range(count))
-    return [text for c in chunks if (text := c.decode("latin-1").strip(" \x00"))]
+        plugin = dig(tags, "Microscope Info", "Name")
+        if plugin and meta.get("Microscope") == plugin:
+            source = meta.sources.pop("Microscope", "")  # type: ignore[attr-defined]
+            meta.pop("Microscope")
+            put(meta, "Microscope Plug-in", plugin, source=source)
+        tag_fields(meta, tags, prefix="om:ImageList.TagGroup0.ImageTags.")

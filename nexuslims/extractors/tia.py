@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ._common import (
+    axis_calibration,
     data_dimensions,
     dataset_type_of,
     finish,
@@ -29,6 +30,7 @@ from ._time import MTIME_WARNING, AcquisitionTime, from_epoch, from_wall_clock, 
 from .base import ExtractedDataset, ExtractionContext
 from .basic import basic_dataset
 from .fields import Meta, sources_of
+from .values import Unset, drop_unset, negative
 
 NAME = "tia"
 
@@ -49,6 +51,12 @@ _RENAME = {
     ("Stem rotation", "deg"): ("STEM Rotation (deg)", 1),
     ("Stem rotation correction", "deg"): ("STEM Rotation Correction (deg)", 1),
 }
+# TIA's "not set": a negative spot size (the microscope reported none), a camera
+# length of 0 (imaging mode).
+UNSET = (
+    Unset("Spot Size", when=negative, why="below 0: not reported"),
+    Unset("Camera Length (mm)", (0,), when=negative, why="0: not in diffraction"),
+)
 _ACQUIRE = {
     "DwellTimePath": ("Dwell Time (s)", 1),
     "FrameTime": ("Frame Time (s)", 1),
@@ -132,9 +140,25 @@ def emi_meta(block: str, context: ExtractionContext) -> dict[str, Any]:
                     source=f"emi:AcquireInfo/{tag}")
             except ValueError:
                 put(meta, key, value, source=f"emi:AcquireInfo/{tag}")
+    # The microscope's own report beside the description: the voltage in V, and the
+    # two goniometer tilts, whose unit TIA does not state (published as written).
+    conditions = "ExperimentalConditions/MicroscopeConditions/"
+    if "Voltage (kV)" not in meta:
+        put(meta, "Voltage (kV)", _number(root.findtext(conditions + "AcceleratingVoltage")),
+            1e-3, source=f"emi:{conditions}AcceleratingVoltage")
+    for tag, key in (("Tilt1", "Microscope Tilt 1"), ("Tilt2", "Microscope Tilt 2")):
+        put(meta, key, _number(root.findtext(conditions + tag)),
+            source=f"emi:{conditions}{tag}")
     _eds_settings(root, meta)
     put(meta, "Manufacturer", root.findtext("Manufacturer"), source="emi:Manufacturer")
     return meta
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        return float(text) if text is not None else None
+    except ValueError:
+        return None
 
 
 # A TIA EDS acquisition's AcquireInfo tags, with the units TIA writes them in (as
@@ -287,9 +311,11 @@ class TiaSerExtractor:
             stamp(meta, ser_time(signal) or wall, path, context.timezone, unreliable, notes)
             meta["Data Dimensions"] = data_dimensions(signal)
             spectrum_axis(meta, signal)
+            axis_calibration(meta, signal)
             if emi is not None:
                 meta.set("TIA Metadata File", emi.name, "filesystem:name")
                 meta.set("TIA Detector Index", index, "filesystem:name")
+            drop_unset(meta, UNSET)
             dataset_type, data_type = _kind(meta, signal)
             out.append(
                 ExtractedDataset(

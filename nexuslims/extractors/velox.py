@@ -19,10 +19,11 @@ from typing import Any
 from ._common import finish, multi_name, put
 from ._time import from_epoch, stamp
 from ._velox_displays import map_labels
-from ._velox_layout import _f, _json_at, _metadata, _shape
+from ._velox_layout import _f, _json_at, _metadata, _shape, scanned_area
 from ._velox_preview import Axis, eds_axis, eels_axis, image_axes, velox_preview
 from .base import ExtractedDataset, ExtractionContext
 from .fields import Meta
+from .values import Unset, drop_unset, negative, put_quantity
 
 NAME = "velox"
 _KINDS = ("Image", "Spectrum", "SpectrumImage", "EelsSpectrumImage")
@@ -93,6 +94,17 @@ _EDS = (
 )
 
 
+# Velox's "not set": a 0x0 scan on a point spectrum, a negative spot index or
+# convergence (parallel illumination has no convergence angle), camera length 0.
+UNSET = (
+    Unset("Scan Size", ("0x0",), why="0x0: no scan (a point acquisition)"),
+    Unset("Spot Size", when=negative, why="below 0: not reported"),
+    Unset("Convergence Semi-angle (mrad)", when=negative,
+          why="below 0: parallel illumination"),
+    Unset("Camera Length (mm)", when=lambda v, m: float(v) <= 0, why="0: not reported"),
+)
+
+
 def _get(md: dict[str, Any], path: tuple[str, ...]) -> Any:
     node: Any = md
     for part in path:
@@ -158,7 +170,12 @@ def velox_meta(md: dict[str, Any], kind: str, shape: tuple[int, ...],
     pixel = result.get("PixelSize") or {}
     if result.get("PixelUnitX") == "m" and kind == "Image":
         _put(meta, "Pixel Size (nm)", pixel.get("width"), 1e9, "velox:BinaryResult.PixelSize")
+    elif result.get("PixelUnitX") and kind == "Image" and _f(pixel.get("width")):
+        # A diffraction pattern or an FFT: calibrated in reciprocal space ("1/m").
+        put_quantity(meta, "Pixel Size (1/nm)", _f(pixel.get("width")),
+                     str(result["PixelUnitX"]), "velox:BinaryResult.PixelSize")
     meta["Data Dimensions"] = str(shape)
+    drop_unset(meta, UNSET)
     return (meta, *_classify(md, kind, det_type, detector_name, group))
 
 
@@ -220,6 +237,17 @@ def _axes(kind: str, md: dict[str, Any]) -> list[Axis]:
     return []
 
 
+def _si_shape(md: dict[str, Any], own: tuple[int, ...], image: tuple[int, ...] | None,
+              spectrum: tuple[int, ...] | None) -> tuple[int, ...]:
+    """A spectrum image's (rows, columns, channels): its own metadata first."""
+    rows, cols = scanned_area(md)
+    area = (rows, cols) if rows and cols else image
+    channels = own[2:] if len(own) == 3 else spectrum
+    if area and channels:
+        return (*area, *channels)
+    return own
+
+
 class VeloxEmdExtractor:
     """Thermo Fisher Velox EMD files: images, spectra, maps, EDS and EELS spectrum images."""
 
@@ -262,12 +290,14 @@ class VeloxEmdExtractor:
                         md["StreamBinCount"] = _bincount(h5)
                     entries.append((kind, uid, md, _shape(kind, group["Data"], md)))
             labels = map_labels(h5)
-        # The SI's own shape sits in its compressed stream; its maps and spectra tell it.
+        # The SI's own shape sits in its compressed stream: its scanned area (the scan
+        # size times the fraction of the frame acquired) and its channels say it; a map
+        # and a spectrum of the same file stand in only for what the SI does not state.
+        # (An image of the file may be a survey of the whole frame, not the SI's area.)
         image = next((s for k, _, _, s in entries if k == "Image" and len(s) == 2), None)
         spectrum = next((s for k, _, _, s in entries if k == "Spectrum"), None)
-        if image and spectrum:
-            entries = [(k, u, m, (*image, *spectrum) if k == "SpectrumImage" else s)
-                       for k, u, m, s in entries]
+        entries = [(k, u, m, _si_shape(m, s, image, spectrum) if k == "SpectrumImage" else s)
+                   for k, u, m, s in entries]
         out: list[ExtractedDataset] = []
         for index, (kind, uid, md, shape) in enumerate(entries, 1):
             label = labels.get(uid)

@@ -107,7 +107,29 @@ def array_image(data: np.ndarray, *, log: bool = False) -> Image.Image:
         return Image.fromarray(to_uint8(data[..., :3], log=log), "RGB")
     if data.ndim != 2:
         raise ValueError(f"expected a 2-D image, got shape {data.shape}")
+    if np.iscomplexobj(data):
+        return complex_image(data, log=log)
     return Image.fromarray(np.ascontiguousarray(to_uint8(data, log=log)), "L")
+
+
+def complex_image(data: np.ndarray, *, log: bool = False) -> Image.Image:
+    """A complex image (an FFT, a DPC/iDPC result) as magnitude and phase side by side.
+
+    The magnitude is contrast-stretched like any image; the phase maps -pi..pi to
+    black..white, so a phase ramp or a vortex is visible where the magnitude is flat.
+    """
+    magnitude = to_uint8(np.abs(data), log=log)
+    angle = np.angle(np.where(np.isfinite(data), data, 0))
+    phase = np.round((angle + np.pi) / (2 * np.pi) * 255).astype(np.uint8)
+    gap = np.full((data.shape[0], complex_width(data.shape[1]) - 2 * data.shape[1]), 255,
+                  dtype=np.uint8)
+    return Image.fromarray(np.ascontiguousarray(np.hstack([magnitude, gap, phase])), "L")
+
+
+def complex_width(columns: int) -> int:
+    """Width of :func:`complex_image`'s picture of an image ``columns`` wide (both panels
+    and the white gap between), for a scale bar drawn over the magnitude."""
+    return 2 * columns + max(2, columns // 64)
 
 
 def save_png(image: Image.Image, out: Path) -> None:

@@ -18,6 +18,7 @@ from nexuslims.previews._plot import BACKGROUND, INK, draw_line_plot, font, span
 from nexuslims.previews._raster import (
     SIZE,
     array_image,
+    complex_width,
     downsample,
     fit,
     local_scheduler,
@@ -73,8 +74,11 @@ def render_signal(signal: Any, out: Path, *, dataset_type: str) -> None:
             frames, count = stack_frames(data, nav_dims, sig_dims[-2:])
             save_png(render_montage(frames, count, log=log, calibration=calibration), out)
             return
-        frame = _first_frame(data, keep=sig_dims[-2:])
-        picture = fit(array_image(materialise(frame), log=log))
+        frame = materialise(_first_frame(data, keep=sig_dims[-2:]))
+        picture = fit(array_image(frame, log=log))
+        if calibration is not None and np.iscomplexobj(frame):  # magnitude | phase
+            calibration = (calibration[0], calibration[1],
+                           complex_width(calibration[2]))
         if calibration is not None:
             picture = draw_scale_bar(picture, *calibration)
         save_png(picture, out)

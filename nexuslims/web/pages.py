@@ -96,9 +96,13 @@ def record_page(request: Request, record_id: int) -> Response:
     _, view = opened(request, record)
     tz = views.zones(request.app.state.engine).get(view.instrument_pid or record.instrument
                                                    or "")
+    from nexuslims.db.uploads import destination_states
+
+    destinations = destination_states(request.app.state.engine, record.session_identifier) \
+        if record.session_identifier else []
     return render(request, "record.html", record=record, view=view, tz=tz,
                   open_all=len(view.datasets) <= OPEN_ALL_UP_TO, inline_limit=INLINE_LIMIT,
-                  raw=request.app.state.web.serve_raw_files)
+                  raw=request.app.state.web.serve_raw_files, destinations=destinations)
 
 
 @router.get("/records/{record_id}/activities/{seqno}", include_in_schema=False)
@@ -165,6 +169,25 @@ def dataset_raw(request: Request, record_id: int, number: int) -> Response:
                   "application/octet-stream", download=True)
 
 
+@router.get("/raw", include_in_schema=False)
+def session_raw(request: Request, session: str, location: str) -> Response:
+    """A raw file named by the session's record (the link a ``.eln`` package gives for a
+    file too large to embed); only files that record names are served."""
+    from nexuslims.db.records import record_of_session
+
+    web = request.app.state.web
+    if not web.serve_raw_files:
+        raise HTTPException(403, "raw files are not served here (NX_WEB_SERVE_RAW_FILES=false)")
+    record_id = record_of_session(request.app.state.engine, session)
+    if record_id is None:
+        raise HTTPException(404, f"no record of session {session!r}")
+    _, view = opened(request, indexed(request, record_id))
+    if location not in {d.location for d in view.datasets}:
+        raise HTTPException(404, "the session's record names no such file")
+    return _serve(web.settings.instrument_data_path, location, "application/octet-stream",
+                  download=True)
+
+
 def _serve(root: Path | None, relative: str | None, media_type: str,
            download: bool = False) -> Response:
     if root is None or not relative:
@@ -195,7 +218,7 @@ def builder_page(request: Request, status: str | None = None,
 @router.get("/sessions/{identifier:path}", include_in_schema=False)
 def session_page(request: Request, identifier: str) -> Response:
     from nexuslims.db.records import record_of_session
-    from nexuslims.db.uploads import uploads_of_session
+    from nexuslims.db.uploads import destination_states, uploads_of_session
 
     engine = request.app.state.engine
     detail = db.session_detail(engine, identifier)
@@ -204,6 +227,7 @@ def session_page(request: Request, identifier: str) -> Response:
     instrument = detail.rows[0].instrument if detail.rows else None
     return render(request, "session.html", detail=detail,
                   uploads=uploads_of_session(engine, identifier),
+                  destinations=destination_states(engine, identifier),
                   record_id=record_of_session(engine, identifier),
                   tz=views.zones(engine).get(instrument or ""))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import unquote
 
 import jinja2
 from fastapi import Request
@@ -23,6 +24,7 @@ def templates() -> jinja2.Environment:
     env.filters["duration"] = views.duration
     env.filters["breakable"] = breakable
     env.filters["inline_code"] = inline_code
+    env.filters["urldecode"] = unquote
     env.globals["version"] = __version__
     return env
 

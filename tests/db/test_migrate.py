@@ -45,6 +45,9 @@ EXPECTED_COLUMNS = {
     "api_tokens": ["id", "token_hash", "instrument", "note", "created", "revoked", "last_used"],
     "passes": ["id", "started", "finished", "duration_s", "outcome", "sessions", "built",
                "failed", "exported", "message"],
+    # What each destination made of a session (revision 0011).
+    "export_targets": ["session_identifier", "destination_name", "target_id", "target_url",
+                       "detail_json", "updated"],
 }
 # SQLite's full-text index of record_index (FTS5 keeps its own shadow tables).
 FTS_TABLES = {"record_search", "record_search_data", "record_search_idx",

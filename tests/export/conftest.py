@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -19,6 +20,7 @@ from nexuslims.config import Settings, load_settings
 from nexuslims.db.uploads import UploadAttempt, uploads_of_session
 from nexuslims.model.session import EventType, Instrument, Status
 from tests.export.cdcs_server import TOKEN, CDCSServer, cdcs_venv, pristine_database
+from tests.export.elabftw_server import ELabFTW
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = dt.datetime(2024, 3, 5, 9, 0, tzinfo=dt.UTC)
@@ -88,6 +90,28 @@ class Site:
         self.sessions.append(ident)
         return ident
 
+    def add_corpus_session(self, corpus: Path, files: list[str], name: str = "c") -> str:
+        """Log a finished session whose files are copies of real instrument files.
+
+        ``files`` are paths under the corpus; the copies get modification times a few
+        minutes apart inside the session (the corpus's own times mean nothing).
+        """
+        ident = f"{self.prefix}-{name}"
+        start = BASE + dt.timedelta(days=len(self.sessions))
+        folder = self.store / ident
+        folder.mkdir()
+        for i, relative in enumerate(files):
+            copy = folder / Path(relative).name
+            shutil.copyfile(corpus / relative, copy)
+            t = (start + dt.timedelta(minutes=10 + 5 * i)).timestamp()
+            os.utime(copy, (t, t))
+        for event, when in ((EventType.START, start),
+                            (EventType.END, start + dt.timedelta(hours=2))):
+            db.log_session_event(self.engine, ident, self.instrument, when, event,
+                                 Status.TO_BE_BUILT, "alice")
+        self.sessions.append(ident)
+        return ident
+
     def run(self, now: dt.datetime | None = None) -> PassSummary:
         return run_pass(self.settings, now=now)
 
@@ -100,7 +124,8 @@ class Site:
         return uploads_of_session(self.engine, ident)
 
     def record(self, ident: str) -> Path:
-        records = [p for p in self.settings.records_path.glob("*.xml") if ident in p.name]
+        records = [p for p in self.settings.records_path.glob("*.xml") if ident in p.name
+                   and not p.name.endswith(".datacite.xml")]
         assert len(records) == 1, records
         return records[0]
 
@@ -153,6 +178,23 @@ def cdcs(cdcs_server: CDCSServer) -> Iterator[CDCSServer]:
     yield cdcs_server
     if not cdcs_server.running:
         cdcs_server.start()
+
+
+@pytest.fixture
+def elabftw() -> Iterator[ELabFTW]:
+    """A fake eLabFTW on 127.0.0.1 held to the API description; no contract broken."""
+    server = ELabFTW().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+    assert server.violations == []
+
+
+def elabftw_env(server: ELabFTW, **more: str) -> dict[str, str]:
+    """Settings that export to the fake eLabFTW ``server``."""
+    return {"NX_ELABFTW_URL": server.url, "NX_ELABFTW_API_KEY": server.api_key,
+            "NX_ELABFTW_RETRIES": "2", "NX_ELABFTW_TIMEOUT": "5", **more}
 
 
 def cdcs_env(url: str, *, token: str = TOKEN, template: str | None = NEXUS_TEMPLATE,

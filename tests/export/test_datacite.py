@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from urllib.parse import quote
+
+import pytest
+from lxml import etree
 
 from nexuslims.export.datacite import search_document
 from nexuslims.model.session import Status
@@ -63,3 +67,43 @@ def test_locations_are_unquoted_and_missing_files_are_marked(tmp_path) -> None:
     assert gone == {"name": "gone.msa", "location": "gone.msa", "size": None,
                     "mimeType": "application/octet-stream", "checksum": None, "missing": True}
     assert document["dc"]["creators"] == [{"name": "unknown", "nameType": "Organizational"}]
+
+
+REFERENCE_XSD = Path(__file__).resolve().parents[3] / "shared" / "reference" \
+    / "datacite-kernel-4.5" / "metadata.xsd"
+
+
+def datacite_schema() -> etree.XMLSchema:
+    if not REFERENCE_XSD.is_file():
+        pytest.skip("../shared/reference/datacite-kernel-4.5 is not present")
+    return etree.XMLSchema(etree.parse(str(REFERENCE_XSD)))
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("more", [{}, {"NX_DATACITE_PUBLISHER": "Example Microscopy Facility",
+                                       "NX_DATACITE_DOI_PREFIX": "10.80000"}])
+def test_json_and_xml_follow_datacite_4_5(make_site, corpus, more) -> None:
+    from datacite import schema45
+
+    site = make_site(NX_DATACITE_EXPORT="true", **more)
+    ident = site.add_corpus_session(corpus, ["tiff/FEI-Helios-Ebeam-8bits.tif",
+                                             "msa/example1.msa"])
+    assert [o.status for o in site.run().outcomes] == [Status.COMPLETED]
+    record = site.record(ident)
+    dc = json.loads(record.with_name(f"{record.stem}.datacite.json").read_text())["dc"]
+    errors = [e.message for e in schema45.validator.iter_errors(dc)]
+    assert errors == []
+    xml = etree.parse(str(record.with_name(f"{record.stem}.datacite.xml")))
+    schema = datacite_schema()
+    assert schema.validate(xml), schema.error_log
+    ns = {"d": "http://datacite.org/schema/kernel-4"}
+    identifier = xml.find("d:identifier", ns)
+    if more:
+        assert (identifier.get("identifierType"), identifier.text) == \
+            ("DOI", f"10.80000/{record.stem}")
+        assert xml.findtext("d:publisher", namespaces=ns) == "Example Microscopy Facility"
+    else:
+        assert (identifier.get("identifierType"), identifier.text) == ("Local", record.stem)
+        assert xml.findtext("d:publisher", namespaces=ns) == "(:unav)"
+    titles = [t.text for t in xml.iterfind("d:titles/d:title", ns)]
+    assert titles == [dc["titles"][0]["title"]]

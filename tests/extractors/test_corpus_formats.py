@@ -23,7 +23,8 @@ def test_eels_spectrum_dm3(corpus, denver):
     assert ds.extractor == "digitalmicrograph"
     assert ds.dataset_type == "Spectrum" and m["Data Type"] == "STEM_EELS"
     assert m["Creation Time"] == "2016-08-08T19:35:17-06:00"
-    assert m["Microscope"] == "FEI Tecnai Remote"
+    assert m["Microscope"] == "FEI Titan"  # Session Info; "Name" is the plug-in
+    assert m["Microscope Plug-in"] == "FEI Tecnai Remote"
     assert m["Voltage (kV)"] == 200.0
     assert m["Indicated Magnification (x)"] == 640000.0
     assert m["STEM Camera Length (mm)"] == 135.0

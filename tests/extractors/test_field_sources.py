@@ -84,6 +84,8 @@ def _reader_has(file: Path, extractor: str, path: str) -> bool:
 
 
 def traced(file: Path, ds, key: str, source: str, signals: list) -> bool:
+    if " + " in source:  # a value computed from several keys (see fields.SOURCE_KINDS)
+        return all(traced(file, ds, key, part, signals) for part in source.split(" + "))
     kind, _, where = source.partition(":")
     if kind in ("data", "filesystem"):
         return where in ("shape", "mtime", "size", "name")

@@ -296,14 +296,19 @@ def test_tia_eds_acquisition_settings_with_units_and_sources(tmp_path):
     assert extract(emi, CTX) == []  # the .ser describes the acquisition
 
 
-def test_dm_eds_detector_model_reports_only_what_has_a_known_unit(corpus):
+def test_dm_eds_detector_model_claims_no_unit_it_does_not_know(corpus):
     # DM's EDS "Detector Info" holds the detector model: the Fano factor (a pure
-    # number) is reported; layer thicknesses are not, as no public source states the
-    # units DM stores them in.
+    # number) is reported; layer thicknesses are reported as written but with no unit
+    # in their key, as no public source states the units DM stores them in (issue 23:
+    # a parameter block's fields are reported; a unit is never guessed).
     [eds] = extract(corpus / "digitalmicrograph/test-EDS_spectrum.dm3", CTX)
     assert eds.nx_meta["EDS Fano Factor"] == 0.1
     assert eds.sources["EDS Fano Factor"] == "tags:EDS.Detector Info.Fano"
-    assert not [k for k in eds.nx_meta if "layer" in k.lower() or "thickness" in k.lower()]
+    layers = {k: v for k, v in eds.nx_meta.items()
+              if "layer" in k.lower() or "thickness" in k.lower()}
+    assert layers == {"EDS Active Layer": 0.5, "EDS Dead Layer": 1e-05,
+                      "EDS Gold Layer": 1e-06, "EDS Window Thickness": 0.0001}
+    assert not [k for k in layers if "(" in k]
 
 
 def test_dm_image_stack_label_follows_its_source_image_tags(corpus):

@@ -69,7 +69,7 @@ def test_helios_sem_settings_in_human_units(corpus, denver, tmp_path, name) -> N
         "Software Version": "5.5.1.3318",
         "Magnification (x)": 120.0,
         "Instrument Type": 'Helios NanoLab" 660',
-        "Data Dimensions": "(471, 512)",
+        "Data Dimensions": "(442, 512)",
         "Bit Depth": 16 if "16" in name else 8,
         "Extractor": "fei_tiff",
     }

@@ -232,7 +232,7 @@ def test_dm_tiff_reports_the_dm_fields_of_its_tag_tree(tmp_path: Path, denver) -
     meta = ds.nx_meta
     assert meta["Data Type"] == "TEM_Imaging" and ds.dataset_type == "Image"
     assert meta["Pixel Width (nm)"] == 0.125 and meta["Calibration Unit"] == "nanometer"
-    assert meta["Microscope"] == "Titan" and meta["Voltage (kV)"] == 300.0
+    assert meta["Microscope Plug-in"] == "Titan" and meta["Voltage (kV)"] == 300.0
     assert meta["Indicated Magnification (x)"] == 38000.0
     assert meta["Operation Mode"] == "IMAGING"
     assert meta["Exposure Time (s)"] == 0.8 and meta["Camera"] == "OneView"
@@ -293,7 +293,7 @@ def test_digitalmicrograph_tiff_calibration_preview(tmp_path: Path, utc) -> None
         "Data Type": "TEM_Imaging", "Magnification (x)": 150000.0,
         "Pixel Width (nm)": 1.82079, "Exposure Time (s)": 0.1}),
     ("tiff/test_loading_image_saved_with_DM.tif", {
-        "Data Type": "TEM_Imaging", "Microscope": "FEI Tecnai", "Voltage (kV)": 200.0,
+        "Data Type": "TEM_Imaging", "Microscope Plug-in": "FEI Tecnai", "Voltage (kV)": 200.0,
         "Indicated Magnification (x)": 51.0, "Exposure Time (s)": 0.5,
         "Creation Time": "2015-07-20T16:48:25.218750+00:00"}),
 ])

@@ -5,6 +5,7 @@
 - :mod:`.tescan` -- Tescan SEM/FIB (tag 50431, else the ``.hdr`` sidecar)
 - :mod:`.him` -- Zeiss Orion and Fibics helium-ion microscopes (XML, tags 65000/51023)
 - :mod:`.zeiss` -- Zeiss SEM (SmartSEM parameters, tag 34118)
+- :mod:`.tvips` -- TVIPS cameras (EM-MENU structure, tag 37706)
 - :mod:`.jeol` -- JEOL TEM (SightX ``<TemReporter>`` or Analysis Center
   ``<TemReporter2>`` XML in the image description)
 - :mod:`.gatan` -- DigitalMicrograph exports (calibration tags 65003-65013, the DM tag
@@ -24,6 +25,7 @@ from .him import HeliumIonTiffExtractor
 from .jeol import JeolTiffExtractor
 from .plain import OlympusTiffExtractor, TiffExtractor
 from .tescan import TescanTiffExtractor
+from .tvips import TvipsTiffExtractor
 from .zeiss import ZeissTiffExtractor, parse_zeiss
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "OlympusTiffExtractor",
     "TescanTiffExtractor",
     "TiffExtractor",
+    "TvipsTiffExtractor",
     "ZeissTiffExtractor",
     "fei_meta",
     "fei_text",

@@ -19,6 +19,7 @@ from typing import Any
 from .._common import finish, put
 from .._time import AcquisitionTime, from_wall_clock, stamp
 from ..base import ExtractedDataset, ExtractionContext
+from ..values import put_quantity, split_number
 
 TIFF_EXTENSIONS = frozenset({"tif", "tiff"})
 
@@ -90,6 +91,14 @@ def read_fields(meta: dict[str, Any], lookup: Callable[[str], Any],
                 value: Any = str(raw).strip()
             else:
                 number = num(raw)
+                stated = split_number(raw) if number is None and isinstance(raw, str) else None
+                if stated is not None and stated[1] and "(" in row.output:
+                    # "500.0 V", "10000 ns": the file states the unit; convert from it.
+                    put_quantity(meta, row.output, stated[0], stated[1], where(source))
+                    if row.output in meta or row.output.split(" (")[0] in meta:
+                        used[row.output] = source
+                        break
+                    continue
                 if number is None:
                     continue
                 value = number * row.scale

@@ -17,6 +17,7 @@ from typing import Any
 from .._common import put
 from ..base import ExtractedDataset, ExtractionContext
 from ..fields import Meta
+from ..values import Unset, drop_unset, negative
 from ._common import (
     TIFF_EXTENSIONS,
     Field,
@@ -84,6 +85,47 @@ FIELDS: tuple[Field, ...] = (
     Field("Image/DigitalGamma", "Digital Gamma"),
     Field("Image/DriftCorrected", "Drift Corrected", kind="text"),
     Field("PrivateFei/DatabarHeight", "Data Bar Height (pixels)", kind="count"),
+    # Alignments and the rest of the beam and scan blocks (what NexusLIMS 2.x reads).
+    Field("beam/BeamShiftX", "Beam Shift X"),
+    Field("beam/BeamShiftY", "Beam Shift Y"),
+    Field("beam/BeamTiltX", "Beam Tilt X"),
+    Field("beam/BeamTiltY", "Beam Tilt Y"),
+    Field("beam/StigmatorX", "Stigmator X"),
+    Field("beam/StigmatorY", "Stigmator Y"),
+    Field("beam/SourceTiltX", "Source Tilt X"),
+    Field("beam/SourceTiltY", "Source Tilt Y"),
+    Field("beam/TiltCorrectionAngle", "Tilt Correction Angle (degrees)", _DEG),
+    Field("beam/TiltCorrectionIsOn", "Tilt Correction", kind="text"),
+    Field("beam/DynamicFocusIsOn", "Dynamic Focus", kind="text"),
+    Field("beam/BeamMode", "Beam Mode", kind="text"),
+    Field("beam/MagnificationCorrection", "Magnification Correction", kind="text"),
+    Field("beam/ActiveStage", "Active Stage", kind="text"),
+    Field("beam/WehneltBias", "Wehnelt Bias (V)"),
+    Field("beam/PreTilt", "Pre-tilt (degrees)", _DEG),
+    Field(("beam/FinalLens", "System/FinalLens"), "Final Lens", kind="text"),
+    Field(("beam/EucWD", "System/EucWD"), "Eucentric Working Distance (mm)", 1e3),
+    Field("System/Type", "System Type", kind="text"),
+    Field("System/Stage", "Stage Type", kind="text"),
+    Field("System/Pump", "Vacuum Pump", kind="text"),
+    Field("System/ESEM", "ESEM", kind="text"),
+    Field("System/Scan", "Scan Engine", kind="text"),
+    Field("scan/InternalScan", "Internal Scan", kind="text"),
+    Field("scan/Mainslock", "Mains Lock", kind="text"),
+    Field("Image/ZoomFactor", "Zoom Factor"),
+    Field("Image/ZoomPanX", "Zoom Pan X"),
+    Field("Image/ZoomPanY", "Zoom Pan Y"),
+    Field("Image/MagnificationMode", "Magnification Mode", kind="count"),
+    Field("Image/PostProcessing", "Post Processing", kind="text"),
+    Field("Image/Transformation", "Image Transformation", kind="text"),
+    Field("Vacuum/Humidity", "Humidity (%)"),
+    Field("EBeamDeceleration/ModeOn", "Beam Deceleration", kind="text"),
+)
+
+# FEI's "not set": a working distance below zero (the Nav-Cam's IRBeam section has
+# no beam to focus), a eucentric working distance of 0.
+UNSET = (
+    Unset("Working Distance (mm)", when=negative, why="below 0: no working distance"),
+    Unset("Eucentric Working Distance (mm)", (0,), when=negative, why="0: not set"),
 )
 
 # Stage coordinates: [Stage] holds the stage's own coordinates; the beam section
@@ -219,9 +261,15 @@ def fei_meta(sections: Mapping[str, Mapping[str, str]],
         put(meta, "Detector Name", detector, source=f"{fei.origin}[{detector}]")
     settings = sec.get(detector or "", {})
     for key, output in (("Signal", "Detector Signal"), ("Contrast", "Detector Contrast (%)"),
-                        ("Brightness", "Detector Brightness (%)")):
+                        ("Brightness", "Detector Brightness (%)"),
+                        ("ContrastDB", "Detector Contrast (dB)"),
+                        ("BrightnessDB", "Detector Brightness (dB)"),
+                        ("Mix", "Detector Mix (%)"), ("Grid", "Detector Grid Voltage (V)"),
+                        ("Setting", "Detector Setting"),
+                        ("MinimumDwellTime", "Detector Minimum Dwell Time (us)")):
         value = settings.get(key)
-        put(meta, output, value if key == "Signal" else num(value),
+        scale = 1e6 if key == "MinimumDwellTime" else 1.0
+        put(meta, output, value if key in ("Signal", "Setting") else num(value), scale,
             source=f"{fei.origin}[{detector}] {key}")
     decel = sec.get("EBeamDeceleration", {})
     if decel.get("ModeOn", "").lower() == "on":
@@ -229,6 +277,7 @@ def fei_meta(sections: Mapping[str, Mapping[str, str]],
             source=fei.where("EBeamDeceleration/LandingEnergy"))
         put(meta, "Stage Bias (V)", num(decel.get("StageBias")),
             source=fei.where("EBeamDeceleration/StageBias"))
+    drop_unset(meta, UNSET)
     return meta
 
 
@@ -236,6 +285,25 @@ def _fei_data_type(meta: Mapping[str, Any]) -> str:
     if "nav" in str(meta.get("Detector Name", "")).lower():
         return "NavCam_Imaging"
     return "FIB_Imaging" if meta.get("Beam") == "IBeam" else "SEM_Imaging"
+
+
+def _image_area(meta: Meta, image: Mapping[str, str], origin: str) -> None:
+    """Data Dimensions of the acquired image, without the data bar below it.
+
+    The TIFF holds the image and the data bar; ``[Image] ResolutionX/Y`` is what was
+    scanned. The rows between are the data bar, whatever ``DatabarHeight`` says
+    (some files write 0 with a bar present).
+    """
+    rows, cols = num(image.get("ResolutionY")), num(image.get("ResolutionX"))
+    height = meta.get("Image Height (pixels)")
+    if not (rows and cols and isinstance(height, int)) or not 0 < rows < height:
+        return
+    meta.set("Data Dimensions", str((int(rows), int(cols))),
+             f"{origin}[Image] ResolutionY + {origin}[Image] ResolutionX")
+    bar = height - int(rows)
+    if meta.get("Data Bar Height (pixels)") != bar:
+        meta.set("Data Bar Height (pixels)", bar,
+                 f"{tag_key(257)} - {origin}[Image] ResolutionY")
 
 
 class FeiTiffExtractor:
@@ -262,6 +330,7 @@ class FeiTiffExtractor:
         settings = fei_meta(sections, warnings, origin)
         meta.update(settings)
         meta.sources.update(settings.sources)
+        _image_area(meta, sections.get("Image", {}), origin)
         missing = [s for s in ("Beam", "Scan", "System") if s not in sections]
         if missing:
             warnings.append(f"FEI metadata lacks the {', '.join(missing)} section(s)")

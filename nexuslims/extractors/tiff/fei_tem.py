@@ -19,6 +19,7 @@ from typing import Any
 from .._common import put
 from ..base import ExtractedDataset, ExtractionContext
 from ..fields import Meta
+from ..values import put_quantity
 from ._common import (
     TIFF_EXTENSIONS,
     creation,
@@ -30,7 +31,6 @@ from ._common import (
     tiff_datetime,
     xml_tag,
 )
-from .zeiss import SCALE_TO_SI
 
 TEM_TAGS = (34682, 34683)
 
@@ -64,7 +64,6 @@ LABELS: dict[str, tuple[str, str]] = {
     "acquisition date": ("Acquisition Date", "text"),
     "acquisition time": ("Acquisition Time", "text"),
 }
-_UNITS = {**SCALE_TO_SI, "µa": 1e-6, "μa": 1e-6, "µm": 1e-6, "μm": 1e-6, "°": 1.0}
 
 
 def tem_xml(path: Path) -> tuple[int, ET.Element] | None:
@@ -107,11 +106,10 @@ def tem_meta(root: ET.Element, code: int = TEM_TAGS[0]) -> Meta:
         if want == "text" or num(value) is None:
             put(meta, output, value, source=source)
             continue
-        number = num(value)
-        have, target = _UNITS.get(unit.lower()), _UNITS.get(want.lower())
-        if unit and want and have and target:
-            number = number * have / target  # type: ignore[operator]
-        put(meta, output, number, source=source)
+        if want:
+            put_quantity(meta, output, num(value), unit or None, source)
+        else:
+            put(meta, output, num(value), source=source)
     return meta
 
 

@@ -10,14 +10,16 @@ plain elements (``<Dwell>`` in ns, stage in um), ``<BeamInfo>``/``<DetectorInfo>
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 from .._common import put
+from .._time import AcquisitionTime, best, from_iso, from_wall_clock
 from ..base import ExtractedDataset, ExtractionContext
 from ..fields import Meta
+from ..kinds import BEAM, DEFAULT, Evidence, beam_family, decide
+from ..values import put_quantity
 from ._common import (
     TIFF_EXTENSIONS,
     Field,
@@ -31,7 +33,6 @@ from ._common import (
     tiff_datetime,
     xml_tag,
 )
-from .zeiss import SCALE_TO_SI
 
 ZEISS_HIM_TAG, FIBICS_TAG = 65000, 51023
 
@@ -62,7 +63,27 @@ ZEISS_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("StageTilt", "Stage Position Tilt (degrees)", "deg"),
     ("StageRotate", "Stage Position R (degrees)", "deg"),
     ("Detector", "Detector Name", "text"),
+    ("DetectorName", "Detector Name", "text"),
     ("ColumnMode", "Column Mode", "text"),
+    # Alignments, detector, vacuum and flood gun (units from each entry's <Units>;
+    # an entry without a table unit keeps the unit the file gives it).
+    ("PanX", "Pan X (um)", "um"), ("PanY", "Pan Y (um)", "um"),
+    ("StigmationX", "Stigmation X", ""), ("StigmationY", "Stigmation Y", ""),
+    ("CrossOverPosition", "Crossover Position", ""),
+    ("FrameRetrace", "Frame Retrace", ""), ("LineRetrace", "Line Retrace", ""),
+    ("McXShift", "MC X Shift", ""), ("McYShift", "MC Y Shift", ""),
+    ("McXTilt", "MC X Tilt", ""), ("McYTilt", "MC Y Tilt", ""),
+    ("ColumnMag", "Column Magnification", ""), ("ColumnType", "Column", "text"),
+    ("ETGridVoltage", "ET Grid Voltage (V)", "V"), ("ETContrast", "ET Contrast", ""),
+    ("ETBrightness", "ET Brightness", ""), ("MCPBias", "MCP Bias (V)", "V"),
+    ("MCPContrast", "MCP Contrast", ""), ("MCPBrightness", "MCP Brightness", ""),
+    ("SampleBiasVoltage", "Sample Bias Voltage (V)", "V"),
+    ("GunPressure", "Gun Pressure (Pa)", "Pa"), ("ColumnPressure", "Column Pressure (Pa)", "Pa"),
+    ("ChamberPressure", "Chamber Pressure (Pa)", "Pa"),
+    ("HeliumPressure", "Helium Pressure (Pa)", "Pa"), ("GunTemp", "Gun Temperature (K)", "K"),
+    ("FloodGunMode", "Flood Gun Mode", "text"), ("FloodGunEnergy", "Flood Gun Energy (eV)", "eV"),
+    ("FloodGunTime", "Flood Gun Time (us)", "us"), ("LutMode", "LUT Mode", "text"),
+    ("LowGray", "LUT Low Gray", ""), ("HighGray", "LUT High Gray", ""),
 )
 
 FIBICS_FIELDS: tuple[Field, ...] = (
@@ -88,6 +109,16 @@ FIBICS_FIELDS: tuple[Field, ...] = (
     Field("Stage/Rot", "Stage Position R (degrees)"),
     Field("DetectorInfo/@Collector", "Collector Voltage (V)"),
     Field("Application/Version", "Software Version", kind="text"),
+    Field("Image/Aperture", "Aperture", kind="text"),
+    Field("Scan/Focus", "Focus"),
+    Field("Scan/StigX", "Stigmator X"),
+    Field("Scan/StigY", "Stigmator Y"),
+    Field("Scan/Ux", "Scan Affine Ux"),
+    Field("Scan/Uy", "Scan Affine Uy"),
+    Field("Scan/Vx", "Scan Affine Vx"),
+    Field("Scan/Vy", "Scan Affine Vy"),
+    Field("Stage/M", "Stage Position M (um)"),
+    Field("BeamInfo/@GunGasPressure", "Gun Gas Pressure"),
 )
 
 
@@ -144,9 +175,10 @@ def _zeiss(meta: dict[str, Any], root: ET.Element) -> None:
         if number is None:
             continue
         if unit and given:
-            have, want = SCALE_TO_SI.get(given.lower()), SCALE_TO_SI.get(unit.lower())
-            if have and want:
-                number *= have / want
+            put_quantity(meta, output, number, given, key)
+            continue
+        if not unit and given and given.lower() not in ("none", "-"):
+            output = f"{output} ({given})"  # the table names no unit: the file's own
         put(meta, output, int(number) if number.is_integer() and not unit else number,
             source=key)
 
@@ -170,9 +202,10 @@ def _fibics_lookup(root: ET.Element):
         if node is None or node.text is None:
             return None
         text = node.text.strip().lstrip("=").strip()
-        # "500.0 V" rows carry their unit after the number; the table knows it
-        match = re.fullmatch(r"([-+]?[\d.]+(?:[eE][-+]?\d+)?)\s*[^\d\s]*", text)
-        return match[1] if match else text
+        # The unit is in a units="ns" attribute or after the number ("500.0 V"):
+        # read_fields converts from it.
+        unit = node.get("units") or node.get("unit")
+        return f"{text} {unit}" if unit and num(text) is not None else text
 
     return lookup
 
@@ -214,6 +247,32 @@ class HeliumIonTiffExtractor:
             put(meta, "Pixel Width (nm)", round(fov * 1e3 / width, 6),
                 source=f"{meta.sources['Horizontal Field Width (um)']} + {tag_key(256)}")
         date, time = tiff_datetime(tags(path).get(306))
-        creation(meta, unreliable, warnings, path, context, date, time, tag_key(306))
+        wall = from_wall_clock(date, time, context.timezone, tag_key(306)) if date else None
+        own = _fibics_time(found[1], context) if found and found[0] == "fibics" else None
+        # An instant with its offset beats the TIFF DateTime, a wall clock with no zone.
+        creation(meta, unreliable, warnings, path, context, found=best(own, wall))
+        kind = decide([Evidence("HIM", DEFAULT, "format:him_tiff"),
+                       beam_family(meta.get("Beam"), BEAM, meta.sources.get("Beam", ""))])
+        if kind is not None:
+            meta.sources["Data Type"] = kind.source  # the evidence that decided it
         return one_image(path, meta, unreliable, warnings, extractor=self.name,
-                         data_type="HIM_Imaging")
+                         data_type=f"{kind.family}_Imaging" if kind else "HIM_Imaging")
+
+
+def _fibics_time(root: ET.Element, context: ExtractionContext) -> AcquisitionTime | None:
+    """The acquisition time a Fibics document states (``<Date>`` with its offset)."""
+    for name in ("Date", "DateTime", "TimeStamp", "AcquisitionDate"):
+        for node in root.iter():
+            if node.tag.rsplit("}", 1)[-1] != name or not (node.text or "").strip():
+                continue
+            parent = next((p for p in root.iter() if node in list(p)), root)
+            where = tag_key(FIBICS_TAG, f"Fibics/{parent.tag}/{name}".replace(
+                "Fibics/Fibics/", "Fibics/"))
+            found = from_iso(node.text, where, context.timezone)
+            if found is None:
+                time_node = _child(parent, "Time")
+                found = from_wall_clock(node.text, time_node.text if time_node is not None
+                                        else None, context.timezone, where)
+            if found is not None:
+                return found
+    return None

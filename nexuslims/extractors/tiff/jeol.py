@@ -32,6 +32,7 @@ from .._common import put
 from .._time import from_iso
 from ..base import ExtractedDataset, ExtractionContext
 from ..fields import Meta
+from ..values import put_quantity
 from ._common import (
     TIFF_EXTENSIONS,
     Field,
@@ -98,7 +99,6 @@ ANALYSIS_CENTER_FIELDS: tuple[Field, ...] = (
 )
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-_LENGTH_TO_MM = {"mm": 1.0, "cm": 10.0, "m": 1000.0}
 
 
 def _local(tag: str) -> str:
@@ -184,8 +184,8 @@ def jeol_meta(root: str, leaves: dict[str, str]) -> Meta:
         source = (f"{where('ImageFormingSystem/SelectorValue')} + "
                   f"{where('ImageFormingSystem/SelectorUnitString')}")
         if selector is not None and leaves.get("ImageFormingSystem/ModeString") == "DIFF":
-            if unit in _LENGTH_TO_MM:
-                put(meta, "Camera Length (mm)", selector * _LENGTH_TO_MM[unit], source=source)
+            if unit:  # converted from the unit the file states ("cm"); none, no guess
+                put_quantity(meta, "Camera Length (mm)", selector, unit, source)
         elif selector is not None and unit.upper() == "X":
             put(meta, "Magnification (x)", selector, source=source)
         defocus, defocus_unit = _number_and_unit(leaves.get("ImageFormingSystem/DefocusValue"))

@@ -9,6 +9,7 @@ from typing import Any
 from .._common import put
 from ..base import ExtractedDataset, ExtractionContext
 from ..fields import Meta
+from ..values import put_quantity
 from ._common import (
     TIFF_EXTENSIONS,
     creation,
@@ -23,7 +24,6 @@ from ._common import (
 from ._common import (
     tags as read_tags,
 )
-from .zeiss import SCALE_TO_SI
 
 SIS_TAG = 33560
 
@@ -140,12 +140,8 @@ class TiffExtractor:
             unit_code = int(found.get(296, 2) or 1)
             ij_unit = ij.get("unit", "").replace("micron", "um").replace("\\u00B5m", "um")
             if ij and ij_unit:
-                scale = SCALE_TO_SI.get(ij_unit.lower())
                 source = f"{tag_key(282)} + {ij_key('unit')}"
-                if scale:
-                    put(meta, "Pixel Width (nm)", 1.0 / per_unit * scale * 1e9, source=source)
-                else:
-                    put(meta, f"Pixel Width ({ij_unit})", 1.0 / per_unit, source=source)
+                put_quantity(meta, "Pixel Width (nm)", 1.0 / per_unit, ij_unit, source)
             elif unit_code in (2, 3):  # inch, centimetre
                 put(meta, "Resolution (pixels per inch)" if unit_code == 2
                     else "Resolution (pixels per cm)", per_unit,

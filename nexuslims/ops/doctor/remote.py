@@ -1,4 +1,4 @@
-"""Checks of the servers a pass talks to: NEMO, SharePoint, CDCS, the mail server.
+"""Checks of the servers a pass talks to: NEMO, SharePoint, CDCS, eLabFTW, the mail server.
 
 Each asks the cheapest question that proves the server answers and accepts our
 credentials, with one try and the site's timeout; messages are those the pass itself
@@ -100,6 +100,28 @@ def check_cdcs(site: Site) -> Iterable[Check]:
                 f"{config.template or 'the only one'} ({template})")
 
 
+def check_elabftw(site: Site) -> Iterable[Check]:
+    """eLabFTW answers ``GET /api/v2/info`` and accepts the API key."""
+    from nexuslims.export.elabftw_client import ELabFTWClient, ELabFTWSettings
+
+    if not site.env.get("NX_ELABFTW_URL"):
+        return
+    config, _problems = ELabFTWSettings.read(site.env)
+    if config is None:
+        return  # reported by the settings check
+    client = ELabFTWClient(replace(config, timeout=min(site.timeout, config.timeout)))
+    name = f"eLabFTW {client.site}"
+    try:
+        info = client.info()
+    except NexusLIMSError as exc:
+        yield Check(name, FAILURE, str(exc))
+        return
+    finally:
+        client.http.close()
+    yield Check(name, OK, f"answers, API key accepted (eLabFTW "
+                f"{info.get('elabftw_version', 'of unknown version')})")
+
+
 def check_mail(site: Site) -> Iterable[Check]:
     """The mail server answers and accepts the login (when alerts are configured)."""
     from nexuslims.ops.alerts.mail import MailError, check_mail_server, read_mail_settings
@@ -119,4 +141,4 @@ def check_mail(site: Site) -> Iterable[Check]:
     yield Check(name, OK, said)
 
 
-CHECKS = (check_nemo, check_sharepoint, check_cdcs, check_mail)
+CHECKS = (check_nemo, check_sharepoint, check_cdcs, check_elabftw, check_mail)
