@@ -59,6 +59,15 @@ def check_tuning_settings(site: Site) -> Iterable[Check]:
         if not Path(profiles).expanduser().is_dir():
             problems.append(f"NX_LOCAL_PROFILES_PATH={profiles}: no such folder (it expects "
                             "a folder of <instrument>.toml extraction profiles)")
+    public = (site.env.get("NX_WEB_PUBLIC_URL") or "").strip()
+    if public:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(public)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            problems.append(f"NX_WEB_PUBLIC_URL={public}: expects the address people reach "
+                            "the pages at, e.g. https://nexus.example.org/nexuslims (exports "
+                            "link to it)")
     if problems:
         yield Check("other settings", FAILURE, "fix these settings: " + "; ".join(problems))
 
