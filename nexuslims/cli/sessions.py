@@ -88,9 +88,12 @@ def run(args: argparse.Namespace) -> int:
 
             print(json.dumps([asdict(s) for s in sessions], indent=2, default=str))
         else:
+            zones = {pid: i.tzinfo for pid, i in db.load_instruments(engine).items()}
             print_table(["SESSION", "INSTRUMENT", "USER", "START", "END", "STATUS", "ATTEMPTS"],
-                        [[s.identifier, s.instrument, s.user or "", s.start or "",
-                          s.end or "", s.status, s.attempts] for s in sessions])
+                        [[s.identifier, s.instrument, s.user or "",
+                          shown_time(s.start, zones.get(s.instrument)),
+                          shown_time(s.end, zones.get(s.instrument)), s.status, s.attempts]
+                         for s in sessions])
         return 0
     detail = db.session_detail(engine, args.identifier)
     if detail is None:

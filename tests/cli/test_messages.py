@@ -77,3 +77,6 @@ def test_sessions_show_gives_every_time_in_the_instruments_zone_with_the_zone(cl
     rows = [line for line in out.splitlines() if line.split()[1:2] in (["START"], ["END"])]
     assert [r.split()[2:5] for r in rows] == [["2024-01-05", "09:00:00", "EST"],
                                              ["2024-01-05", "11:30:00", "EST"]]
+    code, out, _ = cli(capsys, "sessions", "list")
+    [row] = [line.split() for line in out.splitlines() if line.startswith("s-tz ")]
+    assert row[2:8] == ["2024-01-05", "09:00:00", "EST", "2024-01-05", "11:30:00", "EST"]
