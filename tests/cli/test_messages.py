@@ -80,3 +80,16 @@ def test_sessions_show_gives_every_time_in_the_instruments_zone_with_the_zone(cl
     code, out, _ = cli(capsys, "sessions", "list")
     [row] = [line.split() for line in out.splitlines() if line.startswith("s-tz ")]
     assert row[2:8] == ["2024-01-05", "09:00:00", "EST", "2024-01-05", "11:30:00", "EST"]
+
+
+def test_doctor_says_first_when_there_is_no_env_file(tmp_path, monkeypatch, capsys):
+    import json
+
+    for name in list(__import__("os").environ):
+        if name.startswith("NX_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = cli(capsys, "doctor", "--json", "--timeout", "1")
+    first = json.loads(out)[0]
+    assert code == 1 and first["name"] == "settings file" and first["status"] == "warning"
+    assert str(tmp_path) in first["message"]
