@@ -103,9 +103,13 @@ def test_wrong_settings_are_each_named() -> None:
     assert len(info.value.problems) == 4
 
 
-def test_a_user_without_a_password_turns_sharepoint_off_with_a_warning(caplog) -> None:
+def test_a_user_without_a_password_turns_sharepoint_off_with_a_warning(caplog,
+                                                                       monkeypatch) -> None:
     """Half-done credentials are no error for every command (issue 20): doctor fails them
     only when an instrument uses SharePoint."""
+    from nexuslims.reservations.sharepoint import settings as sharepoint_settings
+
+    monkeypatch.setattr(sharepoint_settings, "_warned", set())  # warned once per process
     with caplog.at_level(logging.WARNING):
         assert read_settings({"NX_SHAREPOINT_USER": "NEXUS\\svc2"}) is None
     assert "NX_SHAREPOINT_USER is set but NX_SHAREPOINT_PASSWORD is not" in caplog.text
