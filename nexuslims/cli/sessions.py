@@ -159,10 +159,11 @@ def shown_time(value: dt.datetime | str | None, tz: dt.tzinfo | None) -> str:
     if value is None or value == "":
         return ""
     if isinstance(value, str):
+        text = value
         try:
-            value = dt.datetime.fromisoformat(value)
+            value = dt.datetime.fromisoformat(text)
         except ValueError:
-            return value
+            return text
     zone = tz or dt.UTC
     value = value.replace(tzinfo=zone) if value.tzinfo is None else value.astimezone(zone)
     return f"{value:%Y-%m-%d %H:%M:%S %Z}"

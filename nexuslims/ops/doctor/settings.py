@@ -101,15 +101,15 @@ def check_half_done(site: Site) -> Iterable[Check]:
                     f"{' and '.join(mail)} {'is' if len(mail) == 1 else 'are'} set but "
                     "NX_EMAIL_SMTP_HOST is not: no alert emails are sent (set it, or "
                     f"remove {'it' if len(mail) == 1 else 'them'})")
-    missing = incomplete(site.env)
-    if missing is not None:
+    sharepoint = incomplete(site.env)
+    if sharepoint is not None:
         users = sorted(i.pid for i in site.instruments
                        if (i.harvester or "").strip().lower() == "sharepoint")
         if users:
             yield Check("calendar sharepoint", FAILURE,
-                        f"{missing}; needed by {', '.join(users)}, whose sessions wait")
+                        f"{sharepoint}; needed by {', '.join(users)}, whose sessions wait")
         else:
-            yield Check("calendar sharepoint", WARNING, missing)
+            yield Check("calendar sharepoint", WARNING, sharepoint)
 
 
 #: Run after the settings check, by ``doctor`` and before every pass.
