@@ -165,10 +165,12 @@ def clean_up_after_dead_passes(engine: Engine, settings: Settings, *,
         logger.error("could not note the clean-up after a dead pass: %s", exc)
         return
     roots = [p for p in (settings.data_path, settings.records_path) if p is not None]
-    removed = remove_stale_tmp_files(roots, older_than=now - TMP_STALE_S)
+    left: list[Path] = []
+    removed = remove_stale_tmp_files(roots, older_than=now - TMP_STALE_S, left=left)
     if removed:
-        logger.info("removed %d temporary file(s) left by passes that died", len(removed))
-    if done:
+        logger.info("removed %d temporary file(s) left by passes that died or were stopped",
+                    len(removed))
+    if done or not left:  # nothing left to sweep: later passes need not walk the tree
         pending.unlink(missing_ok=True)
 
 
@@ -184,10 +186,12 @@ def note_stopped_pass(settings: Settings) -> None:
         logger.error("could not note the clean-up after a stopped pass: %s", exc)
 
 
-def remove_stale_tmp_files(roots: Iterable[Path], *, older_than: float) -> list[Path]:
+def remove_stale_tmp_files(roots: Iterable[Path], *, older_than: float,
+                           left: list[Path] | None = None) -> list[Path]:
     """Remove temporary files (``.<name>...tmp``) under ``roots`` last written before
     ``older_than`` (a POSIX time), and previews being drawn by a process of this machine
-    that is gone (``.<name>.<pid>.tmp.png``), whatever their age; return those removed."""
+    that is gone (``.<name>.<pid>.tmp.png``), whatever their age; return those removed.
+    Those found but kept (too recent: perhaps being written) are added to ``left``."""
     from nexuslims.db.history import pid_alive
 
     removed: list[Path] = []
@@ -208,6 +212,8 @@ def remove_stale_tmp_files(roots: Iterable[Path], *, older_than: float) -> list[
                             writer is not None and not pid_alive(int(writer.group(1)))):
                         path.unlink()
                         removed.append(path)
+                    elif left is not None:
+                        left.append(path)
                 except OSError as exc:  # gone meanwhile, or not ours to remove
                     logger.debug("could not remove %s: %s", path, exc)
     return removed
