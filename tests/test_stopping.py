@@ -224,9 +224,10 @@ def test_a_stopped_pass_is_remembered_names_its_sessions_and_its_leftovers_go(si
     _out, err = again.communicate(timeout=300)
     assert again.returncode == 0, err
     assert not half_written.exists()
-    from nexuslims.builder.lease import SWEEP_PENDING
+    from nexuslims.builder.lease import STOPPED_PENDING, SWEEP_PENDING
 
     # Nothing left to sweep: the passes after it do not walk the data tree again.
+    assert not (Path(settings.data_path) / STOPPED_PENDING).exists()
     assert not (Path(settings.data_path) / SWEEP_PENDING).exists()
     assert [p.outcome for p in recent_passes(engine)] == ["ok", "interrupted"]
     engine.dispose()

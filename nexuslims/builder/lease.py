@@ -48,6 +48,7 @@ LEASE_S = 120.0
 TMP_STALE_S = 3600.0
 #: Under NX_DATA_PATH while temporary files of a dead pass may remain to be removed.
 SWEEP_PENDING = ".dead-pass-cleanup"
+STOPPED_PENDING = ".stopped-pass-cleanup"
 # atomic_file's ".<name>.<random>.tmp" and the previews' ".<name>.<pid>.tmp.png".
 _TMP_NAME = re.compile(r"^\..+\.tmp(\.png)?$")
 # A preview's writer (nexuslims.extract.one): the worker's pid, on this machine.
@@ -151,16 +152,18 @@ def clean_up_after_dead_passes(engine: Engine, settings: Settings, *,
     if settings.data_path is None:
         return
     pending = settings.data_path / SWEEP_PENDING
+    stopped = settings.data_path / STOPPED_PENDING
     now = now or time.time()
     try:
         if marked:
             pending.parent.mkdir(parents=True, exist_ok=True)
             pending.touch()
-        if not pending.exists():
+        if not pending.exists() and not stopped.exists():
             return
         # The dead pass wrote nothing after the marker: once the marker is stale, so is
-        # every file it left, and this sweep removes the last of them.
-        done = pending.stat().st_mtime < now - TMP_STALE_S
+        # every file it left, and this sweep removes the last of them. (A worker of a
+        # dead pass may outlive it and still write; a stopped pass killed its own.)
+        done = not pending.exists() or pending.stat().st_mtime < now - TMP_STALE_S
     except OSError as exc:
         logger.error("could not note the clean-up after a dead pass: %s", exc)
         return
@@ -170,8 +173,10 @@ def clean_up_after_dead_passes(engine: Engine, settings: Settings, *,
     if removed:
         logger.info("removed %d temporary file(s) left by passes that died or were stopped",
                     len(removed))
-    if done or not left:  # nothing left to sweep: later passes need not walk the tree
+    if done:
         pending.unlink(missing_ok=True)
+    if not left:  # after a stopped pass, nothing left to sweep: later passes need not walk
+        stopped.unlink(missing_ok=True)
 
 
 def note_stopped_pass(settings: Settings) -> None:
@@ -181,7 +186,7 @@ def note_stopped_pass(settings: Settings) -> None:
         return
     try:
         settings.data_path.mkdir(parents=True, exist_ok=True)
-        (settings.data_path / SWEEP_PENDING).touch()
+        (settings.data_path / STOPPED_PENDING).touch()
     except OSError as exc:
         logger.error("could not note the clean-up after a stopped pass: %s", exc)
 
