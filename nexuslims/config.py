@@ -121,6 +121,55 @@ def executor_setting(env: Mapping[str, str], problems: list[str]) -> ExecutorCho
 
 
 @dataclass(frozen=True)
+class ShareSettings:
+    """How far the instrument share is trusted and walked (see docs/security.md)."""
+
+    extra_roots: tuple[Path, ...] = ()
+    """NX_INSTRUMENT_DATA_ROOTS: folders outside an instrument's own that its symlinks
+    may lead to; every other link out is skipped."""
+    find_timeout: float = 600.0
+    """NX_FIND_TIMEOUT: seconds one walk of an instrument folder may take (0: no limit)."""
+    find_max_entries: int = 5_000_000
+    """NX_FIND_MAX_ENTRIES: entries one walk may look at (0: no limit)."""
+    is_mount: bool = False
+    """NX_INSTRUMENT_DATA_MOUNT: NX_INSTRUMENT_DATA_PATH must be a mount point."""
+    marker: str | None = None
+    """NX_INSTRUMENT_DATA_MARKER: a file that must exist in NX_INSTRUMENT_DATA_PATH."""
+
+
+def share_settings(env: Mapping[str, str], problems: list[str]) -> ShareSettings:
+    """The ``NX_INSTRUMENT_DATA_ROOTS``, ``NX_FIND_*`` and mount/marker settings."""
+    roots: tuple[Path, ...] = ()
+    raw_roots = (env.get("NX_INSTRUMENT_DATA_ROOTS") or "").strip()
+    if raw_roots:
+        try:
+            parsed = json.loads(raw_roots)
+            if not isinstance(parsed, list) or not all(
+                    isinstance(p, str) and os.path.isabs(p) for p in parsed):
+                raise ValueError
+            roots = tuple(Path(p) for p in parsed)
+        except ValueError:
+            problems.append(f"NX_INSTRUMENT_DATA_ROOTS={raw_roots}: expects a JSON list of "
+                            'absolute folder paths, e.g. ["/mnt/archive"]')
+    timeout = number_setting(env, "NX_FIND_TIMEOUT", 600.0, problems, minimum=0,
+                             expects="seconds >= 0 one walk of an instrument folder may "
+                             "take (0 = no limit)")
+    entries = number_setting(env, "NX_FIND_MAX_ENTRIES", 5_000_000, problems, minimum=0,
+                             whole=True, expects="a whole number >= 0 of entries one walk "
+                             "may look at (0 = no limit)")
+    raw_mount = (env.get("NX_INSTRUMENT_DATA_MOUNT") or "false").strip().lower()
+    if raw_mount not in ("true", "false", "1", "0", "yes", "no"):
+        problems.append(f"NX_INSTRUMENT_DATA_MOUNT={raw_mount}: expects true (the path must "
+                        "be a mount point) or false")
+    marker = (env.get("NX_INSTRUMENT_DATA_MARKER") or "").strip() or None
+    if marker is not None and (os.path.isabs(marker) or ".." in Path(marker).parts):
+        problems.append(f"NX_INSTRUMENT_DATA_MARKER={marker}: expects a file name inside "
+                        "NX_INSTRUMENT_DATA_PATH, e.g. .nexuslims-share")
+    return ShareSettings(roots, timeout, int(entries), raw_mount in ("true", "1", "yes"),
+                         marker)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Checked settings for one run."""
 
@@ -144,6 +193,8 @@ class Settings:
     """Where files are extracted: NX_EXECUTOR and the NX_DASK_* settings."""
     extract_cache: bool = True
     """Reuse the sidecars and previews of files unchanged since an earlier build."""
+    share: ShareSettings = field(default_factory=ShareSettings)
+    """Symlinks out of instrument folders, walk limits, the mount/marker check."""
     deprecated_names: tuple[str, ...] = field(default=(), compare=False)
     env: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     """Every variable seen (environment over .env), for plug-ins that read their own
@@ -331,6 +382,8 @@ def load_settings(env: Mapping[str, str], needs: frozenset[str] = NEEDS_ALL) -> 
         problems.append(f"NX_EXTRACT_CACHE={raw_cache}: expects 'on' (reuse the sidecars of "
                         "unchanged files) or 'off' (read every file on every build)")
 
+    share = share_settings(env, problems)
+
     if problems:
         raise ConfigError(problems)
     return Settings(
@@ -350,6 +403,7 @@ def load_settings(env: Mapping[str, str], needs: frozenset[str] = NEEDS_ALL) -> 
         extract_memory_mb=extract_memory,
         executor=executor,
         extract_cache=raw_cache != "off",
+        share=share,
         deprecated_names=tuple(deprecated),
         env=env,
     )

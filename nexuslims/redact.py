@@ -119,11 +119,34 @@ def _clean(record: logging.LogRecord) -> None:
         return
     # The template stays known (filters may tell kinds of lines apart by it).
     record.template = record.msg
-    record.msg, record.args = redact(message), None
+    clean = redact(message)
+    if clean != message and not _redact_arguments(record, clean):
+        record.msg, record.args = clean, None
     if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
         record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
     if record.stack_info:
         record.stack_info = redact(record.stack_info)
+
+
+def _redact_arguments(record: logging.LogRecord, clean: str) -> bool:
+    """Redact the template and each text argument, keeping their shape, when that
+    cleans the whole message: formatters that read ``record.args`` themselves (uvicorn's
+    access log unpacks five of them) keep working. False when it does not suffice."""
+    args = record.args
+    if isinstance(args, tuple):
+        shaped: object = tuple(redact(a) if isinstance(a, str) else a for a in args)
+    elif isinstance(args, dict):
+        shaped = {k: redact(v) if isinstance(v, str) else v for k, v in args.items()}
+    else:
+        return False
+    msg = redact(record.msg) if isinstance(record.msg, str) else record.msg
+    try:
+        if (msg % shaped if shaped else msg) != clean:
+            return False
+    except (TypeError, ValueError, KeyError):
+        return False
+    record.msg, record.args = msg, shaped  # type: ignore[assignment]
+    return True
 
 
 def _redacting_factory(base):  # type: ignore[no-untyped-def]

@@ -5,6 +5,7 @@ A ``.fault`` file says what its reader does: ``ok``; ``sleep SECONDS``; ``exit``
 worker calls ``os._exit``, every time); ``exit-once`` and ``kill-once`` (die on the first
 attempt only, by ``os._exit`` or by SIGKILL to itself); ``hog MB`` (touch MB of memory);
 ``pid FILE SECONDS`` (write the worker's pid to FILE, then sleep, on the first attempt);
+``handshake FILE GO`` (write the worker's pid to FILE, then wait until GO exists);
 ``wait FILE`` (create ``FILE.waiting``, then return once FILE exists: the pass is held
 at a known point, in extraction, until the test lets it go).
 """
@@ -53,6 +54,12 @@ class FaultyExtractor:
         elif command == "pid" and first:
             Path(words[1]).write_text(str(os.getpid()))
             time.sleep(float(words[2]))
+        elif command == "handshake":
+            Path(words[1]).write_text(str(os.getpid()))
+            for _ in range(6000):  # at most 10 min, should the test die first
+                if Path(words[2]).exists():
+                    break
+                time.sleep(0.1)
         meta = {"DatasetType": "Misc", "Data Type": "Misc", "Faulty": command,
                 "Worker": os.getpid()}
         return [ExtractedDataset(Path(path).name, "Misc", meta, "faulty")]

@@ -190,31 +190,64 @@ def nested_store(base: Path) -> Store:
 
 
 def symlinks_store(base: Path) -> Store:
+    """Links inside the folder: not followed, their targets are listed under their own
+    paths; broken links are skipped."""
     root = base / "symlinks"
-    outside = base / "symlinks-outside"
     put(root, "real/a.dm3")
-    put(outside, "shared/b.dm3")
     target = put(root, "target.dm3", MID_NS, b"12345")
     (root / "linked").symlink_to("real", target_is_directory=True)
-    (root / "outside").symlink_to(outside / "shared", target_is_directory=True)
-    # The link itself is new (now, outside the window); its target's mtime must count.
     (root / "file link.dm3").symlink_to(target)
     (root / "broken.dm3").symlink_to(root / "nowhere.dm3")
     (root / "broken dir").symlink_to(root / "no such dir", target_is_directory=True)
-    expected = {"real/a.dm3", "linked/a.dm3", "outside/b.dm3", "target.dm3", "file link.dm3"}
-    return Store(root, expected)
+    return Store(root, {"real/a.dm3", "target.dm3"})
+
+
+def escapes_store(base: Path) -> Store:
+    """Links that leave the instrument's folder: none is followed (the issue-19 attack)."""
+    root = base / "Titan"
+    put(root, "own.dm3")
+    secret = put(base / "etc" / "nexuslims", ".env", MID_NS, b"NX_CDCS_TOKEN=secret\n")
+    put(base / "OtherInstrument", "theirs/b.dm3")
+    put(base / "Titan-archive", "c.dm3")  # shares the folder's name as a prefix
+    (root / "envfile.txt").symlink_to(secret)
+    (root / "etc").symlink_to(secret.parent, target_is_directory=True)
+    (root / "all").symlink_to("/", target_is_directory=True)
+    (root / "other").symlink_to("../OtherInstrument", target_is_directory=True)
+    (root / "archive").symlink_to(base / "Titan-archive", target_is_directory=True)
+    (root / "sub").mkdir()
+    (root / "sub" / "up").symlink_to("../../OtherInstrument/theirs/b.dm3")
+    return Store(root, {"own.dm3"})
 
 
 def loops_store(base: Path) -> Store:
+    """Links back into the folder are not followed, so no loop is walked; a link loop
+    (a link to itself through another) is reported."""
     root = base / "loops"
     put(root, "d/x.dm3")
     (root / "d" / "back up").symlink_to("..", target_is_directory=True)
     (root / "d" / "self").symlink_to(".", target_is_directory=True)
     (root / "ping").symlink_to("pong")
     (root / "pong").symlink_to("ping")
-    # A sibling link is no loop: both paths are walked, as find -L does.
     (root / "d2").symlink_to("d", target_is_directory=True)
-    return Store(root, {"d/x.dm3", "d2/x.dm3"})
+    return Store(root, {"d/x.dm3"})
+
+
+def allowed_roots_store(base: Path) -> Store:
+    """Links into a volume the site allows (NX_INSTRUMENT_DATA_ROOTS) are followed,
+    listed under the link's path; inside that volume the same rules hold."""
+    root = base / "allowed"
+    volume = base / "volume"
+    put(root, "own.dm3")
+    put(volume, "run1/a.dm3")
+    put(volume, "run1/deep/b.dm3")
+    big = put(volume, "single.dm3", MID_NS, b"12345")
+    put(base / "elsewhere", "c.dm3")
+    (root / "runs").symlink_to(volume / "run1", target_is_directory=True)
+    (root / "single link.dm3").symlink_to(big)
+    (volume / "run1" / "back").symlink_to(root, target_is_directory=True)
+    (volume / "run1" / "away").symlink_to(base / "elsewhere", target_is_directory=True)
+    return Store(root, {"own.dm3", "runs/a.dm3", "runs/deep/b.dm3", "single link.dm3"},
+                 {"allowed_roots": (volume,)})
 
 
 STORES: dict[str, Callable[[Path], Store]] = {
@@ -225,7 +258,9 @@ STORES: dict[str, Callable[[Path], Store]] = {
     "odd_names": odd_names_store,
     "nested": nested_store,
     "symlinks": symlinks_store,
+    "escapes": escapes_store,
     "loops": loops_store,
+    "allowed_roots": allowed_roots_store,
 }
 
 
@@ -251,6 +286,7 @@ def test_gnu_find_and_python_walk_agree_on_every_store(store):
     by_python = find_files(store.root, START, END, method="python", **store.kwargs)
     assert as_tuples(by_find) == as_tuples(by_python)
     assert len(by_find.warnings) == len(by_python.warnings)
+    assert by_find.outside == by_python.outside
 
 
 @BOTH
@@ -266,22 +302,99 @@ def test_window_is_open_at_start_and_closed_at_end(tmp_path, method):
 @needs_find
 @BOTH
 def test_symlinked_file_reports_the_targets_mtime_and_size(tmp_path, method):
-    s = symlinks_store(tmp_path)
-    result = find_files(s.root, START, END, method=method)
-    link = next(f for f in result.files if f.path.name == "file link.dm3")
-    assert link.path == s.root / "file link.dm3"
+    s = allowed_roots_store(tmp_path)
+    result = find_files(s.root, START, END, method=method, **s.kwargs)
+    link = next(f for f in result.files if f.path.name == "single link.dm3")
+    assert link.path == s.root / "single link.dm3"
     assert (link.mtime_ns, link.size) == (MID_NS, 5)
 
 
 @needs_find
 @BOTH
-def test_symlink_loop_ends_and_is_reported(tmp_path, method):
+def test_links_out_of_the_folder_are_skipped_and_named(tmp_path, method, caplog):
+    s = escapes_store(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="nexuslims.find"):
+        result = find_files(s.root, START, END, method=method)
+    assert rel_paths(result, s.root) == {"own.dm3"}
+    assert {str(p.relative_to(s.root)) for p in result.outside} == \
+        {"envfile.txt", "etc", "all", "other", "archive", "sub/up"}
+    named = [r.getMessage() for r in caplog.records if "outside" in r.getMessage()]
+    assert len(named) == 1 and "envfile.txt" in named[0] and "6 symlink(s)" in named[0]
+    assert result.complete
+
+
+@needs_find
+@BOTH
+def test_a_link_to_the_root_of_the_file_system_is_not_walked(tmp_path, method):
+    root = tmp_path / "Titan"
+    put(root, "own.dm3")
+    (root / "all").symlink_to("/", target_is_directory=True)
+    result = find_files(root, START, END, method=method,
+                        limits=files_mod.WalkLimits(entries=100))
+    assert result.stopped is None and result.complete
+    assert rel_paths(result, root) == {"own.dm3"}
+    assert result.outside == [root / "all"]
+
+
+@needs_find
+@BOTH
+def test_a_link_out_is_skipped_even_when_the_folder_is_reached_through_a_link(tmp_path,
+                                                                            method):
+    put(tmp_path / "share" / "Titan", "own.dm3")
+    put(tmp_path / "secret", "key.dm3")
+    (tmp_path / "share" / "Titan" / "key.dm3").symlink_to(tmp_path / "secret" / "key.dm3")
+    (tmp_path / "mnt").symlink_to(tmp_path / "share", target_is_directory=True)
+    root = tmp_path / "mnt" / "Titan"
+    result = find_files(root, START, END, method=method)
+    assert rel_paths(result, root) == {"own.dm3"}
+    assert result.outside == [root / "key.dm3"]
+
+
+@needs_find
+@BOTH
+def test_a_link_loop_is_reported(tmp_path, method):
     s = loops_store(tmp_path)
     result = find_files(s.root, START, END, method=method)
-    loop_warnings = [w for w in result.warnings if "loop" in w]
-    assert any("back up" in w for w in loop_warnings)
-    assert any("self" in w for w in loop_warnings)
     assert any("ping" in w and "symbolic links" in w for w in result.warnings)
+    assert rel_paths(result, s.root) == {"d/x.dm3"}
+
+
+@needs_find
+@BOTH
+def test_a_walk_past_its_entry_ceiling_stops_and_gives_no_files(tmp_path, method):
+    for i in range(30):
+        put(tmp_path / "store", f"d{i % 3}/f{i}.dm3")
+    result = find_files(tmp_path / "store", START, END, method=method,
+                        limits=files_mod.WalkLimits(entries=20))
+    assert result.files == [] and not result.complete
+    assert result.stopped is not None and "NX_FIND_MAX_ENTRIES" in result.stopped
+    whole = find_files(tmp_path / "store", START, END, method=method,
+                       limits=files_mod.WalkLimits(entries=40))
+    assert len(whole.files) == 30 and whole.stopped is None
+
+
+@needs_find
+def test_a_walk_past_its_time_limit_stops_and_gives_no_files(tmp_path):
+    """find that never answers (a hung mount) is stopped at the limit."""
+    script = tmp_path / "hung-find"
+    script.write_text("#!/bin/sh\nexec sleep 600\n")
+    script.chmod(0o755)
+    put(tmp_path / "store", "a.dm3")
+    result = find_files(tmp_path / "store", START, END, method="gnu-find",
+                        find_executable=str(script),
+                        limits=files_mod.WalkLimits(seconds=0.5))
+    assert result.files == [] and not result.complete
+    assert result.stopped is not None and "NX_FIND_TIMEOUT" in result.stopped
+
+
+@needs_find
+@BOTH
+def test_an_empty_folder_is_told_apart_from_one_without_files_in_the_window(tmp_path,
+                                                                          method):
+    (tmp_path / "empty").mkdir()
+    put(tmp_path / "old", "a.dm3", START_NS - 10 * NS)
+    assert find_files(tmp_path / "empty", START, END, method=method).empty
+    assert not find_files(tmp_path / "old", START, END, method=method).empty
 
 
 @needs_find
@@ -384,7 +497,7 @@ def test_failing_find_falls_back_with_a_warning(tmp_path, script):
 
 
 def test_permission_warnings_from_find_do_not_cause_fallback(tmp_path):
-    script = "echo \"find: '/x': Permission denied\" >&2; printf '1.5 3 /x/a\\0'; exit 1"
+    script = "echo \"find: '/x': Permission denied\" >&2; printf '\\0F1.5 3 /x/a\\0'; exit 1"
     result = find_files(tmp_path, START, END, find_executable=fake_find(tmp_path, script))
     assert result.method == "gnu-find"
     assert result.files == [FoundFile(Path("/x/a"), 1.5, 3, 1_500_000_000)]

@@ -205,3 +205,70 @@ def test_stale_temporary_files_are_removed_fresh_ones_kept(tmp_path):
                                      older_than=time.time() - 3600)
     assert sorted(removed) == sorted(old)
     assert all(p.exists() for p in keep) and not any(p.exists() for p in old)
+
+
+def test_a_live_pass_on_this_host_keeps_its_lease_however_old_its_heartbeat(tmp_path):
+    """Issue 19: a pass whose clock ran 10 minutes behind lost its live lease."""
+    settings = _settings(tmp_path, lease="600")
+    holder = _holder(tmp_path, "data", lease="600", seconds=120)  # renews every 150 s
+    try:
+        behind = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=616)
+        engine = db.make_engine(settings.db_url)
+        with engine.begin() as conn:  # what its clock, 10 min behind, wrote
+            conn.exec_driver_sql("UPDATE builder_lease SET heartbeat = ?",
+                                 (behind.isoformat(timespec="microseconds"),))
+        with pytest.raises(LockHeld, match=rf"pid {holder.pid} on {socket.gethostname()}"), \
+                builder_lock(settings):
+            pass
+        assert current_lease(engine).pid == holder.pid
+        engine.dispose()
+    finally:
+        holder.send_signal(signal.SIGTERM)
+        holder.wait()
+
+
+def test_a_pass_that_lost_its_lease_writes_no_record_and_stops(tmp_path, plugin):
+    """The lease is taken over while a file is being read: the pass writes no record,
+    exports nothing, records no outcome, and stops; the session waits for the holder."""
+    import threading
+
+    from nexuslims.builder.lease import LeaseLost
+    from nexuslims.builder.run import run_pass
+    from nexuslims.model.session import EventType, Instrument, Status
+
+    site = tmp_path / "lease-site"
+    folder = site / "instr" / "Scope"
+    folder.mkdir(parents=True)
+    pid_file, go = tmp_path / "worker.pid", tmp_path / "go"
+    (folder / "a.fault").write_text(f"handshake {pid_file} {go}")
+    start = dt.datetime(2024, 3, 5, 9, 0, tzinfo=dt.UTC)
+    os.utime(folder / "a.fault", ((start + dt.timedelta(hours=1)).timestamp(),) * 2)
+    settings = load_settings({"NX_DB_PATH": str(site / "nx.db"),
+                              "NX_DATA_PATH": str(site / "data"),
+                              "NX_INSTRUMENT_DATA_PATH": str(site / "instr"),
+                              "NX_FILE_STRATEGY": "inclusive", "NX_EXTRACT_WORKERS": "1"})
+    db.init_db(settings.db_url)
+    engine = db.make_engine(settings.db_url)
+    db.add_instrument(engine, Instrument(pid="scope", filestore_path="Scope", timezone="UTC"))
+    for event, when in ((EventType.START, start), (EventType.END, start + dt.timedelta(hours=3))):
+        db.log_session_event(engine, "s1", "scope", when, event, Status.TO_BE_BUILT, "ann")
+
+    def take_over() -> None:  # while the worker reads the file, another pass takes over
+        while not pid_file.exists():
+            time.sleep(0.05)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE builder_lease SET owner = 'thief', pid = 1, "
+                                 "host = 'other-host'")
+        go.touch()
+
+    thief = threading.Thread(target=take_over, daemon=True)
+    thief.start()
+    with pytest.raises(LeaseLost, match="pid 1 on other-host"), builder_lock(settings):
+        run_pass(settings, now=dt.datetime(2024, 3, 10, tzinfo=dt.UTC))
+    thief.join(timeout=10)
+    assert list(site.rglob("*.xml")) == []  # no record written, so none exported
+    assert db.session_detail(engine, "s1").status == Status.TO_BE_BUILT
+    (attempt,) = db.session_detail(engine, "s1").attempts
+    assert attempt.status == "interrupted"
+    assert current_lease(engine).owner == "thief"  # the holder's lease is left alone
+    engine.dispose()

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nexuslims import db
+from nexuslims.builder.lease import confirm_lease
 from nexuslims.config import Settings
 from nexuslims.db import buildstate
 from nexuslims.errors import NexusLIMSError
@@ -178,6 +179,7 @@ def conclude(engine, attempt: Attempt | None, outcome: SessionOutcome, status: s
     outcome.status, outcome.message = status, redacted(message)
     if attempt is None or attempt.dry_run:
         return outcome
+    confirm_lease(engine)  # a pass that lost the lease writes no outcome
     attempt.finish(status, record_path=record_path, error=message)
     try:
         db.set_session_status(engine, outcome.identifier, outcome.instrument, status)
@@ -191,6 +193,7 @@ def conclude(engine, attempt: Attempt | None, outcome: SessionOutcome, status: s
         outcome.status, outcome.problem = LEFT_FOR_LATER, "environment"
         attempt.finish(buildstate.DEFERRED, record_path=record_path,
                        error=f"environment: {outcome.message}")
+        outcome.unrecorded = True
     return outcome
 
 

@@ -19,7 +19,13 @@ from nexuslims.config import Settings
 from nexuslims.db.buildstate import Deferral
 from nexuslims.errors import NexusLIMSError
 from nexuslims.faults import PROBLEMS, retry_after
-from nexuslims.find import FindResult, FoundFile, find_files_by_window
+from nexuslims.find import (
+    FindResult,
+    FoundFile,
+    WalkLimits,
+    find_files_by_window,
+    share_problem,
+)
 from nexuslims.model.session import Session
 
 logger = logging.getLogger(__name__)
@@ -71,9 +77,21 @@ def due_sessions(sessions: list[Session], settings: Settings,
     return due, later
 
 
-def find_for_sessions(settings: Settings, sessions: list[Session]) -> dict[str, FindResult]:
-    """Each session's files, walking each instrument folder once for all its sessions."""
+def find_for_sessions(settings: Settings, sessions: list[Session], *,
+                      had_files: frozenset[str] = frozenset()) -> dict[str, FindResult]:
+    """Each session's files, walking each instrument folder once for all its sessions.
+
+    Parameters
+    ----------
+    had_files
+        Instruments whose earlier sessions found files: an empty folder of one of them
+        is an unmounted share until shown otherwise, so its sessions get no verdict.
+    """
     assert settings.instrument_data_path is not None
+    share = settings.share
+    limits = WalkLimits(seconds=share.find_timeout or None,
+                        entries=share.find_max_entries or None)
+    unmounted = share_problem(settings)
     extensions = None
     if settings.file_strategy == "exclusive":
         from nexuslims.extractors.registry import known_extensions
@@ -85,13 +103,30 @@ def find_for_sessions(settings: Settings, sessions: list[Session]) -> dict[str, 
     found: dict[str, FindResult] = {}
     for root, group in by_root.items():
         t0 = time.perf_counter()
+        if unmounted is not None:
+            gap = FindResult([], "none", [unmounted], complete=False)
+            found.update({s.identifier: gap for s in group})
+            continue
         try:
-            found.update(find_files_by_window(
+            by_session = find_files_by_window(
                 root, {s.identifier: (s.start, s.end) for s in group}, margin=NEARBY,
-                extensions=extensions, ignore_patterns=settings.ignore_patterns))
+                extensions=extensions, ignore_patterns=settings.ignore_patterns,
+                allowed_roots=share.extra_roots, limits=limits)
         except (ValueError, NexusLIMSError) as exc:
             gap = FindResult([], "none", [f"cannot search {root}: {exc}"], complete=False)
             found.update({s.identifier: gap for s in group})
+            continue
+        pids = {s.instrument.pid for s in group}
+        if any(r.empty for r in by_session.values()) and pids & had_files:
+            # An unmounted share leaves exactly this: no verdict, the sessions wait.
+            message = (f"instrument folder {root} is empty, but earlier sessions of "
+                       f"{', '.join(sorted(pids & had_files))} found files there: is the "
+                       "share unmounted? (set NX_INSTRUMENT_DATA_MOUNT or "
+                       "NX_INSTRUMENT_DATA_MARKER to check it explicitly)")
+            logger.error("%s", message)
+            by_session = {k: FindResult([], r.method, [message], complete=False)
+                          for k, r in by_session.items()}
+        found.update(by_session)
         logger.debug("walked %s once for %d session(s) in %.2f s", root, len(group),
                      time.perf_counter() - t0)
     return found

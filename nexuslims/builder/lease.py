@@ -6,12 +6,15 @@ beside ``NX_DATA_PATH``: two builders with different data folders, or on differe
 hosts, that share one database take turns. A heartbeat thread renews it while the pass
 runs; it is released when the pass ends, however it ends. A lease whose holder died
 (its process is gone from this host, or its heartbeat is older than the lease time,
-``NX_BUILDER_LEASE`` seconds) is taken over, with a log line that says so.
+``NX_BUILDER_LEASE`` seconds) is taken over, with a log line that says so. A lease
+held by a live process on this host is never taken over, whatever its heartbeat says;
+heartbeats are written and compared in the database's clock. Before it writes a
+session's record or outcome, a pass confirms it still holds the lease
+(:func:`confirm_lease`) and stops with :class:`LeaseLost` if it does not.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import os
 import re
@@ -28,6 +31,7 @@ from nexuslims.db.lease import (
     BUILDER,
     Lease,
     current_lease,
+    database_now,
     release_lease,
     renew_lease,
     take_lease,
@@ -53,6 +57,40 @@ STOPPED_PENDING = ".stopped-pass-cleanup"
 _TMP_NAME = re.compile(r"^\..+\.tmp(\.png)?$")
 # A preview's writer (nexuslims.extract.one): the worker's pid, on this machine.
 _WRITER_PID = re.compile(r"\.(\d+)\.tmp\.png$")
+
+
+class LeaseLost(KeyboardInterrupt):
+    """Another pass holds the builder lease now: this one stops before writing anything
+    more (like an interruption, the session being built is left for the next pass)."""
+
+    exit_code = 1
+
+
+#: The lease this process holds: (database URL, owner), and whether it was seen lost.
+_held: dict[str, tuple[str, str]] = {}
+_lost = threading.Event()
+
+
+def confirm_lease(engine: Engine) -> None:
+    """Check that this process still holds the builder lease of ``engine``'s database.
+
+    Does nothing when no lease is held here (a dry run, a test calling the pass itself).
+
+    Raises
+    ------
+    LeaseLost
+        Another pass took the lease over.
+    """
+    held = _held.get(str(engine.url))
+    if held is None:
+        return
+    lease = None if _lost.is_set() else current_lease(engine)
+    if lease is None or lease.owner != held[1]:
+        _lost.set()
+        who = lease.holder if lease is not None else "nobody"
+        logger.error("the builder lease is now held by %s: this pass stops without "
+                     "writing more", who)
+        raise LeaseLost(f"lost the builder lease to {who}")
 
 
 def lease_seconds(env: Mapping[str, str] | None = None) -> float:
@@ -95,6 +133,8 @@ def builder_lock(settings: Settings) -> Iterator[Lease]:
                            result.reason)
         lease = current_lease(engine)
         assert lease is not None
+        _held[str(engine.url)] = (str(engine.url), owner)
+        _lost.clear()
         stop = threading.Event()
         beat = threading.Thread(target=_heartbeat, args=(engine, owner, lease_s, stop),
                                 name="builder-lease-heartbeat", daemon=True)
@@ -102,6 +142,7 @@ def builder_lock(settings: Settings) -> Iterator[Lease]:
         try:
             yield lease
         finally:  # also on KeyboardInterrupt and SystemExit
+            _held.pop(str(engine.url), None)
             stop.set()
             beat.join(timeout=5)
             try:
@@ -117,6 +158,7 @@ def _heartbeat(engine: Engine, owner: str, lease_s: float, stop: threading.Event
     while not stop.wait(interval):
         try:
             if not renew_lease(engine, owner):
+                _lost.set()
                 held = current_lease(engine)
                 logger.error("lost the builder lease to %s: this pass was silent longer "
                              "than the lease (%g s)", held.holder if held else "nobody",
@@ -141,8 +183,9 @@ def clean_up_after_dead_passes(engine: Engine, settings: Settings, *,
 
     held = current_lease(engine, BUILDER)
     live = set()
-    if held is not None and held.stale_because(dt.datetime.now(dt.UTC),
-                                               lease_seconds(settings.env)) is None:
+    with engine.connect() as conn:
+        clock = database_now(conn)
+    if held is not None and held.stale_because(clock, lease_seconds(settings.env)) is None:
         live.add((held.host, held.pid))
     try:
         marked = mark_interrupted(engine, live_elsewhere=live)

@@ -37,6 +37,8 @@ class SessionOutcome:
     "environment" (disk, database); see :data:`nexuslims.faults.PROBLEMS`."""
     waiting: bool = False
     """Not tried in this pass: not due yet, in its backoff, or still waiting for files."""
+    unrecorded: bool = False
+    """Its outcome could not be written to the database (damaged, read-only, full)."""
 
 
 @dataclass
@@ -52,6 +54,11 @@ class PassSummary:
     """Calendar server -> why harvesting it failed this pass."""
     skipped_instruments: dict[str, str] = field(default_factory=dict)
     """Instrument -> why its folder could not be searched (its sessions were not tried)."""
+
+    @property
+    def unrecorded(self) -> list[SessionOutcome]:
+        """Sessions whose outcome the database refused: the pass did not fully run."""
+        return [o for o in self.outcomes if o.unrecorded]
 
     @property
     def exported(self) -> int:

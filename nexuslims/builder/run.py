@@ -24,7 +24,7 @@ import time
 from nexuslims import db
 from nexuslims.builder.attempts import LEFT_FOR_LATER, settle_unrecorded
 from nexuslims.builder.due import Waiting, due_sessions, find_for_sessions, waits_for_files
-from nexuslims.builder.lease import clean_up_after_dead_passes
+from nexuslims.builder.lease import clean_up_after_dead_passes, confirm_lease
 from nexuslims.builder.outcome import PassSummary, SessionOutcome
 from nexuslims.builder.session import _waiting_for_files, build_sessions
 from nexuslims.config import Settings
@@ -79,8 +79,10 @@ def run_pass(settings: Settings, *, dry_run: bool = False,
         sessions, waiting = due_sessions(sessions, settings, buildstate.deferrals(engine),
                                          now=now, clock=clock)
         outcomes += [_not_due(w) for w in waiting]
-        # find: one walk per instrument folder; a session with no files yet waits
-        found = find_for_sessions(settings, sessions)
+        # find: one walk per instrument folder; a session with no files yet waits (an
+        # empty folder of an instrument that had files before is no verdict)
+        found = find_for_sessions(settings, sessions,
+                                  had_files=buildstate.instruments_that_found_files(engine))
         empty = [s for s in sessions if waits_for_files(found[s.identifier], s, settings, now)]
         if empty:
             logger.info("%d session(s) have no files yet; looking again on later passes",
@@ -91,6 +93,8 @@ def run_pass(settings: Settings, *, dry_run: bool = False,
         outcomes += build_sessions(engine, settings, sessions, harvesters, exporter,
                                    dry_run=dry_run, now=now, found=found)
         # records built on earlier passes but not yet exported: again, without rebuilding
+        if not dry_run:
+            confirm_lease(engine)  # exports only while this pass holds the lease
         exports = [SessionOutcome(r.session_identifier, r.instrument, r.status, message=r.message)
                    for r in exporter.retry_pending(engine, now=now, dry_run=dry_run)]
         if not dry_run:

@@ -29,6 +29,7 @@ from nexuslims.builder.attempts import (
     finish_interrupted,
 )
 from nexuslims.builder.due import files_overdue, find_for_sessions, no_files_message
+from nexuslims.builder.lease import confirm_lease
 from nexuslims.builder.outcome import SessionOutcome
 from nexuslims.config import Settings
 from nexuslims.export import Exporter
@@ -180,9 +181,14 @@ def start_session(engine, settings: Settings, session: Session,
             outcome.status = Status.COMPLETED
             outcome.message = "dry run: nothing written"
             return outcome
+        folder = settings.instrument_data_path / session.instrument.filestore_path
         context = ExtractionContext(timezone=session.instrument.tzinfo,
                                     instrument=session.instrument.pid,
-                                    profile=load_profile(session.instrument.pid, settings.env))
+                                    profile=load_profile(session.instrument.pid, settings.env),
+                                    # checked again as each file is read (a file swapped
+                                    # for a link after the walk is not read)
+                                    allowed_roots=tuple(str(p) for p in (
+                                        folder, *settings.share.extra_roots)))
         path = record_path(engine, settings, session, claimed)
         return _Building(session, attempt, outcome, answer, found.files, groups, path,
                          context, datasets=[[] for _ in found.files], left=len(found.files))
@@ -221,6 +227,8 @@ def _find_stage(attempt: Attempt, settings: Settings, session: Session,
             logger.warning("session %s: %s", session.identifier, warning)
         rec.files_found = outcome.files = len(found.files)
         rec.bytes_found = outcome.bytes = sum(f.size for f in found.files)
+        # Symlinks out of the instrument's folder, skipped (named once per walk).
+        rec.failures = len(found.outside) or None
         if not found.files and not found.complete:
             # An unmounted share or a folder we may not read looks empty: no verdict.
             raise Deferred("filestore", f"cannot tell whether {root} holds files of "
@@ -322,6 +330,8 @@ def finish_session(engine, settings: Settings, b: _Building, exporter: Exporter,
             return conclude(engine, attempt, outcome, Status.ERROR,
                              message=f"record does not validate: {rec.error}")
 
+        if not attempt.dry_run:
+            confirm_lease(engine)  # another pass took over: write and export nothing
         with attempt.stage("export") as rec:
             # The outbox first: a record on disk is never lost to a failed upload.
             write_atomically(b.path, xml, durable=True)

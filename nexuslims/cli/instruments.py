@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 
 from nexuslims.cli._common import check_timezone, print_table, settings
+from nexuslims.find import filestore_path_problem
 
 
 def add_parser(sub, common: argparse.ArgumentParser) -> None:
@@ -47,14 +48,8 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
 
 def filestore_problem(path: str) -> str | None:
     """Why ``path`` cannot be an instrument's filestore path, or None if it can."""
-    if PurePosixPath(path).is_absolute() or PureWindowsPath(path).is_absolute():
-        return (f"--filestore-path {path}: must be relative to NX_INSTRUMENT_DATA_PATH "
-                "(e.g. Titan or microscopy/Titan)")
-    if ".." in PurePosixPath(path.replace("\\", "/")).parts:
-        return f"--filestore-path {path}: must stay inside NX_INSTRUMENT_DATA_PATH (no '..')"
-    if not path.strip():
-        return "--filestore-path: must not be empty"
-    return None
+    problem = filestore_path_problem(path)
+    return None if problem is None else problem.replace("filestore path", "--filestore-path", 1)
 
 
 def run(args: argparse.Namespace) -> int:

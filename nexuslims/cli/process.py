@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
     from nexuslims.builder import progress
     from nexuslims.builder.interrupt import Interrupted, stop_on_signals
-    from nexuslims.builder.lease import builder_lock
+    from nexuslims.builder.lease import LeaseLost, builder_lock
     from nexuslims.cli import _unattended
     from nexuslims.cli._logging import log_to_files
     from nexuslims.config import NEEDS_ALL
@@ -60,6 +60,10 @@ def run(args: argparse.Namespace) -> int:
                         summary = run_recorded_pass(checked, since=args.since, until=args.until)
                     # Under the lock: two passes never read and write the alert state at once.
                     _unattended.after_pass(checked, summary, started)
+    except LeaseLost as lost:
+        print(f"nexuslims: pass stopped: {lost}; the session being built is left for the "
+              "pass that holds the lease", file=sys.stderr)
+        return lost.exit_code
     except Interrupted as stopped:
         print(f"nexuslims: pass {stopped}; {stopped.sessions_left()} left for the next "
               "pass", file=sys.stderr)
@@ -69,6 +73,17 @@ def run(args: argparse.Namespace) -> int:
             _unattended.pass_failed(args.env_file, exc, started)
         raise
     print_summary(summary, verbose=args.verbose, quiet=args.quiet)
+    if summary.unrecorded and not args.dry_run:
+        # Built but not recorded: the next pass builds them again, forever, unless told.
+        from nexuslims.errors import DatabaseError
+
+        problem = DatabaseError(
+            f"{len(summary.unrecorded)} session outcome(s) could not be recorded in the "
+            f"database ({summary.unrecorded[0].message}): it may be damaged, read-only or "
+            "full; run `nexuslims doctor`")
+        print(f"nexuslims: {problem}", file=sys.stderr)
+        _unattended.pass_failed(args.env_file, problem, started)
+        return 1
     return 0
 
 

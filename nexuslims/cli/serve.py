@@ -26,24 +26,29 @@ def run(args: argparse.Namespace) -> int:
 
     from nexuslims import db
     from nexuslims.config import read_environment
+    from nexuslims.errors import ConfigError
     from nexuslims.web import create_app, load_web_settings
+    from nexuslims.web.settings import is_loopback
 
     web = load_web_settings(read_environment(args.env_file))
+    host = args.host or web.host
+    port = args.port or web.port
+    if web.auth == "header" and not is_loopback(host) and not web.trusted_proxies_set:
+        # Anyone who reaches the address could send the user header themselves.
+        raise ConfigError([f"NX_WEB_AUTH=header on {host} needs NX_WEB_TRUSTED_PROXIES "
+                           "(the reverse proxy's addresses, the only ones whose "
+                           f"{web.user_header} is believed); or bind 127.0.0.1 behind the "
+                           "proxy"])
     assert web.settings.db_url is not None
     engine = db.make_engine(web.settings.db_url)  # an unreachable database fails here
     db.require_head(engine)
-    host = args.host or web.host
-    port = args.port or web.port
-    if web.auth == "header" and host not in ("127.0.0.1", "::1", "localhost"):
-        logging.getLogger("nexuslims").warning(
-            "NX_WEB_AUTH=header trusts %s from anyone who reaches %s: only a reverse proxy "
-            "should (bind 127.0.0.1)", web.user_header, host)
     logging.getLogger("nexuslims").info("serving on http://%s:%d%s/", host, port,
                                         web.root_path)
     try:
         uvicorn.run(create_app(web, engine), host=host, port=port, root_path=web.root_path,
-                    log_level="warning" if args.quiet else "info", proxy_headers=True,
-                    forwarded_allow_ips="127.0.0.1", access_log=not args.quiet)
+                    log_level="warning" if args.quiet else "info",
+                    # The app believes X-Forwarded-* itself, from NX_WEB_TRUSTED_PROXIES only.
+                    proxy_headers=False, access_log=not args.quiet)
     finally:
         engine.dispose()
     return 0

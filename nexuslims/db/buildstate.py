@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from nexuslims.db.engine import translated
-from nexuslims.db.schema import build_attempts
+from nexuslims.db.schema import build_attempts, build_stages
 
 #: The status of an attempt that met a passing fault; its session stays TO_BE_BUILT.
 DEFERRED = "DEFERRED"
@@ -56,3 +56,31 @@ def record_owners(engine: Engine, record_path: str) -> set[str]:
     with translated(engine.url, f"reading which session owns {record_path}"), \
             engine.connect() as conn:
         return {row[0] for row in conn.execute(query)}
+
+
+def instruments_that_found_files(engine: Engine) -> frozenset[str]:
+    """Instruments whose folder gave files to an earlier (real, not dry-run) attempt."""
+    query = (sa.select(build_attempts.c.instrument).distinct()
+             .join(build_stages, build_stages.c.attempt_id == build_attempts.c.id)
+             .where(build_stages.c.name == "find_files", build_stages.c.files_found > 0,
+                    build_attempts.c.dry_run.is_(False)))
+    with translated(engine.url, "reading which instruments had files"), \
+            engine.connect() as conn:
+        return frozenset(conn.execute(query).scalars())
+
+
+def built_records(engine: Engine) -> list[tuple[str, str, str]]:
+    """(session, instrument, record path) of each session whose latest real attempt wrote
+    a record (COMPLETED or BUILT_NOT_EXPORTED), oldest first."""
+    latest = (sa.select(sa.func.max(build_attempts.c.id))
+              .where(build_attempts.c.dry_run.is_(False))
+              .group_by(build_attempts.c.session_identifier).scalar_subquery())
+    query = (sa.select(build_attempts.c.session_identifier, build_attempts.c.instrument,
+                       build_attempts.c.record_path)
+             .where(build_attempts.c.id.in_(latest),
+                    build_attempts.c.status.in_(("COMPLETED", "BUILT_NOT_EXPORTED")),
+                    build_attempts.c.record_path.is_not(None))
+             .order_by(build_attempts.c.id))
+    with translated(engine.url, "reading which sessions have records"), \
+            engine.connect() as conn:
+        return [(row[0], row[1], row[2]) for row in conn.execute(query)]

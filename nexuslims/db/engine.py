@@ -264,3 +264,15 @@ def migration_engine(url: str) -> Engine:
         except OSError as err:
             raise DatabaseError(f"cannot create the folder for {safe_url(url)}: {err}") from err
     return new_engine(url, for_migration=True)
+
+
+def quick_check(engine: Engine, limit: int = 20) -> list[str]:
+    """SQLite's ``PRAGMA quick_check``: ``["ok"]``, or up to ``limit`` problems found.
+
+    Other databases check themselves: ``["ok"]`` without asking.
+    """
+    if engine.dialect.name != "sqlite":
+        return ["ok"]
+    with translated(engine.url, "checking the database's integrity"), \
+            engine.connect() as conn:
+        return [str(row[0]) for row in conn.exec_driver_sql(f"PRAGMA quick_check({int(limit)})")]

@@ -42,9 +42,15 @@ class Lease:
         return f"pid {self.pid} on {self.host}"
 
     def stale_because(self, now: dt.datetime, lease_s: float) -> str | None:
-        """Why this lease may be taken over (its process is gone, its heartbeat old), or None."""
-        if self.host == socket.gethostname() and not pid_alive(self.pid):
-            return f"its process ({self.holder}) is gone"
+        """Why this lease may be taken over (its process is gone, its heartbeat old), or None.
+
+        On this host the process itself answers: a live holder keeps its lease however
+        old its heartbeat looks (a clock stepped back makes a live heartbeat look old).
+        Elsewhere the heartbeat is compared with ``now``, which should be the database's
+        own clock (:func:`database_now`), the one the heartbeats were written in.
+        """
+        if self.host == socket.gethostname():
+            return None if pid_alive(self.pid) else f"its process ({self.holder}) is gone"
         age = (now - self.heartbeat).total_seconds()
         if age > lease_s:
             return f"its heartbeat is {age:.0f} s old (the lease lasts {lease_s:g} s)"
@@ -62,8 +68,17 @@ class TakeResult:
     """Why ``other`` was taken over."""
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+def database_now(conn: sa.Connection) -> dt.datetime:
+    """The database's own clock (UTC): every heartbeat is written and compared in it.
+
+    A database server (PostgreSQL) has one clock for every host; SQLite runs in this
+    process, so its clock is this machine's, and on one machine the holder's process is
+    asked directly (:meth:`Lease.stale_because`).
+    """
+    if conn.dialect.name == "sqlite":
+        return dt.datetime.now(dt.UTC)
+    value = conn.execute(sa.select(sa.func.now())).scalar_one()
+    return value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def _lease(row: sa.Row) -> Lease:
@@ -90,7 +105,12 @@ def take_lease(engine: Engine, owner: str, *, lease_s: float, name: str = BUILDE
     """
     mine = dict(name=name, owner=owner, host=socket.gethostname(), pid=os.getpid())
     for _ in range(5):  # each round loses only to a writer that changed the row meanwhile
-        stamp = now or _now()
+        if now is None:
+            with translated(engine.url, "reading the database's clock"), \
+                    engine.connect() as conn:
+                stamp = database_now(conn)
+        else:
+            stamp = now
         try:
             with translated(engine.url, "taking the builder lease"), engine.begin() as conn:
                 conn.execute(sa.insert(builder_lease).values(**mine, taken=stamp,
@@ -124,7 +144,7 @@ def renew_lease(engine: Engine, owner: str, name: str = BUILDER) -> bool:
             return conn.execute(sa.update(builder_lease)
                                 .where(builder_lease.c.name == name,
                                        builder_lease.c.owner == owner)
-                                .values(heartbeat=_now())).rowcount == 1
+                                .values(heartbeat=database_now(conn))).rowcount == 1
 
     return when_unlocked(engine, write, "renewing the builder lease")
 

@@ -88,12 +88,32 @@ def extract_one(
 
     path = Path(path)
     location = relative_location(path, instrument_root)
+    outside = _outside(path, context)
+    if outside is not None:
+        logger.warning("%s: %s", path, outside)
+        refused = [Dataset(name=path.name, path=Path(os.path.abspath(path)), location=location,
+                           dataset_type="Unknown", nx_meta={"DatasetType": "Unknown",
+                                                            "Data Type": "Unknown"},
+                           warnings=[], extractor="basic", error=outside, mtime=0.0)]
+        if data_root is not None and sidecar:
+            _write_sidecar(Path(data_root), location, refused, "basic")
+        return refused
     try:
-        mtime = path.stat().st_mtime
+        st = path.stat()
+        mtime, before = st.st_mtime, (st.st_size, st.st_mtime_ns)
     except OSError:
-        mtime = 0.0
+        mtime, before = 0.0, None
     with reader_messages() as reading:  # the readers' own notices, kept with the file
         extracted = extract(path, context)
+    changed = _changed_while_read(path, fingerprint, before)
+    if changed:
+        # Still being written (a copy in progress): what was read may be cut short, so
+        # it is said, and not kept for reuse: the next build reads the file again.
+        logger.warning("%s %s", path, changed)
+        fingerprint = None
+        for ds in extracted[:1]:
+            ds.warnings.append(f"the file {changed}: its metadata may be incomplete; it is "
+                               "read again on the next build")
     if context.profile is not None:  # the site's corrections for this instrument
         from nexuslims.extractors.profiles import apply_profile
 
@@ -136,6 +156,46 @@ def extract_one(
         _write_sidecar(Path(data_root), location, out,
                        out[0].extractor if out else _chosen(path), fingerprint=fingerprint)
     return out
+
+
+def _outside(path: Path, context: ExtractionContext) -> str | None:
+    """Why ``path`` may not be read: it resolves outside its instrument's folder (a file
+    swapped for a symlink after the walk); None when it may, or nothing is checked."""
+    if not context.allowed_roots:
+        return None
+    real = os.path.realpath(path)
+    # Resolved here, where the file is read (a worker may mount the share elsewhere).
+    for allowed in context.allowed_roots:
+        root = os.path.realpath(allowed)
+        if real == root or real.startswith(root.rstrip(os.sep) + os.sep):
+            return None
+    return ("not read: it now resolves outside its instrument's folder (replaced by a "
+            "symlink since it was found?)")
+
+
+def _size_and_mtime(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
+def _changed_while_read(path: Path, fingerprint: dict[str, Any] | None,
+                        before: tuple[int, int] | None) -> str | None:
+    """How the file's size or modification time changed since it was found (the
+    fingerprint, taken before extraction) or since its reading began; None if not."""
+    after = _size_and_mtime(path)
+    if after is None:
+        return None
+    seen = [before] if before is not None else []
+    if fingerprint is not None and "size" in fingerprint:
+        seen.insert(0, (fingerprint["size"], fingerprint["mtime_ns"]))
+    for size, mtime_ns in seen:
+        if (size, mtime_ns) != after:
+            return (f"changed since it was found or while it was read (size {size:,} -> "
+                    f"{after[0]:,} bytes, modified {(after[1] - mtime_ns) / 1e9:+.3f} s later)")
+    return None
 
 
 def _write_sidecar(data_root: Path, location: str, datasets: list[Dataset],

@@ -21,6 +21,7 @@ and an error saying why; a worker that dies costs its file one retry, nothing mo
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -172,8 +173,9 @@ def extract_jobs(jobs: Sequence[FileJob], *, instrument_root: Path, data_root: P
         from nexuslims.extract.remote import PlainFile, extract_plain, store_plain
 
         tasks: list[tuple[Any, ...]] = [
-            (_on_worker(jobs[i].path, root, worker_root), worker_root, jobs[i].context,
-             previews) for i in todo]
+            (_on_worker(jobs[i].path, root, worker_root), worker_root,
+             _context_on_worker(jobs[i].context, root, worker_root), previews)
+            for i in todo]
         func: Callable[..., Any] = extract_plain
     else:
         tasks = [(jobs[i].path, root, data, jobs[i].context, previews, plan.fingerprints[i])
@@ -195,6 +197,23 @@ def extract_jobs(jobs: Sequence[FileJob], *, instrument_root: Path, data_root: P
         on_file(i, result)
 
     executor.map(func, tasks, sizes=[_size(jobs[i].path) for i in todo], on_result=collect)
+
+
+def _context_on_worker(context: ExtractionContext, root: Path,
+                       worker_root: Path) -> ExtractionContext:
+    """``context`` with its allowed roots as a worker that mounts the share under
+    ``worker_root`` sees them; when one lies outside the share (an extra root the worker
+    may mount anywhere), nothing is checked there and the walk's check stands alone."""
+    if worker_root == root or not context.allowed_roots:
+        return context
+    mapped = []
+    for allowed in context.allowed_roots:
+        try:
+            rel = Path(os.path.abspath(allowed)).relative_to(os.path.abspath(root))
+        except ValueError:
+            return dataclasses.replace(context, allowed_roots=())
+        mapped.append(str(worker_root / rel))
+    return dataclasses.replace(context, allowed_roots=tuple(mapped))
 
 
 def _on_worker(path: Path, root: Path, worker_root: Path) -> Path:

@@ -61,6 +61,10 @@ class ExtractionContext:
     """The instrument's PID, when the files belong to a known instrument."""
     profile: Profile | None = None
     """The site's extraction profile for the instrument, applied after extraction."""
+    allowed_roots: tuple[str, ...] = ()
+    """Folders a file's real path must still lie in when it is read (its instrument's
+    folder and ``NX_INSTRUMENT_DATA_ROOTS``, resolved where it is read); empty: not
+    checked."""
 
 
 @dataclass

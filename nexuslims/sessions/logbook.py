@@ -13,6 +13,7 @@ already used, a session already ended) with a one-line message.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -63,6 +64,7 @@ def start_session(engine: Engine, instrument_pid: str, *, user: str | None = Non
     instrument = _instrument(engine, instrument_pid)
     start = _aware(now or dt.datetime.now(dt.UTC), instrument).astimezone(instrument.tzinfo)
     identifier = _new_identifier(engine, identifier)
+    user = (printable(user) or "").strip() or None
     with translated(engine.url, f"logging the start of session {identifier!r}"), \
             engine.begin() as conn:
         conn.execute(sa.insert(session_log).values(
@@ -126,6 +128,7 @@ def add_session(engine: Engine, instrument_pid: str, start: dt.datetime, end: dt
         raise SessionLogRefused(f"the end {end.isoformat()} is not after the start "
                                 f"{start.isoformat()}")
     identifier = _new_identifier(engine, identifier)
+    user = (printable(user) or "").strip() or None
     with translated(engine.url, f"adding session {identifier!r}"), engine.begin() as conn:
         for event, when in ((EventType.START, start), (EventType.END, end)):
             conn.execute(sa.insert(session_log).values(
@@ -207,10 +210,21 @@ def _instrument(engine: Engine, pid: str) -> Instrument:
     return instruments[pid]
 
 
+#: ANSI escape sequences (CSI, OSC) and single control characters, C0 and C1.
+_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
+                      r"|[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str | None) -> str | None:
+    """``text`` without control characters or terminal escape sequences (a session id or
+    user name typed by anyone with a token must not rewrite a terminal or a log line)."""
+    return None if text is None else _CONTROL.sub("", text)
+
+
 def _new_identifier(engine: Engine, identifier: str | None) -> str:
     if identifier is None:
         return str(uuid.uuid4())
-    identifier = identifier.strip()
+    identifier = printable(identifier).strip()  # type: ignore[union-attr]
     if not identifier:
         raise SessionLogRefused("a session id cannot be empty")
     if session_status(engine, identifier) is not None:

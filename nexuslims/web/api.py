@@ -12,11 +12,19 @@ from pydantic import BaseModel, Field
 from nexuslims import db
 from nexuslims.db.records import IndexedRecord, search_records
 from nexuslims.db.tokens import ApiToken, check_token, touch_token
-from nexuslims.model.session import Status
+from nexuslims.model.session import Status, parse_timestamp
 from nexuslims.sessions.logbook import LoggedSession, SessionLogRefused, end_session, start_session
 from nexuslims.web import views
 from nexuslims.web.auth import bearer_token
-from nexuslims.web.pages import PAGE_SIZE, dataset_links, indexed, opened, record_query
+from nexuslims.web.pages import (
+    PAGE_SIZE,
+    PAGES,
+    dataset_links,
+    indexed,
+    missing_records,
+    opened,
+    record_query,
+)
 
 router = APIRouter(prefix="/api")
 
@@ -40,19 +48,22 @@ def list_records(request: Request, q: str | None = Query(None, description="word
                  until: str | None = Query(None, alias="to", description="YYYY-MM-DD"),
                  experimenter: str | None = None,
                  status: str | None = Query(None, description="session status"),
-                 page: int = Query(1, ge=1)) -> dict[str, Any]:
+                 page: int = PAGES) -> dict[str, Any]:
     """Records, newest first, 25 a page: {"total", "page", "pages", "records"}.
 
     Every word of q must occur in the title, motivation, samples, projects,
     experimenters, dataset names, types or signal kinds (`matched_datasets`: those of its
-    datasets that matched); each record's url is its page.
+    datasets that matched); each record's url is its page, and record_file_missing says
+    its XML file is gone (`nexuslims doctor` says how to rebuild it).
     """
     query = record_query(q, instrument, since, until, experimenter, status)
     total, records = search_records(request.app.state.engine, query,
                                     offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     zones = views.zones(request.app.state.engine)
+    missing = missing_records(request, records)
     return {"total": total, "page": page, "pages": max(1, math.ceil(total / PAGE_SIZE)),
-            "records": [_record(request, r, zones) for r in records]}
+            "records": [dict(_record(request, r, zones), record_file_missing=r.id in missing)
+                        for r in records]}
 
 
 @router.get("/records/{record_id}", tags=["records"])
@@ -86,7 +97,8 @@ def list_sessions(request: Request, status: str | None = Query(None, description
             status = Status(status.upper()).value
         except ValueError:
             known = ", ".join(s.value for s in Status)
-            raise HTTPException(400, f"status={status!r} is not one of {known}") from None
+            raise HTTPException(400, f"status={views.quoted(status)} is not one of "
+                                f"{known}") from None
     return [{"id": s.identifier, "instrument": s.instrument, "user": s.user,
              "start": str(s.start) if s.start else None, "end": str(s.end) if s.end else None,
              "status": s.status, "attempts": s.attempts}
@@ -130,6 +142,33 @@ def _logged(session: LoggedSession) -> dict[str, Any]:
             "end": session.end.isoformat() if session.end else None}
 
 
+def _in_range(request: Request, when: dt.datetime | None, instrument: str,
+              start: dt.datetime | None = None) -> None:
+    """Refuse a time the API should not log: ahead beyond the clock skew, older than
+    NX_API_MAX_AGE_HOURS, or ending a session longer than NX_API_MAX_SESSION_HOURS.
+    (Older and longer sessions are logged with ``nexuslims sessions add``.)"""
+    web = request.app.state.web
+    now = dt.datetime.now(dt.UTC)
+    if when is None:
+        when = now
+    elif when.tzinfo is None:
+        tz = views.zones(request.app.state.engine).get(instrument)
+        when = when.replace(tzinfo=tz or dt.UTC)
+    skew = dt.timedelta(minutes=web.api_clock_skew_minutes)
+    if when > now + skew:
+        raise HTTPException(400, f"{when.isoformat()} is in the future (more than "
+                            f"{web.api_clock_skew_minutes:g} min ahead of this server's clock, "
+                            "NX_API_CLOCK_SKEW_MINUTES): is the instrument PC's clock right?")
+    if when < now - dt.timedelta(hours=web.api_max_age_hours):
+        raise HTTPException(400, f"{when.isoformat()} is more than {web.api_max_age_hours:g} h "
+                            "ago (NX_API_MAX_AGE_HOURS): log older sessions with "
+                            "`nexuslims sessions add`")
+    if start is not None and when - start > dt.timedelta(hours=web.api_max_session_hours):
+        raise HTTPException(400, f"a session from {start.isoformat()} to {when.isoformat()} "
+                            f"is longer than {web.api_max_session_hours:g} h "
+                            "(NX_API_MAX_SESSION_HOURS): log it with `nexuslims sessions add`")
+
+
 @router.post("/sessions/start", tags=["session logging"], status_code=201)
 def start(request: Request, body: StartRequest) -> dict[str, Any]:
     """Log a session's start (as at login on the instrument PC); answers its id.
@@ -139,6 +178,7 @@ def start(request: Request, body: StartRequest) -> dict[str, Any]:
     """
     token = _token(request)
     _allowed(token, body.instrument)
+    _in_range(request, body.time, body.instrument)
     engine = request.app.state.engine
     try:
         logged = start_session(engine, body.instrument, user=body.user, identifier=body.id,
@@ -156,8 +196,13 @@ def end(request: Request, identifier: str, body: EndRequest | None = None) -> di
     engine = request.app.state.engine
     detail = db.session_detail(engine, identifier)
     if detail is None or not detail.rows:
-        raise HTTPException(404, f"no session {identifier!r} in the session log")
+        raise HTTPException(404, f"no session {views.quoted(identifier)} in the session log")
     _allowed(token, detail.rows[0].instrument)
+    instrument = detail.rows[0].instrument
+    started = next((r.timestamp for r in detail.rows if r.event_type == "START"), None)
+    tz = views.zones(engine).get(instrument) or dt.UTC
+    _in_range(request, body.time if body else None, instrument,
+              start=None if started is None else parse_timestamp(started, tz))
     try:
         logged = end_session(engine, identifier, now=body.time if body else None)
     except SessionLogRefused as exc:

@@ -9,20 +9,25 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from nexuslims import __version__, db
 from nexuslims.web.auth import ReadAccess
+from nexuslims.web.guard import BodyLimit, RememberPeer, TokenFirst
 from nexuslims.web.settings import WebSettings
 from nexuslims.web.templating import render, templates
 
 logger = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
+#: How much of a refused value an error message quotes: never a whole body back.
+QUOTE_AT_MOST = 120
 #: No inline script or style, nothing from elsewhere: what a page shows cannot run code.
 CSP = ("default-src 'self'; img-src 'self'; script-src 'self'; style-src 'self'; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
@@ -102,6 +107,24 @@ def create_app(web: WebSettings, engine: Engine | None = None) -> FastAPI:
         return render(request, "error.html", status_code=exc.status_code,
                       status=exc.status_code, message=str(exc.detail))
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        # Say what is wrong and where, never echo the input back (it may be megabytes).
+        errors = [{"loc": [str(p) for p in e.get("loc", ())][:6],
+                   "msg": str(e.get("msg", "invalid"))[:QUOTE_AT_MOST]}
+                  for e in exc.errors()[:10]]
+        # A malformed URL (path or query) is a plain bad request; a body keeps 422.
+        in_url = all(e["loc"][:1] in (["path"], ["query"]) for e in errors)
+        return JSONResponse({"detail": errors}, status_code=400 if in_url else 422)
+
+    # Added innermost first: RememberPeer sees the connection before the proxy headers
+    # are believed; the token is checked before the body limit buffers a streamed body,
+    # and both before any route reads one.
+    app.add_middleware(BodyLimit, limit=web.max_body_bytes)
+    app.add_middleware(TokenFirst)
     app.add_middleware(ReadAccess, web=web)
+    app.add_middleware(ProxyHeadersMiddleware,
+                       trusted_hosts=[str(n) for n in web.trusted_proxies])
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RememberPeer)
     return app

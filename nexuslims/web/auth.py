@@ -2,8 +2,8 @@
 
 Reading follows ``NX_WEB_AUTH``: ``open``, HTTP ``basic`` auth against one configured
 account, or ``header``, where a reverse proxy that authenticated the user passes the
-name in ``NX_WEB_USER_HEADER`` (only safe when the app is reachable through that proxy
-alone: keep the default bind address 127.0.0.1). ``/healthz`` is always open.
+name in ``NX_WEB_USER_HEADER``; the header is believed only from the addresses in
+``NX_WEB_TRUSTED_PROXIES`` (default: loopback). ``/healthz`` is always open.
 
 Logging sessions (``POST /api/sessions/...``) needs a bearer token from
 ``nexuslims tokens create``, whatever the read mode.
@@ -19,10 +19,21 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from nexuslims.web.settings import WebSettings
+from nexuslims.web.settings import WebSettings, trusted
 
 #: Paths anyone may reach: monitoring, and the token-protected session API.
 OPEN_PATHS = ("/healthz",)
+#: Where the address that opened the connection is kept in the ASGI scope, before any
+#: ``X-Forwarded-For`` rewriting (:class:`nexuslims.web.guard.RememberPeer`).
+PEER = "nexuslims.peer"
+
+
+def peer_of(scope: Scope) -> str | None:
+    """The address that opened the connection (not one a header claims)."""
+    if PEER in scope:
+        return scope[PEER]
+    client = scope.get("client")
+    return client[0] if client else None
 
 
 def is_token_endpoint(method: str, path: str) -> bool:
@@ -35,6 +46,10 @@ def reader_refusal(web: WebSettings, request: Request) -> Response | None:
     if web.auth == "open":
         return None
     if web.auth == "header":
+        if not trusted(web.trusted_proxies, peer_of(request.scope)):
+            return PlainTextResponse(f"not signed in: {web.user_header} is only believed "
+                                     "from the reverse proxy (NX_WEB_TRUSTED_PROXIES)",
+                                     status_code=401)
         if (request.headers.get(web.user_header) or "").strip():
             return None
         return PlainTextResponse(f"not signed in: the reverse proxy did not pass "

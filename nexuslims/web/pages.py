@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -33,9 +34,37 @@ OPEN_ALL_UP_TO = 200
 INLINE_LIMIT = 200
 
 
+#: The most words a search may hold, and the longest search text: each word is one
+#: condition of the query, so their number is bounded, not left to the caller.
+MAX_SEARCH_WORDS = 32
+MAX_SEARCH_CHARS = 500
+#: Record ids are SQL integers: anything larger cannot name a record.
+MAX_ID = 2**63 - 1
+PAGES = Query(1, ge=1, le=1_000_000, description="page number, from 1")
+
+
+def _search_text(name: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise HTTPException(400, f"{name} holds a control character (such as NUL): search "
+                            "for printable words only")
+    if len(value) > MAX_SEARCH_CHARS:
+        raise HTTPException(400, f"{name} is {len(value)} characters long: at most "
+                            f"{MAX_SEARCH_CHARS}")
+    if len(value.split()) > MAX_SEARCH_WORDS:
+        raise HTTPException(400, f"{name} has {len(value.split())} words: search with at "
+                            f"most {MAX_SEARCH_WORDS}")
+    return value
+
+
 def record_query(q: str | None, instrument: str | None, since: str | None, until: str | None,
                  experimenter: str | None = None, status: str | None = None) -> RecordQuery:
-    """The record list's filters from query parameters (400 for a malformed date)."""
+    """The record list's filters from query parameters (400 for a malformed date, a
+    control character, or a search too long)."""
+    q, instrument = _search_text("q", q), _search_text("instrument", instrument)
+    experimenter, status = _search_text("experimenter", experimenter), \
+        _search_text("status", status)
     return RecordQuery(text=(q or "").strip() or None, instrument=instrument or None,
                        since=_date(since, "from"), until=_date(until, "to", end=True),
                        experimenter=(experimenter or "").strip() or None,
@@ -48,7 +77,8 @@ def _date(text: str | None, name: str, end: bool = False) -> dt.datetime | None:
     try:
         value = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise HTTPException(400, f"{name}={text!r} is not a date: use YYYY-MM-DD") from None
+        raise HTTPException(400, f"{name}={views.quoted(text)} is not a date: "
+                            "use YYYY-MM-DD") from None
     if end and len(text) <= 10:  # a date: the whole day is included
         value += dt.timedelta(days=1)
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
@@ -58,7 +88,7 @@ def _date(text: str | None, name: str, end: bool = False) -> dt.datetime | None:
 def records_page(request: Request, q: str | None = None, instrument: str | None = None,
                  since: str | None = Query(None, alias="from"),
                  until: str | None = Query(None, alias="to"), experimenter: str | None = None,
-                 status: str | None = None, page: int = Query(1, ge=1)) -> Response:
+                 status: str | None = None, page: int = PAGES) -> Response:
     engine = request.app.state.engine
     query = record_query(q, instrument, since, until, experimenter, status)
     total, records = search_records(engine, query, offset=(page - 1) * PAGE_SIZE,
@@ -67,12 +97,27 @@ def records_page(request: Request, q: str | None = None, instrument: str | None 
                                 ("to", until), ("experimenter", experimenter),
                                 ("status", status)) if v}
     return render(request, "records.html", records=records, total=total, page=page,
+                  missing=missing_records(request, records),
                   pages=max(1, math.ceil(total / PAGE_SIZE)), params=params,
                   instruments=instruments_with_records(engine), zones=views.zones(engine),
                   statuses=[s.value for s in views.STATUS_ORDER])
 
 
+def missing_records(request: Request, records: list[IndexedRecord]) -> set[int]:
+    """Ids of ``records`` whose XML file is gone (marked, not linked to a 404)."""
+    folder = request.app.state.web.records_path
+    missing = set()
+    for r in records:
+        try:
+            record_file(folder, r.record_path)
+        except NotServed:
+            missing.add(r.id)
+    return missing
+
+
 def indexed(request: Request, record_id: int) -> IndexedRecord:
+    if not 0 <= record_id <= MAX_ID:
+        raise HTTPException(400, f"record ids are whole numbers from 0 to {MAX_ID}")
     record = get_record(request.app.state.engine, record_id)
     if record is None:
         raise HTTPException(404, f"no record {record_id}")
@@ -165,8 +210,17 @@ def dataset_raw(request: Request, record_id: int, number: int) -> Response:
     if not web.serve_raw_files:
         raise HTTPException(403, "raw files are not served here (NX_WEB_SERVE_RAW_FILES=false)")
     dataset = dataset_of(request, record_id, number)
-    return _serve(web.settings.instrument_data_path, dataset.location,
-                  "application/octet-stream", download=True)
+    root = web.settings.instrument_data_path
+    # A raw file is served only from its own instrument's folder (the share is
+    # untrusted: a file replaced by a link to another group's data is not followed).
+    instrument = db.load_instruments(request.app.state.engine).get(
+        indexed(request, record_id).instrument or "")
+    if root is None or instrument is None:
+        raise HTTPException(404, "the record's instrument is unknown: its raw files are "
+                            "not served")
+    return _serve(root, dataset.location, "application/octet-stream", download=True,
+                  within=root / instrument.filestore_path,
+                  also=web.settings.share.extra_roots)
 
 
 @router.get("/raw", include_in_schema=False)
@@ -189,15 +243,18 @@ def session_raw(request: Request, session: str, location: str) -> Response:
 
 
 def _serve(root: Path | None, relative: str | None, media_type: str,
-           download: bool = False) -> Response:
+           download: bool = False, within: Path | None = None,
+           also: tuple[Path, ...] = ()) -> Response:
     if root is None or not relative:
         raise HTTPException(404, "the record names no such file")
     try:
-        path = inside(root, relative)
+        path = inside(root, relative, within=within, also=also)
     except NotServed as exc:
         raise HTTPException(404, f"not served: {exc}") from None
+    # A name that is not UTF-8 is offered with U+FFFD where its odd bytes were.
+    name = os.fsencode(path.name).decode("utf-8", "replace")
     return FileResponse(path, media_type=media_type,
-                        filename=path.name if download else None,
+                        filename=name if download else None,
                         content_disposition_type="attachment" if download else "inline")
 
 
@@ -223,12 +280,14 @@ def session_page(request: Request, identifier: str) -> Response:
     engine = request.app.state.engine
     detail = db.session_detail(engine, identifier)
     if detail is None:
-        raise HTTPException(404, f"no session {identifier!r} in the session log")
+        raise HTTPException(404, f"no session {views.quoted(identifier)} in the session log")
     instrument = detail.rows[0].instrument if detail.rows else None
+    record_id = record_of_session(engine, identifier)
+    record = None if record_id is None else get_record(engine, record_id)
     return render(request, "session.html", detail=detail,
                   uploads=uploads_of_session(engine, identifier),
-                  destinations=destination_states(engine, identifier),
-                  record_id=record_of_session(engine, identifier),
+                  destinations=destination_states(engine, identifier), record_id=record_id,
+                  record_missing=bool(record and missing_records(request, [record])),
                   tz=views.zones(engine).get(instrument or ""))
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +24,12 @@ logger = logging.getLogger(__name__)
 STATUS_ORDER = [Status.ERROR, Status.BUILT_NOT_EXPORTED, Status.TO_BE_BUILT,
                 Status.WAITING_FOR_END, Status.NO_FILES_FOUND, Status.NO_RESERVATION,
                 Status.NO_CONSENT, Status.COMPLETED]
+
+
+def quoted(text: str, limit: int = 60) -> str:
+    """``text`` quoted for an error message, cut at ``limit`` characters (an answer never
+    echoes a caller's input at length)."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")
 
 
 def zones(engine: Engine) -> dict[str, dt.tzinfo]:
@@ -147,6 +155,13 @@ def builder_overview(engine: Engine, *, status: str | None = None,
     return overview
 
 
+#: Seconds the outbound checks of the builder page are reused: many readers asking for
+#: them cost one round of requests to CDCS, the calendars and the mail server.
+SERVER_CHECKS_TTL = 120.0
+_server_checks: dict[int, tuple[float, tuple[list[Any] | None, str | None]]] = {}
+_server_checks_lock = threading.Lock()
+
+
 def doctor_checks(settings: Any, *, servers: bool = False
                   ) -> tuple[list[Any] | None, str | None]:
     """``nexuslims doctor``'s checks, where this nexuslims has them: (checks, or None and why).
@@ -154,8 +169,22 @@ def doctor_checks(settings: Any, *, servers: bool = False
     Each check is plain data with ``name``, ``status`` and ``message``
     (:mod:`nexuslims.ops.doctor`). Without ``servers`` only the cheap ones run (this
     machine: settings, database, folders), so the page stays fast; with it, the
-    calendar, CDCS and mail servers are asked too.
+    calendar, CDCS and mail servers are asked too, at most once per
+    :data:`SERVER_CHECKS_TTL` seconds: readers who ask meanwhile (or wait for the round
+    under way) get the same answer.
     """
+    if not servers:
+        return _run_doctor(settings, servers=False)
+    with _server_checks_lock:  # one round at a time; the others wait and reuse it
+        cached = _server_checks.get(id(settings))
+        if cached is not None and time.monotonic() - cached[0] < SERVER_CHECKS_TTL:
+            return cached[1]
+        answer = _run_doctor(settings, servers=True)
+        _server_checks[id(settings)] = (time.monotonic(), answer)
+        return answer
+
+
+def _run_doctor(settings: Any, *, servers: bool) -> tuple[list[Any] | None, str | None]:
     try:
         from nexuslims.ops import doctor  # type: ignore[attr-defined]
     except ImportError:

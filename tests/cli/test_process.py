@@ -184,3 +184,24 @@ def test_quiet_reports_an_unmounted_folder_once_per_pass_by_instrument(cli_site,
     assert ran.returncode == 0 and ran.stdout == "", ran.stdout + ran.stderr
     assert ran.stderr.count("instrument scope skipped this pass") == 1, ran.stderr
     assert "share-down" not in ran.stderr  # one line for the instrument, not one per session
+
+
+def test_a_pass_whose_outcomes_cannot_be_recorded_says_so_and_fails(cli_site, capsys) -> None:
+    """Issue 19: with a database that refuses the outcome, the pass and doctor said 0 and
+    the session was rebuilt on every pass, silently."""
+    import sqlite3
+
+    scope_with_a_file(cli_site, capsys)
+    engine = db.make_engine(cli_site.settings_url())
+    logbook.add_session(engine, "scope", dt.datetime(2024, 3, 5, 9), dt.datetime(2024, 3, 5, 11),
+                        identifier="unrecordable")
+    engine.dispose()
+    # The session log refuses every status change, as a damaged page under it would.
+    with sqlite3.connect(cli_site.settings_url().removeprefix("sqlite:///")) as conn:
+        conn.execute("CREATE TRIGGER refuse BEFORE UPDATE ON session_log "
+                     "BEGIN SELECT RAISE(ABORT, 'database disk image is malformed'); END")
+    conn.close()
+    result = cli_site.subprocess("-q", "process")
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "could not be recorded in the database" in result.stderr
+    assert "malformed" in result.stderr and "nexuslims doctor" in result.stderr

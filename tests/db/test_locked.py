@@ -161,19 +161,20 @@ def test_a_failure_to_record_history_never_turns_a_good_build_into_error(tmp_pat
 @pytest.mark.corpus
 @pytest.mark.slow
 def test_an_outcome_that_cannot_be_written_is_written_before_the_pass_ends(tmp_path, corpus):
-    """The lock outlasts the session: its status and both conclusions of its attempt
-    (its status, then DEFERRED as the status was not recorded) fail to be written. The
-    attempt does not stay RUNNING: the pass writes its outcome again once the lock is
-    gone, before it ends; the session waits for the next pass."""
+    """The lock outlasts the session: its stages and the conclusion of its attempt (a
+    deferral: the database it is locked out of cannot confirm its lease, or take its
+    status) fail to be written. The attempt does not stay RUNNING: the pass writes its
+    outcome again once the lock is gone, before it ends; the session waits for the next
+    pass."""
     proc, stderr, env = _pass_held_in_extraction(
         tmp_path, corpus, {"NX_DB_BUSY_TIMEOUT": "1", "NX_DB_LOCKED_RETRY": "0.3"},
         # The session's outcome line: every write about it has been tried by then.
         lambda text: "] session session-0: TO_BE_BUILT" in text)
     log = stderr.read_text()
-    assert proc.returncode == 0, log
+    assert proc.returncode in (0, 1), log  # 1: a status the database refused (issue 19)
     [(status, error)] = sqlite_rows(env, "SELECT status, error FROM build_attempts")
     assert status == "DEFERRED", log
-    assert "not recorded" in error and "database is locked" in error
+    assert error.startswith("environment: ") and "database is locked" in error
     assert "recorded after all" in log
     assert sqlite_rows(env, "SELECT record_status FROM session_log") == \
         [("TO_BE_BUILT",), ("TO_BE_BUILT",)]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -122,16 +124,20 @@ def test_bad_start_requests_are_refused_and_write_nothing(server, site, tokens, 
 
 
 def test_end_before_start_and_unknown_sessions_are_refused(server, site, tokens) -> None:
+    # Naive times are the instrument's wall clock (the demo Titan is in New York).
+    local = dt.datetime.now(ZoneInfo("America/New_York")).replace(microsecond=0)
+    start = (local - dt.timedelta(hours=1)).replace(tzinfo=None)
     started = post(server, "/api/sessions/start", tokens["any"],
-                   {"instrument": TITAN, "time": "2025-06-01T10:00:00"}).json()
+                   {"instrument": TITAN, "time": start.isoformat()}).json()
     before = log_rows(site)
     early = post(server, f"/api/sessions/{started['id']}/end", tokens["any"],
-                 {"time": "2025-06-01T09:00:00"})
+                 {"time": (start - dt.timedelta(hours=1)).isoformat()})
     assert early.status_code == 400 and "before its start" in early.json()["detail"]
     missing = post(server, "/api/sessions/no-such-session/end", tokens["any"])
     assert missing.status_code == 404
     assert log_rows(site) == before
-    assert started["start"].startswith("2025-06-01T10:00:00-04:00")  # naive: instrument time
+    offset = (local - dt.timedelta(hours=1)).isoformat()[-6:]
+    assert started["start"] == start.isoformat() + offset
 
 
 def test_a_revoked_token_stops_working(server, site: Site) -> None:

@@ -104,8 +104,9 @@ def test_web_and_builder_on_two_hosts_share_one_postgresql(pg_url, corpus, tmp_p
     builder = host_env(tmp_path / "builder-host", short_tmp / "builder", NX_DB_URL=pg_url,
                        NX_INSTRUMENT_DATA_PATH=str(instrument_data), NX_DATA_PATH=str(data),
                        NX_EXTRACT_WORKERS="1")  # one worker's imports: a shorter test
+    # The PC logs a session three days old: allowed by a wider NX_API_MAX_AGE_HOURS.
     web_env = host_env(tmp_path / "web-host", short_tmp / "web", NX_DB_URL=pg_url,
-                       NX_DATA_PATH=str(data))
+                       NX_DATA_PATH=str(data), NX_API_MAX_AGE_HOURS="168")
     web = WebServer(web_env, tmp_path / "web-host/serve.log").wait()
     auth = {"Authorization": f"Bearer {token}"}
     try:

@@ -264,7 +264,7 @@ def build_large_index(root: Path, n: int = 10_000) -> dict[str, str]:
         sample = f"{rng.choice(words)} sample {i}"
         names = " ".join(f"file_{i}_{k}.dm4" for k in range(40))
         entries.append(IndexEntry(
-            record_path=str(root / f"records/r{i}.xml"), session_identifier=f"s-{i}",
+            record_path=str(root / f"data/records/r{i}.xml"), session_identifier=f"s-{i}",
             instrument=pids[i % 5], instrument_name=pids[i % 5], title=f"Session {i} on "
             f"{pids[i % 5]}", start=start, experimenters=f"user{i % 37}", datasets=40,
             activities=3, search_text=f"session {i}\nmotivation {rng.choice(words)}\n"
@@ -277,5 +277,8 @@ def build_large_index(root: Path, n: int = 10_000) -> dict[str, str]:
     with sqlite3.connect(root / "large.db") as conn:
         conn.executemany("INSERT INTO session_log (session_identifier, instrument, timestamp, "
                          "event_type, record_status, user) VALUES (?, ?, ?, ?, ?, ?)", rows)
-    (root / "data").mkdir(exist_ok=True)
+    # The record files exist (empty: only their presence is looked at by the list).
+    (root / "data" / "records").mkdir(parents=True, exist_ok=True)
+    for entry in entries:
+        Path(entry.record_path).touch()
     return {"NX_DB_PATH": str(root / "large.db"), "NX_DATA_PATH": str(root / "data")}

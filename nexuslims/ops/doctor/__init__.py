@@ -112,11 +112,12 @@ def run_checks(source: Settings | Mapping[str, str], *, now: dt.datetime | None 
     commands
         The settings readers of other commands (``{"serve": load_web_settings}``).
     """
-    from nexuslims.ops.doctor import local, remote
+    from nexuslims.ops.doctor import local, remote, state
     from nexuslims.ops.doctor import settings as setting_checks
 
     site, checks = load_site(source, now=now, timeout=timeout, commands=commands)
-    for check in (*local.CHEAP, *setting_checks.CHECKS, *local.SLOW, *remote.CHECKS):
+    for check in (*local.CHEAP, *setting_checks.CHECKS, *local.SLOW, *state.CHECKS,
+                  *remote.CHECKS):
         checks.extend(check(site))
     return checks
 
