@@ -115,7 +115,8 @@ def executor_setting(env: Mapping[str, str], problems: list[str]) -> ExecutorCho
                              expects="seconds > 0 to reach the Dask scheduler (e.g. 10)")
     if kind != "local" and importlib.util.find_spec("distributed") is None:
         problems.append(f"NX_EXECUTOR={raw}: needs dask.distributed, which is not "
-                        "installed: pip install 'nexuslims[dask]'")
+                        "installed: pip install 'distributed>=2024.1' (the dask "
+                        "extra: pip install '.[dask]' in a nexuslims clone)")
     return ExecutorChoice(kind, workers, scheduler, data_path, timeout)
 
 
@@ -452,10 +453,12 @@ _warned_legacy: set[str] = set()
 _warned_unknown: set[tuple[str, str]] = set()
 
 
-def legacy_setting(env: Mapping[str, str], name: str, *legacy: str) -> tuple[str, str]:
+def legacy_setting(env: Mapping[str, str], name: str, *legacy: str,
+                   warn: bool = True) -> tuple[str, str]:
     """The value of ``name``, else of the first NexusLIMS 1.x name set; and which it was.
 
-    A 1.x name in use is warned about once per process, however many modules read it.
+    A 1.x name in use is warned about once per process, however many modules read it
+    (unless ``warn`` is false: a check that only looks).
     """
     value = (env.get(name) or "").strip()
     if value:
@@ -463,7 +466,7 @@ def legacy_setting(env: Mapping[str, str], name: str, *legacy: str) -> tuple[str
     for old in legacy:
         value = (env.get(old) or "").strip()
         if value:
-            if old not in _warned_legacy:
+            if warn and old not in _warned_legacy:
                 _warned_legacy.add(old)
                 logger.warning("%s is a NexusLIMS 1.x setting name; rename it to %s", old,
                                name)
@@ -485,18 +488,6 @@ def _writable_dir_problem(path: Path) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class EffectiveSetting:
-    """One setting as a run sees it, for ``nexuslims config show``."""
-
-    name: str
-    value: str
-    """The value used, secrets replaced by ``***``; empty when unset with no default."""
-    source: str
-    """``environment``, ``.env file``, ``1.x name <old name>``, ``default``, ``unset``, or
-    ``ignored: unknown name`` (a name no module reads, a typo usually)."""
-
-
 def shown_value(name: str, value: str) -> str:
     """``value`` fit to show: ``***`` for a secret setting; a URL's credentials and query
     (where signatures and keys travel) hidden."""
@@ -507,60 +498,11 @@ def shown_value(name: str, value: str) -> str:
         return redact.MASK
     if "://" in value:
         parts = urlsplit(value)
+        if not (parts.username or parts.password or parts.query):
+            return value  # unsplitting would also turn sqlite://// into sqlite://
         host = parts.netloc.rpartition("@")[2]
         if parts.username or parts.password:
             host = f"***@{host}"
         return urlunsplit((parts.scheme, host, parts.path, "***" if parts.query else "",
                            parts.fragment))
     return value
-
-
-def effective_settings(env_file: Path | None = None,
-                       environ: Mapping[str, str] | None = None,
-                       ) -> tuple[list[EffectiveSetting], list[str]]:
-    """Every known setting with the value a run would use and where it came from.
-
-    Returns
-    -------
-    settings, problems
-        One entry per known setting (numbered ones as set), secrets redacted; and the
-        problems :func:`load_settings` would report (empty when the values are valid).
-    """
-    environ = os.environ if environ is None else environ
-    merged = read_environment(env_file, environ)
-    in_environ = {k for k in environ if k.startswith("NX_") or k in LEGACY_NAMES}
-    problems: list[str] = []
-    try:
-        checked: Settings | None = load_settings(merged, frozenset())
-    except ConfigError as exc:
-        checked, problems = None, list(exc.problems)
-    defaults = _core_defaults(checked)
-    names = sorted(known_setting_names() | {n for n in merged if n.startswith("NX_")})
-    legacy_for = {new: old for old, new in LEGACY_NAMES.items()}
-    shown = []
-    for name in names:
-        raw = (merged.get(name) or "").strip()
-        old = legacy_for.get(name)
-        if raw:
-            source = "environment" if name in in_environ else ".env file"
-            if unknown_settings([name]):
-                source = f"ignored: unknown name ({source})"
-        elif old and (merged.get(old) or "").strip():
-            raw, source = merged[old].strip(), f"1.x name {old}"
-        else:
-            raw = defaults.get(name, "")
-            source = "default" if raw else "unset"
-        shown.append(EffectiveSetting(name, shown_value(name, raw), source))
-    return shown, problems
-
-
-def _core_defaults(checked: Settings | None) -> dict[str, str]:
-    """The values the core settings take when unset."""
-    defaults = {"NX_FILE_STRATEGY": "exclusive", "NX_FILE_DELAY_DAYS": "2",
-                "NX_CLUSTERING_SENSITIVITY": "1", "NX_EXTRACT_WORKERS": "up to 4",
-                "NX_EXECUTOR": "local", "NX_DASK_TIMEOUT": "10",
-                "NX_IGNORE_PATTERNS": json.dumps(list(DEFAULT_IGNORE_PATTERNS))}
-    if checked is not None and checked.data_path is not None:
-        defaults["NX_RECORDS_PATH"] = str(checked.records_path)
-        defaults["NX_LOG_PATH"] = str(checked.log_path)
-    return defaults

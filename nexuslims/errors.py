@@ -27,6 +27,11 @@ class ConfigError(NexusLIMSError):
         super().__init__("; ".join(self.problems))
 
 
+class UsageError(NexusLIMSError):
+    """What was typed cannot be done (an unknown session, a bad option value); nothing
+    was written. The command exits with status 2."""
+
+
 class DatabaseError(NexusLIMSError):
     """The session database cannot be reached or read."""
 

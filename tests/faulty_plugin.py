@@ -5,7 +5,9 @@ A ``.fault`` file says what its reader does: ``ok``; ``sleep SECONDS``; ``exit``
 worker calls ``os._exit``, every time); ``exit-once`` and ``kill-once`` (die on the first
 attempt only, by ``os._exit`` or by SIGKILL to itself); ``hog MB`` (touch MB of memory);
 ``pid FILE SECONDS`` (write the worker's pid to FILE, then sleep, on the first attempt);
-``handshake FILE GO`` (write the worker's pid to FILE, then wait until GO exists).
+``handshake FILE GO`` (write the worker's pid to FILE, then wait until GO exists);
+``wait FILE`` (create ``FILE.waiting``, then return once FILE exists: the pass is held
+at a known point, in extraction, until the test lets it go).
 """
 
 from __future__ import annotations
@@ -45,6 +47,10 @@ class FaultyExtractor:
         elif command == "hog":
             held = [bytearray(b"x") * (32 * 2**20) for _ in range(int(words[1]) // 32)]
             del held
+        elif command == "wait":
+            Path(words[1] + ".waiting").touch()
+            while not Path(words[1]).exists():
+                time.sleep(0.01)
         elif command == "pid" and first:
             Path(words[1]).write_text(str(os.getpid()))
             time.sleep(float(words[2]))

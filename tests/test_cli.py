@@ -138,10 +138,10 @@ def test_instruments_sessions_and_validate_through_the_command_line(tmp_path: Pa
                  "--name", "FEI Titan TEM", "--timezone", "America/New_York"], tmp_path, env)
     assert added.returncode == 0 and "added instrument FEI-Titan-1" in added.stdout
     again = run(["instruments", "add", "FEI-Titan-1", "--filestore-path", "x"], tmp_path, env)
-    assert again.returncode == 1 and "already in" in again.stderr
+    assert again.returncode == 2 and "already in" in again.stderr
     bad_tz = run(["instruments", "add", "X", "--filestore-path", "x", "--timezone", "Mars/Base"],
                  tmp_path, env)
-    assert bad_tz.returncode == 1 and "not an IANA timezone" in bad_tz.stderr
+    assert bad_tz.returncode == 2 and "not an IANA timezone" in bad_tz.stderr
     listed = json.loads(run(["instruments", "list", "--json"], tmp_path, env).stdout)
     assert [(i["pid"], i["schema_name"], i["timezone"]) for i in listed] == [
         ("FEI-Titan-1", "FEI Titan TEM", "America/New_York")]
@@ -150,7 +150,7 @@ def test_instruments_sessions_and_validate_through_the_command_line(tmp_path: Pa
                                              "TIMEZONE"]
     assert json.loads(run(["sessions", "list", "--json"], tmp_path, env).stdout) == []
     missing = run(["sessions", "show", "nope"], tmp_path, env)
-    assert missing.returncode == 1 and "no session 'nope'" in missing.stderr
+    assert missing.returncode == 2 and "no session 'nope'" in missing.stderr
 
     good = tmp_path / "good.xml"
     good.write_text('<Experiment xmlns="https://data.nist.gov/od/dm/nexus/experiment/v1.0">'

@@ -175,3 +175,72 @@ def test_the_systemd_unit_says_how_long_a_pass_has_to_stop():
     assert unit["KillSignal"] == "SIGTERM" and unit["KillMode"] == "mixed"
     assert unit["TimeoutStopSec"] == "30s"  # the pass needs < 10 s (test above)
     assert "143" in unit["SuccessExitStatus"].split()  # 128 + SIGTERM: a clean stop
+
+
+@pytest.mark.slow
+@pytest.mark.corpus
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_stopped_pass_is_remembered_names_its_sessions_and_its_leftovers_go(site):
+    """Issue 20: the pass is in the passes table as interrupted (the builder page and
+    /healthz say so), the stop message names each session it left, and a half-written
+    preview of its killed workers is gone after the next pass."""
+    from nexuslims.db.passes import recent_passes
+    from nexuslims.web.views import health
+
+    settings, env, store, plugins, tmp_path = site
+    engine = db.make_engine(settings.db_url)
+    for event, when in ((EventType.START, START.replace(hour=13)),
+                        (EventType.END, END.replace(hour=15))):
+        db.log_session_event(engine, "session-2", "titan", when, event, Status.TO_BE_BUILT,
+                             "bob")
+    pid_file = tmp_path / "worker.pid"
+    write(store / "slow.fault", f"pid {pid_file} 600", 30)
+    write(store / "later.fault", "ok", 250)  # session-2's file
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    half_written = Path(settings.data_path) / "Titan" / f".slow.fault.{gone.stdout.strip()}.tmp.png"
+    half_written.parent.mkdir(parents=True)
+    half_written.touch()  # what a worker killed while drawing a preview leaves
+    main = cli(env, plugins, tmp_path, "process")
+    try:
+        assert wait_for(pid_file.exists, 120), "extraction never reached the slow file"
+        os.kill(main.pid, signal.SIGTERM)
+        _out, err = main.communicate(timeout=30)
+    finally:
+        main.kill()
+        for pid in alive(descendants(main.pid)):
+            os.kill(pid, signal.SIGKILL)
+    assert main.returncode == 143, err
+    assert "stopped by SIGTERM; the 2 sessions session-1 and session-2 are left for the " \
+           "next pass" in err, err
+    [stopped] = recent_passes(engine)
+    assert stopped.outcome == "interrupted"
+    assert "stopped by SIGTERM" in stopped.message
+    assert "session-1" in stopped.message and "session-2" in stopped.message
+    state = health(engine, 60)
+    assert state.ok and "stopped" in state.reason and state.last_pass == stopped
+
+    again = cli(env, plugins, tmp_path, "process")
+    _out, err = again.communicate(timeout=300)
+    assert again.returncode == 0, err
+    assert not half_written.exists()
+    from nexuslims.builder.lease import STOPPED_PENDING, SWEEP_PENDING
+
+    # Nothing left to sweep: the passes after it do not walk the data tree again.
+    assert not (Path(settings.data_path) / STOPPED_PENDING).exists()
+    assert not (Path(settings.data_path) / SWEEP_PENDING).exists()
+    assert [p.outcome for p in recent_passes(engine)] == ["ok", "interrupted"]
+    engine.dispose()
+
+
+@pytest.mark.corpus
+def test_a_pass_that_finds_the_lease_held_leaves_no_empty_log(site):
+    from nexuslims.builder.lease import builder_lock
+
+    settings, env, store, plugins, tmp_path = site
+    with builder_lock(settings):
+        held = cli(env, plugins, tmp_path, "process")
+        _out, err = held.communicate(timeout=120)
+    assert held.returncode == 0 and "holds the builder lease" in err
+    logs = Path(settings.log_path)
+    assert [p for p in logs.rglob("*") if p.is_file() and p.stat().st_size == 0] == []

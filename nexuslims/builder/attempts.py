@@ -4,7 +4,10 @@
 (status, timings, counts), and emits one JSON line per stage on the
 ``nexuslims.events`` logger. The functions below conclude an attempt the ways a pass can
 end it: a final status, a deferral after a passing fault (:mod:`nexuslims.faults`), an
-interruption. A failure to write the history is logged, never the session's fault.
+interruption. A failure to write the history is logged, never the session's fault; an
+outcome that could not be written (the database locked past the retry bound) is written
+again at the end of the pass (:func:`settle_unrecorded`), so that no attempt of a pass
+that ended stays RUNNING.
 """
 
 from __future__ import annotations
@@ -85,25 +88,73 @@ class Attempt:
                 self._record(db.record_stage, self.engine, self.id, rec)
 
     def finish(self, status: str, record_path: Path | None = None,
-               error: str | None = None) -> None:
-        if self.id is not None:
-            self._record(db.finish_attempt, self.engine, self.id, status,
-                         record_path=str(record_path) if record_path else None, error=error)
+               error: str | None = None) -> bool:
+        """Conclude the attempt; False when that could not be written (it is kept for
+        :func:`settle_unrecorded`, and the attempt is RUNNING until then)."""
+        if self.id is None:
+            return True
+        done = self._record(_finish_and_confirm, self.engine, self.id, status,
+                            record_path=str(record_path) if record_path else None, error=error)
+        key = (id(self.engine), self.id)
+        if done:
+            _unrecorded.pop(key, None)
+        else:
+            _unrecorded[key] = (self, status, record_path, error)
+        return bool(done)
 
-    def defer(self, error: str) -> None:
-        if self.id is not None:
-            self._record(db.finish_attempt, self.engine, self.id, buildstate.DEFERRED,
-                         error=error)
+    def defer(self, error: str) -> bool:
+        return self.finish(buildstate.DEFERRED, error=error)
 
     def discard(self) -> None:
         if self.id is not None:
             self._record(db.delete_attempt, self.engine, self.id)
 
 
+def _finish_and_confirm(engine, attempt_id: int, status: str, **outcome) -> bool:  # type: ignore[no-untyped-def]
+    db.finish_attempt(engine, attempt_id, status, **outcome)
+    return True
+
+
+#: Conclusions that could not be written, by (engine, attempt id): the attempt, status,
+#: record path and error.
+_unrecorded: dict[tuple[int, int], tuple[Attempt, str, Path | None, str | None]] = {}
+
+
+def settle_unrecorded(engine) -> int:  # type: ignore[no-untyped-def]
+    """Write again the outcomes of this engine's attempts that could not be written
+    (the end of a pass: the lock that stopped them is usually gone by then).
+
+    What still cannot be written is logged; the next pass closes those attempts (they
+    belong to a pass that ended: :func:`nexuslims.db.history.mark_interrupted`).
+
+    Returns
+    -------
+    int
+        How many attempts are still unrecorded.
+    """
+    left = 0
+    for key, (attempt, status, record_path, error) in list(_unrecorded.items()):
+        if key[0] != id(engine):
+            continue
+        if attempt.finish(status, record_path, error):
+            logger.info("session %s: outcome %s recorded after all",
+                        attempt.session.identifier, status)
+        else:
+            left += 1
+            _unrecorded.pop(key, None)  # the next pass closes it
+            logger.error("session %s: the outcome %s of its build attempt could not be "
+                         "recorded; the next pass closes the attempt",
+                         attempt.session.identifier, status)
+    return left
+
+
 def finish_interrupted(attempt: Attempt | None, session: Session,
                         exc: KeyboardInterrupt) -> None:
     # The pass is being stopped: the session stays TO_BE_BUILT for the next one.
     logger.warning("session %s: %s; left for the next pass", session.identifier, exc)
+    left = getattr(exc, "sessions", None)
+    if isinstance(left, list) and session.identifier not in left:
+        left.append(session.identifier)  # for the pass's last words (the CLI)
     if attempt is None:
         return
     try:
@@ -136,9 +187,12 @@ def conclude(engine, attempt: Attempt | None, outcome: SessionOutcome, status: s
         logger.error("session %s: could not record status %s: %s",
                      outcome.identifier, status, exc)
         # What the database says is what the next pass acts on: the session is still
-        # TO_BE_BUILT there and will be built again (its record path is its own).
+        # TO_BE_BUILT there and will be built again (its record path is its own); its
+        # attempt says so, as a deferral, not as the status the session does not have.
         outcome.message = f"{status} not recorded: {redacted(str(exc))}"
         outcome.status, outcome.problem = LEFT_FOR_LATER, "environment"
+        attempt.finish(buildstate.DEFERRED, record_path=record_path,
+                       error=f"environment: {outcome.message}")
         outcome.unrecorded = True
     return outcome
 

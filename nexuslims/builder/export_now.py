@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, TextIO
 
-from nexuslims.errors import NexusLIMSError
+from nexuslims.errors import UsageError
 from nexuslims.export.errors import ExportError
 from nexuslims.model.session import Status
 
@@ -65,7 +65,7 @@ def export_now(settings: Settings, *, session: str | None = None,
         if session is not None:
             states = export_states(engine, session_identifier=session)
             if not states:
-                raise NexusLIMSError(f"no session {session!r} in the session log")
+                raise UsageError(f"no session {session!r} in the session log")
             _check_exportable(states[0], retry_failed)
         else:
             wanted = [Status.BUILT_NOT_EXPORTED] + ([Status.ERROR] if retry_failed else [])

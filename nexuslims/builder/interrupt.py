@@ -29,7 +29,18 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, signum: int) -> None:
         self.signum = signum
         self.signal_name = signal.Signals(signum).name
+        self.sessions: list[str] = []
+        """The sessions being built when it came, left for the next pass."""
         super().__init__(f"stopped by {self.signal_name}")
+
+    def sessions_left(self) -> str:
+        """``the session X is``, ``the sessions X and Y are`` (left for the next pass)."""
+        if not self.sessions:
+            return "no session was being built; nothing is"
+        if len(self.sessions) == 1:
+            return f"the session {self.sessions[0]} is"
+        return f"the {len(self.sessions)} sessions {', '.join(self.sessions[:-1])} and " \
+               f"{self.sessions[-1]} are"
 
     @property
     def exit_code(self) -> int:

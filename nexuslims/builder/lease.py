@@ -52,8 +52,11 @@ LEASE_S = 120.0
 TMP_STALE_S = 3600.0
 #: Under NX_DATA_PATH while temporary files of a dead pass may remain to be removed.
 SWEEP_PENDING = ".dead-pass-cleanup"
+STOPPED_PENDING = ".stopped-pass-cleanup"
 # atomic_file's ".<name>.<random>.tmp" and the previews' ".<name>.<pid>.tmp.png".
 _TMP_NAME = re.compile(r"^\..+\.tmp(\.png)?$")
+# A preview's writer (nexuslims.extract.one): the worker's pid, on this machine.
+_WRITER_PID = re.compile(r"\.(\d+)\.tmp\.png$")
 
 
 class LeaseLost(KeyboardInterrupt):
@@ -192,30 +195,53 @@ def clean_up_after_dead_passes(engine: Engine, settings: Settings, *,
     if settings.data_path is None:
         return
     pending = settings.data_path / SWEEP_PENDING
+    stopped = settings.data_path / STOPPED_PENDING
     now = now or time.time()
     try:
         if marked:
             pending.parent.mkdir(parents=True, exist_ok=True)
             pending.touch()
-        if not pending.exists():
+        if not pending.exists() and not stopped.exists():
             return
         # The dead pass wrote nothing after the marker: once the marker is stale, so is
-        # every file it left, and this sweep removes the last of them.
-        done = pending.stat().st_mtime < now - TMP_STALE_S
+        # every file it left, and this sweep removes the last of them. (A worker of a
+        # dead pass may outlive it and still write; a stopped pass killed its own.)
+        done = not pending.exists() or pending.stat().st_mtime < now - TMP_STALE_S
     except OSError as exc:
         logger.error("could not note the clean-up after a dead pass: %s", exc)
         return
     roots = [p for p in (settings.data_path, settings.records_path) if p is not None]
-    removed = remove_stale_tmp_files(roots, older_than=now - TMP_STALE_S)
+    left: list[Path] = []
+    removed = remove_stale_tmp_files(roots, older_than=now - TMP_STALE_S, left=left)
     if removed:
-        logger.info("removed %d temporary file(s) left by passes that died", len(removed))
+        logger.info("removed %d temporary file(s) left by passes that died or were stopped",
+                    len(removed))
     if done:
         pending.unlink(missing_ok=True)
+    if not left:  # after a stopped pass, nothing left to sweep: later passes need not walk
+        stopped.unlink(missing_ok=True)
 
 
-def remove_stale_tmp_files(roots: Iterable[Path], *, older_than: float) -> list[Path]:
+def note_stopped_pass(settings: Settings) -> None:
+    """A pass stopped by a signal: its killed workers may have left temporary files (a
+    preview half written); the next passes sweep for them, as after a dead pass."""
+    if settings.data_path is None:
+        return
+    try:
+        settings.data_path.mkdir(parents=True, exist_ok=True)
+        (settings.data_path / STOPPED_PENDING).touch()
+    except OSError as exc:
+        logger.error("could not note the clean-up after a stopped pass: %s", exc)
+
+
+def remove_stale_tmp_files(roots: Iterable[Path], *, older_than: float,
+                           left: list[Path] | None = None) -> list[Path]:
     """Remove temporary files (``.<name>...tmp``) under ``roots`` last written before
-    ``older_than`` (a POSIX time); return those removed."""
+    ``older_than`` (a POSIX time), and previews being drawn by a process of this machine
+    that is gone (``.<name>.<pid>.tmp.png``), whatever their age; return those removed.
+    Those found but kept (too recent: perhaps being written) are added to ``left``."""
+    from nexuslims.db.history import pid_alive
+
     removed: list[Path] = []
     seen: set[Path] = set()
     for root in roots:
@@ -228,10 +254,14 @@ def remove_stale_tmp_files(roots: Iterable[Path], *, older_than: float) -> list[
                 if not _TMP_NAME.match(name):
                     continue
                 path = here / name
+                writer = _WRITER_PID.search(name)
                 try:
-                    if path.lstat().st_mtime < older_than:
+                    if path.lstat().st_mtime < older_than or (
+                            writer is not None and not pid_alive(int(writer.group(1)))):
                         path.unlink()
                         removed.append(path)
+                    elif left is not None:
+                        left.append(path)
                 except OSError as exc:  # gone meanwhile, or not ours to remove
                     logger.debug("could not remove %s: %s", path, exc)
     return removed

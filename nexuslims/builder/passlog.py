@@ -2,7 +2,8 @@
 
 The builder page shows the last passes and ``/healthz`` answers from the newest one
 (:mod:`nexuslims.db.passes`). A pass that could not run is recorded as ``failed`` with
-the reason, when the database can still be reached.
+the reason, when the database can still be reached; one stopped by SIGTERM or Ctrl-C as
+``interrupted``, with the sessions it left for the next pass.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from nexuslims.builder.lease import note_stopped_pass
 from nexuslims.builder.outcome import PassSummary
 from nexuslims.builder.run import run_pass
 from nexuslims.config import Settings
-from nexuslims.db.passes import FAILED, OK, PassRecord, record_pass
+from nexuslims.db.passes import FAILED, INTERRUPTED, OK, PassRecord, record_pass
 from nexuslims.errors import NexusLIMSError
 
 logger = logging.getLogger(__name__)
@@ -27,6 +29,12 @@ def run_recorded_pass(settings: Settings, **kwargs) -> PassSummary:  # type: ign
     started = dt.datetime.now(dt.UTC)
     try:
         summary = run_pass(settings, **kwargs)
+    except KeyboardInterrupt as exc:  # SIGTERM/SIGINT (nexuslims.builder.interrupt)
+        if not kwargs.get("dry_run"):
+            _record(settings, PassRecord(started, dt.datetime.now(dt.UTC), INTERRUPTED,
+                                         message=_stop_message(exc)))
+            note_stopped_pass(settings)
+        raise
     except Exception as exc:
         if not kwargs.get("dry_run"):
             _record(settings, PassRecord(started, dt.datetime.now(dt.UTC), FAILED,
@@ -37,6 +45,13 @@ def run_recorded_pass(settings: Settings, **kwargs) -> PassSummary:  # type: ign
             started, dt.datetime.now(dt.UTC), OK, sessions=len(summary.outcomes),
             built=summary.built, failed=summary.failed, exported=summary.exported))
     return summary
+
+
+def _stop_message(exc: KeyboardInterrupt) -> str:
+    sessions = getattr(exc, "sessions", [])
+    left = (f"; {len(sessions)} session(s) left for the next pass: {', '.join(sessions)}"
+            if sessions else "")
+    return f"{exc or 'interrupted'}{left}"
 
 
 def _record(settings: Settings, record: PassRecord) -> None:

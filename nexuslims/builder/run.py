@@ -22,7 +22,7 @@ import logging
 import time
 
 from nexuslims import db
-from nexuslims.builder.attempts import LEFT_FOR_LATER
+from nexuslims.builder.attempts import LEFT_FOR_LATER, settle_unrecorded
 from nexuslims.builder.batch import build_sessions
 from nexuslims.builder.due import Waiting, due_sessions, find_for_sessions, waits_for_files
 from nexuslims.builder.lease import clean_up_after_dead_passes, confirm_lease
@@ -98,6 +98,8 @@ def run_pass(settings: Settings, *, dry_run: bool = False,
             confirm_lease(engine)  # exports only while this pass holds the lease
         exports = [SessionOutcome(r.session_identifier, r.instrument, r.status, message=r.message)
                    for r in exporter.retry_pending(engine, now=now, dry_run=dry_run)]
+        if not dry_run:
+            settle_unrecorded(engine)  # no attempt of a pass that ended stays RUNNING
     finally:
         engine.dispose()
         _close(harvesters)

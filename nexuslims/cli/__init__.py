@@ -16,7 +16,7 @@ from pathlib import Path
 
 from nexuslims import __version__
 from nexuslims.cli._logging import _setup_logging
-from nexuslims.errors import ConfigError, LockHeld, NexusLIMSError
+from nexuslims.errors import ConfigError, LockHeld, NexusLIMSError, UsageError
 
 logger = logging.getLogger("nexuslims")
 
@@ -76,6 +76,11 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 0
     except ConfigError as exc:
+        if args.env_file is None and not Path(".env").is_file():
+            # Under cron without `cd`: say where settings were looked for first.
+            print(f"nexuslims: no .env file found in {Path.cwd()} (settings come from the "
+                  "environment and ./.env; give --env-file FILE, or run from the folder "
+                  "that holds .env)", file=sys.stderr)
         print("nexuslims: configuration problem:", file=sys.stderr)
         for problem in exc.problems:
             print(f"  - {problem}", file=sys.stderr)
@@ -84,11 +89,12 @@ def main(argv: list[str] | None = None) -> int:
         if not args.quiet:  # overlapping passes are normal under cron: nothing to report
             print(f"nexuslims: {exc}; nothing to do", file=sys.stderr)
         return 0
-    except NexusLIMSError as exc:
-        from nexuslims.sessions.logbook import SessionLogRefused
-
+    except UsageError as exc:
         print(f"nexuslims: {exc}", file=sys.stderr)
-        return 2 if isinstance(exc, SessionLogRefused) else 1
+        return 2
+    except NexusLIMSError as exc:
+        print(f"nexuslims: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("nexuslims: interrupted", file=sys.stderr)
         return 130

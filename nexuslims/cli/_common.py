@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
-from nexuslims.errors import ConfigError
+from nexuslims.errors import UsageError
 
 
 def settings(args: argparse.Namespace, needs: frozenset[str]):
@@ -40,14 +40,14 @@ def date_arg(text: str) -> dt.datetime:
 
 
 def check_timezone(name: str) -> None:
-    """ConfigError unless ``name`` is an IANA timezone."""
+    """UsageError (exit status 2) unless ``name`` is an IANA timezone."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError([f"--timezone {name}: not an IANA timezone name "
-                           "(e.g. America/New_York, Europe/Berlin, UTC)"]) from None
+        raise UsageError(f"--timezone {name}: not an IANA timezone name "
+                         "(e.g. America/New_York, Europe/Berlin, UTC)") from None
 
 
 __all__ = ["blank", "check_timezone", "date_arg", "print_table", "settings"]

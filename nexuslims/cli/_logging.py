@@ -41,17 +41,23 @@ _SESSION_LINE = re.compile(r"(\[%d/%d\] )?session %s")
 
 
 def log_to_files(settings) -> None:
-    """Each pass logs to ``NX_LOG_PATH/YYYY/MM/DD/HHMMSS_process.log`` plus events.jsonl."""
+    """Each pass logs to ``NX_LOG_PATH/YYYY/MM/DD/HHMMSS_process.log`` plus events.jsonl.
+
+    The files are made at the first line: a pass that finds another one holding the lease
+    (every ten minutes under a timer, while a long pass runs) leaves no empty log.
+    """
     now = dt.datetime.now()
     folder = settings.log_path / now.strftime("%Y/%m/%d")
     folder.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(folder / now.strftime("%H%M%S_process.log"), encoding="utf-8")
+    handler = logging.FileHandler(folder / now.strftime("%H%M%S_process.log"), encoding="utf-8",
+                                  delay=True)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.setLevel(logging.DEBUG)
     root = logging.getLogger("nexuslims")
     root.addHandler(handler)
     if root.level > logging.INFO:
         root.setLevel(logging.INFO)
-    events_handler = logging.FileHandler(settings.log_path / "events.jsonl", encoding="utf-8")
+    events_handler = logging.FileHandler(settings.log_path / "events.jsonl", encoding="utf-8",
+                                         delay=True)
     events_handler.setFormatter(logging.Formatter("%(message)s"))
     logging.getLogger("nexuslims.events").addHandler(events_handler)

@@ -24,7 +24,7 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from nexuslims.config import effective_settings
+    from nexuslims.ops.config_view import effective_settings
 
     shown, problems = effective_settings(args.env_file)
     if args.json:

@@ -11,23 +11,30 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
                        help="build a self-contained demo site and run one pass on it",
                        description="Create DIR with a SQLite session log, one instrument, a file "
                        "store of generated microscope data and one session, then run one pass. "
-                       "Needs no configuration and no network.")
+                       "Needs no configuration and no network. An earlier demo site in DIR "
+                       "is replaced only with --force.")
     p.add_argument("dir", nargs="?", type=Path, default=Path("nexuslims-demo"),
                    help="where to create the site (default: ./nexuslims-demo)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an earlier demo site in DIR (its records and history)")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    return run_demo(args.dir, verbose=args.verbose)
+    return run_demo(args.dir, verbose=args.verbose, force=args.force)
 
 
-def run_demo(root: Path, *, verbose: int = 0) -> int:
-    """Create the site, run one pass, print what was built and where."""
+def run_demo(root: Path, *, verbose: int = 0, force: bool = False) -> int:
+    """Create the site, run one pass, print what was built and where; an earlier demo
+    site in ``root`` is replaced only with ``force``."""
     from nexuslims.builder.passlog import run_recorded_pass
     from nexuslims.cli.process import print_summary
-    from nexuslims.demo import create_site
+    from nexuslims.demo import MARKER, create_site
 
-    settings = create_site(root)
+    replaced = (root / MARKER).is_file()
+    settings = create_site(root, replace=force)
+    if replaced:
+        print(f"Replaced the earlier demo site in {root.resolve()}.")
     print(f"Demo site created in {root.resolve()}:")
     print(f"  session log   {settings.db_url}")
     print(f"  file store    {settings.instrument_data_path}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 
 def add_parser(sub, common: argparse.ArgumentParser) -> None:
@@ -22,8 +23,17 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from nexuslims.config import read_environment
     from nexuslims.ops.doctor import failed, run_checks
+    from nexuslims.web.settings import load_web_settings
 
-    checks = run_checks(read_environment(args.env_file), timeout=args.timeout)
+    checks = run_checks(read_environment(args.env_file), timeout=args.timeout,
+                        commands={"serve": load_web_settings})
+    if args.env_file is None and not Path(".env").is_file():
+        from nexuslims.ops.doctor import WARNING, Check
+
+        # Under cron without `cd`, say where settings were looked for first.
+        checks.insert(0, Check("settings file", WARNING, f"no .env file in {Path.cwd()}: "
+                               "settings come from the environment only (give --env-file "
+                               "FILE, or run from the folder that holds .env)"))
     if args.json:
         print(json.dumps([c.as_dict() for c in checks], indent=2))
     else:

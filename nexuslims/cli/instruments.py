@@ -71,6 +71,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"nexuslims instruments {command}: no instrument {args.pid!r} (see "
               "`nexuslims instruments list`)", file=sys.stderr)
         return 2
+    if command == "add" and args.pid in db.load_instruments(engine):
+        print(f"nexuslims instruments add: instrument {args.pid!r} is already in the "
+              "instruments table (change it with `nexuslims instruments edit`)",
+              file=sys.stderr)
+        return 2
     if command == "remove":
         return _remove(engine, args.pid, args.force)
     if path is not None:

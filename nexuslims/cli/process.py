@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
               "pass that holds the lease", file=sys.stderr)
         return lost.exit_code
     except Interrupted as stopped:
-        print(f"nexuslims: pass {stopped}; the session being built is left for the next "
+        print(f"nexuslims: pass {stopped}; {stopped.sessions_left()} left for the next "
               "pass", file=sys.stderr)
         return stopped.exit_code
     except Exception as exc:  # also a crash; an interruption is not a failure

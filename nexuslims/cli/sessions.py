@@ -88,18 +88,25 @@ def run(args: argparse.Namespace) -> int:
 
             print(json.dumps([asdict(s) for s in sessions], indent=2, default=str))
         else:
+            zones = {pid: i.tzinfo for pid, i in db.load_instruments(engine).items()}
             print_table(["SESSION", "INSTRUMENT", "USER", "START", "END", "STATUS", "ATTEMPTS"],
-                        [[s.identifier, s.instrument, s.user or "", s.start or "",
-                          s.end or "", s.status, s.attempts] for s in sessions])
+                        [[s.identifier, s.instrument, s.user or "",
+                          shown_time(s.start, zones.get(s.instrument)),
+                          shown_time(s.end, zones.get(s.instrument)), s.status, s.attempts]
+                         for s in sessions])
         return 0
     detail = db.session_detail(engine, args.identifier)
     if detail is None:
-        print(f"nexuslims: no session {args.identifier!r} in the session log", file=sys.stderr)
-        return 1
+        print(f"nexuslims: no session {args.identifier!r} in the session log (see "
+              "`nexuslims sessions list`)", file=sys.stderr)
+        return 2
     from nexuslims.db.uploads import destination_states, uploads_of_session
 
+    instruments = db.load_instruments(engine)
+    pid = next((r.instrument for r in detail.rows if r.instrument in instruments), None)
     print_session_detail(detail, uploads_of_session(engine, args.identifier),
-                         destination_states(engine, args.identifier))
+                         destination_states(engine, args.identifier),
+                         tz=instruments[pid].tzinfo if pid else None)
     return 0
 
 
@@ -143,17 +150,39 @@ def _log(engine, args: argparse.Namespace) -> int:
     return 0
 
 
-def print_session_detail(detail, uploads=(), destinations=()) -> None:
+def shown_time(value: dt.datetime | str | None, tz: dt.tzinfo | None) -> str:
+    """A time in the instrument's zone ``tz``, with the zone: ``2024-03-05 09:00:00 EST``.
+
+    A naive time (as NexusLIMS 1.x's session logger wrote them) is the instrument's wall
+    clock; without a zone, times are shown in UTC.
+    """
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        text = value
+        try:
+            value = dt.datetime.fromisoformat(text)
+        except ValueError:
+            return text
+    zone = tz or dt.UTC
+    value = value.replace(tzinfo=zone) if value.tzinfo is None else value.astimezone(zone)
+    return f"{value:%Y-%m-%d %H:%M:%S %Z}"
+
+
+def print_session_detail(detail, uploads=(), destinations=(),
+                         tz: dt.tzinfo | None = None) -> None:
+    """Every row, attempt, stage and export of a session; times in the instrument's
+    zone ``tz``, each with its zone."""
     print(f"session {detail.identifier}: {detail.status}")
-    print_table(["ROW", "EVENT", "TIMESTAMP", "STATUS", "INSTRUMENT", "USER"],
-                [[r.id, r.event_type, r.timestamp, r.record_status, r.instrument, r.user or ""]
-                 for r in detail.rows])
+    print_table(["ROW", "EVENT", "TIME", "STATUS", "INSTRUMENT", "USER"],
+                [[r.id, r.event_type, shown_time(r.timestamp, tz), r.record_status,
+                  r.instrument, r.user or ""] for r in detail.rows])
     if not detail.attempts:
         print("no build attempts")
     # Numbered within the session: the database ids count every session's attempts.
     for number, a in enumerate(detail.attempts, 1):
         took = f"{a.duration_s:.2f} s" if a.duration_s is not None else "unfinished"
-        print(f"\nattempt {number}: {a.status}, started {a.started:%Y-%m-%d %H:%M:%S %Z}, "
+        print(f"\nattempt {number}: {a.status}, started {shown_time(a.started, tz)}, "
               f"{took}" + (" (dry run)" if a.dry_run else ""))
         if a.record_path:
             print(f"  record: {a.record_path}")
@@ -172,7 +201,7 @@ def print_session_detail(detail, uploads=(), destinations=()) -> None:
                      for d in destinations])
     print("\nexport attempts:")
     print_table(["TIME", "DESTINATION", "RESULT", "ID", "URL / ERROR"],
-                [[f"{u.timestamp:%Y-%m-%d %H:%M:%S %Z}", u.destination,
+                [[shown_time(u.timestamp, tz), u.destination,
                   "ok" if u.success else "failed", u.record_id or "",
                   (u.record_url or "") if u.success else (u.error or "")] for u in uploads])
 

@@ -23,10 +23,12 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from nexuslims.config import read_environment
     from nexuslims.ops.bundle import make_bundle
+    from nexuslims.web.settings import load_web_settings
 
     out = args.output or Path(f"nexuslims-support-{dt.datetime.now():%Y%m%d-%H%M%S}.zip")
     try:
-        members = make_bundle(read_environment(args.env_file), out)
+        members = make_bundle(read_environment(args.env_file), out,
+                              commands={"serve": load_web_settings})
     except OSError as exc:
         print(f"nexuslims: cannot write {out}: {exc.strerror or exc}; choose another place "
               "with -o FILE", file=sys.stderr)

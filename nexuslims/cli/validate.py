@@ -17,12 +17,13 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from nexuslims.record.validate import validate_record
 
+    missing = [path for path in args.files if not path.is_file()]
+    for path in missing:
+        print(f"nexuslims validate: {path}: no such file", file=sys.stderr)
+    if missing:
+        return 2  # a typing error: nothing was checked
     bad = 0
     for path in args.files:
-        if not path.is_file():
-            print(f"{path}: no such file", file=sys.stderr)
-            bad += 1
-            continue
         problems = validate_record(path, args.schema)
         if problems:
             bad += 1

@@ -2,7 +2,8 @@
 
 The builder page lists them and ``/healthz`` answers from the newest. ``outcome`` is
 ``ok`` (the pass ran; some sessions may have failed, which the counts say) or
-``failed`` (the pass could not run: ``message`` says why).
+``failed`` (the pass could not run: ``message`` says why) or ``interrupted`` (stopped
+by a signal; ``message`` names the sessions left for the next pass).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sqlalchemy.engine import Engine
 from nexuslims.db.engine import translated
 from nexuslims.db.schema import passes
 
-OK, FAILED = "ok", "failed"
+OK, FAILED, INTERRUPTED = "ok", "failed", "interrupted"
 
 
 @dataclass(frozen=True)

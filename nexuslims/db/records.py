@@ -9,7 +9,7 @@ joined from ``session_log`` when asked for.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -49,6 +49,9 @@ class IndexedRecord:
     datasets: int
     activities: int
     status: str | None
+    matched: tuple[str, ...] = ()
+    """With a text search: the names of its datasets whose name, type or signal kind
+    holds a searched word."""
 
 
 @dataclass(frozen=True)
@@ -136,7 +139,8 @@ def search_records(engine: Engine, query: RecordQuery, *, offset: int = 0,
     """The records matching ``query``, newest first: (how many in all, this page).
 
     Every word of ``query.text`` must occur (case-insensitively) in the record's title,
-    motivation, sample names and descriptions, project names or dataset names.
+    motivation, sample names and descriptions, project names, or dataset names, types
+    and signal kinds; each record's ``matched`` names the datasets that matched.
     """
     ri = record_index
     status = _latest_status() if query.status else None
@@ -156,7 +160,25 @@ def search_records(engine: Engine, query: RecordQuery, *, offset: int = 0,
             ids = list(conn.execute(base.order_by(*order).offset(offset).limit(limit))
                        .scalars())
         records = _records(conn, ids)
+        if query.text:
+            words = query.text.lower().split()
+            texts = dict(conn.execute(sa.select(ri.c.id, ri.c.search_text)
+                                      .where(ri.c.id.in_(ids))).all())
+            records = [replace(r, matched=tuple(matching_datasets(texts.get(r.id, ""), words)))
+                       for r in records]
     return total, records
+
+
+def matching_datasets(search_text: str, words: list[str]) -> list[str]:
+    """The datasets of an index entry's ``search_text`` (one ``name<TAB>type<TAB>signal
+    <TAB>Name`` line each) whose name, type or signal holds one of ``words``; their names
+    as written, in record order."""
+    found = []
+    for line in search_text.splitlines():
+        fields = line.split("\t")
+        if len(fields) == 4 and any(w in f for w in words for f in fields[:3]):
+            found.append(fields[3])
+    return found
 
 
 def _records(conn: sa.Connection, ids: list[int]) -> list[IndexedRecord]:
@@ -217,6 +239,16 @@ def unindexed_records(engine: Engine) -> list[tuple[str, str, str]]:
     with translated(engine.url, "looking for records to index"), engine.connect() as conn:
         return [(r.record_path, r.session_identifier, r.instrument)
                 for r in conn.execute(query)]
+
+
+def entries_without_dataset_lines(engine: Engine) -> list[tuple[str, str | None, str | None]]:
+    """Index entries made before datasets had their own search lines (name, type, signal
+    kind): (path, session, instrument) of those with datasets but no such line."""
+    ri = record_index
+    query = (sa.select(ri.c.record_path, ri.c.session_identifier, ri.c.instrument)
+             .where(ri.c.datasets > 0, ~ri.c.search_text.contains("\t")).order_by(ri.c.id))
+    with translated(engine.url, "looking for records to index again"), engine.connect() as conn:
+        return [(r.record_path, r.session_identifier, r.instrument) for r in conn.execute(query)]
 
 
 def indexed_paths(engine: Engine) -> set[str]:

@@ -12,16 +12,23 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
-from nexuslims.errors import ConfigError
+from nexuslims.errors import UsageError
 
 MARKER = ".nexuslims-demo"
 
 
-def create_site(root: Path, *, now: dt.datetime | None = None):
+def create_site(root: Path, *, now: dt.datetime | None = None, replace: bool = True):
     """Create the demo site in ``root`` and return its :class:`~nexuslims.config.Settings`.
 
-    A previous demo site in ``root`` (recognised by its marker file) is replaced; any
-    other non-empty directory is refused, so the demo never deletes someone's files.
+    A previous demo site in ``root`` (recognised by its marker file) is replaced when
+    ``replace``, else refused; any other non-empty directory is refused, so the demo never
+    deletes someone's files.
+
+    Raises
+    ------
+    UsageError
+        ``root`` is a file, a folder of other files, or (without ``replace``) an earlier
+        demo site.
     """
     from nexuslims import db
     from nexuslims.config import load_settings
@@ -29,10 +36,15 @@ def create_site(root: Path, *, now: dt.datetime | None = None):
     from nexuslims.model.session import EventType, Instrument, Status
 
     root = root.resolve()
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"{root} is a file: give the demo an empty or new directory")
     if root.exists() and any(root.iterdir()):
         if not (root / MARKER).is_file():
-            raise ConfigError([f"{root} exists and is not an earlier demo site: "
-                               "give the demo an empty or new directory"])
+            raise UsageError(f"{root} exists and is not an earlier demo site: "
+                             "give the demo an empty or new directory")
+        if not replace:
+            raise UsageError(f"{root} holds an earlier demo site (its records, history and "
+                             "logs): add --force to replace it, or give another directory")
         shutil.rmtree(root)
     root.mkdir(parents=True, exist_ok=True)
     (root / MARKER).write_text("created by `nexuslims demo`; safe to delete\n")

@@ -161,6 +161,9 @@ class DestinationSpec:
     enabled: Callable[[Mapping[str, str]], bool]
     """Whether the settings (``Settings.env``) turn it on."""
     description: str = ""
+    incomplete: Callable[[Mapping[str, str]], str | None] | None = None
+    """What is missing when some of its settings are given but not enough to turn it on
+    (a warning: nothing needs it yet), or None."""
 
     def load(self) -> Any:
         """The implementation class (imported now)."""

@@ -71,7 +71,8 @@ def versions() -> dict[str, Any]:
 
 
 def make_bundle(env: Mapping[str, str], out: Path, *,
-                now: dt.datetime | None = None, timeout: float = 5.0) -> list[str]:
+                now: dt.datetime | None = None, timeout: float = 5.0,
+                commands: Mapping[str, Callable] | None = None) -> list[str]:
     """Write the support bundle to ``out``; return the names of its members.
 
     Parameters
@@ -83,6 +84,8 @@ def make_bundle(env: Mapping[str, str], out: Path, *,
         The zip file to write.
     timeout
         Seconds each server gets to answer doctor's checks.
+    commands
+        Other commands' settings readers, for doctor's checks (see ``run_checks``).
     """
     now = now or dt.datetime.now(dt.UTC)
     out.parent.mkdir(parents=True, exist_ok=True)  # fail before the slow part
@@ -104,7 +107,8 @@ def make_bundle(env: Mapping[str, str], out: Path, *,
     except Exception:
         settings = None
     add("settings.txt", lambda: settings_text(env))
-    add("doctor.json", lambda: _json([c.as_dict() for c in run_checks(env, timeout=timeout)]))
+    add("doctor.json", lambda: _json([c.as_dict() for c in run_checks(env, timeout=timeout,
+                                                                    commands=commands)]))
     add("versions.json", lambda: _json(versions()))
     url = settings.db_url if settings is not None else None
     if url:

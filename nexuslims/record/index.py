@@ -11,17 +11,36 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from pathlib import Path
 
 from lxml import etree
 from sqlalchemy.engine import Engine
 
-from nexuslims.db.records import IndexEntry, save_entry, unindexed_records
+from nexuslims.db.records import (
+    IndexEntry,
+    entries_without_dataset_lines,
+    save_entry,
+    unindexed_records,
+)
 from nexuslims.model.record import NAMESPACE
 
 logger = logging.getLogger(__name__)
 
 _NS = {"nx": NAMESPACE}
+
+
+def dataset_line(dataset) -> str:  # type: ignore[no-untyped-def]
+    """``name<TAB>type words<TAB>signal words<TAB>Name`` of one ``<dataset>`` element:
+    searched in lower case, the name also as written, to be shown."""
+    name = " ".join(dataset.xpath("string(nx:name)", namespaces=_NS).split())
+    kind = dataset.get("type") or ""
+    signal = dataset.xpath("string(nx:meta[@name='Data Type'])", namespaces=_NS).strip()
+    # SpectrumImage -> "spectrumimage spectrum image"; TEM_EDS -> "tem_eds tem eds"
+    kinds = " ".join(dict.fromkeys([kind, *re.findall(r"[A-Z][a-z]+|[A-Z]+(?![a-z])", kind)]))
+    signals = " ".join(dict.fromkeys([signal, *re.split(r"[_\s/-]+", signal)]))
+    searched = "\t".join((name, kinds.strip(), signals.strip())).lower()
+    return f"{searched}\t{name}"
 
 
 def entry_from_xml(xml: bytes, record_path: str, session_identifier: str | None = None,
@@ -50,7 +69,12 @@ def entry_from_xml(xml: bytes, record_path: str, session_identifier: str | None 
     words += texts("nx:sample/@id")
     words += texts("nx:project/nx:name/text()") + texts("nx:project/nx:project_id/text()")
     words += experimenters
-    words += texts("nx:acquisitionActivity/nx:dataset/nx:name/text()")
+    words = [w.replace("\t", " ") for w in words]
+    # One line per dataset: its name, its type and its signal kind (``Data Type``), tab
+    # separated, so that "spectrum" or "eels" finds a record and the list can say which
+    # of its datasets matched (:func:`nexuslims.db.records.matching_datasets`).
+    lines = [dataset_line(d) for d in root.xpath("nx:acquisitionActivity/nx:dataset",
+                                                 namespaces=_NS)]
     return IndexEntry(
         record_path=record_path,
         session_identifier=session_identifier,
@@ -61,7 +85,7 @@ def entry_from_xml(xml: bytes, record_path: str, session_identifier: str | None 
         experimenters=", ".join(experimenters) or None,
         datasets=int(root.xpath("count(nx:acquisitionActivity/nx:dataset)", namespaces=_NS)),
         activities=int(root.xpath("count(nx:acquisitionActivity)", namespaces=_NS)),
-        search_text="\n".join(words).lower(),
+        search_text="\n".join([w.lower() for w in words] + lines),
     )
 
 
@@ -97,6 +121,13 @@ def backfill(engine: Engine) -> int:
             added += 1
     if added:
         logger.info("indexed %d record(s) written before the record index existed", added)
+    # Entries from before dataset types and signal kinds were searched: once, again.
+    refreshed = sum(index_record(engine, Path(path), session, instrument) is not None
+                    for path, session, instrument in entries_without_dataset_lines(engine)
+                    if Path(path).is_file())
+    if refreshed:
+        logger.info("indexed %d record(s) again so that dataset types and signal kinds are "
+                    "searched", refreshed)
     return added
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from nexuslims.db.engine import translated
 from nexuslims.db.schema import session_log
 from nexuslims.db.sessionlog import load_instruments
-from nexuslims.errors import NexusLIMSError
+from nexuslims.errors import UsageError
 from nexuslims.model.session import EventType, Instrument, Status
 
 #: Statuses ``reset`` accepts: a finished outcome that a new pass may redo.
@@ -31,7 +31,7 @@ RESETTABLE = frozenset({Status.COMPLETED, Status.ERROR, Status.NO_FILES_FOUND,
                         Status.NO_CONSENT, Status.NO_RESERVATION, Status.BUILT_NOT_EXPORTED})
 
 
-class SessionLogRefused(NexusLIMSError):
+class SessionLogRefused(UsageError):
     """A session-log request was refused because of its input; nothing was written."""
 
 

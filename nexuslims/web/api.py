@@ -37,7 +37,7 @@ def _record(request: Request, r: IndexedRecord, zones: dict) -> dict[str, Any]:
             "start": r.start.astimezone(tz).isoformat() if r.start else None,
             "experimenters": r.experimenters, "datasets": r.datasets,
             "activities": r.activities, "status": r.status,
-            "session": r.session_identifier,
+            "session": r.session_identifier, "matched_datasets": list(r.matched),
             "url": f"{root}/records/{r.id}", "xml_url": f"{root}/records/{r.id}/record.xml"}
 
 
@@ -52,9 +52,9 @@ def list_records(request: Request, q: str | None = Query(None, description="word
     """Records, newest first, 25 a page: {"total", "page", "pages", "records"}.
 
     Every word of q must occur in the title, motivation, samples, projects,
-    experimenters or dataset names; each record's url is its page, and
-    record_file_missing says its XML file is gone (`nexuslims doctor` says how to
-    rebuild it).
+    experimenters, dataset names, types or signal kinds (`matched_datasets`: those of its
+    datasets that matched); each record's url is its page, and record_file_missing says
+    its XML file is gone (`nexuslims doctor` says how to rebuild it).
     """
     query = record_query(q, instrument, since, until, experimenter, status)
     total, records = search_records(request.app.state.engine, query,

@@ -266,7 +266,9 @@ def builder_page(request: Request, status: str | None = None,
     overview.checks, overview.checks_note = views.doctor_checks(
         request.app.state.web.settings, servers=checks == "all")
     web = request.app.state.web
-    return render(request, "builder.html", o=overview, status=status, zones=views.zones(engine),
+    zones = views.zones(engine)
+    return render(request, "builder.html", o=overview, status=status, zones=zones,
+                  site_tz=views.site_zone(zones),
                   health=views.health(engine, web.health_max_age_minutes))
 
 
@@ -301,7 +303,8 @@ def healthz(request: Request) -> JSONResponse:
     body = {"status": "ok" if state.ok else "unhealthy", "reason": state.reason,
             "last_pass": None if last is None else {
                 "started": last.started.isoformat(), "finished": last.finished.isoformat(),
-                "outcome": last.outcome, "built": last.built, "failed": last.failed}}
+                "outcome": last.outcome, "built": last.built, "failed": last.failed,
+                "message": last.message}}
     return JSONResponse(body, status_code=200 if state.ok else 503)
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from nexuslims import db
 from nexuslims.db.builder import Unreachable, latest_errors, status_counts, unreachable
-from nexuslims.db.passes import FAILED, PassRecord, recent_passes
+from nexuslims.db.passes import FAILED, INTERRUPTED, PassRecord, recent_passes
 from nexuslims.db.queries import SessionSummary
 from nexuslims.db.uploads import ExportState, export_states
 from nexuslims.model.session import Status
@@ -35,6 +35,16 @@ def quoted(text: str, limit: int = 60) -> str:
 def zones(engine: Engine) -> dict[str, dt.tzinfo]:
     """Each instrument's timezone, by pid."""
     return {pid: i.tzinfo for pid, i in db.load_instruments(engine).items()}
+
+
+def site_zone(instrument_zones: dict[str, dt.tzinfo]) -> dt.tzinfo:
+    """The zone of times that belong to no instrument (passes, exports) on the builder
+    page: the instruments' zone when they share one, else this machine's; so that the
+    page reads in one zone with the records wherever it can."""
+    names = {getattr(z, "key", None) or str(z) for z in instrument_zones.values()}
+    if len(names) == 1:
+        return next(iter(instrument_zones.values()))
+    return dt.datetime.now().astimezone().tzinfo or dt.UTC
 
 
 def when(value: dt.datetime | str | None, tz: dt.tzinfo | None = None) -> str:
@@ -75,14 +85,33 @@ class Health:
     last_pass: PassRecord | None = None
 
 
+#: Passes in a row stopped by a signal before /healthz says the builder is unhealthy.
+STOPPED_IN_A_ROW = 3
+
+
 def health(engine: Engine, max_age_minutes: float, now: dt.datetime | None = None) -> Health:
-    """Healthy when the newest pass ran less than ``max_age_minutes`` ago and could run."""
+    """Healthy when the newest pass ran less than ``max_age_minutes`` ago and could run.
+
+    A pass stopped by a signal (``interrupted``) is said so; it is healthy unless the
+    last :data:`STOPPED_IN_A_ROW` passes were all stopped (then none finishes: a
+    timeout that stops every pass, say).
+    """
     now = now or dt.datetime.now(dt.UTC)
-    passes = recent_passes(engine, 1)
+    passes = recent_passes(engine, STOPPED_IN_A_ROW)
     if not passes:
         return Health(False, "no pass of the builder has been recorded yet")
     last = passes[0]
     age = now - last.finished
+    if last.outcome == INTERRUPTED:
+        when = last.finished.isoformat(timespec="seconds")
+        if len(passes) == STOPPED_IN_A_ROW and all(p.outcome == INTERRUPTED for p in passes):
+            return Health(False, f"the last {STOPPED_IN_A_ROW} passes were all stopped "
+                                 f"before they finished (the last at {when}: {last.message}):"
+                                 " is something stopping every pass (TimeoutStartSec)?", last)
+        if age <= dt.timedelta(minutes=max_age_minutes):
+            return Health(True, f"the last pass was stopped {duration(age.total_seconds())} "
+                                f"ago ({last.message}); the next pass builds what it left",
+                          last)
     if last.outcome == FAILED:
         return Health(False, f"the last pass ({last.finished.isoformat(timespec='seconds')}) "
                              f"could not run: {last.message}", last)

@@ -23,11 +23,12 @@ def test_config_show_says_where_each_value_came_from_and_hides_secrets(
     assert shown["NX_DATA_PATH"] == (cli_site.env["NX_DATA_PATH"], ".env file")
     assert shown["NX_FILE_DELAY_DAYS"] == ("3", "1.x name nexusLIMS_file_delay_days")
     assert shown["NX_CLUSTERING_SENSITIVITY"] == ("1", "default")
-    assert shown["NX_RECORDS_PATH"] == (cli_site.env["NX_DATA_PATH"] + "/records", "default")
+    assert shown["NX_RECORDS_PATH"] == (cli_site.env["NX_DATA_PATH"] + "/records",
+                                        "default: NX_DATA_PATH/records")
     assert shown["NX_CDCS_TOKEN"] == ("***", ".env file")
     assert shown["NX_CDCS_URL"][0] == "https://***@cdcs.example/"
     assert shown["NX_DB_URL"][0] == "postgresql+psycopg://***@db/nx"
-    assert shown["NX_SHAREPOINT_PASSWORD"] == ("", "unset")
+    assert shown["NX_SHAREPOINT_PASSWORD"] == ("", "unset: no SharePoint calendars")
     code, table, _ = cli(capsys, "config", "show")
     assert code == 0 and table.split()[:3] == ["SETTING", "VALUE", "SOURCE"]
     assert shown["NX_SHAREPOINT_URL"][0] == "https://sp.example/cal?***"

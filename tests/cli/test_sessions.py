@@ -40,7 +40,7 @@ def test_add_start_and_end_write_the_session_loggers_rows(cli_site, capsys) -> N
     assert (code, err) == (0, "") and f"ended session {started}" in out
 
     code, out, _ = cli(capsys, "sessions", "show", started)
-    rows = [line.split()[1:4:2] for line in out.splitlines()[2:4]]
+    rows = [[line.split()[i] for i in (1, 5)] for line in out.splitlines()[2:4]]  # TIME: 3 words
     assert rows == [["START", "TO_BE_BUILT"], ["END", "TO_BE_BUILT"]]
     summary = run_pass(cli_site.settings(), now=NOW)
     assert {o.identifier: o.status for o in summary.outcomes} == {

@@ -40,7 +40,7 @@ def test_export_explains_what_it_cannot_do(make_site) -> None:
     site = make_site()
     waiting = site.add_session()
     unknown = site.cli("export", "--session", "nope")
-    assert unknown.returncode == 1 and "no session 'nope'" in unknown.stderr
+    assert unknown.returncode == 2 and "no session 'nope'" in unknown.stderr
     unbuilt = site.cli("export", "--session", waiting)
     assert unbuilt.returncode == 1 and "TO_BE_BUILT" in unbuilt.stderr
     bad = site.cli("export", env={"NX_EXPORT_STRATEGY": "some"})

@@ -92,14 +92,27 @@ def test_no_account_means_no_sharepoint_harvester() -> None:
 
 def test_wrong_settings_are_each_named() -> None:
     with pytest.raises(ConfigError) as info:
-        read_settings({"NX_SHAREPOINT_USER": "NEXUS\\svc", "NX_SHAREPOINT_TZ": "Mars/Olympus",
+        read_settings({"NX_SHAREPOINT_USER": "NEXUS\\svc", "NX_SHAREPOINT_PASSWORD": "pw",
+                       "NX_SHAREPOINT_TZ": "Mars/Olympus",
                        "NX_SHAREPOINT_TIMEOUT": "0", "NX_SHAREPOINT_RETRIES": "-1",
                        "NX_SHAREPOINT_XSLT": "/nonexistent.xsl"})
     text = str(info.value)
-    for name in ("NX_SHAREPOINT_PASSWORD", "NX_SHAREPOINT_TZ=Mars/Olympus",
+    for name in ("NX_SHAREPOINT_TZ=Mars/Olympus",
                  "NX_SHAREPOINT_TIMEOUT=0", "NX_SHAREPOINT_RETRIES=-1", "NX_SHAREPOINT_XSLT"):
         assert name in text
-    assert len(info.value.problems) == 5
+    assert len(info.value.problems) == 4
+
+
+def test_a_user_without_a_password_turns_sharepoint_off_with_a_warning(caplog,
+                                                                       monkeypatch) -> None:
+    """Half-done credentials are no error for every command (issue 20): doctor fails them
+    only when an instrument uses SharePoint."""
+    from nexuslims.reservations.sharepoint import settings as sharepoint_settings
+
+    monkeypatch.setattr(sharepoint_settings, "_warned", set())  # warned once per process
+    with caplog.at_level(logging.WARNING):
+        assert read_settings({"NX_SHAREPOINT_USER": "NEXUS\\svc2"}) is None
+    assert "NX_SHAREPOINT_USER is set but NX_SHAREPOINT_PASSWORD is not" in caplog.text
 
 
 def test_nexuslims_1x_credentials_are_accepted_with_a_warning(

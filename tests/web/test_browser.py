@@ -1,7 +1,7 @@
 """The pages as a person sees them: headless Debian Chromium driven by Playwright.
 
-Each test saves screenshots under its tmp dir (and copies them to
-``NEXUSLIMS_SCREENSHOTS``, default ``/work/wt/web-screenshots``). Chromium is Debian's
+Each test saves screenshots under its tmp dir (and, when ``NEXUSLIMS_SCREENSHOTS`` names
+a folder, copies them there to be looked at). Chromium is Debian's
 ``/usr/bin/chromium``; Playwright never downloads a browser here.
 """
 
@@ -48,8 +48,9 @@ def browser() -> Iterator:
 class Page:
     """A browser tab that remembers console errors, page errors and dialogs."""
 
-    def __init__(self, browser, server: WebServer, shots: Path) -> None:  # type: ignore[no-untyped-def]
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+    def __init__(self, browser, server: WebServer, shots: Path,  # type: ignore[no-untyped-def]
+                 width: int = 1280) -> None:
+        self.context = browser.new_context(viewport={"width": width, "height": 900})
         self.tab = self.context.new_page()
         self.server, self.shots = server, shots
         self.errors: list[str] = []
@@ -222,3 +223,72 @@ def test_a_thousand_dataset_record_paints_fast_without_loading_every_image(page:
     print(f"\n1,000-dataset record: first contentful paint {paint:.0f} ms, "
           f"{loaded} of {total} images loaded up front")
     assert page.errors == []
+
+
+# What a person would see as broken: the page wider than the window (a sideways scroll,
+# text cut at the edge), something sticking out of the window outside a table's own
+# scroll box, a header or a file name broken inside a word.
+LAYOUT_PROBLEMS = """() => {
+  const doc = document.documentElement, width = doc.clientWidth, problems = [];
+  const name = el => el.tagName.toLowerCase() + (el.className ? '.' + el.className : '')
+                     + ' "' + el.textContent.trim().slice(0, 40) + '"';
+  if (doc.scrollWidth > width + 1) problems.push(`page ${doc.scrollWidth} px wide in ${width}`);
+  for (const el of document.querySelectorAll('main *, header *')) {
+    if (el.closest('.scroll, dialog') || !el.getClientRects().length) continue;
+    const r = el.getBoundingClientRect();
+    if (r.right > width + 1) problems.push(`${name(el)} ends at ${Math.round(r.right)}`);
+  }
+  const breaksInWords = el => {
+    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    const chars = [];
+    for (let node; (node = walker.nextNode());)
+      for (let i = 0; i < node.data.length; i++) chars.push([node, i]);
+    let top = null, prev = '';
+    for (const [node, i] of chars) {
+      const range = document.createRange();
+      range.setStart(node, i); range.setEnd(node, i + 1);
+      const rect = range.getClientRects()[0], ch = node.data[i];
+      if (!rect) continue;
+      if (top !== null && rect.top > top + 2 && /[A-Za-z0-9]/.test(prev) && /[A-Za-z0-9]/.test(ch))
+        return true;
+      top = rect.top; prev = ch;
+    }
+    return false;
+  };
+  const words = [...document.querySelectorAll('th, li.card .name, .matched .filename, h1')];
+  for (const el of words.slice(0, 60))
+    if (breaksInWords(el)) problems.push(`${name(el)} breaks inside a word`);
+  return problems;
+}"""
+
+
+def _every_page(site: Site, server: WebServer) -> list[tuple[str, str]]:
+    import httpx
+
+    demo = httpx.get(f"{server.url}/api/records/{site.demo_record}", timeout=30).json()
+    return [("/", "records"), ("/?q=spectrum", "records-search-spectrum"),
+            ("/builder", "builder"), ("/docs", "api-docs"),
+            (f"/records/{site.demo_record}", "record"),
+            (f"/records/{site.records['searchable']}", "record-with-sample"),
+            (f"/records/{site.records['xss']}", "record-hostile"),
+            (f"/records/{site.demo_record}/datasets/1/meta", "dataset-metadata"),
+            (f"/sessions/{demo['session']}", "session")]
+
+
+@pytest.mark.parametrize("width", [1280, 420])
+def test_every_page_fits_the_window_and_breaks_no_word(browser, server: WebServer, site: Site,
+                                                       tmp_path: Path, width: int) -> None:
+    page = Page(browser, server, tmp_path, width=width)
+    try:
+        problems = {}
+        for path, name in _every_page(site, server):
+            page.open(path)
+            page.tab.wait_for_load_state("networkidle")
+            page.shot(f"{name}-{width}px")
+            found = page.tab.evaluate(LAYOUT_PROBLEMS)
+            if found:
+                problems[path] = found[:5]
+        assert problems == {}
+        assert page.errors == []
+    finally:
+        page.context.close()

@@ -221,9 +221,18 @@ class WebServer(ServerProcess):
         self._log_file.close()
 
 
+def screenshot_folder() -> Path | None:
+    """Where screenshots are also copied: ``NEXUSLIMS_SCREENSHOTS`` when set, else
+    nowhere (tests write only under their own temporary folders unless told)."""
+    raw = os.environ.get("NEXUSLIMS_SCREENSHOTS", "").strip()
+    return Path(raw) if raw else None
+
+
 def copy_screenshot(path: Path) -> None:
-    """Copy a screenshot where the lead looks at them (when that folder can be made)."""
-    target = Path(os.environ.get("NEXUSLIMS_SCREENSHOTS", "/work/wt/web-screenshots"))
+    """Copy a screenshot to :func:`screenshot_folder`, if one is set (and can be made)."""
+    target = screenshot_folder()
+    if target is None:
+        return
     try:
         target.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, target / path.name)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from nexuslims.errors import ConfigError
@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 
 
 def load_site(source: Settings | Mapping[str, str], *, now: dt.datetime | None = None,
-              timeout: float = 10.0) -> tuple[Site, list[Check]]:
+              timeout: float = 10.0, commands: Mapping[str, Callable] | None = None,
+              ) -> tuple[Site, list[Check]]:
     """The site to check, and the check of its settings.
 
     ``source`` is checked settings, or raw variables (``read_environment``): then every
@@ -41,7 +42,8 @@ def load_site(source: Settings | Mapping[str, str], *, now: dt.datetime | None =
     """
     from nexuslims.config import Settings, load_settings
 
-    site = Site(env={}, now=now or dt.datetime.now(dt.UTC), timeout=timeout)
+    site = Site(env={}, now=now or dt.datetime.now(dt.UTC), timeout=timeout,
+                commands=dict(commands or {}))
     problems: list[str] = []
     if isinstance(source, Settings):
         site.env, site.settings = source.env, source
@@ -62,7 +64,7 @@ def load_site(source: Settings | Mapping[str, str], *, now: dt.datetime | None =
         problems.extend(_plugin_problems(site.settings))
     if problems:
         return site, [Check("settings", FAILURE, "fix these settings: " + "; ".join(problems))]
-    return site, [Check("settings", OK, "every setting is valid")]
+    return site, [Check("settings", OK, "the settings a pass reads are valid")]
 
 
 def _plugin_problems(settings: Settings) -> list[str]:
@@ -86,15 +88,17 @@ def cheap_checks(source: Settings | Mapping[str, str], *,
                  now: dt.datetime | None = None) -> list[Check]:
     """The checks that touch only this machine: settings, database, paths, folders, find."""
     from nexuslims.ops.doctor import local
+    from nexuslims.ops.doctor import settings as setting_checks
 
     site, checks = load_site(source, now=now)
-    for check in local.CHEAP:
+    for check in (*local.CHEAP, *setting_checks.CHECKS):
         checks.extend(check(site))
     return checks
 
 
 def run_checks(source: Settings | Mapping[str, str], *, now: dt.datetime | None = None,
-               timeout: float = 10.0) -> list[Check]:
+               timeout: float = 10.0, commands: Mapping[str, Callable] | None = None,
+               ) -> list[Check]:
     """Every check, local then servers, in the order ``nexuslims doctor`` prints them.
 
     Parameters
@@ -105,11 +109,15 @@ def run_checks(source: Settings | Mapping[str, str], *, now: dt.datetime | None 
         The current time (tests): decides which files count as recent.
     timeout
         Seconds each server gets to answer.
+    commands
+        The settings readers of other commands (``{"serve": load_web_settings}``).
     """
     from nexuslims.ops.doctor import local, remote, state
+    from nexuslims.ops.doctor import settings as setting_checks
 
-    site, checks = load_site(source, now=now, timeout=timeout)
-    for check in (*local.CHEAP, *local.SLOW, *state.CHECKS, *remote.CHECKS):
+    site, checks = load_site(source, now=now, timeout=timeout, commands=commands)
+    for check in (*local.CHEAP, *setting_checks.CHECKS, *local.SLOW, *state.CHECKS,
+                  *remote.CHECKS):
         checks.extend(check(site))
     return checks
 

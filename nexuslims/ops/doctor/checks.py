@@ -44,6 +44,10 @@ class Site:
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     timeout: float = 10.0
     """Seconds each server gets to answer."""
+    commands: Mapping[str, Callable[[Mapping[str, str]], object]] = field(
+        default_factory=dict)
+    """The settings readers of other commands, by command (``serve``), given by the
+    command line: each raises ConfigError naming what that command would refuse."""
 
 
 CheckFunction = Callable[[Site], Iterable[Check]]

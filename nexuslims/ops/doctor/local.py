@@ -75,7 +75,8 @@ def check_paths(site: Site) -> Iterable[Check]:
                                  ("records path", "NX_RECORDS_PATH", settings.records_path),
                                  ("log path", "NX_LOG_PATH", settings.log_path)):
         if path is None:
-            yield Check(label, FAILURE, f"{setting} is not set (nor NX_DATA_PATH, its default)")
+            yield Check(label, FAILURE, "NX_DATA_PATH is not set" if setting == "NX_DATA_PATH"
+                        else f"{setting} is not set (nor NX_DATA_PATH, its default)")
             continue
         yield _writable(label, setting, path)
 

@@ -41,8 +41,43 @@ class SharePointSettings:
     """The names the credentials were read from, for messages telling what to check."""
 
 
+def incomplete(env: Mapping[str, str]) -> str | None:
+    """What is missing when only one of the SharePoint user and password is set (the
+    calendars are then not read), or None."""
+    values = {new: legacy_setting(env, new, old, warn=False) for new, old in
+              (("NX_SHAREPOINT_USER", "nexusLIMS_user"),
+               ("NX_SHAREPOINT_PASSWORD", "nexusLIMS_pass"))}
+    (user, user_name), (password, password_name) = values.values()
+    if not user and not password:
+        others = sorted(n for n in env if n.startswith("NX_SHAREPOINT_") and
+                        (env.get(n) or "").strip())
+        if others:
+            return (f"{' and '.join(others)} {'is' if len(others) == 1 else 'are'} set but "
+                    "NX_SHAREPOINT_USER and NX_SHAREPOINT_PASSWORD are not: SharePoint "
+                    "calendars are not read (set both, or remove "
+                    f"{'it' if len(others) == 1 else 'them'})")
+        return None
+    if user and password:
+        return None
+    given, missing = (user_name, "NX_SHAREPOINT_PASSWORD") if user else \
+        (password_name, "NX_SHAREPOINT_USER")
+    return (f"{given} is set but {missing} is not: SharePoint calendars are not read "
+            f"(set {missing}, or remove {given} if no instrument uses SharePoint)")
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    """Each command reads these settings more than once (doctor, the support bundle)."""
+    if message not in _warned:
+        _warned.add(message)
+        logger.warning("%s", message)
+
+
 def read_settings(env: Mapping[str, str]) -> SharePointSettings | None:
-    """The SharePoint settings in ``env``, or None when no credentials are configured.
+    """The SharePoint settings in ``env``, or None when no credentials are configured
+    (or only one of the user and password is: warned about, see :func:`incomplete`).
 
     Raises
     ------
@@ -57,17 +92,17 @@ def read_settings(env: Mapping[str, str]) -> SharePointSettings | None:
         values[new], names[new] = legacy_setting(env, new, old)
     user = values["NX_SHAREPOINT_USER"].strip()
     password = values["NX_SHAREPOINT_PASSWORD"]
+    half_done = incomplete(env)
+    if half_done is not None:
+        # Not an error for every command: only an instrument whose harvester is
+        # "sharepoint" needs it, and its sessions then wait, saying so (doctor fails).
+        _warn_once(half_done)
+        return None
     if not user and not password:
         return None
-    if not user:
-        problems.append("NX_SHAREPOINT_USER is not set: it expects the account SharePoint "
-                        "calendars are read with, as DOMAIN\\user")
-    if not password:
-        problems.append(f"{names['NX_SHAREPOINT_PASSWORD']} is not set (or empty): it expects "
-                        f"the password of {user or 'the SharePoint account'}")
-    if user and "\\" not in user and "@" not in user:
-        logger.warning("%s=%s has no DOMAIN\\ part; SharePoint will assume its own domain",
-                       names["NX_SHAREPOINT_USER"], user)
+    if "\\" not in user and "@" not in user:
+        _warn_once(f"{names['NX_SHAREPOINT_USER']}={user} has no DOMAIN\\ part; SharePoint "
+                   "will assume its own domain")
 
     zone = None
     raw_tz = env.get("NX_SHAREPOINT_TZ", "").strip()
