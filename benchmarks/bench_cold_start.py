@@ -38,10 +38,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import descendants
 import installed
 
 DEFAULT_FILE = "digitalmicrograph/test_STEM_image.dm3"
 EXTRACT_BUDGET = 2.0
+ONE_FILE_BUDGET = 0.3
 HELP_BUDGET = 1.0
 HEAVY = ("exspy", "matplotlib", "sklearn", "numba", "sparse", "distributed", "sqlalchemy",
          "alembic", "fastapi")
@@ -55,10 +57,11 @@ from pathlib import Path
 import nexuslims.cli, nexuslims.extract.command
 cli = time.perf_counter()
 from nexuslims.extract import one as extraction
+from nexuslims.extract.stage import _preload
 from nexuslims.extractors.base import ExtractionContext
 from nexuslims.extractors.registry import extract
 path, out = Path(sys.argv[1]), Path(sys.argv[2])
-for name in extraction._preload([path], True):
+for name in _preload([path], True):
     if name != "nexuslims.extract._forkserver":
         __import__(name)
 imports = time.perf_counter()
@@ -82,17 +85,25 @@ def _env(bytecode: bool = True) -> dict[str, str]:
     return installed.environment(bytecode=bytecode)
 
 
+CPU: dict[str, float] = {}
+"""Least CPU seconds (the command and all its descendants: fork server, workers) of each
+command measured by :func:`wall`, by its label."""
+
+
 def wall(argv: list[str], runs: int, bytecode: bool = True) -> list[float]:
     """Wall times of ``runs`` fresh processes of ``argv`` (each must succeed), after one
-    run that is not counted (it fills the bytecode cache and the page cache)."""
-    times = []
+    run that is not counted (it fills the bytecode cache and the page cache); the least
+    CPU time of them, with every descendant's (see :mod:`descendants`), goes to CPU."""
+    times, cpu = [], []
     for _ in range(runs + 1):
         with tempfile.TemporaryDirectory() as tmp:
             cmd = [a.replace("{tmp}", tmp) for a in argv]
-            start = time.perf_counter()
-            subprocess.run(cmd, check=True, env=_env(bytecode), cwd=tmp,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            times.append(time.perf_counter() - start)
+            usage, proc = descendants.run(cmd, env=_env(bytecode), cwd=tmp,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            proc.check_returncode()
+            times.append(usage.wall_s)
+            cpu.append(usage.cpu_s)
+    CPU[" ".join(argv)] = min(cpu[1:])
     return times[1:]
 
 
@@ -164,9 +175,13 @@ def main() -> None:
     show("python -c pass (baseline)", python)
     show("nexuslims --help", wall([sys.executable, "-m", "nexuslims", "--help"], args.runs),
          base, HELP_BUDGET)
-    extract = wall([sys.executable, "-m", "nexuslims", "extract", str(file),
-                    "--preview-dir", "{tmp}/out"], args.runs)
+    argv = [sys.executable, "-m", "nexuslims", "extract", str(file), "--preview-dir",
+            "{tmp}/out"]
+    extract = wall(argv, args.runs)
     show("nexuslims extract FILE --preview-dir DIR", extract, base, EXTRACT_BUDGET)
+    print(f"    CPU of it and all its processes (fork server, worker): min "
+          f"{CPU[' '.join(argv)]:.2f} s; issue 22 asks <= {ONE_FILE_BUDGET:g} s wall on a "
+          f"quiet machine: {'met' if min(extract) <= ONE_FILE_BUDGET else 'NOT met'}")
     show("  the same, --no-preview", wall([sys.executable, "-m", "nexuslims", "extract",
                                            str(file), "--no-preview"], args.runs), base)
     show("  the same, no bytecode kept (source compiled)",

@@ -98,13 +98,16 @@ def burst_times(start: dt.datetime, end: dt.datetime, count: int,
 
 
 def build_facility(root: Path, corpus: Path, instruments: int, sessions: int, files: int,
-                   seed: int = 12) -> tuple[Facility, list[tuple[str, dt.datetime, dt.datetime,
-                                                                  str]]]:
-    """Copy the files; return the facility and the session log it needs (not written)."""
+                   seed: int = 12, pids: list[str] | None = None,
+                   ) -> tuple[Facility, list[tuple[str, dt.datetime, dt.datetime, str]]]:
+    """Copy the files; return the facility and the session log it needs (not written).
+
+    ``pids`` chooses the instruments (default: the first ``instruments`` of
+    :data:`INSTRUMENTS`)."""
     rng = random.Random(seed)
     now = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
-    pids = list(INSTRUMENTS)[:instruments]
+    pids = pids or list(INSTRUMENTS)[:instruments]
     units = {pid: acquisitions(corpus, INSTRUMENTS[pid][1]) for pid in pids}
     windows = session_windows(pids, sessions, rng, now)
     # Sessions differ in size (lognormal, as in real use); the total is ``files``.

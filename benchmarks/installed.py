@@ -19,35 +19,36 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-_CACHE: str | None = None
+_CACHE: dict[Path, str] = {}
 
 
-def compile_package() -> str:
-    """Compile ``nexuslims`` once into a temporary bytecode cache; return its folder."""
-    global _CACHE
-    if _CACHE is None:
-        _CACHE = tempfile.mkdtemp(prefix="nexuslims-bench-pyc-")
-        atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
+def compile_package(repo: Path = REPO) -> str:
+    """Compile ``repo``'s ``nexuslims`` once into a temporary bytecode cache; its folder."""
+    if repo not in _CACHE:
+        cache = _CACHE[repo] = tempfile.mkdtemp(prefix="nexuslims-bench-pyc-")
+        atexit.register(shutil.rmtree, cache, ignore_errors=True)
         previous = sys.pycache_prefix
-        sys.pycache_prefix = _CACHE  # where compileall writes, as PYTHONPYCACHEPREFIX reads
+        sys.pycache_prefix = cache  # where compileall writes, as PYTHONPYCACHEPREFIX reads
         try:
-            compileall.compile_dir(REPO / "nexuslims", quiet=1)
+            compileall.compile_dir(repo / "nexuslims", quiet=1)
         finally:
             sys.pycache_prefix = previous
-    return _CACHE
+    return _CACHE[repo]
 
 
-def environment(base: dict[str, str] | None = None, *, bytecode: bool = True) -> dict[str, str]:
+def environment(base: dict[str, str] | None = None, *, bytecode: bool = True,
+                repo: Path = REPO) -> dict[str, str]:
     """``base`` (default: this process's environment) with the checkout on the path.
 
     With ``bytecode`` the package's compiled modules are used, as installed; without it
-    every module is compiled from source in every process.
+    every module is compiled from source in every process. ``repo`` is another checkout
+    to run instead of this one (a benchmark's baseline).
     """
     env = dict(os.environ if base is None else base)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(repo), env.get("PYTHONPATH")]))
     if bytecode:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
-        env["PYTHONPYCACHEPREFIX"] = compile_package()
+        env["PYTHONPYCACHEPREFIX"] = compile_package(repo)
     else:
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         env.pop("PYTHONPYCACHEPREFIX", None)

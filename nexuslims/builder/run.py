@@ -23,10 +23,11 @@ import time
 
 from nexuslims import db
 from nexuslims.builder.attempts import LEFT_FOR_LATER, settle_unrecorded
+from nexuslims.builder.batch import build_sessions
 from nexuslims.builder.due import Waiting, due_sessions, find_for_sessions, waits_for_files
 from nexuslims.builder.lease import clean_up_after_dead_passes, confirm_lease
 from nexuslims.builder.outcome import PassSummary, SessionOutcome
-from nexuslims.builder.session import _waiting_for_files, build_sessions
+from nexuslims.builder.session import _waiting_for_files
 from nexuslims.config import Settings
 from nexuslims.db import buildstate
 from nexuslims.export import build_exporter

@@ -1,8 +1,9 @@
-"""Build sessions: each through find, reservation, activities, extract, build, validate, export.
+"""One session's trip: find, reservation, activities, then (after extraction) build,
+validate, export.
 
 :func:`start_session` runs the stages before extraction, :func:`finish_session` those
-after it; :func:`build_sessions` extracts the files of every started session together on
-one executor (``NX_EXECUTOR``) and finishes each session as soon as its own files are in.
+after it; :mod:`nexuslims.builder.batch` extracts the files of many started sessions
+together and calls :func:`finish_session` for each as soon as its own files are in.
 A session's attempt and stages are recorded in the build history as it goes
 (:mod:`nexuslims.builder.attempts`); one session's failure never stops the pass.
 """
@@ -13,14 +14,11 @@ import contextlib
 import datetime as dt
 import json
 import logging
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nexuslims.activities import group_files
 from nexuslims.atomic import write_atomically
-from nexuslims.builder import progress
 from nexuslims.builder.attempts import (
     LEFT_FOR_LATER,
     Attempt,
@@ -34,10 +32,8 @@ from nexuslims.builder.outcome import SessionOutcome
 from nexuslims.config import Settings
 from nexuslims.export import Exporter
 from nexuslims.extract.cache import CacheUse
-from nexuslims.extract.executors import ExecutorUnavailable, open_executor
-from nexuslims.extract.stage import FileJob, extract_jobs, local_pool
-from nexuslims.extract.workers import limits
-from nexuslims.extractors.base import ExtractionContext
+from nexuslims.extract.executors import ExecutorUnavailable
+from nexuslims.extractors.base import ExtractionContext, Profile
 from nexuslims.extractors.profiles import load_profile
 from nexuslims.faults import Deferred, environmental_text
 from nexuslims.find import FindResult, FoundFile
@@ -60,56 +56,8 @@ logger = logging.getLogger(__name__)
 events = logging.getLogger("nexuslims.events")
 
 
-def build_sessions(engine, settings: Settings, sessions: list[Session],
-                   harvesters: dict[str, Harvester], exporter: Exporter, *, dry_run: bool,
-                   now: dt.datetime, found: dict[str, FindResult]) -> list[SessionOutcome]:
-    """Build ``sessions``, extracting all their files together; outcomes in their order.
-
-    Each session is started in turn (files, reservation, activities); then the files of
-    every started session go to the executor (``NX_EXECUTOR``) at once, so its workers
-    stay busy across sessions, and each session is finished (built, validated, written,
-    exported) as soon as its own files are done, in whatever order that is.
-    """
-    outcomes: dict[str, SessionOutcome] = {}
-    building: list[_Building] = []
-    claimed: set[Path] = set()
-    try:
-        for n, session in enumerate(sessions, 1):
-            tz = session.instrument.tzinfo
-            logger.info("[%d/%d] session %s on %s, %s to %s", n, len(sessions),
-                        session.identifier, session.instrument.pid,
-                        session.start.astimezone(tz).isoformat(),
-                        session.end.astimezone(tz).isoformat())
-            progress.sessions(len(outcomes), len(sessions), session.identifier)
-            step = start_session(engine, settings, session, harvesters, dry_run=dry_run,
-                                 now=now, found=found[session.identifier], claimed=claimed)
-            if isinstance(step, _Building):
-                building.append(step)
-            else:
-                _log_outcome(step, sessions, outcomes)
-        if building:
-            _extract_and_finish(engine, settings, building, exporter,
-                                lambda outcome: _log_outcome(outcome, sessions, outcomes))
-    except KeyboardInterrupt as exc:
-        for unfinished in building:
-            if unfinished.outcome.identifier not in outcomes and not unfinished.finishing:
-                _interrupted(unfinished, exc)
-        raise
-    progress.sessions(len(sessions), len(sessions))
-    return [outcomes[s.identifier] for s in sessions]
-
-
-def _log_outcome(outcome: SessionOutcome, sessions: list[Session],
-                 outcomes: dict[str, SessionOutcome]) -> None:
-    outcomes[outcome.identifier] = outcome
-    n = next(i for i, s in enumerate(sessions, 1) if s.identifier == outcome.identifier)
-    logger.info("[%d/%d] session %s: %s%s", n, len(sessions), outcome.identifier,
-                outcome.status, f" ({outcome.message})" if outcome.message else "")
-    progress.sessions(len(outcomes), len(sessions))
-
-
 @dataclass
-class _Building:
+class Building:
     """A started session whose files are being extracted: what finishing it needs."""
 
     session: Session
@@ -134,14 +82,17 @@ class _Building:
 def start_session(engine, settings: Settings, session: Session,
                   harvesters: dict[str, Harvester], *, dry_run: bool, now: dt.datetime,
                   found: FindResult | None = None, claimed: set[Path] | None = None,
-                  ) -> SessionOutcome | _Building:
+                  profiles: dict[str, Profile | None] | None = None,
+                  ) -> SessionOutcome | Building:
     """The stages before extraction: files, reservation, activities; never raises.
 
     Returns the session's outcome when it ends here (no files, no reservation, a
     passing fault, a dry run), else what :func:`finish_session` needs once its files
     are extracted. ``found`` is the session's files when the pass already walked its
     instrument's folder (:func:`find_for_sessions`); without it the folder is walked
-    here. ``claimed`` collects the record paths given to sessions of this pass.
+    here. ``claimed`` collects the record paths given to sessions of this pass;
+    ``profiles`` the instruments' extraction profiles read so far in this pass (reading
+    one lists every installed package's entry points: 10 ms or more per session).
     """
     assert settings.instrument_data_path is not None and settings.records_path is not None
     tz = session.instrument.tzinfo
@@ -181,16 +132,20 @@ def start_session(engine, settings: Settings, session: Session,
             outcome.status = Status.COMPLETED
             outcome.message = "dry run: nothing written"
             return outcome
+        pid = session.instrument.pid
+        if profiles is None or pid not in profiles:
+            profile = load_profile(pid, settings.env)
+            if profiles is not None:
+                profiles[pid] = profile
         folder = settings.instrument_data_path / session.instrument.filestore_path
-        context = ExtractionContext(timezone=session.instrument.tzinfo,
-                                    instrument=session.instrument.pid,
-                                    profile=load_profile(session.instrument.pid, settings.env),
+        context = ExtractionContext(timezone=session.instrument.tzinfo, instrument=pid,
+                                    profile=profiles[pid] if profiles is not None else profile,
                                     # checked again as each file is read (a file swapped
                                     # for a link after the walk is not read)
                                     allowed_roots=tuple(str(p) for p in (
                                         folder, *settings.share.extra_roots)))
         path = record_path(engine, settings, session, claimed)
-        return _Building(session, attempt, outcome, answer, found.files, groups, path,
+        return Building(session, attempt, outcome, answer, found.files, groups, path,
                          context, datasets=[[] for _ in found.files], left=len(found.files))
     except KeyboardInterrupt as exc:
         # The pass is being stopped: the session stays TO_BE_BUILT for the next one.
@@ -236,7 +191,7 @@ def _find_stage(attempt: Attempt, settings: Settings, session: Session,
     return found
 
 
-def _count_extraction(rec, b: _Building, settings: Settings) -> list[Dataset]:
+def _count_extraction(rec, b: Building, settings: Settings) -> list[Dataset]:
     """The extract stage's counts (files, datasets, failures, cache use), recorded and
     logged; its datasets. A sidecar or preview that could not be written is deferred."""
     session, outcome = b.session, b.outcome
@@ -258,52 +213,7 @@ def _count_extraction(rec, b: _Building, settings: Settings) -> list[Dataset]:
     return datasets
 
 
-def _extract_and_finish(engine, settings: Settings, building: list[_Building],
-                        exporter: Exporter, done: Callable[[SessionOutcome], None]) -> None:
-    """Extract the files of every started session at once; finish each when its are done."""
-    assert settings.instrument_data_path is not None
-    jobs = [FileJob(f.path, b.context) for b in building for f in b.files]
-    owner = [(b, k) for b in building for k in range(len(b.files))]
-    reports = {id(b): _progress_logger(b.session) for b in building}
-
-    def on_file(i: int, datasets: list[Dataset]) -> None:
-        b, k = owner[i]
-        b.datasets[k] = datasets
-        b.left -= 1
-        reports[id(b)](len(b.files) - b.left, len(b.files))
-        if b.left == 0:
-            done(finish_session(engine, settings, b, exporter))
-
-    def on_plan(reused: set[int]) -> None:
-        for i in reused:
-            owner[i][0].reused += 1
-
-    started = (dt.datetime.now(dt.UTC), time.perf_counter())
-    for b in building:
-        b.started = started
-    executor = None
-    try:
-        executor = open_executor(settings.executor, memory_mb=settings.extract_memory_mb,
-                                 make_local=lambda: local_pool(
-                                     settings.extract_workers,
-                                     limits(settings.extract_timeout,
-                                            settings.extract_memory_mb)))
-        extract_jobs(jobs, instrument_root=settings.instrument_data_path,
-                     data_root=settings.data_path, executor=executor, on_file=on_file,
-                     reuse=settings.extract_cache, on_plan=on_plan)
-    except Exception as exc:  # the executor failed (a cluster out of reach): not the files'
-        if isinstance(exc, ExecutorUnavailable):
-            logger.error("extraction: %s; %d session(s) left for later", exc,
-                         sum(not b.finishing for b in building))
-        for b in building:
-            if not b.finishing:
-                done(finish_session(engine, settings, b, exporter, failed=exc))
-    finally:
-        if executor is not None:
-            executor.close()
-
-
-def finish_session(engine, settings: Settings, b: _Building, exporter: Exporter, *,
+def finish_session(engine, settings: Settings, b: Building, exporter: Exporter, *,
                    failed: BaseException | None = None) -> SessionOutcome:
     """The stages after extraction: build, validate, write, export; never raises.
 
@@ -353,7 +263,7 @@ def finish_session(engine, settings: Settings, b: _Building, exporter: Exporter,
                                quiet=isinstance(exc, ExecutorUnavailable))
 
 
-def _interrupted(b: _Building, exc: KeyboardInterrupt) -> None:
+def record_interrupted(b: Building, exc: KeyboardInterrupt) -> None:
     """A started session the pass was stopped before finishing: its extraction (if it
     began) and its attempt are recorded as interrupted."""
     b.finishing = True
@@ -397,18 +307,6 @@ def _activities(groups: list[list[FoundFile]], datasets: list[Dataset],
         start = dt.datetime.fromtimestamp(min(f.mtime for f in group), tz)
         activities.append(Activity(seqno=len(activities), start=start, datasets=members))
     return activities
-
-
-def _progress_logger(session: Session) -> Callable[[int, int], None]:
-    last = [0.0]
-
-    def report(done: int, total: int) -> None:
-        progress.extracting(session.identifier, done, total)
-        if done == total or time.monotonic() - last[0] > 5:
-            last[0] = time.monotonic()
-            logger.info("session %s: extracted %d/%d files", session.identifier, done, total)
-
-    return report
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -58,14 +58,17 @@ def _preload(paths: Sequence[Path], previews: bool) -> list[str]:
     more) only when some file is read through it, the renderers only with previews; a
     worker imports whatever else it meets on first use.
     """
-    from nexuslims.extractors._imports import READER_MODULES
+    from nexuslims.extractors._imports import PLAIN_MODULES, READER_MODULES
 
     modules = list(_PRELOAD)
-    stack = sorted({p.suffix.lower().lstrip(".") for p in paths} & READER_MODULES.keys())
+    extensions = {p.suffix.lower().lstrip(".") for p in paths}
+    stack = sorted(extensions & READER_MODULES.keys())
     if stack:
         modules.append("nexuslims.extractors._preload")  # first: dask without sparse
         for ext in stack:
             modules.extend(m for m in READER_MODULES[ext] if m not in modules)
+    for ext in sorted(extensions & PLAIN_MODULES.keys()):
+        modules.extend(m for m in PLAIN_MODULES[ext] if m not in modules)
     if previews:
         modules.append("nexuslims.previews")
     return [*modules, "nexuslims.extract._forkserver"]

@@ -25,16 +25,27 @@ _TIA = ("rsciio.tia._api",)
 _BRUKER = ("rsciio.bruker._api",)
 READER_MODULES: dict[str, tuple[str, ...]] = {
     "dm3": _DM, "dm4": _DM, "ser": _TIA, "emi": _TIA,
-    # Velox's reader, its unit registry (pint: slow to build) and its event-stream
-    # decoder (numba, sparse).
-    "emd": ("rsciio.emd._api", "rsciio.emd._emd_velox", "rsciio.utils._fei_stream_readers"),
     "bcf": _BRUKER, "spx": _BRUKER, "spc": ("rsciio.edax._api",), "msa": ("rsciio.msa._api",),
     "mrc": ("rsciio.mrc._api",), "hspy": ("rsciio.hspy._api",),
 }
 """RosettaSciIO modules that reading a file of each extension imports (the built-in
 extractors of these extensions read through RosettaSciIO and HyperSpy): the extraction
 fork server imports the reader stack and those of the files at hand once, for all its
-workers."""
+workers. Velox EMD is not among them: its extractor and previews read it with h5py
+(:data:`PLAIN_MODULES`), and RosettaSciIO's Velox reader would bring pint, sparse and
+numba into every worker."""
+
+_PIL = ("PIL.PngImagePlugin", "PIL.JpegImagePlugin", "PIL.GifImagePlugin",
+        "PIL.BmpImagePlugin", "PIL.TiffImagePlugin")
+_TIFF = ("tifffile", *_PIL)
+PLAIN_MODULES: dict[str, tuple[str, ...]] = {
+    "emd": ("h5py", "nexuslims.extractors.velox", "nexuslims.extractors._velox_stream"),
+    "tif": _TIFF, "tiff": _TIFF,
+    "png": _PIL, "jpg": _PIL, "jpeg": _PIL, "gif": _PIL, "bmp": _PIL,
+}
+"""Modules that reading a file of each extension imports without the reader stack
+(neither dask nor HyperSpy): the fork server imports them once, for all its workers
+(Pillow's format plug-ins are otherwise imported by each worker on its first image)."""
 
 HELD_BACK: dict[str, tuple[str, ...]] = {
     "sparse": ("SparseArray",),

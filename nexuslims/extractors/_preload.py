@@ -16,7 +16,11 @@ from nexuslims.extractors._imports import import_dask_array
 from nexuslims.extractors._quiet import quiet_hyperspy
 
 SIGNAL_MODULES = ("hyperspy.io", "hyperspy._signals.signal1d", "hyperspy._signals.signal2d",
-                  "hyperspy._signals.lazy")
+                  "hyperspy._signals.lazy", "hyperspy._signals.lazy_signal1d",
+                  "hyperspy._signals.lazy_signal2d", "hyperspy._signals.complex_signal2d",
+                  "hyperspy._signals.lazy_complex_signal2d")
+"""HyperSpy's loader and the signal classes its readers build (lazy ones included: a
+file is read lazily), imported once here rather than by every worker on first use."""
 
 
 def warm() -> None:

@@ -36,7 +36,7 @@ def _shape(kind: str, data: Any, md: dict[str, Any]) -> tuple[int, ...]:
     if kind == "Spectrum":
         return (int(data.shape[0]),)
     if kind == "EelsSpectrumImage":
-        # Stored (rows, channels, columns): see _velox_preview.eels_cube.
+        # Stored (rows, channels, columns): see _velox_preview._eels_sums.
         shape = tuple(int(n) for n in data.shape)
         return (shape[2], shape[0], shape[1]) if len(shape) == 3 else shape
     channels = int(_f((md.get("SpectrumImageSettings") or {}).get("channels"))

@@ -1,20 +1,24 @@
-"""Previews of Velox datasets, drawn with the file's own calibration.
+"""Previews of Velox datasets, drawn with the file's own calibration, from h5py and numpy.
 
-The pixel data are read with h5py (one frame of an image, one spectrum) and wrapped in a
-HyperSpy signal whose axes carry the calibration Velox wrote beside them: the image's
-``BinaryResult.PixelSize``/``Offset``/``PixelUnitX`` (a scale bar), an EDS detector's
-``Dispersion``/``OffsetEnergy`` (eV; an energy axis in keV, as RosettaSciIO shows it) and
-an EELS spectrum image's ``AcquisitionMetadata.Data.offset``/``dispersion`` (eV).
+What a preview draws is read with h5py and summed with numpy, without RosettaSciIO's
+Velox reader or HyperSpy (whose imports, with pint, sparse and numba for the event
+stream, cost more than drawing): one frame of an image, one spectrum, an EELS spectrum
+image summed block by block, an EDS spectrum image summed straight from its event
+stream (:mod:`._velox_stream`). The axes carry the calibration Velox wrote beside the
+data: the image's ``BinaryResult.PixelSize``/``Offset``/``PixelUnitX`` (a scale bar), an
+EDS detector's ``Dispersion``/``OffsetEnergy`` (eV; an energy axis in keV, as RosettaSciIO
+shows it) and an EELS spectrum image's ``AcquisitionMetadata.Data.offset``/``dispersion``
+(eV). The pictures are those HyperSpy signals with these axes gave.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._velox_layout import _json_at, _metadata, _shape
+from ._velox_layout import _json_at, _metadata, scanned_area
 
 # Velox writes SI units; a preview reads better in nm (and 1/nm for reciprocal space).
 _READABLE = {"m": ("nm", 1e9), "1/m": ("1/nm", 1e-9), "m^-1": ("1/nm", 1e-9)}
@@ -70,23 +74,45 @@ def eels_axis(md: dict[str, Any]) -> list[Axis]:
     return [Axis("Energy loss", dispersion, _float(data.get("offset")) or 0.0, "eV")]
 
 
-def eels_cube(data: Any) -> Any:
-    """An EELS cube in (rows, columns, channels) order from Velox's stored order.
+@dataclass
+class Picture:
+    """What the preview of one Velox dataset draws: plain arrays and their axes."""
 
-    Velox stores it with the energy axis in the middle; RosettaSciIO reads it
-    transposed ``(2, 0, 1)``, and so does this.
+    kind: str
+    """``"image"``, ``"diffraction"`` (log scale), ``"spectrum"`` or ``"spectrum_image"``."""
+    data: Any
+    """An image's first frame (2-D), a spectrum, or a spectrum image's summed spectrum."""
+    axes: list[Axis] = field(default_factory=list)
+    """An image's (y, x) axes; a spectrum's energy axis; empty when uncalibrated."""
+    image: Any = None
+    """A spectrum image summed over channels (rows, columns)."""
+
+    def x(self) -> tuple[Any, str]:
+        """The energy axis of a spectrum (values, label); channels when uncalibrated."""
+        import numpy as np
+
+        size = int(np.asarray(self.data).shape[-1])
+        if not self.axes:
+            return np.arange(size, dtype=np.float64), "Channel"
+        axis = self.axes[-1]
+        values = axis.offset + axis.scale * np.arange(size, dtype=np.float64)
+        return values, f"{axis.name} ({axis.units})" if axis.units else axis.name
+
+    def pixel_size(self) -> tuple[float, str] | None:
+        """An image's pixel size along x and its unit (a scale bar), if calibrated."""
+        return (self.axes[1].scale, self.axes[1].units) if len(self.axes) == 2 else None
+
+
+EELS_BLOCK_BYTES = 64 * 2**20
+"""An EELS spectrum image is summed in blocks of rows of about this size."""
+
+
+def preview_picture(h5: Any, kind: str, uid: str, axes: list[Axis],
+                    dataset_type: str = "") -> Picture | None:
+    """What the preview of one Velox dataset draws, read from the open file ``h5``.
+
+    Returns None for an EDS spectrum image (see :func:`eds_picture`).
     """
-    return data.transpose(2, 0, 1)
-
-
-def preview_signal(h5: Any, kind: str, uid: str, axes: list[Axis]) -> Any:
-    """The calibrated HyperSpy signal a preview of one Velox dataset draws.
-
-    ``h5`` is the open file: an EELS spectrum image stays a lazy (dask) array over it,
-    summed chunk by chunk while the file is open. Returns None for an EDS spectrum
-    image, whose compressed event stream only RosettaSciIO decodes.
-    """
-    import hyperspy.api as hs
     import numpy as np
 
     data = h5[f"Data/{kind}/{uid}/Data"]
@@ -94,102 +120,163 @@ def preview_signal(h5: Any, kind: str, uid: str, axes: list[Axis]) -> Any:
         frame = np.asarray(data[:, :, 0])
         if frame.dtype.names and len(frame.dtype.names) == 2:
             # Velox stores a complex image (an FFT, a DPC result) as (real, imaginary)
-            # fields: a complex array, drawn as magnitude and phase.
+            # fields: a complex array, drawn as magnitude and phase (log scale, as
+            # HyperSpy signals of complex data are drawn).
             real, imaginary = frame.dtype.names
             frame = frame[real].astype(np.float64) + 1j * frame[imaginary]
-        signal = hs.signals.Signal2D(frame)
-    elif kind == "Spectrum":
-        signal = hs.signals.Signal1D(np.asarray(data[:, 0]))
-    elif kind == "EelsSpectrumImage":
-        import dask.array as da
+        elif frame.dtype.names:  # drawn as colour, as HyperSpy's RGB
+            frame = np.stack([frame[name] for name in frame.dtype.names[:3]], axis=-1)
+        log = dataset_type == "Diffraction" or np.iscomplexobj(frame)
+        return Picture("diffraction" if log else "image", frame,
+                       axes if len(axes) == 2 else [])
+    if kind == "Spectrum":
+        return Picture("spectrum", np.asarray(data[:, 0]), axes[-1:])
+    if kind == "EelsSpectrumImage":
+        energy = [a for a in axes if a.name == "Energy loss"]
+        spectrum, image = _eels_sums(data)
+        if image is None:
+            return Picture("spectrum", spectrum, energy)
+        return Picture("spectrum_image", spectrum, energy, image)
+    return None
 
-        cube = da.from_array(data, chunks=data.chunks or "auto")
-        signal = hs.signals.Signal1D(eels_cube(cube) if cube.ndim == 3 else cube).as_lazy()
+
+def _eels_sums(data: Any) -> tuple[Any, Any]:
+    """Summed spectrum and summed image of a stored EELS spectrum image, block by block.
+
+    Stored 3-D with the energy axis in the middle (RosettaSciIO reads it transposed
+    ``(2, 0, 1)``): the image is the sum over axis 1 transposed, as the cube's (rows,
+    columns) are stored axes (2, 0).
+    A 2-D one is (pixels, channels). The image is None when there is only one pixel.
+    """
+    import numpy as np
+
+    shape = tuple(int(n) for n in data.shape)
+    if len(shape) == 3:
+        rows = max(1, EELS_BLOCK_BYTES // max(1, math.prod(shape[1:]) * data.dtype.itemsize))
+        spectrum = np.zeros(shape[1], dtype=np.float64)
+        image = np.zeros((shape[2], shape[0]), dtype=np.float64)
+        for start in range(0, shape[0], rows):
+            block = np.asarray(data[start:start + rows], dtype=np.float64)
+            spectrum += block.sum(axis=(0, 2))
+            image[:, start:start + rows] = block.sum(axis=1).T
+        pixels = shape[0] * shape[2]
     else:
-        return None
-    sig_axes = signal.axes_manager.signal_axes
-    nav_axes = signal.axes_manager.navigation_axes
-    # HyperSpy lists signal axes x first; our Axis lists are in array order.
-    if kind == "Image" and len(axes) == 2:
-        _apply(sig_axes[1], axes[0])
-        _apply(sig_axes[0], axes[1])
-    elif kind in ("Spectrum", "EelsSpectrumImage") and axes:
-        _apply(sig_axes[0], axes[-1])
-        for axis, calibrated in zip(reversed(nav_axes), axes[:-1], strict=False):
-            _apply(axis, calibrated)
-    return signal
+        cube = np.asarray(data, dtype=np.float64).reshape(-1, shape[-1])
+        spectrum, image = cube.sum(axis=0), cube.sum(axis=1)
+        pixels = cube.shape[0]
+    return spectrum, (image if pixels > 1 else None)
 
 
-def _apply(axis: Any, calibrated: Axis) -> None:
-    axis.name, axis.units = calibrated.name, calibrated.units
-    axis.scale, axis.offset = calibrated.scale, calibrated.offset
+def draw(picture: Picture, out: Path) -> None:
+    """Write ``picture`` as a PNG preview."""
+    from nexuslims.previews import render_array, render_spectrum_image_sums
+
+    if picture.kind in ("image", "diffraction"):
+        render_array(picture.data, out, kind=picture.kind, pixel_size=picture.pixel_size())
+        return
+    x, label = picture.x()
+    if picture.kind == "spectrum":
+        render_array(picture.data, out, kind="spectrum", x=x, x_label=label)
+    else:
+        render_spectrum_image_sums(picture.image, picture.data, out, x=x, x_label=label)
 
 
 def velox_preview(path: Path, kind: str, uid: str, dataset_type: str, axes: list[Axis]):
-    """A preview renderer for one Velox dataset (HyperSpy is imported when it runs)."""
+    """A preview renderer for one Velox dataset (h5py is imported when it runs)."""
 
     def render(out: Path) -> None:
         import h5py
 
-        from nexuslims.previews import render_placeholder, render_signal
-
         with h5py.File(path, "r") as h5:
-            signal = preview_signal(h5, kind, uid, axes)
-            if signal is not None:
-                render_signal(signal, out, dataset_type=dataset_type)
-                return
-            order = list(h5["Data/SpectrumImage"])
-            dense = _dense_size(h5, uid)
-        # A small spectrum image is decoded into memory: the same sums, without numba
-        # compiling sparse's slicing (seconds, in every worker) for a few MB.
-        images = _eds_spectrum_images(path, lazy=not dense or dense > EAGER_SPECTRUM_IMAGE)
-        if not images:
-            render_placeholder(out, "EDS spectrum image (Velox): no data in the stream")
-            return
-        position = order.index(uid) if len(images) == len(order) else 0
-        render_signal(images[position], out, dataset_type=dataset_type)
+            picture = preview_picture(h5, kind, uid, axes, dataset_type)
+            if picture is None:
+                picture = eds_picture(h5)
+        if picture is None:  # drawn as a placeholder saying so, and a warning
+            raise ValueError(PRUNED)
+        draw(picture, out)
 
     return render
 
 
-EAGER_SPECTRUM_IMAGE = 2**26
-"""Values (pixels x channels) up to which a spectrum image's preview decodes it into memory
-(128 MB at Velox's usual 16-bit stream encoding, well under a worker's memory ceiling)."""
+PRUNED = ("the EDS spectrum image's event stream is not in this file (pruned by Velox, "
+          "or converted from another format): nothing to sum")
 
 
-def _dense_size(h5: Any, uid: str) -> int:
-    """Pixels x channels of a spectrum image (0 when the file does not tell).
+def eds_picture(h5: Any) -> Picture | None:
+    """The file's EDS spectrum image, summed over frames and detectors, from its event
+    streams (None for a file pruned of them).
 
-    The scan size is in its metadata; the channels in its settings or, failing that, in
-    the length of the file's spectra.
+    As RosettaSciIO's Velox reader shows it (all detectors' streams summed, frames
+    summed up to the spectrum image's ``endFramePosition``): the scan shape from the
+    file's first image (or, with no image beside it, the area its metadata says was
+    scanned), the channels from the stream's ``bincount``, the energy axis from the
+    detector its ``BinaryResult.Detector`` names.
     """
-    group = h5[f"Data/SpectrumImage/{uid}"]
+    from ._velox_stream import stream_sums
+
+    streams = h5.get("Data/SpectrumStream")
+    if not streams:
+        return None
+    shape = _scan_shape(h5)
+    if shape is None:
+        raise ValueError("the spectrum image's scan size is not in this file")
+    frames = _frames(h5)
+    spectrum = image = None
+    first = None
+    for group in streams.values():
+        try:
+            channels = int(_json_at(group["AcquisitionSettings"])["bincount"])
+        except (KeyError, ValueError, TypeError):
+            continue
+        summed = stream_sums(group["Data"], shape, channels, frames)
+        if spectrum is None:
+            (spectrum, image), first = summed, group
+        else:
+            n = min(spectrum.size, summed[0].size)
+            spectrum = spectrum[:n] + summed[0][:n]
+            image = image + summed[1]
+    if spectrum is None or first is None:
+        return None
     try:
-        md = _metadata(group)
-        if "SpectrumImageSettings" in group:
-            md["SpectrumImageSettings"] = _json_at(group["SpectrumImageSettings"])
-    except (KeyError, ValueError, TypeError):
-        return 0
-    shape = _shape("SpectrumImage", None, md)
-    if len(shape) == 2 and "Spectrum" in h5["Data"]:
-        spectra = [g["Data"].shape[0] for g in h5["Data/Spectrum"].values() if "Data" in g]
-        shape = (*shape, max(spectra, default=0))
-    return math.prod(shape) if len(shape) == 3 else 0
+        md = _metadata(first)
+    except (KeyError, ValueError):
+        md = {}
+    return Picture("spectrum_image", spectrum, _stream_energy(md), image)
 
 
-def _eds_spectrum_images(path: Path, lazy: bool = True) -> list[Any]:
-    """The file's EDS spectrum images as lazy HyperSpy signals, summed over frames.
+def _scan_shape(h5: Any) -> tuple[int, int] | None:
+    """(rows, columns) of the spectrum image: its first image's, else its scanned area."""
+    images = h5.get("Data/Image")
+    if images:
+        rows, columns = images[next(iter(images))]["Data"].shape[:2]
+        return int(rows), int(columns)
+    for group in (h5.get("Data/SpectrumImage") or {}).values():
+        try:
+            rows, columns = scanned_area(_metadata(group))
+        except (KeyError, ValueError, TypeError):
+            continue
+        if rows > 0 and columns > 0:
+            return rows, columns
+    return None
 
-    The EDS spectrum image is a compressed event stream; RosettaSciIO decodes it (with
-    `sparse`). Its reader also returns the file's EELS spectrum images, which HyperSpy
-    cannot wrap lazily (RosettaSciIO 0.15 hands them over as plain arrays): only the
-    EDS dictionaries are made into signals.
-    """
-    from rsciio.emd import file_reader
 
-    from ._reader import signals_from_dicts
+def _frames(h5: Any) -> int | None:
+    """Frames of the spectrum image to sum (its settings' ``endFramePosition``), or None."""
+    try:
+        group = next(iter(h5["Data/SpectrumImage"].values()))
+        return int(_json_at(group["SpectrumImageSettings"])["endFramePosition"])
+    except (KeyError, ValueError, TypeError, StopIteration):
+        return None
 
-    dicts = file_reader(str(path), lazy=lazy, select_type="spectrum_image", sum_frames=True)
-    return signals_from_dicts([d for d in dicts if str(
-        d.get("metadata", {}).get("Signal", {}).get("signal_type", "")).startswith("EDS")],
-        lazy=lazy)
+
+def _stream_energy(md: dict[str, Any]) -> list[Axis]:
+    """The energy axis (keV) of an EDS stream: the detector whose name holds the
+    stream's ``BinaryResult.Detector`` (RosettaSciIO's rule); none if not found."""
+    name = str((md.get("BinaryResult") or {}).get("Detector") or "")
+    for detector in (md.get("Detectors") or {}).values():
+        if isinstance(detector, dict) and name and name in str(detector.get("DetectorName")):
+            found = eds_axis(detector)
+            if found:
+                return [Axis("X-ray energy", found[0].scale, found[0].offset, "keV")]
+            break
+    return [Axis("X-ray energy", 1.0, 0.0, "")]  # channels, as the reader leaves them

@@ -133,6 +133,27 @@ def complex_width(columns: int) -> int:
 
 
 def save_png(image: Image.Image, out: Path) -> None:
-    """Write ``image`` to ``out`` as PNG via a temporary file, so readers never see half a file."""
+    """Write ``image`` to ``out`` as PNG via a temporary file, so readers never see half a file.
+
+    A colour image whose pixels are all grey (an image with a scale bar, a montage, a
+    grey picture stored as RGB) is written with one channel: the same picture, a third
+    of the pixels to compress (about half a preview's encoding time).
+    """
+    if image.mode == "RGB" and _is_grey(image):
+        image = image.getchannel(0)
     with atomic_file(Path(out)) as stream:
-        image.save(stream, "PNG", compress_level=3)
+        image.save(stream, "PNG", compress_level=PNG_COMPRESS_LEVEL)
+
+
+PNG_COMPRESS_LEVEL = 3
+"""zlib level of previews: 1-3 encode at much the same speed (3 is 3% smaller); 6 and
+above take half as long again for nothing smaller (measured on the corpus's previews)."""
+
+
+def _is_grey(image: Image.Image) -> bool:
+    """Whether red, green and blue are equal in every pixel (in C, without copies)."""
+    from PIL import ImageChops
+
+    red, green, blue = image.split()
+    return (ImageChops.difference(red, green).getbbox() is None
+            and ImageChops.difference(green, blue).getbbox() is None)

@@ -165,20 +165,49 @@ def _read_truncated(path: Path) -> Image.Image:
 
 
 def _to_displayable(image: Image.Image) -> Image.Image:
-    """An RGB or L image: EXIF orientation applied, alpha laid on white, deep modes stretched."""
-    image = ImageOps.exif_transpose(image) or image
+    """An RGB or L image: EXIF orientation applied, alpha laid on white, deep modes stretched.
+
+    Large images are shrunk before any per-pixel conversion, and nothing is converted or
+    copied at full size that the picture does not need: an alpha channel or a
+    transparent palette entry that no pixel uses is dropped, a grey palette becomes one
+    channel.
+    """
+    source = image
+    if image.getexif().get(_ORIENTATION, 1) != 1:
+        image = ImageOps.exif_transpose(image) or image
+    if image.mode == "P":
+        image = _unpalette(image)
     factor = max(1, max(image.size) // (2 * SIZE))
     if factor > 1:  # shrink before any per-pixel conversion; the preview needs no more
-        if image.mode in ("P", "1", "CMYK", "YCbCr", "I;16", "I;16B", "I;16L"):
-            image = image.convert("RGBA" if image.mode == "P" else "RGB" if image.mode in (
-                "CMYK", "YCbCr") else "I" if image.mode.startswith("I;") else "L")
+        if image.mode in ("1", "CMYK", "YCbCr", "I;16", "I;16B", "I;16L"):
+            image = image.convert("RGB" if image.mode in ("CMYK", "YCbCr")
+                                  else "I" if image.mode.startswith("I;") else "L")
         image = image.reduce(factor)
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F") or image.mode.startswith("I;"):
         return array_image(np.asarray(image))
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+    if image.mode in ("RGBA", "LA", "PA"):
         rgba = image.convert("RGBA")
         base = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(base, rgba).convert("RGB")
     if image.mode in ("L", "RGB"):
-        return image.copy()
+        return image.copy() if image is source else image
     return image.convert("RGB")
+
+
+_ORIENTATION = 0x0112
+
+
+def _unpalette(image: Image.Image) -> Image.Image:
+    """A palette image as RGBA if a pixel is transparent, else as L (a grey palette) or
+    RGB: the same colours as converting it to RGBA and laying that on white."""
+    used = [i for i, n in enumerate(image.histogram()) if n]
+    transparency = image.info.get("transparency")
+    if transparency is not None:
+        alpha = (transparency if isinstance(transparency, bytes)
+                 else bytes(255 if i != transparency else 0 for i in range(256)))
+        if any(i < len(alpha) and alpha[i] < 255 for i in used):
+            return image.convert("RGBA")
+    palette = image.getpalette("RGB") or []
+    colours = [tuple(palette[3 * i:3 * i + 3]) for i in used if 3 * i + 2 < len(palette)]
+    grey = len(colours) == len(used) and all(r == g == b for r, g, b in colours)
+    return image.convert("L" if grey else "RGB")

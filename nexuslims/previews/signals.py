@@ -108,6 +108,7 @@ def render_array(
     x_label: str = "Channel",
     y_label: str = "Intensity",
     title: str = "",
+    pixel_size: tuple[float, str] | None = None,
 ) -> None:
     """Write a PNG preview of a plain (numpy or dask) array to ``out``.
 
@@ -123,6 +124,10 @@ def render_array(
         One of ``image``, ``stack``, ``spectrum``, ``spectrum_image``, ``diffraction``.
     x, x_label, y_label, title
         Axis values and labels (with units, e.g. ``"Energy (keV)"``) for plots.
+    pixel_size
+        Size of one pixel of an image or diffraction pattern and its unit, e.g.
+        ``(2.5, "nm")``: a scale bar, as :func:`render_signal` draws for a calibrated
+        signal.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown preview kind {kind!r}; expected one of {KINDS}")
@@ -139,8 +144,13 @@ def render_array(
         frame = data if ndim == 2 or (colour and ndim == 3) else _first_frame(data, keep=keep)
         if frame is data:
             frame = downsample(data)
-        image = array_image(materialise(frame), log=kind == "diffraction")
-        save_png(fit(image), out)
+        image = fit(array_image(materialise(frame), log=kind == "diffraction"))
+        if pixel_size is not None and not colour:
+            columns = int(data.shape[-1])
+            if np.iscomplexobj(data):  # magnitude | phase: the bar over the magnitude
+                columns = complex_width(columns)
+            image = draw_scale_bar(image, pixel_size[0], pixel_size[1], columns)
+        save_png(image, out)
     elif kind == "spectrum":
         _save_plot(materialise(data).reshape(-1), x, out, x_label=x_label, y_label=y_label,
                    title=title)
@@ -149,6 +159,22 @@ def render_array(
             raise ValueError(f"a spectrum image needs at least 2 dimensions, got {data.shape}")
         spectrum, image = _spectrum_image_sums(data, ndim - 1, list(range(ndim - 1)))
         _save_spectrum_image(image, spectrum, x, out, x_label=x_label, y_label=y_label)
+
+
+def render_spectrum_image_sums(image: np.ndarray, spectrum: np.ndarray, out: Path, *,
+                               x: np.ndarray | None = None, x_label: str = "Channel",
+                               y_label: str = "Intensity") -> None:
+    """Write the preview of a spectrum image from its two sums, already computed.
+
+    ``image`` is the spectrum image summed over channels (2-D, or 1-D for a line scan),
+    ``spectrum`` summed over pixels: the same picture as :func:`render_array` draws from
+    the whole cube, for readers that can sum without building it (an event stream).
+    """
+    image = np.asarray(image, dtype=np.float64)
+    if image.ndim == 1:
+        image = image[np.newaxis, :]
+    _save_spectrum_image(image, np.asarray(spectrum, dtype=np.float64), x, out,
+                         x_label=x_label, y_label=y_label)
 
 
 def _first_frame(data: Any, keep: list[int], *, stride: bool = True) -> Any:

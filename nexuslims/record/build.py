@@ -37,6 +37,7 @@ schema's order, so that the record's shape can be read against the XSD top to bo
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import math
 import mimetypes
@@ -172,6 +173,13 @@ def format_value(value: Any) -> str:
     str
         XML-safe text.
     """
+    kind = type(value)  # the common plain types first: a record renders 30 per dataset
+    if kind is str:
+        return _clean(value).strip()
+    if kind is float:
+        return _float_text(value)
+    if kind is int:
+        return str(value)
     if value is None:
         return ""
     if isinstance(value, bool) or type(value).__name__ == "bool_":
@@ -329,11 +337,17 @@ def _flatten(
 ) -> Iterable[tuple[str, str, Any]]:
     """``(flat key, top-level key, value)`` for each leaf; nested keys joined by a space."""
     for raw_key, value in meta.items():
-        key = _clean(f"{prefix} {raw_key}" if prefix else str(raw_key)).strip()
+        key = _key(f"{prefix} {raw_key}" if prefix else str(raw_key))
         if isinstance(value, Mapping):
             yield from _flatten(value, key, top or key)
         elif key:
             yield key, top or key, value
+
+
+@functools.lru_cache(maxsize=8192)
+def _key(raw: str) -> str:
+    """A metadata key as recorded (the same few hundred keys come back in every dataset)."""
+    return _clean(raw).strip()
 
 
 def _shared(values: list[dict[str, _Value]]) -> dict[str, str]:

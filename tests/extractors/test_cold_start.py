@@ -155,19 +155,30 @@ def test_the_fork_server_imports_only_what_the_files_need():
     assert "nexuslims.previews" in dm
     assert not any(m.startswith("rsciio.emd") for m in dm)
     assert dm[-1] == "nexuslims.extract._forkserver"
+    velox = _preload([Path("a.emd")], previews=True)
+    assert "nexuslims.extractors._preload" not in velox  # neither dask nor HyperSpy
+    assert not any(m.startswith("rsciio.") for m in velox)
+    assert "h5py" in velox and velox[-1] == "nexuslims.extract._forkserver"
 
 
-def test_a_small_velox_spectrum_image_is_previewed_from_memory(corpus):
-    import h5py
-
-    from nexuslims.extractors._velox_preview import EAGER_SPECTRUM_IMAGE, _dense_size
-
-    with h5py.File(corpus / "emd" / "Test SI 16x16 215 kx.emd", "r") as h5:
-        (uid,) = list(h5["Data/SpectrumImage"])
-        size = _dense_size(h5, uid)
-    # the scanned area (a 16x16 part of the 128x128 frame), channels from its spectra
-    assert size == 16 * 16 * 4096
-    assert size <= EAGER_SPECTRUM_IMAGE
+@pytest.mark.slow
+def test_extract_command_on_velox_files_imports_no_reader_stack_in_any_process(corpus,
+                                                                              tmp_path):
+    # Velox EMD used to bring RosettaSciIO's Velox reader, pint, sparse and numba (and
+    # dask, HyperSpy) into the fork server and every worker, for previews h5py and
+    # numpy draw (the EDS spectrum image summed from its event stream).
+    out = subprocess.run(
+        [sys.executable, "-m", "nexuslims", "extract", str(corpus / "emd"), "--preview-dir",
+         str(tmp_path / "out")],
+        env=_env(PYTHONPROFILEIMPORTTIME="1"), cwd=tmp_path, capture_output=True,
+        text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert len(list((tmp_path / "out").glob("*.thumb.png"))) >= 10
+    imported = _imported(out.stderr)
+    assert "h5py" in imported and "nexuslims.extractors._velox_stream" in imported
+    heavy = sorted(m for m in imported if any(m == p or m.startswith(p + ".") for p in (
+        "rsciio.emd", "pint", "sparse", "numba", "dask", "hyperspy")))
+    assert heavy == [], f"imported for Velox files: {heavy[:10]}"
 
 
 def _flat(tree: dict, prefix: str = "") -> dict:

@@ -275,3 +275,66 @@ def test_corpus_signals_preview_lazily(corpus, tmp_path, name, dataset_type, siz
     pixels = load(tmp_path / "p.png")
     assert pixels.shape[:2] == size
     assert pixels.mean(axis=2).std() > 20
+
+
+def test_a_grey_preview_is_written_with_one_channel_and_the_same_pixels(tmp_path: Path) -> None:
+    # A scale bar (and a montage, a grey picture stored as RGB) made previews RGB: three
+    # times the pixels to compress for the same grey picture.
+    image = Image.fromarray(np.tile(np.arange(256, dtype=np.uint8), (64, 1)), "L")
+    from nexuslims.previews._scalebar import draw_scale_bar
+
+    with_bar = draw_scale_bar(image, 2.5, "nm", 256)
+    assert with_bar.mode == "RGB"
+    from nexuslims.previews._raster import save_png
+
+    save_png(with_bar, tmp_path / "grey.png")
+    written = Image.open(tmp_path / "grey.png")
+    assert written.mode == "L"
+    assert np.array_equal(np.asarray(written.convert("RGB")), np.asarray(with_bar))
+    colour = with_bar.copy()
+    colour.putpixel((3, 3), (200, 10, 10))
+    save_png(colour, tmp_path / "colour.png")
+    assert Image.open(tmp_path / "colour.png").mode == "RGB"
+
+
+def _preview_of(image: Image.Image, path: Path, **save: object) -> np.ndarray:
+    image.save(path, **save)
+    out = path.with_suffix(".preview.png")
+    previews.render_image_file(path, out)
+    return np.asarray(Image.open(out).convert("RGB"), dtype=int)
+
+
+def test_palette_images_look_as_their_colours_laid_on_white(tmp_path: Path) -> None:
+    # Palette images are no longer converted to RGBA at full size: the same picture
+    # must come out, grey or not, with or without a transparent entry in use.
+    rng = np.random.default_rng(3)
+    indices = rng.integers(10, 200, size=(1300, 1700), dtype=np.uint8)
+    indices[:40, :60] = 7  # a block of one colour, made transparent below
+    grey = [v for i in range(256) for v in (i, i, i)]
+    colour = [v for i in range(256) for v in (i, 255 - i, (7 * i) % 256)]
+    for palette in (grey, colour):
+        picture = Image.fromarray(indices, "P")
+        picture.putpalette(palette)
+        rgb = picture.convert("RGB")
+        plain = _preview_of(rgb, tmp_path / "rgb.png")
+        # a transparent entry no pixel uses changes nothing
+        unused = _preview_of(picture, tmp_path / "unused.gif", transparency=250, optimize=False)
+        assert np.array_equal(unused, plain)
+        if palette is grey:
+            continue  # Pillow opens a grey-palette GIF as L, transparency aside
+        # a transparent entry in use shows white
+        used = _preview_of(picture, tmp_path / "used.gif", transparency=7, optimize=False)
+        assert (used[:8, :12] == 255).all()
+        # elsewhere the same colours (alpha is premultiplied when shrinking: +-1 or so)
+        assert np.abs(used[100:, 100:] - plain[100:, 100:]).max() <= 2
+
+
+def test_exif_orientation_is_applied_to_previews(tmp_path: Path) -> None:
+    photo = Image.new("RGB", (1200, 400), (200, 30, 30))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    path = tmp_path / "turned.jpg"
+    photo.save(path, exif=exif)
+    previews.render_image_file(path, tmp_path / "p.png")
+    width, height = Image.open(tmp_path / "p.png").size
+    assert height > width

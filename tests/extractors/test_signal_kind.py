@@ -111,12 +111,12 @@ def test_velox_projector_in_diffraction_does_not_make_a_diffraction_pattern(tmp_
     assert (pattern.dataset_type, pattern.nx_meta["Data Type"]) == (
         "Diffraction", "TEM_Diffraction")
     # previews carry the calibration: nm for the image, 1/nm for the pattern
-    from nexuslims.extractors._velox_preview import preview_signal
+    from nexuslims.extractors._velox_preview import preview_picture
     from nexuslims.extractors.velox import _axes
 
     with h5py.File(path, "r") as h5:
-        units = [preview_signal(h5, "Image", uid, _axes("Image", _camera(u, "2")))
-                 .axes_manager.signal_axes[0].units for uid, u in (("a1", "m"), ("b2", "1/m"))]
+        units = [preview_picture(h5, "Image", uid, _axes("Image", _camera(u, "2")))
+                 .pixel_size()[1] for uid, u in (("a1", "m"), ("b2", "1/m"))]
     assert units == ["nm", "1/nm"]
 
 
@@ -211,7 +211,7 @@ def test_velox_previews_keep_the_file_calibration(corpus, tmp_path):
     # RosettaSciIO reads them, and agree with the extracted offset and dispersion.
     import hyperspy.api as hs
 
-    from nexuslims.extractors._velox_preview import preview_signal
+    from nexuslims.extractors._velox_preview import preview_picture
     from nexuslims.extractors.velox import _axes, _metadata
 
     path = corpus / "emd/Test SI 16x16 215 kx.emd"
@@ -226,23 +226,25 @@ def test_velox_previews_keep_the_file_calibration(corpus, tmp_path):
     for key, md in docs.items():
         kind, uid = key.split("/")
         with h5py.File(path, "r") as h5:
-            signal = preview_signal(h5, kind, uid, _axes(kind, md))
+            picture = preview_picture(h5, kind, uid, _axes(kind, md))
         meta = by_uid[key].nx_meta
         if kind == "Spectrum":
-            [axis] = signal.axes_manager.signal_axes
+            [axis] = picture.axes
             assert (axis.name, axis.units) == ("Energy", "keV")
             assert axis.offset * 1000 == meta["Energy Offset (eV)"] == -250.0
             assert axis.scale * 1000 == meta["Energy per Channel (eV)"] == 10.0
             theirs = read[spectra].axes_manager.signal_axes[0]
             assert (theirs.offset, theirs.scale, theirs.units) == (axis.offset, axis.scale,
                                                                    axis.units)
+            assert np.allclose(picture.x()[0], theirs.axis)
             spectra += 1
         else:
-            x, y = signal.axes_manager.signal_axes
+            y, x = picture.axes
             assert (x.units, y.units) == ("nm", "nm")
             assert abs(x.scale - meta["Pixel Size (nm)"]) < 1e-4
     assert spectra == 4
-    # the built EELS spectrum image: its energy-loss axis and its scan calibration
+    # the built EELS spectrum image: its energy-loss axis, and the sums of the cube
+    # RosettaSciIO reads
     eels_path = build_velox_eels(tmp_path / "eels.emd")
     with h5py.File(eels_path, "r") as h5:
         uid = sorted(h5["Data/EelsSpectrumImage"])[1]
@@ -250,13 +252,15 @@ def test_velox_previews_keep_the_file_calibration(corpus, tmp_path):
         md = _metadata(group)
         md["AcquisitionMetadata"] = json.loads(
             group["AcquisitionMetadata"][:, 0].tobytes().rstrip(b"\0"))
-        signal = preview_signal(h5, "EelsSpectrumImage", uid, _axes("EelsSpectrumImage", md))
-        assert signal._lazy  # summed chunk by chunk, never read whole
-    [energy] = signal.axes_manager.signal_axes
+        picture = preview_picture(h5, "EelsSpectrumImage", uid, _axes("EelsSpectrumImage", md))
+    [energy] = picture.axes
     assert (energy.name, energy.units, energy.offset, energy.scale) == (
         "Energy loss", "eV", 480.0, 0.5)
-    assert [(a.units, round(a.scale, 6)) for a in signal.axes_manager.navigation_axes] == [
-        ("nm", 2.5), ("nm", 2.5)]
+    cube = next(s for s in hs.load(eels_path, select_type="spectrum_image")
+                if s.metadata.Signal.signal_type == "EELS"
+                and s.axes_manager.signal_axes[0].offset == 480.0).data
+    assert np.allclose(picture.data, np.asarray(cube).sum(axis=(0, 1)))
+    assert np.allclose(picture.image, np.asarray(cube).sum(axis=2))
 
 
 def test_tia_eds_acquisition_settings_with_units_and_sources(tmp_path):
