@@ -132,18 +132,7 @@ def start_session(engine, settings: Settings, session: Session,
             outcome.status = Status.COMPLETED
             outcome.message = "dry run: nothing written"
             return outcome
-        pid = session.instrument.pid
-        if profiles is None or pid not in profiles:
-            profile = load_profile(pid, settings.env)
-            if profiles is not None:
-                profiles[pid] = profile
-        folder = settings.instrument_data_path / session.instrument.filestore_path
-        context = ExtractionContext(timezone=session.instrument.tzinfo, instrument=pid,
-                                    profile=profiles[pid] if profiles is not None else profile,
-                                    # checked again as each file is read (a file swapped
-                                    # for a link after the walk is not read)
-                                    allowed_roots=tuple(str(p) for p in (
-                                        folder, *settings.share.extra_roots)))
+        context = _extraction_context(settings, session, profiles)
         path = record_path(engine, settings, session, claimed)
         return Building(session, attempt, outcome, answer, found.files, groups, path,
                          context, datasets=[[] for _ in found.files], left=len(found.files))
@@ -153,6 +142,25 @@ def start_session(engine, settings: Settings, session: Session,
         raise
     except Exception as exc:  # one session's failure never stops the pass
         return failed_session(engine, attempt, outcome, exc, settings)
+
+
+def _extraction_context(settings: Settings, session: Session,
+                        profiles: dict[str, Profile | None] | None) -> ExtractionContext:
+    """What the session's extractors may know: its instrument's timezone, PID and
+    extraction profile (read once per pass), and the folders its files may lie in (checked
+    again as each file is read: a file swapped for a link after the walk is not read)."""
+    assert settings.instrument_data_path is not None
+    pid = session.instrument.pid
+    if profiles is None:
+        profile = load_profile(pid, settings.env)
+    else:
+        if pid not in profiles:
+            profiles[pid] = load_profile(pid, settings.env)
+        profile = profiles[pid]
+    folder = settings.instrument_data_path / session.instrument.filestore_path
+    return ExtractionContext(timezone=session.instrument.tzinfo, instrument=pid,
+                             profile=profile, allowed_roots=tuple(
+                                 str(p) for p in (folder, *settings.share.extra_roots)))
 
 
 def _harvester(session: Session, harvesters: dict[str, Harvester],
