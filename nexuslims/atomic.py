@@ -58,7 +58,9 @@ def _create_temporary(path: Path) -> tuple[Path, int]:
     """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     while True:
-        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        # The writer's pid last: a pass finding it after the writer is gone (a worker
+        # killed mid-write) removes it at once (see builder.lease.remove_stale_tmp_files).
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.{os.getpid()}.tmp"
         try:
             return tmp, os.open(tmp, flags, 0o666)
         except FileExistsError:  # another writer picked the same name: draw again

@@ -201,6 +201,9 @@ def test_a_stopped_pass_is_remembered_names_its_sessions_and_its_leftovers_go(si
     half_written = Path(settings.data_path) / "Titan" / f".slow.fault.{gone.stdout.strip()}.tmp.png"
     half_written.parent.mkdir(parents=True)
     half_written.touch()  # what a worker killed while drawing a preview leaves
+    # ... and while writing a sidecar (atomic_file names its writer too)
+    half_sidecar = half_written.with_name(f".later.fault.json.0badcafe.{gone.stdout.strip()}.tmp")
+    half_sidecar.touch()
     main = cli(env, plugins, tmp_path, "process")
     try:
         assert wait_for(pid_file.exists, 120), "extraction never reached the slow file"
@@ -223,7 +226,7 @@ def test_a_stopped_pass_is_remembered_names_its_sessions_and_its_leftovers_go(si
     again = cli(env, plugins, tmp_path, "process")
     _out, err = again.communicate(timeout=300)
     assert again.returncode == 0, err
-    assert not half_written.exists()
+    assert not half_written.exists() and not half_sidecar.exists()
     from nexuslims.builder.lease import STOPPED_PENDING, SWEEP_PENDING
 
     # Nothing left to sweep: the passes after it do not walk the data tree again.

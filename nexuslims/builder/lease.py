@@ -53,10 +53,11 @@ TMP_STALE_S = 3600.0
 #: Under NX_DATA_PATH while temporary files of a dead pass may remain to be removed.
 SWEEP_PENDING = ".dead-pass-cleanup"
 STOPPED_PENDING = ".stopped-pass-cleanup"
-# atomic_file's ".<name>.<random>.tmp" and the previews' ".<name>.<pid>.tmp.png".
+# atomic_file's ".<name>.<random>.<pid>.tmp" (".<name>.<random>.tmp" before it named its
+# writer) and the previews' ".<name>.<pid>.tmp.png".
 _TMP_NAME = re.compile(r"^\..+\.tmp(\.png)?$")
-# A preview's writer (nexuslims.extract.one): the worker's pid, on this machine.
-_WRITER_PID = re.compile(r"\.(\d+)\.tmp\.png$")
+# The writer of a temporary file (a worker, or the pass itself): its pid, on this machine.
+_WRITER_PID = re.compile(r"\.(\d+)\.tmp(\.png)?$")
 
 
 class LeaseLost(KeyboardInterrupt):
@@ -238,8 +239,9 @@ def remove_stale_tmp_files(roots: Iterable[Path], *, older_than: float,
                            left: list[Path] | None = None) -> list[Path]:
     """Remove temporary files (``.<name>...tmp``) under ``roots`` last written before
     ``older_than`` (a POSIX time), and previews being drawn by a process of this machine
-    that is gone (``.<name>.<pid>.tmp.png``), whatever their age; return those removed.
-    Those found but kept (too recent: perhaps being written) are added to ``left``."""
+    that is gone (``.<name>...<pid>.tmp`` and ``.png``), whatever their age; return those
+    removed. Those found but kept (too recent: perhaps being written) are added to
+    ``left``."""
     from nexuslims.db.history import pid_alive
 
     removed: list[Path] = []
