@@ -52,20 +52,25 @@ def _json_lines(stdout: str) -> list[dict]:
 
 @pytest.mark.slow
 def test_a_rosettasciio_warning_becomes_the_datasets_warning_and_is_not_printed(corpus, tmp_path):
-    # Drawing this pruned Velox file's preview makes RosettaSciIO log a coloured warning;
-    # it used to land on stdout ahead of the JSON lines.
-    emd = corpus / "emd/Test SI 16x16 ReducedData 215 kx.emd"
-    result = _run(["--preview-dir", str(tmp_path), str(emd),
+    # RosettaSciIO logs a coloured warning when an EMSA file's #DATE cannot be parsed; it
+    # used to land on stdout ahead of the JSON lines. The corpus file with that one
+    # header line made unreadable (Velox previews, which gave the warning before, no
+    # longer go through RosettaSciIO's reader).
+    original = (corpus / "msa/example1.msa").read_text(encoding="latin-1")
+    assert "#DATE        : 01-OCT-1991" in original
+    bad = tmp_path / "bad-date.msa"
+    bad.write_text(original.replace("#DATE        : 01-OCT-1991", "#DATE        : 99-Foo-2001"),
+                   encoding="latin-1")
+    result = _run(["--preview-dir", str(tmp_path / "previews"), str(bad),
                    str(corpus / "digitalmicrograph/test-EDS_spectrum.dm3")])
     assert result.returncode == 0
     lines = _json_lines(result.stdout)
-    assert len(lines) == 11 and "\x1b[" not in result.stdout + result.stderr
+    assert len(lines) == 2 and "\x1b[" not in result.stdout + result.stderr
     # Kept with the dataset it concerns (in its sidecar and record), not printed.
     assert "RosettaSciIO" not in result.stderr
-    (spectrum_image,) = [line for line in lines if line["nx_meta"].get("DatasetType")
-                         == "SpectrumImage"]
-    assert any(w.startswith("preview: RosettaSciIO: No spectrum stream")
-               for w in spectrum_image["warnings"])
+    (spectrum,) = [line for line in lines if line["file"].endswith("bad-date.msa")]
+    assert any(w.startswith("reading the file: RosettaSciIO: Possibly malformed DATE")
+               for w in spectrum["warnings"])
 
 
 @pytest.mark.slow
