@@ -293,18 +293,22 @@ def signal_preview(signal: Any, dataset_type: str):
 
 def finish(
     meta: dict[str, Any], *, dataset_type: str, data_type: str, extractor: str,
-    default_source: str | None = None,
+    default_source: str | None = None, kind_source: str | None = None,
 ) -> dict[str, Any]:
     """Put the keys every dataset has first, then the format's own, then provenance.
 
     The result is a :class:`~nexuslims.extractors.fields.Meta` keeping ``meta``'s
     sources; ``Data Dimensions`` is the data array's shape. ``default_source`` is given
     to values that recorded none (a format whose every value comes from one header).
+    ``kind_source`` is the evidence that decided the ``Data Type`` (see
+    :mod:`~nexuslims.extractors.kinds`); without it, the format's default decided it.
     """
     from .fields import Meta, sources_of
 
     head = Meta({"DatasetType": dataset_type, "Data Type": data_type})
     head.sources.update(sources_of(meta))
+    head.sources["Data Type"] = kind_source or head.sources.get("Data Type") or (
+        f"format:{extractor}")
     for key in ("Creation Time", "Creation Time Source", "Data Dimensions"):
         if key in meta:
             head[key] = dict.pop(meta, key)

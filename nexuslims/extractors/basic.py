@@ -25,6 +25,7 @@ def basic_dataset(
     Never raises: a file that vanished or cannot be stat-ed yields what is known.
     """
     meta = Meta({"DatasetType": "Unknown", "Data Type": "Unknown"})
+    meta.sources["Data Type"] = f"format:{NAME}"  # nothing in the file was read
     notes = list(warnings or [])
     unreliable: set[str] = set()
     try:

@@ -9,7 +9,7 @@ has one; otherwise the wall-clock date and time strings (12-hour ``1:23:45 PM`` 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from ._reader import load_signals
 from ._time import AcquisitionTime, agrees, from_filetime, from_wall_clock, stamp
 from .base import ExtractedDataset, ExtractionContext
 from .fields import Meta
+from .kinds import DEFAULT, DETECTOR, Evidence, mode_family, settle
 from .values import Unset, drop_unset, negative, put_quantity
 
 NAME = "digitalmicrograph"
@@ -157,17 +158,23 @@ def _tags_of(signal: Any) -> dict[str, Any]:
     return tags
 
 
-def _mode_prefix(tags: Mapping[str, Any]) -> str:
-    operation = str(dig(tags, "Microscope Info", "Operation Mode") or "").upper()
-    illumination = str(dig(tags, "Microscope Info", "Illumination Mode") or "").upper()
-    # An SEM (a MonoCL on an SEM, say) scans with DigiScan too: the mode says SEM.
-    if "SEM" in (operation, illumination) or operation.startswith("SEM"):
-        return "SEM"
-    if "SCANNING" in operation or "STEM" in illumination or "DigiScan" in tags:
-        return "STEM"
-    if operation or illumination:
-        return "TEM"
-    return ""
+def dm_family(tags: Mapping[str, Any], key: Callable[[str], str] = "tags:".__add__,
+              default: str = "") -> Evidence:
+    """TEM, STEM or SEM from the modes ``Microscope Info`` names, and DigiScan.
+
+    ``Operation Mode`` (``SCANNING``, ``SEM``) and ``Illumination Mode``/``Imaging Mode``
+    (``STEM``, ``TEM``, ``SEM``) name the mode; ``IMAGING``, ``DIFFRACTION`` or a probe
+    name say only that a TEM column took it. A ``DigiScan`` group says a scan unit
+    acquired it (STEM on a TEM; an SEM, a MonoCL on an SEM say, scans with it too):
+    detector evidence, which a named mode beats. ``key`` spells a tag's source.
+    """
+    info = "Microscope Info."
+    return settle([
+        mode_family(dig(tags, "Microscope Info", name), key(info + name),
+                    column="TEM", scanning="STEM" if name == "Operation Mode" else "")
+        for name in ("Operation Mode", "Illumination Mode", "Imaging Mode")
+    ] + [Evidence("STEM", DETECTOR, key("DigiScan")) if "DigiScan" in tags else None],
+        Evidence(default, DEFAULT, "format:" + NAME))
 
 
 def _join(*parts: str) -> str:
@@ -189,12 +196,17 @@ def _signal_kind(signal: Any, tags: Mapping[str, Any]) -> str:
     return ""
 
 
-def classify(signal: Any, tags: Mapping[str, Any]) -> tuple[str, str]:
-    """DatasetType and Data Type of one DM signal, from its tags and axes."""
+def classify(signal: Any, tags: Mapping[str, Any]) -> tuple[str, str, str]:
+    """DatasetType, Data Type and the evidence of its kind, from a DM signal's tags and axes.
+    """
+    family = dm_family(tags)
+    return (*_classify(signal, tags, family.family), family.source)
+
+
+def _classify(signal: Any, tags: Mapping[str, Any], prefix: str) -> tuple[str, str]:
     fmt = str(dig(tags, "Meta Data", "Format") or "").lower()
     kind = _signal_kind(signal, tags)
     operation = str(dig(tags, "Microscope Info", "Operation Mode") or "").upper()
-    prefix = _mode_prefix(tags)
     hint = fmt
     if operation == "DIFFRACTION":
         hint = "diffraction"
@@ -285,7 +297,7 @@ def dm_meta(signal: Any, tags: Mapping[str, Any], path: Path,
                 put(meta, "Microscope", value, source="tags:Session Info.Microscope")
     drop_unset(meta, UNSET)
     # A STEM camera length on an SEM (DigiScan on an SEM writes one) describes no optics.
-    if _mode_prefix(tags) == "SEM":
+    if dm_family(tags).family == "SEM":
         meta.pop("STEM Camera Length (mm)", None)
     for version in ("Created", "Saved"):
         put(meta, "GMS Version", dig(tags, "GMS Version", version),
@@ -330,15 +342,17 @@ class DigitalMicrographExtractor:
             tags = _tags_of(signal)
             try:
                 meta, warnings, unreliable = dm_meta(signal, tags, path, context)
-                dataset_type, data_type = classify(signal, tags)
+                dataset_type, data_type, kind_source = classify(signal, tags)
                 error = None
             except Exception as exc:  # noqa: BLE001 - keep the other signals and the basics
                 meta, warnings, unreliable = Meta(), [], set()
                 stamp(meta, None, path, context.timezone, unreliable, warnings)
                 meta["Data Dimensions"] = data_dimensions(signal)
                 dataset_type, data_type = dataset_type_of(signal), "Unknown"
+                kind_source = "format:" + NAME
                 error = f"could not map Gatan DigitalMicrograph tags: {exc}"
-            meta = finish(meta, dataset_type=dataset_type, data_type=data_type, extractor=NAME)
+            meta = finish(meta, dataset_type=dataset_type, data_type=data_type, extractor=NAME,
+                          kind_source=kind_source)
             ds = ExtractedDataset(
                 name=multi_name(path, index, len(signals)),
                 dataset_type=dataset_type,

@@ -36,6 +36,7 @@ from ._time import (
 )
 from .base import ExtractedDataset, ExtractionContext
 from .fields import Meta
+from .kinds import DEFAULT, INSTRUMENT, Evidence, kind_name, settle
 from .values import Unset, drop_unset, negative
 
 # (path under Acquisition_instrument.<SEM|TEM>, key, scale)
@@ -136,31 +137,37 @@ def standard_meta(signal: Any, md: Mapping[str, Any], sources: Mapping[str, str]
     return meta, unreliable, family, warnings
 
 
-def _data_type(dataset_type: str, signal: Any, family: str, xrf: bool = False,
-               scanned: bool = False) -> str:
+def _data_type(dataset_type: str, signal: Any, family: Evidence, xrf: str = "",
+               scanned: str = "") -> tuple[str, str]:
+    """Data Type and the evidence of its kind, from the family evidence and signal type.
+
+    ``family`` is what the reader's tree or the format says (SEM/TEM); the signal class
+    (``EDS_SEM``/``EDS_TEM``, the file's own ``signal_type``) beats it, and a TEM signal
+    with navigation axes, or from a file ``scanned`` names as scanned, is STEM. ``xrf``
+    names the evidence of an X-ray tube (no electron beam: no SEM/TEM prefix).
+    """
     signal_type = str(signal.metadata.get_item("Signal.signal_type", "") or "").upper()
     kind = "EDS" if signal_type.startswith("EDS") else "EELS" if signal_type.startswith(
         "EELS") else "CL" if signal_type.startswith("CL") else ""
     if xrf or signal_type.startswith("XRF"):
-        # X-rays excited by an X-ray tube: no electron beam, so no SEM/TEM prefix.
         return {"Spectrum": "XRF_Spectrum", "SpectrumImage": "XRF_Spectrum_Imaging"}.get(
-            dataset_type, "XRF_Map")
+            dataset_type, "XRF_Map"), xrf or "reader:Signal.signal_type"
     # The signal class names the instrument (EDS_SEM/EDS_TEM) from the file's own
     # evidence; a reader's default tree (MSA puts everything under TEM) does not.
-    for family_name in ("SEM", "TEM"):
-        if signal_type.endswith("_" + family_name):
-            family = family_name
-    prefix = family if family else ""
-    if family == "TEM" and (signal.axes_manager.navigation_dimension or scanned):
+    named = next((Evidence(f, INSTRUMENT + 1, "reader:Signal.signal_type")
+                  for f in ("SEM", "TEM") if signal_type.endswith("_" + f)), None)
+    decided = settle([named], family)
+    prefix, source = decided.family, decided.source
+    if prefix == "TEM" and (signal.axes_manager.navigation_dimension or scanned):
         prefix = "STEM"
+        source += " + " + (scanned or "data:navigation axes")
     tail = {"SpectrumImage": "Spectrum_Imaging", "Image": "Imaging",
             "Diffraction": "Diffraction"}.get(dataset_type, "")
     if dataset_type == "Spectrum":
         tail = "Spectrum" if not (prefix and kind) else ""
     if dataset_type == "Image" and kind:
         tail = "Map"
-    parts = [p for p in (prefix, kind, tail) if p]
-    return "_".join(parts) or dataset_type
+    return kind_name(prefix, kind, tail) or dataset_type, source
 
 
 class _HyperSpyExtractor:
@@ -186,10 +193,10 @@ class _HyperSpyExtractor:
     def extras(self, signal: Any, meta: dict[str, Any]) -> None:
         """Format-specific fields from ``original_metadata`` (override)."""
 
-    def family_of(self, meta: dict[str, Any]) -> str:
-        """The instrument family (SEM/TEM) when the reader's tree names none (override:
-        from a mode the file states)."""
-        return self.family
+    def family_of(self, meta: dict[str, Any]) -> Evidence | None:
+        """The instrument family (SEM/TEM) the format implies, when the reader's tree names
+        none (override: from a mode the file states)."""
+        return Evidence(self.family, DEFAULT, f"format:{self.name}") if self.family else None
 
     def as_read(self, signal: Any) -> Any:
         """The signal as this format means it (override: a reader's axes fixed)."""
@@ -203,9 +210,9 @@ class _HyperSpyExtractor:
         """Whether the file says its X-rays were excited by an X-ray tube (override)."""
         return False
 
-    def scanned(self, path: Path) -> bool:
-        """Whether every signal of the file was acquired by scanning (override)."""
-        return False
+    def scanned(self, path: Path) -> str:
+        """The evidence that every signal of the file was scanned, or "" (override)."""
+        return ""
 
     def extract(self, path: Path, context: ExtractionContext) -> list[ExtractedDataset]:
         """One dataset per signal the file holds."""
@@ -239,21 +246,24 @@ class _HyperSpyExtractor:
                                            "Pixel Width (nm)")):
                 axis_calibration(meta, signal)
             drop_unset(meta, (*UNSET, *self.unset))
-            family = family or self.family_of(meta)
+            tree = Evidence(family, INSTRUMENT, f"reader:Acquisition_instrument.{family}")
+            evidence = settle([tree if family else None, self.family_of(meta)],
+                              Evidence("", DEFAULT, f"format:{self.name}"))
             dataset_type = dataset_type_of(signal)
             xrf = self.is_xrf(path, signal)
             if xrf and "Voltage (kV)" in meta:
                 # An X-ray tube's voltage, not an electron beam's.
                 source = meta.sources.get("Voltage (kV)", "")
                 meta.set("X-ray Tube Voltage (kV)", meta.pop("Voltage (kV)"), source)
-            data_type = _data_type(dataset_type, signal, family, xrf,
-                                   scanned=self.scanned(path))
+            data_type, kind_source = _data_type(
+                dataset_type, signal, evidence,
+                f"format:{self.name} X-ray tube header" if xrf else "", self.scanned(path))
             out.append(
                 ExtractedDataset(
                     name=multi_name(path, index, len(loaded)),
                     dataset_type=dataset_type,
                     nx_meta=finish(meta, dataset_type=dataset_type, data_type=data_type,
-                                   extractor=self.name),
+                                   extractor=self.name, kind_source=kind_source),
                     extractor=self.name,
                     unreliable=unreliable,
                     warnings=warnings,
@@ -294,10 +304,10 @@ class BrukerExtractor(_HyperSpyExtractor):
             head = handle.read(8)
         return head.startswith(b"AAMVHFSS") or head.lstrip(b"\xef\xbb\xbf").startswith(b"<")
 
-    def scanned(self, path: Path) -> bool:
+    def scanned(self, path: Path) -> str:
         """A ``.bcf`` hypermap is acquired by Esprit's own scan generator: its images,
         like its spectrum image, are scanned (STEM on a TEM, not TEM camera images)."""
-        return path.suffix.lower() == ".bcf"
+        return "format:bcf hypermap (scanned)" if path.suffix.lower() == ".bcf" else ""
 
     def is_xrf(self, path: Path, signal: Any) -> bool:
         """A micro-XRF spectrum (.spx) carries a ``TRTXrfHeader`` (X-ray tube settings)."""

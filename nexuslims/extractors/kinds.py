@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 BEAM, MODE, DETECTOR, INSTRUMENT, FILE, DEFAULT = 50, 40, 30, 20, 10, 0
 """Ranks of evidence, most specific first (:data:`FILE`: another signal of the same
@@ -53,3 +54,41 @@ def beam_family(text: str | None, rank: int, source: str) -> Evidence | None:
         if pattern.search(str(text)):
             return Evidence(family, rank, source)
     return None
+
+
+def _named(word: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![a-z]){word}(?![a-z])", re.I)
+
+
+_MODES = (("STEM", _named("stem")), ("SEM", _named("sem")), ("HIM", _named("him")),
+          ("FIB", _named("fib")), ("TEM", _named("(?:ef|hr)?tem")))
+
+
+def mode_family(text: Any, source: str, *, column: str = "",
+                scanning: str = "") -> Evidence | None:
+    """Evidence from a mode string the file writes (``STEM``, ``SEM``, a TIA mode...).
+
+    A mode that names a family (``STEM Microprobe``, ``SEM``) is :data:`MODE` evidence;
+    ``scanning`` is the family a mode naming only a scan means (``SCANNING`` on a TEM is
+    STEM). Any other mode (``IMAGING``, ``NanoProbe``) says only which column the
+    file comes from: ``column`` at :data:`INSTRUMENT` rank, when given.
+    """
+    words = str(text or "").strip()
+    if not words:
+        return None
+    for family, pattern in _MODES:
+        if pattern.search(words):
+            return Evidence(family, MODE, source)
+    if scanning and re.search(r"scan", words, re.I):
+        return Evidence(scanning, MODE, source)
+    return Evidence(column, INSTRUMENT, source) if column else None
+
+
+def settle(evidence: Iterable[Evidence | None], default: Evidence) -> Evidence:
+    """The kind the evidence decides, else the format's ``default`` (a family may be "")."""
+    return decide([default, *evidence]) or default
+
+
+def kind_name(*parts: str) -> str:
+    """A ``Data Type`` from its parts (``STEM``, ``EDS``, ``Map``), skipping empty ones."""
+    return "_".join(p for p in parts if p)

@@ -20,6 +20,7 @@ from ._common import dig, put
 from ._time import AcquisitionTime, from_epoch, from_iso
 from .base import ExtractionContext
 from .hyperspy_formats import _HyperSpyExtractor
+from .kinds import INSTRUMENT, Evidence
 from .values import Unset, put_quantity, split_number
 
 # (original_metadata path, nx_meta key) of a Phenom item; the unit is the one the node
@@ -174,9 +175,11 @@ class NcemEmdExtractor(_HyperSpyExtractor):
                           if "emd_group_type" in obj.attrs else None)
             return bool(found)
 
-    def family_of(self, meta: dict[str, Any]) -> str:
+    def family_of(self, meta: dict[str, Any]) -> Evidence | None:
         """TEM when the microscope's mode says TEM or STEM (NCEM's TIA-derived files)."""
-        return "TEM" if "TEM" in str(meta.get("Mode", "")).upper() else ""
+        if "TEM" not in str(meta.get("Mode", "")).upper():
+            return None
+        return Evidence("TEM", INSTRUMENT, getattr(meta, "sources", {}).get("Mode", "Mode"))
 
     def extras(self, signal: Any, meta: dict[str, Any]) -> None:
         om = signal.original_metadata.as_dictionary()

@@ -30,6 +30,7 @@ from ._time import MTIME_WARNING, AcquisitionTime, from_epoch, from_wall_clock, 
 from .base import ExtractedDataset, ExtractionContext
 from .basic import basic_dataset
 from .fields import Meta, sources_of
+from .kinds import DEFAULT, Evidence, kind_name, mode_family, settle
 from .values import Unset, drop_unset, negative
 
 NAME = "tia"
@@ -202,21 +203,25 @@ def _eds_settings(root: ET.Element, meta: dict[str, Any]) -> None:
             put(meta, f"TIA {name}", text, source=f"emi:AcquireInfo/{child.tag}")
 
 
-def _kind(meta: dict[str, Any], signal: Any) -> tuple[str, str]:
+def _kind(meta: Meta, signal: Any) -> tuple[str, str, str]:
+    """DatasetType, Data Type and the evidence of its kind (the microscope's mode TIA
+    recorded, ``TEM uP SA Zoom Image``, ``STEM nP Mi Zoom Diffraction``)."""
     mode = str(meta.get("Mode", "")).upper()
-    prefix = "STEM" if "STEM" in mode else "TEM" if mode else ""
+    family = settle([mode_family(mode, meta.sources.get("Mode", ""), column="TEM")],
+                    Evidence("", DEFAULT, f"format:{NAME}"))
+    prefix, source = family.family, family.source
     hint = "diffraction" if prefix == "TEM" and "DIFFRACTION" in mode else None
     dataset_type = dataset_type_of(signal, hint)
     if dataset_type in ("Spectrum", "SpectrumImage"):
         kind = spectrum_kind(meta, signal)
         tail = "Spectrum_Imaging" if dataset_type == "SpectrumImage" else (
             "" if kind and prefix else "Spectrum")
-        return dataset_type, "_".join(p for p in (prefix, kind, tail) if p)
+        return dataset_type, kind_name(prefix, kind, tail), source
     if dataset_type == "Diffraction":
-        return dataset_type, "_".join(p for p in (prefix, "Diffraction") if p)
+        return dataset_type, kind_name(prefix, "Diffraction"), source
     if dataset_type == "Image":
-        return dataset_type, "_".join(p for p in (prefix, "Imaging") if p)
-    return dataset_type, dataset_type
+        return dataset_type, kind_name(prefix, "Imaging"), source
+    return dataset_type, dataset_type, source
 
 
 def spectrum_kind(meta: dict[str, Any], signal: Any) -> str:
@@ -316,13 +321,13 @@ class TiaSerExtractor:
                 meta.set("TIA Metadata File", emi.name, "filesystem:name")
                 meta.set("TIA Detector Index", index, "filesystem:name")
             drop_unset(meta, UNSET)
-            dataset_type, data_type = _kind(meta, signal)
+            dataset_type, data_type, kind_source = _kind(meta, signal)
             out.append(
                 ExtractedDataset(
                     name=multi_name(path, i, len(signals)),
                     dataset_type=dataset_type,
                     nx_meta=finish(meta, dataset_type=dataset_type, data_type=data_type,
-                                   extractor=NAME),
+                                   extractor=NAME, kind_source=kind_source),
                     extractor=NAME,
                     unreliable=unreliable,
                     warnings=notes,

@@ -23,6 +23,7 @@ from ._velox_layout import _f, _json_at, _metadata, _shape, scanned_area
 from ._velox_preview import Axis, eds_axis, eels_axis, image_axes, velox_preview
 from .base import ExtractedDataset, ExtractionContext
 from .fields import Meta
+from .kinds import DEFAULT, DETECTOR, MODE, Evidence, kind_name, settle
 from .values import Unset, drop_unset, negative, put_quantity
 
 NAME = "velox"
@@ -118,8 +119,9 @@ def _put(meta: Meta, key: str, value: Any, scale: float, source: str) -> None:
 
 
 def velox_meta(md: dict[str, Any], kind: str, shape: tuple[int, ...],
-               context: ExtractionContext, group: str = "") -> tuple[Meta, str, str]:
-    """nx_meta, DatasetType and Data Type of one Velox dataset from its JSON metadata.
+               context: ExtractionContext, group: str = "") -> tuple[Meta, str, str, str]:
+    """nx_meta, DatasetType, Data Type and its evidence of one Velox dataset from its JSON
+    metadata.
 
     ``group`` is the ``groupType`` of the image's display group (``Eds``, ``Eels``...).
     """
@@ -179,9 +181,23 @@ def velox_meta(md: dict[str, Any], kind: str, shape: tuple[int, ...],
     return (meta, *_classify(md, kind, det_type, detector_name, group))
 
 
+def _family(md: dict[str, Any], det_type: str, detector: str) -> Evidence:
+    """TEM or STEM: ``Optics.OperatingMode`` (mode) beats the detector's type (a camera
+    is a TEM detector, a scanning or X-ray detector a STEM one); else STEM, Velox's
+    usual."""
+    mode = _OPERATING.get(str((md.get("Optics") or {}).get("OperatingMode") or ""), "")
+    det = {"ImagingDetector": "TEM", "ScanningDetector": "STEM",
+           "AnalyticalDetector": "STEM"}.get(det_type, "")
+    return settle([
+        Evidence(mode, MODE, "velox:Optics.OperatingMode") if mode else None,
+        Evidence(det, DETECTOR, f"velox:Detectors.<{detector}>.DetectorType") if det else None,
+    ], Evidence("STEM", DEFAULT, "format:velox"))
+
+
 def _classify(md: dict[str, Any], kind: str, det_type: str, detector: str,
-              group: str = "") -> tuple[str, str]:
-    """DatasetType and Data Type from the mode, the detector and the pixel calibration.
+              group: str = "") -> tuple[str, str, str]:
+    """DatasetType, Data Type and the evidence of its kind, from the mode, the detector
+    and the pixel calibration.
 
     EELS or EDS: an ``EelsSpectrumImage`` is EELS; a map is what its display group says
     (``Eels``/``Eds``), else what its detector is (EELS in its name, or an analytical,
@@ -194,27 +210,26 @@ def _classify(md: dict[str, Any], kind: str, det_type: str, detector: str,
     """
     optics = md.get("Optics") or {}
     result = md.get("BinaryResult") or {}
-    mode = _OPERATING.get(str(optics.get("OperatingMode") or ""), "")
+    family = _family(md, det_type, detector)
+    mode, source = family.family, family.source
     group = group.upper()
     eels = kind == "EelsSpectrumImage" or group == "EELS" or (
         not group and "EELS" in detector.upper())
     eds = not eels and (group == "EDS" or det_type == "AnalyticalDetector")
     technique = "EELS" if eels else "EDS" if eds else ""
     if kind in ("SpectrumImage", "EelsSpectrumImage"):
-        return "SpectrumImage", "_".join(p for p in (mode or "STEM", technique or "EDS",
-                                                      "Spectrum_Imaging"))
+        return "SpectrumImage", kind_name(mode, technique or "EDS", "Spectrum_Imaging"), source
     if kind == "Spectrum":
-        return "Spectrum", "_".join(p for p in (mode or "STEM", technique or "EDS"))
+        return "Spectrum", kind_name(mode, technique or "EDS"), source
     if technique:
-        return "Image", f"{mode or 'STEM'}_{technique}_Map"
+        return "Image", kind_name(mode, technique, "Map"), source
     if det_type == "ImagingDetector":
         unit = str(result.get("PixelUnitX") or "")
         reciprocal = unit.startswith("1/") or unit.endswith("^-1")
         projector_diffraction = str(optics.get("ProjectorMode") or "") == "2"
         if reciprocal or (not unit and projector_diffraction and mode != "STEM"):
-            return "Diffraction", "TEM_Diffraction"
-        return "Image", "TEM_Imaging"
-    return "Image", f"{mode or 'STEM'}_Imaging"
+            return "Diffraction", kind_name(mode, "Diffraction"), source
+    return "Image", kind_name(mode, "Imaging"), source
 
 
 def _bincount(h5: Any) -> str | None:
@@ -301,8 +316,8 @@ class VeloxEmdExtractor:
         out: list[ExtractedDataset] = []
         for index, (kind, uid, md, shape) in enumerate(entries, 1):
             label = labels.get(uid)
-            meta, dataset_type, data_type = velox_meta(md, kind, shape, context,
-                                                       label.group if label else "")
+            meta, dataset_type, data_type, kind_source = velox_meta(
+                md, kind, shape, context, label.group if label else "")
             unreliable: set[str] = set()
             notes = list(warnings)
             stamp(meta, from_epoch(_get(md, _WHEN), "velox:" + ".".join(_WHEN)), path,
@@ -327,7 +342,7 @@ class VeloxEmdExtractor:
                     name=multi_name(path, index, len(entries)),
                     dataset_type=dataset_type,
                     nx_meta=finish(meta, dataset_type=dataset_type, data_type=data_type,
-                                   extractor=NAME),
+                                   extractor=NAME, kind_source=kind_source),
                     extractor=NAME,
                     unreliable=unreliable,
                     warnings=notes,

@@ -67,7 +67,7 @@ def test_dm_cathodoluminescence_image_in_sem_mode(tmp_path):
                                "Central wavelength (nm)": 550.0}},
     }}}})
     tags = _tags_of(signal)
-    assert classify(signal, tags) == ("Image", "SEM_CL_Imaging")  # was STEM_Imaging
+    assert classify(signal, tags)[:2] == ("Image", "SEM_CL_Imaging")  # was STEM_Imaging
 
 
 def _json_column(doc: dict) -> np.ndarray:

@@ -125,12 +125,15 @@ def image_preview(path: Path, page: int = 0, scale: tuple[float, str] | None = N
 
 def one_image(path: Path, meta: dict[str, Any], unreliable: set[str], warnings: list[str], *,
               extractor: str, data_type: str, kind: str = "Image",
-              preview: Callable[[Path], None] | None = None) -> list[ExtractedDataset]:
+              preview: Callable[[Path], None] | None = None,
+              kind_source: str | None = None) -> list[ExtractedDataset]:
     """The one dataset of a single-image TIFF; its preview draws the first page with a
-    scale bar from ``Pixel Width (nm)`` unless ``preview`` is given."""
+    scale bar from ``Pixel Width (nm)`` unless ``preview`` is given. ``kind_source``
+    names the evidence that decided ``data_type``."""
     return [ExtractedDataset(
         name=path.name, dataset_type=kind, extractor=extractor,
-        nx_meta=finish(meta, dataset_type=kind, data_type=data_type, extractor=extractor),
+        nx_meta=finish(meta, dataset_type=kind, data_type=data_type, extractor=extractor,
+                       kind_source=kind_source),
         unreliable=unreliable, warnings=warnings,
         render_preview=preview or image_preview(path, scale=pixel_scale(meta)))]
 

@@ -17,6 +17,7 @@ from typing import Any
 from .._common import put
 from ..base import ExtractedDataset, ExtractionContext
 from ..fields import Meta
+from ..kinds import BEAM, DEFAULT, Evidence, beam_family, settle
 from ..values import Unset, drop_unset, negative
 from ._common import (
     TIFF_EXTENSIONS,
@@ -281,10 +282,17 @@ def fei_meta(sections: Mapping[str, Mapping[str, str]],
     return meta
 
 
-def _fei_data_type(meta: Mapping[str, Any]) -> str:
-    if "nav" in str(meta.get("Detector Name", "")).lower():
-        return "NavCam_Imaging"
-    return "FIB_Imaging" if meta.get("Beam") == "IBeam" else "SEM_Imaging"
+def fei_kind(meta: Meta) -> Evidence:
+    """SEM, FIB or NavCam from the beam the file names (``[Beam] Beam``) and detector.
+
+    A Nav-Cam is an optical camera: the detector, not the beam, says what it saw.
+    """
+    detector = str(meta.get("Detector Name", ""))
+    nav = "nav" in detector.lower()
+    return settle([
+        Evidence("NavCam", BEAM + 1, meta.sources.get("Detector Name", "")) if nav else None,
+        beam_family(meta.get("Beam"), BEAM, meta.sources.get("Beam", "")),
+    ], Evidence("SEM", DEFAULT, "format:fei_tiff"))
 
 
 def _image_area(meta: Meta, image: Mapping[str, str], origin: str) -> None:
@@ -342,8 +350,9 @@ class FeiTiffExtractor:
             date, time = (stamp + [None])[:2] if len(stamp) == 2 else (None, None)
             key = f"{origin}[PrivateFei] TimeOfCreation"
         creation(meta, unreliable, warnings, path, context, date, time, key)
+        kind = fei_kind(meta)
         return one_image(path, meta, unreliable, warnings, extractor=self.name,
-                         data_type=_fei_data_type(meta),
+                         data_type=f"{kind.family}_Imaging", kind_source=kind.source,
                          preview=image_preview(
                              path, scale=pixel_scale(meta),
                              data_bar_rows=int(meta.get("Data Bar Height (pixels)") or 0)))

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
 
 from .._common import put
 from ..base import ExtractedDataset, ExtractionContext
 from ..fields import Meta
+from ..kinds import DEFAULT, Evidence, kind_name, mode_family, settle
 from ..values import put_quantity
 from ._common import (
     TIFF_EXTENSIONS,
@@ -113,12 +113,12 @@ def tem_meta(root: ET.Element, code: int = TEM_TAGS[0]) -> Meta:
     return meta
 
 
-def _data_type(meta: dict[str, Any]) -> str:
-    mode = str(meta.get("Mode", "")).lower()
-    scanning = "stem" in mode
-    if "diffraction" in mode:
-        return ("STEM" if scanning else "TEM") + "_Diffraction"
-    return "STEM_Imaging" if scanning else "TEM_Imaging"
+def _data_type(meta: Meta) -> tuple[str, Evidence]:
+    """``Diffraction`` or ``Imaging``, and TEM or STEM from the mode the file names."""
+    mode = str(meta.get("Mode", ""))
+    kind = settle([mode_family(mode, meta.sources.get("Mode", ""), column="TEM")],
+                  Evidence("TEM", DEFAULT, "format:fei_tem_tiff"))
+    return "Diffraction" if "diffraction" in mode.lower() else "Imaging", kind
 
 
 class FeiTemTiffExtractor:
@@ -154,7 +154,7 @@ class FeiTemTiffExtractor:
             date, time = tiff_datetime(tags(path).get(306))
             key = tag_key(306)
         creation(meta, unreliable, warnings, path, context, date, time, key)
-        data_type = _data_type(meta)
-        kind = "Diffraction" if data_type.endswith("Diffraction") else "Image"
+        what, family = _data_type(meta)
         return one_image(path, meta, unreliable, warnings, extractor=self.name,
-                         data_type=data_type, kind=kind)
+                         data_type=kind_name(family.family, what), kind_source=family.source,
+                         kind="Diffraction" if what == "Diffraction" else "Image")

@@ -23,6 +23,7 @@ from typing import Any
 from .._common import dig, put
 from ..base import ExtractedDataset, ExtractionContext
 from ..fields import Meta
+from ..kinds import DEFAULT, Evidence
 from ._common import (
     TIFF_EXTENSIONS,
     creation,
@@ -112,11 +113,12 @@ def dm_tag_meta(tree: Mapping[str, Any], context: ExtractionContext,
     return found
 
 
-def _prefix(tree: Mapping[str, Any]) -> str:
+def _family(tree: Mapping[str, Any]) -> Evidence:
     """TEM, STEM or SEM from ``Microscope Info``, as the DM extractor decides it."""
-    from ..digitalmicrograph import _mode_prefix
+    from ..digitalmicrograph import dm_family
 
-    return _mode_prefix(tree)
+    kind = dm_family(tree, lambda dotted: tag_key(DM_TAGS, dotted))
+    return kind if kind.family else Evidence("", DEFAULT, "format:gatan_tiff")
 
 
 class GatanTiffExtractor:
@@ -157,12 +159,13 @@ class GatanTiffExtractor:
         operation = str(dig(tree or {}, "Microscope Info", "Operation Mode") or "").upper()
         diffraction = unit.startswith("1/") or operation == "DIFFRACTION"
         kind = "Diffraction" if diffraction else "Image"
-        mode = _prefix(tree) if tree else ""
+        family = _family(tree or {})
+        mode = family.family
         data_type = f"{mode or 'TEM'}_Diffraction" if diffraction else (
             f"{mode}_Imaging" if mode else "Image")
         if "Indicated Magnification (x)" in meta and operation == "DIFFRACTION":
             unreliable.add("Indicated Magnification (x)")  # a camera setting there
         scale = num(meta.get(f"Pixel Width ({unit})"))
         return one_image(path, meta, unreliable, warnings, extractor=self.name,
-                         data_type=data_type, kind=kind,
+                         data_type=data_type, kind=kind, kind_source=family.source,
                          preview=image_preview(path, scale=(scale, unit) if scale else None))

@@ -18,7 +18,7 @@ from .._common import put
 from .._time import AcquisitionTime, best, from_iso, from_wall_clock
 from ..base import ExtractedDataset, ExtractionContext
 from ..fields import Meta
-from ..kinds import BEAM, DEFAULT, Evidence, beam_family, decide
+from ..kinds import BEAM, DEFAULT, Evidence, beam_family, settle
 from ..values import put_quantity
 from ._common import (
     TIFF_EXTENSIONS,
@@ -251,12 +251,10 @@ class HeliumIonTiffExtractor:
         own = _fibics_time(found[1], context) if found and found[0] == "fibics" else None
         # An instant with its offset beats the TIFF DateTime, a wall clock with no zone.
         creation(meta, unreliable, warnings, path, context, found=best(own, wall))
-        kind = decide([Evidence("HIM", DEFAULT, "format:him_tiff"),
-                       beam_family(meta.get("Beam"), BEAM, meta.sources.get("Beam", ""))])
-        if kind is not None:
-            meta.sources["Data Type"] = kind.source  # the evidence that decided it
+        kind = settle([beam_family(meta.get("Beam"), BEAM, meta.sources.get("Beam", ""))],
+                      Evidence("HIM", DEFAULT, "format:him_tiff"))
         return one_image(path, meta, unreliable, warnings, extractor=self.name,
-                         data_type=f"{kind.family}_Imaging" if kind else "HIM_Imaging")
+                         data_type=f"{kind.family}_Imaging", kind_source=kind.source)
 
 
 def _fibics_time(root: ET.Element, context: ExtractionContext) -> AcquisitionTime | None:

@@ -32,6 +32,7 @@ from .._common import put
 from .._time import from_iso
 from ..base import ExtractedDataset, ExtractionContext
 from ..fields import Meta
+from ..kinds import DEFAULT, MODE, Evidence, kind_name, settle
 from ..values import put_quantity
 from ._common import (
     TIFF_EXTENSIONS,
@@ -216,16 +217,32 @@ def jeol_meta(root: str, leaves: dict[str, str]) -> Meta:
     return meta
 
 
-def _data_type(root: str, leaves: dict[str, str]) -> tuple[str, str]:
+def _data_type(root: str, leaves: dict[str, str]) -> tuple[str, str, str]:
+    """DatasetType, Data Type and the evidence of its kind, from the JEOL reporter.
+
+    SightX names the optics mode (``Eos/EosMode``: ``eosASID`` is the scanning unit,
+    ``eosTEM`` the TEM) and the lens mode (``ModeString`` ``DIFF``); Analysis Center
+    names the measurement unit (``...Scanning``, ``...Diffraction``).
+    """
+    def where(source: str) -> str:
+        return tag_key(270, f"{root}/{source}")
+
     if root == SIGHTX:
-        scanning = leaves.get("Eos/EosMode") == "eosASID"
-        if leaves.get("ImageFormingSystem/ModeString") == "DIFF":
-            return "Diffraction", ("STEM" if scanning else "TEM") + "_Diffraction"
-        return "Image", "STEM_Imaging" if scanning else "TEM_Imaging"
-    unit_type = leaves.get(_M + "MeasurementUnitType", "")
-    if unit_type.endswith("Diffraction"):
-        return "Diffraction", "TEM_Diffraction"
-    return "Image", "STEM_Imaging" if unit_type.endswith("Scanning") else "TEM_Imaging"
+        eos = leaves.get("Eos/EosMode", "")
+        family = Evidence("STEM", MODE, where("Eos/EosMode")) if eos == "eosASID" else (
+            Evidence("TEM", MODE, where("Eos/EosMode")) if eos == "eosTEM" else None)
+        diffraction = leaves.get("ImageFormingSystem/ModeString") == "DIFF"
+    else:
+        unit_type = leaves.get(_M + "MeasurementUnitType", "")
+        family = Evidence("STEM", MODE, where(_M + "MeasurementUnitType")) if (
+            unit_type.endswith("Scanning")) else None
+        diffraction = unit_type.endswith("Diffraction")
+        if diffraction:
+            family = Evidence("TEM", MODE, where(_M + "MeasurementUnitType"))
+    kind = settle([family], Evidence("TEM", DEFAULT, "format:jeol_tiff"))
+    if diffraction:
+        return "Diffraction", kind_name(kind.family, "Diffraction"), kind.source
+    return "Image", kind_name(kind.family, "Imaging"), kind.source
 
 
 class JeolTiffExtractor:
@@ -257,8 +274,8 @@ class JeolTiffExtractor:
         date, time = tiff_datetime(read_tags(path).get(306))
         creation(meta, unreliable, warnings, path, context, date, time, tag_key(306),
                  found=stated)
-        kind, data_type = _data_type(root, leaves)
+        kind, data_type, kind_source = _data_type(root, leaves)
         width = num(meta.get("Pixel Width (nm)"))
         return one_image(path, meta, unreliable, warnings, extractor=self.name,
-                         data_type=data_type, kind=kind,
+                         data_type=data_type, kind=kind, kind_source=kind_source,
                          preview=image_preview(path, scale=(width, "nm") if width else None))

@@ -14,6 +14,7 @@ from typing import Any
 from .._common import put
 from ..base import ExtractedDataset, ExtractionContext
 from ..fields import Meta
+from ..kinds import BEAM, DEFAULT, Evidence, settle
 from ._common import (
     TIFF_EXTENSIONS,
     Field,
@@ -192,9 +193,11 @@ class TescanTiffExtractor:
         main = sections.get("MAIN", {})
         creation(meta, unreliable, warnings, path, context, main.get("Date"), main.get("Time"),
                  f"{prefix}[MAIN] Date + {prefix}[MAIN] Time")
-        beam = "FIB_Imaging" if _ion(sections) else "SEM_Imaging"
+        # A FIB-SEM writes the [FIB] section alone for an ion image, [SEM] for an electron one.
+        kind = settle([Evidence("FIB", BEAM, prefix + "[FIB]") if _ion(sections) else None],
+                      Evidence("SEM", DEFAULT, "format:tescan_tiff"))
         return one_image(path, meta, unreliable, warnings, extractor=self.name,
-                         data_type=beam)
+                         data_type=f"{kind.family}_Imaging", kind_source=kind.source)
 
 
 def _ion(sections: dict[str, dict[str, str]]) -> bool:

@@ -17,6 +17,7 @@ from typing import Any
 from .._common import put
 from ..base import ExtractedDataset, ExtractionContext
 from ..fields import Meta
+from ..kinds import DEFAULT, Evidence, kind_name
 from ..values import Unset, drop_unset
 from ._common import (
     TIFF_EXTENSIONS,
@@ -113,6 +114,9 @@ class TvipsTiffExtractor:
         date, time = tvips_time(block)
         creation(meta, unreliable, warnings, path, context, date, time,
                  f"{tag_key(TVIPS_TAG, 'Date')} + {tag_key(TVIPS_TAG, 'Time')}")
-        data_type = "TEM_Diffraction" if diffraction else "TEM_Imaging"
+        # EM-MENU drives a TEM camera: TEM, whatever TemMode says (imaging or diffraction).
+        kind = Evidence("TEM", DEFAULT, "format:tvips_tiff")
+        data_type = kind_name(kind.family, "Diffraction" if diffraction else "Imaging")
         return one_image(path, meta, unreliable, warnings, extractor=self.name,
-                         data_type=data_type, kind="Diffraction" if diffraction else "Image")
+                         data_type=data_type, kind="Diffraction" if diffraction else "Image",
+                         kind_source=kind.source)

@@ -9,6 +9,7 @@ from pathlib import Path
 from .._common import put
 from ..base import ExtractedDataset, ExtractionContext
 from ..fields import Meta
+from ..kinds import BEAM, DEFAULT, Evidence, beam_family, settle
 from ..values import Unset, drop_unset, put_quantity, split_number
 from ._common import (
     TIFF_EXTENSIONS,
@@ -135,7 +136,11 @@ class ZeissTiffExtractor:
         time = params.get("AP_TIME", ("", ""))[1]
         creation(meta, unreliable, warnings, path, context, date, time,
                  f"{tag_key(ZEISS_TAG, 'AP_DATE')} + {tag_key(ZEISS_TAG, 'AP_TIME')}")
+        # On a CrossBeam, "FIB Imaging" names the beam that imaged (SEM or FIB).
+        kind = settle([beam_family(params.get("DP_FIB_IMAGING", ("", ""))[1], BEAM,
+                                   tag_key(ZEISS_TAG, "DP_FIB_IMAGING"))],
+                      Evidence("SEM", DEFAULT, "format:zeiss_tiff"))
         return one_image(path, meta, unreliable, warnings, extractor=self.name,
-                         data_type="SEM_Imaging")
+                         data_type=f"{kind.family}_Imaging", kind_source=kind.source)
 
 
