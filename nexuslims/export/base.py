@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from nexuslims.export.errors import DestinationRefused, DestinationUnavailable, RecordRejected
 from nexuslims.model.session import Status
 
 if TYPE_CHECKING:
@@ -216,3 +218,37 @@ class Exporter(Protocol):
                       dry_run: bool = False) -> list[ExportOutcome]:
         """Export again the records left BUILT_NOT_EXPORTED whose backoff has passed."""
         ...
+
+
+logger = logging.getLogger(__name__)
+
+FIRST_RETRY_DELAY_S = 1.0
+"""Wait before the second try of a destination that is out of reach; doubles each try."""
+
+T = TypeVar("T")
+
+
+def retried(call: Callable[[], T], *, tries: int, sleep: Callable[[float], None],
+            later: str) -> T | ExportResult:
+    """``call()``, tried again after 1 s, 2 s, 4 s... while the destination is out of
+    reach, ``tries`` times in all.
+
+    Returns what ``call`` returned, or the failed :class:`ExportResult`: the last
+    unavailability (with ``later``, what happens to the record next), a refusal (the
+    destination's configuration) or a rejection (the record itself).
+    """
+    for attempt in range(1, tries + 1):
+        try:
+            return call()
+        except DestinationUnavailable as exc:
+            if attempt == tries:
+                return ExportResult.failed(Failure.UNAVAILABLE,
+                                           f"{exc} (tried {tries} time(s); {later})")
+            delay = FIRST_RETRY_DELAY_S * 2 ** (attempt - 1)
+            logger.warning("%s; trying again in %g s", exc, delay)
+            sleep(delay)
+        except DestinationRefused as exc:
+            return ExportResult.failed(Failure.REFUSED, str(exc))
+        except RecordRejected as exc:
+            return ExportResult.failed(Failure.REJECTED, str(exc))
+    raise AssertionError("tries must be at least 1")

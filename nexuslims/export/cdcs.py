@@ -29,7 +29,7 @@ import requests
 
 from nexuslims.config import file_setting, legacy_setting, number_setting
 from nexuslims.errors import shown_url
-from nexuslims.export.base import ExportResult, Failure, RecordFile, setting, truthy
+from nexuslims.export.base import ExportResult, Failure, RecordFile, retried, setting, truthy
 from nexuslims.export.errors import DestinationRefused, DestinationUnavailable, RecordRejected
 
 if TYPE_CHECKING:
@@ -39,7 +39,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_TRIES = 3
-FIRST_RETRY_DELAY_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -273,33 +272,21 @@ class CDCSDestination:
             xml = record.read().decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             return ExportResult.failed(Failure.UNAVAILABLE, f"cannot read {record.path}: {exc}")
-        tries = self.client.config.tries
-        for attempt in range(1, tries + 1):
-            try:
-                data, existing = self.client.publish(record.name, xml)
-            except DestinationUnavailable as exc:
-                if attempt == tries:
-                    return ExportResult.failed(
-                        Failure.UNAVAILABLE, f"{exc} (tried {tries} time(s); "
-                                             "the record waits in the outbox for a later pass)")
-                delay = FIRST_RETRY_DELAY_S * 2 ** (attempt - 1)
-                logger.warning("%s; trying again in %g s", exc, delay)
-                self.sleep(delay)
-            except DestinationRefused as exc:
-                return ExportResult.failed(Failure.REFUSED, str(exc))
-            except RecordRejected as exc:
-                return ExportResult.failed(Failure.REJECTED, str(exc))
-            else:
-                data_id = str(data["id"])
-                url = self.client.record_url(data_id)
-                if existing:
-                    logger.info("record %s was already in CDCS as %s", record.name, url)
-                else:
-                    logger.info("record %s published at %s", record.name, url)
-                return ExportResult.ok(data_id, url, title=record.name,
-                                       template=str(data.get("template")),
-                                       workspace=data.get("workspace"), found_existing=existing)
-        raise AssertionError("unreachable")
+        published = retried(lambda: self.client.publish(record.name, xml),
+                            tries=self.client.config.tries, sleep=self.sleep,
+                            later="the record waits in the outbox for a later pass")
+        if isinstance(published, ExportResult):
+            return published
+        data, existing = published
+        data_id = str(data["id"])
+        url = self.client.record_url(data_id)
+        if existing:
+            logger.info("record %s was already in CDCS as %s", record.name, url)
+        else:
+            logger.info("record %s published at %s", record.name, url)
+        return ExportResult.ok(data_id, url, title=record.name,
+                               template=str(data.get("template")),
+                               workspace=data.get("workspace"), found_existing=existing)
 
 
 def _reason(exc: requests.RequestException) -> str:

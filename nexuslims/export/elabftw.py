@@ -34,11 +34,10 @@ from urllib.parse import unquote, urlsplit
 
 from lxml import etree
 
-from nexuslims.export.base import ExportResult, Failure, RecordFile, Target
+from nexuslims.export.base import ExportResult, Failure, RecordFile, Target, retried
 from nexuslims.export.crate import extra_fields, keywords
 from nexuslims.export.elabftw_client import ELabFTWClient, ELabFTWSettings
 from nexuslims.export.eln import published_links, web_links
-from nexuslims.export.errors import DestinationRefused, DestinationUnavailable
 from nexuslims.export.summary import RecordSummary, file_fact, html_summary, read_summary
 
 if TYPE_CHECKING:
@@ -47,7 +46,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SESSION_FIELD = "Session id"
-FIRST_RETRY_DELAY_S = 1.0
 HTML = 1
 """eLabFTW's ``content_type`` for an HTML body."""
 
@@ -101,28 +99,18 @@ class ELabFTWDestination:
                                        f"cannot read {exc.filename or record.path}: "
                                        f"{exc.strerror or exc}")
         fields = self.fields(record, summary)
-        tries = self.client.config.tries
-        for attempt in range(1, tries + 1):
-            try:
-                experiment_id, created, sent = self.publish(record, summary, fields, wanted)
-            except DestinationUnavailable as exc:
-                if attempt == tries:
-                    return ExportResult.failed(
-                        Failure.UNAVAILABLE, f"{exc} (tried {tries} time(s); the next pass "
-                                             "continues with the same experiment)")
-                delay = FIRST_RETRY_DELAY_S * 2 ** (attempt - 1)
-                logger.warning("%s; trying again in %g s", exc, delay)
-                self.sleep(delay)
-            except DestinationRefused as exc:
-                return ExportResult.failed(Failure.REFUSED, str(exc))
-            else:
-                url = self.experiment_url(experiment_id)
-                logger.info("session %s: eLabFTW experiment %s %s, %d file(s) sent",
-                            record.session_identifier, experiment_id,
-                            "created" if created else "updated", sent)
-                return ExportResult.ok(str(experiment_id), url, created=created,
-                                       uploaded=sent, attachments=len(wanted))
-        raise AssertionError("unreachable")
+        published = retried(lambda: self.publish(record, summary, fields, wanted),
+                            tries=self.client.config.tries, sleep=self.sleep,
+                            later="the next pass continues with the same experiment")
+        if isinstance(published, ExportResult):
+            return published
+        experiment_id, created, sent = published
+        url = self.experiment_url(experiment_id)
+        logger.info("session %s: eLabFTW experiment %s %s, %d file(s) sent",
+                    record.session_identifier, experiment_id,
+                    "created" if created else "updated", sent)
+        return ExportResult.ok(str(experiment_id), url, created=created,
+                               uploaded=sent, attachments=len(wanted))
 
     def experiment_url(self, experiment_id: int) -> str:
         """Where people open the experiment."""
