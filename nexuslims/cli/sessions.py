@@ -12,6 +12,7 @@ import json
 import sys
 
 from nexuslims.cli._common import blank, print_table, settings
+from nexuslims.model.session import parse_timestamp
 
 
 def iso_time(text: str) -> dt.datetime:
@@ -158,15 +159,12 @@ def shown_time(value: dt.datetime | str | None, tz: dt.tzinfo | None) -> str:
     """
     if value is None or value == "":
         return ""
-    if isinstance(value, str):
-        text = value
-        try:
-            value = dt.datetime.fromisoformat(text)
-        except ValueError:
-            return text
     zone = tz or dt.UTC
-    value = value.replace(tzinfo=zone) if value.tzinfo is None else value.astimezone(zone)
-    return f"{value:%Y-%m-%d %H:%M:%S %Z}"
+    try:
+        when = parse_timestamp(value, zone)
+    except ValueError:
+        return str(value)
+    return f"{when.astimezone(zone):%Y-%m-%d %H:%M:%S %Z}"
 
 
 def print_session_detail(detail, uploads=(), destinations=(),
