@@ -2,8 +2,11 @@
 
 The reader stack is imported here once, in the fork server, so every worker forked from
 it starts with it: dask (without ``sparse``, see :mod:`._imports`), HyperSpy's loader and
-base signal classes. RosettaSciIO's readers of the files at hand follow in the preload
-list (:data:`._imports.READER_MODULES`). Not ``hyperspy.api`` as a whole, and not exspy:
+base signal classes, and pint with its unit registry (the extractors of these formats
+convert the units their files state: importing pint and building the registry take
+about 0.35 CPU-s, paid once here rather than by each worker on its first file).
+RosettaSciIO's readers of the files at hand follow in the preload list
+(:data:`._imports.READER_MODULES`). Not ``hyperspy.api`` as a whole, and not exspy:
 :mod:`._reader` builds EELS and EDS signals as base classes, and exspy's import alone
 takes seconds.
 """
@@ -14,6 +17,7 @@ import importlib
 
 from nexuslims.extractors._imports import import_dask_array
 from nexuslims.extractors._quiet import quiet_hyperspy
+from nexuslims.extractors.values import unit_registry
 
 SIGNAL_MODULES = ("hyperspy.io", "hyperspy._signals.signal1d", "hyperspy._signals.signal2d",
                   "hyperspy._signals.lazy", "hyperspy._signals.lazy_signal1d",
@@ -32,6 +36,7 @@ def warm() -> None:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001, S112 - a module missing here is imported on use
             continue
+    unit_registry()
 
 
 warm()

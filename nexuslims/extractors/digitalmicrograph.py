@@ -25,7 +25,7 @@ from ._common import (
     signal_preview,
     spectrum_axis,
 )
-from ._reader import load_signals
+from ._reader import load_with_tags
 from ._time import AcquisitionTime, agrees, from_filetime, from_wall_clock, stamp
 from .base import ExtractedDataset, ExtractionContext
 from .fields import Meta
@@ -145,8 +145,10 @@ _WHEN = (
 )
 
 
-def _tags_of(signal: Any) -> dict[str, Any]:
-    tags = dig(signal.original_metadata, "ImageList", "TagGroup0", "ImageTags")
+def _tags_of(tree: Any) -> dict[str, Any]:
+    """``ImageTags`` of a signal's tag tree (a dictionary or HyperSpy's tree), with a
+    stack's source tags."""
+    tags = dig(tree, "ImageList", "TagGroup0", "ImageTags")
     if not isinstance(tags, Mapping):
         return {}
     tags = dict(tags)
@@ -336,10 +338,10 @@ class DigitalMicrographExtractor:
 
     def extract(self, path: Path, context: ExtractionContext) -> list[ExtractedDataset]:
         """One dataset per image the file holds."""
-        signals = load_signals(path, file_format="DigitalMicrograph")
+        signals = load_with_tags(path, file_format="DigitalMicrograph")
         out: list[ExtractedDataset] = []
-        for index, signal in enumerate(signals, 1):
-            tags = _tags_of(signal)
+        for index, (signal, tree) in enumerate(signals, 1):
+            tags = _tags_of(tree)
             try:
                 meta, warnings, unreliable = dm_meta(signal, tags, path, context)
                 dataset_type, data_type, kind_source = classify(signal, tags)

@@ -44,7 +44,9 @@ _EXACT = {"Pa": "Pa", "pA": "pA", "nA": "nA", "uA": "uA", "µA": "uA", "mA": "mA
 
 
 @lru_cache(maxsize=1)
-def _registry() -> Any:
+def unit_registry() -> Any:
+    """pint's unit registry, built once per process (or once in the extraction fork
+    server, for all its workers: :mod:`._preload`)."""
     import pint
 
     return pint.UnitRegistry(cache_folder=None)
@@ -58,7 +60,7 @@ def pint_unit(text: str) -> Any:
         spelled = _EXACT[raw]
     else:
         spelled = _SPELLINGS.get(raw.lower(), raw).replace("µ", "u").replace("μ", "u")
-    ureg = _registry()
+    ureg = unit_registry()
     if spelled == "":
         return ureg.dimensionless
     try:
@@ -85,7 +87,7 @@ def convert(value: Any, given: str | None, target: str) -> float | None:
     have, want = pint_unit(given), pint_unit(target)
     if have is None or want is None:
         return None
-    ureg = _registry()
+    ureg = unit_registry()
     try:
         return float(ureg.Quantity(number, have).to(want).magnitude)
     except Exception:  # noqa: BLE001 - DimensionalityError, OffsetUnitCalculusError...

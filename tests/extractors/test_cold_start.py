@@ -195,13 +195,25 @@ def test_dm_signals_are_those_hyperspy_loads(corpus):
     gives (exspy's defaults aside -- binned EELS/EDS axes, detector values -- which the
     extractors never read)."""
     hs = pytest.importorskip("hyperspy.api")
-    from nexuslims.extractors._reader import load_signals
+    from nexuslims.extractors._reader import load_signals, load_with_tags
 
     for path in sorted((corpus / "digitalmicrograph").iterdir()):
         theirs = hs.load(path, lazy=True)
         theirs = theirs if isinstance(theirs, list) else [theirs]
         ours = load_signals(path)
         assert len(ours) == len(theirs), path.name
+        # What the DM extractor reads: the tag tree as a plain dictionary, beside a
+        # signal whose metadata is mapped from it as HyperSpy maps it.
+        with_tags = load_with_tags(path)
+        assert len(with_tags) == len(theirs), path.name
+        for (bare, tree), mine, other in zip(with_tags, ours, theirs, strict=True):
+            assert _flat(tree) == _flat(other.original_metadata.as_dictionary()), path.name
+            assert bare.original_metadata.as_dictionary() == {}, path.name
+            def mapped(signal):
+                return {k: v for k, v in _flat(signal.metadata.as_dictionary()).items()
+                        if not k.startswith("General.FileIO")}  # when it was read
+
+            assert mapped(bare) == mapped(mine), path.name
         for mine, other in zip(ours, theirs, strict=True):
             assert mine.data.shape == other.data.shape, path.name
             unbinned = [{**a, "is_binned": None} for a in mine.axes_manager._get_axes_dicts()]

@@ -66,7 +66,7 @@ def test_dm_cathodoluminescence_image_in_sem_mode(tmp_path):
         "CL": {"Acquisition": {"Dispersion grating (lines/mm)": 150.0,
                                "Central wavelength (nm)": 550.0}},
     }}}})
-    tags = _tags_of(signal)
+    tags = _tags_of(signal.original_metadata)
     assert classify(signal, tags)[:2] == ("Image", "SEM_CL_Imaging")  # was STEM_Imaging
 
 
