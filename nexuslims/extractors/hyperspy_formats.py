@@ -171,7 +171,7 @@ def _data_type(dataset_type: str, signal: Any, family: Evidence, xrf: str = "",
 
 
 class _HyperSpyExtractor:
-    """Shared body: load lazily, map standard metadata, one dataset per signal."""
+    """Shared body: load (lazily if large), map standard metadata, one dataset per signal."""
 
     name = "hyperspy"
     format_name = "HyperSpy-readable file"
@@ -179,7 +179,8 @@ class _HyperSpyExtractor:
     priority = 40
     reader: str | None = None
     stage_unit = "mm"
-    lazy = True
+    lazy: bool | None = None
+    """None: lazily only if the file is large (:func:`._reader.read_lazily`)."""
 
     def sniff(self, path: Path) -> bool:
         """Accepts by extension; readers check content."""

@@ -132,7 +132,7 @@ def test_a_lazy_preview_is_computed_without_importing_distributed(corpus, tmp_pa
         from pathlib import Path
         from nexuslims.extractors._reader import load_signals
         from nexuslims.previews import render_signal
-        (signal,) = load_signals(Path({str(dm3)!r}))
+        (signal,) = load_signals(Path({str(dm3)!r}), lazy=True)  # as a large file is
         assert signal._lazy
         render_signal(signal, Path({str(tmp_path / "p.png")!r}), dataset_type="Image")
         print("distributed" in sys.modules)
@@ -230,3 +230,20 @@ def test_dm_signals_are_those_hyperspy_loads(corpus):
             extra = {k for k in other_md.keys() - md.keys() if not k.startswith("General.FileIO")}
             assert all(".Detector.EDS." in k or ".Stage.tilt" in k or "Detector.EELS" in k
                        or "beam_energy" in k for k in extra), (path.name, sorted(extra))
+
+
+def test_a_small_file_is_read_whole_unless_its_reader_disagrees_with_itself(corpus):
+    """Files under ``EAGER_MAX_BYTES`` are read whole (no dask graph); RosettaSciIO's DM
+    reader read eagerly gives a packed complex FFT an axis longer than its data, so that
+    file is read lazily, and its axes fit its data as HyperSpy's lazy load has them."""
+    from nexuslims.extractors._reader import load_signals
+
+    dm = corpus / "digitalmicrograph"
+    (image,) = load_signals(dm / "test_STEM_image.dm3")
+    assert not image._lazy
+    (fft,) = load_signals(dm / "test_fft_packed_complex8.dm4")
+    assert fft._lazy
+    sizes = {a.index_in_array: a.size for a in (*fft.axes_manager.navigation_axes,
+                                                *fft.axes_manager.signal_axes)}
+    assert tuple(sizes[i] for i in sorted(sizes)) == fft.data.shape
+
