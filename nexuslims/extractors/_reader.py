@@ -18,7 +18,6 @@ from typing import Any
 
 from ._common import dig
 
-
 EAGER_MAX_BYTES = 32 * 1024 * 1024
 """Files up to this size are read whole, larger ones lazily (as dask arrays, of which a
 preview computes only a frame, a strided view or chunked sums). For a small file the
