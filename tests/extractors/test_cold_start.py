@@ -247,3 +247,20 @@ def test_a_small_file_is_read_whole_unless_its_reader_disagrees_with_itself(corp
                                                 *fft.axes_manager.signal_axes)}
     assert tuple(sizes[i] for i in sorted(sizes)) == fft.data.shape
 
+
+def test_pool_workers_run_numeric_libraries_on_one_thread_each(tmp_path):
+    """The fork server (and so every worker) starts with the BLAS/OpenMP thread counts at
+    1, unless the user set them; the coordinating process's own environment is left as
+    it was."""
+    code = """
+        import os
+        from nexuslims.extract.stage import local_pool
+        os.environ["MKL_NUM_THREADS"] = "3"  # the user's own setting wins
+        seen = {}
+        local_pool(workers=1).map(os.getenv, [(n,) for n in
+                                             ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")],
+                                  sizes=[0, 0], on_result=seen.__setitem__)
+        print(seen[0], seen[1], os.environ.get("OPENBLAS_NUM_THREADS"))
+        """
+    assert _fresh(code) == "1 3 None"
+
