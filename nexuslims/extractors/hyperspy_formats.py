@@ -171,7 +171,8 @@ def _data_type(dataset_type: str, signal: Any, family: Evidence, xrf: str = "",
 
 
 class _HyperSpyExtractor:
-    """Shared body: load (lazily if large), map standard metadata, one dataset per signal."""
+    """Shared body: load (lazily unless small and uncompressed), map standard metadata, one
+    dataset per signal."""
 
     name = "hyperspy"
     format_name = "HyperSpy-readable file"
@@ -180,7 +181,7 @@ class _HyperSpyExtractor:
     reader: str | None = None
     stage_unit = "mm"
     lazy: bool | None = None
-    """None: lazily only if the file is large (:func:`._reader.read_lazily`)."""
+    """None: by the format and the file's size (:func:`._reader.read_lazily`)."""
 
     def sniff(self, path: Path) -> bool:
         """Accepts by extension; readers check content."""

@@ -233,7 +233,7 @@ def test_dm_signals_are_those_hyperspy_loads(corpus):
 
 
 def test_a_small_file_is_read_whole_unless_its_reader_disagrees_with_itself(corpus):
-    """Files under ``EAGER_MAX_BYTES`` are read whole (no dask graph); RosettaSciIO's DM
+    """Small uncompressed files are read whole (no dask graph); RosettaSciIO's DM
     reader read eagerly gives a packed complex FFT an axis longer than its data, so that
     file is read lazily, and its axes fit its data as HyperSpy's lazy load has them."""
     from nexuslims.extractors._reader import load_signals
@@ -241,6 +241,9 @@ def test_a_small_file_is_read_whole_unless_its_reader_disagrees_with_itself(corp
     dm = corpus / "digitalmicrograph"
     (image,) = load_signals(dm / "test_STEM_image.dm3")
     assert not image._lazy
+    # A compressed format may hold far more than its file's size: read lazily.
+    bcf = load_signals(corpus / "bruker" / "16x16_12bit_packed_8bit.bcf")
+    assert bcf and all(signal._lazy for signal in bcf)
     (fft,) = load_signals(dm / "test_fft_packed_complex8.dm4")
     assert fft._lazy
     sizes = {a.index_in_array: a.size for a in (*fft.axes_manager.navigation_axes,
