@@ -22,13 +22,16 @@ apart:
 - ``local``: ``NX_EXECUTOR=local``, a fresh database and ``NX_DATA_PATH``;
 - ``dask``: ``NX_EXECUTOR=dask`` with ``NX_DASK_SCHEDULER=tcp://127.0.0.1:PORT``; the
   benchmark starts ``dask scheduler`` and ``--dask-workers`` (2) ``dask worker``
-  processes itself, and a fresh database and ``NX_DATA_PATH``;
+  processes itself, with the settings docs/cluster.md recommends
+  (:data:`nexuslims.extract.executors.CLUSTER_CONFIG`; Dask's defaults with
+  ``--dask-defaults``), and a fresh database and ``NX_DATA_PATH``;
 - ``rebuild``: every session of the previous mode reset with ``nexuslims sessions
   reset`` and built again over the same ``NX_DATA_PATH`` (a warm extraction cache).
 
     NEXUSLIMS_TEST_CORPUS=/path/to/corpus python benchmarks/synthetic_facility.py \\
         [--scale 0.05 | --files N --sessions N] [--modes local,dask,rebuild] \\
-        [--keep DIR] [--db-url postgresql+psycopg://...] [--set NX_NAME=VALUE ...]
+        [--keep DIR] [--db-url postgresql+psycopg://...] [--set NX_NAME=VALUE ...] \\
+        [--dask-workers 2] [--dask-defaults]
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ sys.path.insert(0, str(REPO))
 
 import installed  # noqa: E402
 from facility_site import INSTRUMENTS, Facility, build_facility, write_site  # noqa: E402
+
+from nexuslims.extract.executors import cluster_environment  # noqa: E402
 
 
 @dataclass
@@ -295,6 +300,9 @@ def main() -> None:
     parser.add_argument("--modes", default="local,dask,rebuild",
                         help="comma-separated: local, dask, rebuild (default: all three)")
     parser.add_argument("--dask-workers", type=int, default=2)
+    parser.add_argument("--dask-defaults", action="store_true",
+                        help="start the dask cluster with Dask's default settings rather "
+                        "than those docs/cluster.md recommends")
     parser.add_argument("--db-url", help="a PostgreSQL server URL ending in a database "
                         "name (one new database per mode is made next to it); default SQLite")
     parser.add_argument("--set", action="append", default=[], metavar="NX_NAME=VALUE",
@@ -342,7 +350,8 @@ def main() -> None:
                 continue
             extra = {"NX_EXECUTOR": mode}
             if mode == "dask":
-                cluster = DaskCluster(args.dask_workers, root / "dask", base)
+                cluster = DaskCluster(args.dask_workers, root / "dask", base if
+                                      args.dask_defaults else {**base, **cluster_environment()})
                 extra["NX_DASK_SCHEDULER"] = cluster.address
             env, url = site_env(dict(base, **extra), facility, mode, args.db_url)
             write_site(url, facility, log)

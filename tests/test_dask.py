@@ -192,8 +192,8 @@ def test_a_reader_that_kills_its_workers_gives_a_dataset_with_an_error(dask_clus
 def test_files_go_in_consecutive_batches_bounded_in_count_and_bytes():
     from nexuslims.extract.executors import BATCH_BYTES, BATCH_TASKS, batches
 
-    many = batches([1000] * 4000, slots=2)
-    assert [i for run in many for i in run] == list(range(4000))  # each once, in order
+    many = batches([1000] * 64 * BATCH_TASKS, slots=2)
+    assert [i for run in many for i in run] == list(range(64 * BATCH_TASKS))  # in order
     assert {len(run) for run in many} == {BATCH_TASKS}
     # Few tasks: every worker thread still gets several batches, down to one task each.
     assert {len(run) for run in batches([1000] * 48, slots=2)} == {3}
