@@ -13,18 +13,25 @@ with the project's own functions (:func:`nexuslims.db.add_instrument`,
 The facility is built by ``facility_site.py``. Then, per ``--modes`` (each a subprocess
 ``python -m nexuslims process``, as a user runs it, start-up and imports counted), it
 prints the pass time, files/s, the peak resident memory (``VmHWM``) and CPU seconds of
-the coordinating process (not of its workers), and the CPU seconds of the workers:
+the coordinating process (not of its workers), and the CPU seconds of the workers (the
+processes that read files: the local pool's fork server and workers; the Dask workers
+themselves), and, for ``dask``, those of the scheduler and of the nannies (each ``dask
+worker`` command is a nanny that starts the worker process and watches its memory)
+apart:
 
 - ``local``: ``NX_EXECUTOR=local``, a fresh database and ``NX_DATA_PATH``;
 - ``dask``: ``NX_EXECUTOR=dask`` with ``NX_DASK_SCHEDULER=tcp://127.0.0.1:PORT``; the
   benchmark starts ``dask scheduler`` and ``--dask-workers`` (2) ``dask worker``
-  processes itself, and a fresh database and ``NX_DATA_PATH``;
+  processes itself, with the settings docs/cluster.md recommends
+  (:data:`nexuslims.extract.executors.CLUSTER_CONFIG`; Dask's defaults with
+  ``--dask-defaults``), and a fresh database and ``NX_DATA_PATH``;
 - ``rebuild``: every session of the previous mode reset with ``nexuslims sessions
   reset`` and built again over the same ``NX_DATA_PATH`` (a warm extraction cache).
 
     NEXUSLIMS_TEST_CORPUS=/path/to/corpus python benchmarks/synthetic_facility.py \\
         [--scale 0.05 | --files N --sessions N] [--modes local,dask,rebuild] \\
-        [--keep DIR] [--db-url postgresql+psycopg://...] [--set NX_NAME=VALUE ...]
+        [--keep DIR] [--db-url postgresql+psycopg://...] [--set NX_NAME=VALUE ...] \\
+        [--dask-workers 2] [--dask-defaults]
 """
 
 from __future__ import annotations
@@ -49,6 +56,8 @@ sys.path.insert(0, str(REPO))
 import installed  # noqa: E402
 from facility_site import INSTRUMENTS, Facility, build_facility, write_site  # noqa: E402
 
+from nexuslims.extract.executors import cluster_environment  # noqa: E402
+
 
 @dataclass
 class PassResult:
@@ -62,8 +71,13 @@ class PassResult:
     cpu_s: float
     """CPU seconds of the coordinating process itself (not its workers)."""
     workers_cpu_s: float
-    """CPU seconds of everything else the pass used: its process pool, or the cluster."""
+    """CPU seconds of the processes that read files: the pass's process pool (and its
+    fork server), or the Dask worker processes (not their nannies, not the scheduler)."""
     log: Path
+    scheduler_cpu_s: float = 0.0
+    """Dask: CPU seconds of the scheduler during the pass."""
+    nannies_cpu_s: float = 0.0
+    """Dask: CPU seconds of the nannies (and their resource trackers) during the pass."""
 
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -147,11 +161,12 @@ def cli(env: dict[str, str], *args: str, log: Path | None = None,
 
 def run_pass(mode: str, env: dict[str, str], log: Path,
              cluster: DaskCluster | None = None) -> PassResult:
-    before = cluster.cpu() if cluster else 0.0
+    before = cluster.cpu() if cluster else {}
     done, wall, usage = cli(env, "process", log=log)
     workers_cpu = usage.tree_cpu_s - usage.own_cpu_s
-    if cluster:
-        workers_cpu += cluster.cpu() - before
+    spent = {role: seconds - before.get(role, 0.0)
+             for role, seconds in (cluster.cpu() if cluster else {}).items()}
+    workers_cpu += spent.get("workers", 0.0)
     if done.returncode != 0:
         raise SystemExit(f"{mode}: nexuslims process exited {done.returncode}; see {log}:\n"
                          + done.stdout[-2000:])
@@ -163,7 +178,8 @@ def run_pass(mode: str, env: dict[str, str], log: Path,
         print(f"{mode}: this nexuslims ignores NX_EXECUTOR: the pass ran its built-in "
               "process pool")
     return PassResult(mode, wall, float(summary[1]), int(summary[4]), int(summary[2]),
-                      int(summary[3]), usage.peak_rss_mb, usage.own_cpu_s, workers_cpu, log)
+                      int(summary[3]), usage.peak_rss_mb, usage.own_cpu_s, workers_cpu, log,
+                      spent.get("scheduler", 0.0), spent.get("nannies", 0.0))
 
 
 def reset_all(env: dict[str, str]) -> int:
@@ -202,9 +218,25 @@ class DaskCluster:
         with Client(self.address, timeout=60) as client:
             client.wait_for_workers(workers, timeout=120)
 
-    def cpu(self) -> float:
-        """CPU seconds the scheduler and workers (and their children) have used so far."""
-        return sum(tree_cpu({p.pid for p in self.procs}).values())
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds used so far by the scheduler, the nannies (each ``dask worker``
+        command, and its multiprocessing resource tracker) and the worker processes
+        the nannies spawned, by role."""
+        scheduler = self.procs[0].pid
+        roles = {"scheduler": 0.0, "nannies": 0.0, "workers": 0.0}
+        for pid, seconds in tree_cpu({p.pid for p in self.procs}).items():
+            if pid == scheduler:
+                role = "scheduler"
+            elif pid in {p.pid for p in self.procs}:
+                role = "nannies"
+            else:
+                try:
+                    command = Path(f"/proc/{pid}/cmdline").read_bytes()
+                except OSError:
+                    command = b""
+                role = "workers" if b"spawn_main" in command else "nannies"
+            roles[role] += seconds
+        return roles
 
     def tasks_done(self) -> int:
         """Tasks the workers have run so far (0: the pass did not use the cluster)."""
@@ -268,6 +300,9 @@ def main() -> None:
     parser.add_argument("--modes", default="local,dask,rebuild",
                         help="comma-separated: local, dask, rebuild (default: all three)")
     parser.add_argument("--dask-workers", type=int, default=2)
+    parser.add_argument("--dask-defaults", action="store_true",
+                        help="start the dask cluster with Dask's default settings rather "
+                        "than those docs/cluster.md recommends")
     parser.add_argument("--db-url", help="a PostgreSQL server URL ending in a database "
                         "name (one new database per mode is made next to it); default SQLite")
     parser.add_argument("--set", action="append", default=[], metavar="NX_NAME=VALUE",
@@ -315,7 +350,8 @@ def main() -> None:
                 continue
             extra = {"NX_EXECUTOR": mode}
             if mode == "dask":
-                cluster = DaskCluster(args.dask_workers, root / "dask", base)
+                cluster = DaskCluster(args.dask_workers, root / "dask", base if
+                                      args.dask_defaults else {**base, **cluster_environment()})
                 extra["NX_DASK_SCHEDULER"] = cluster.address
             env, url = site_env(dict(base, **extra), facility, mode, args.db_url)
             write_site(url, facility, log)
@@ -341,12 +377,15 @@ def main() -> None:
 def report(results: list[PassResult], facility: Facility) -> None:
     print(f"{'mode':<8} {'wall s':>8} {'pass s':>8} {'files':>7} {'files/s':>8} "
           f"{'built':>6} {'failed':>6} {'peak RSS MB':>12} {'coord CPU s':>12} "
-          f"{'workers CPU s':>14} {'worker CPU s/file':>18}")
+          f"{'workers CPU s':>14} {'worker CPU s/file':>18} {'scheduler CPU s':>16} "
+          f"{'nannies CPU s':>14}")
     for r in results:
         print(f"{r.mode:<8} {r.wall_s:8.1f} {r.pass_s or 0:8.1f} {r.files:7d} "
               f"{r.files / r.wall_s:8.1f} {r.built:6d} {r.failed:6d} {r.peak_rss_mb:12.0f} "
               f"{r.cpu_s:12.1f} {r.workers_cpu_s:14.1f} "
-              f"{r.workers_cpu_s / max(r.files, 1):18.3f}")
+              f"{r.workers_cpu_s / max(r.files, 1):18.3f} "
+              + (f"{r.scheduler_cpu_s:16.1f} {r.nannies_cpu_s:14.1f}" if r.mode == "dask"
+                 else f"{'-':>16} {'-':>14}"))
     for n, rebuilt in enumerate(results):
         # A rebuild rebuilds the sessions of the first build just before it.
         first = next((r for r in reversed(results[:n]) if r.mode != "rebuild"), None)
@@ -358,8 +397,10 @@ def report(results: list[PassResult], facility: Facility) -> None:
           f"{os.cpu_count()} cores: other work on the machine slows every figure")
     print("wall s: the whole `nexuslims process` run (start-up and imports included); pass "
           "s: what it reports; files/s from wall s; peak RSS (VmHWM) and coord CPU s: of "
-          "the coordinating process only; workers CPU s: its process pool or the dask "
-          "cluster (CPU time hardly depends on the machine's load: size workers from it)")
+          "the coordinating process only; workers CPU s: the processes that read files (its "
+          "process pool and fork server, or the dask worker processes); scheduler and "
+          "nannies CPU s: dask's scheduler and nanny processes during the pass (CPU time "
+          "hardly depends on the machine's load: size workers from it)")
 
 
 if __name__ == "__main__":

@@ -4,10 +4,10 @@ Started once per test session from the virtualenv's ``distributed`` command-line
 points, as separate processes (each worker under its nanny, which restarts it when a
 reader kills it), on free ports. The workers see this checkout and a site folder holding
 the misbehaving plug-in extractor of :mod:`tests.faulty_plugin` on their ``PYTHONPATH``;
-the scheduler gives a task up after it killed two workers and sends each worker only
-the task it runs (``allowed-failures`` 1, ``worker-saturation`` 1.0, as
-``NX_EXECUTOR=local:N`` sets them and docs/cluster.md recommends). Every process is stopped
-afterwards, with its process group.
+they run with the settings ``NX_EXECUTOR=local:N`` sets and docs/cluster.md recommends
+(:data:`nexuslims.extract.executors.CLUSTER_CONFIG`): the scheduler gives a task up after
+it killed two workers and sends each worker only the task it runs. Every process is
+stopped afterwards, with its process group.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from nexuslims.extract.executors import cluster_environment
 from tests.faulty_plugin import make_plugin_site
 
 REPO = Path(__file__).resolve().parents[1]
@@ -91,8 +92,7 @@ def running_cluster(base: Path) -> Iterator[DaskCluster]:
     plugins = make_plugin_site(base / "site")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NX_", "DASK_"))}
     env.update({"PYTHONPATH": os.pathsep.join([str(REPO), str(plugins)]),
-                "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1",
-                "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "1.0"})
+                **cluster_environment()})
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     processes = [_start(["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port",

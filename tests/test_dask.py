@@ -189,6 +189,52 @@ def test_a_reader_that_kills_its_workers_gives_a_dataset_with_an_error(dask_clus
     dask_cluster.wait_for_workers()
 
 
+def test_files_go_in_consecutive_batches_bounded_in_count_and_bytes():
+    from nexuslims.extract.executors import BATCH_BYTES, BATCH_TASKS, batches
+
+    many = batches([1000] * 64 * BATCH_TASKS, slots=2)
+    assert [i for run in many for i in run] == list(range(64 * BATCH_TASKS))  # in order
+    assert {len(run) for run in many} == {BATCH_TASKS}
+    # Few tasks: every worker thread still gets several batches, down to one task each.
+    assert {len(run) for run in batches([1000] * 48, slots=2)} == {3}
+    assert {len(run) for run in batches([1000] * 5, slots=2)} == {1}
+    # A large file alone; small ones up to BATCH_BYTES together.
+    sizes = [BATCH_BYTES // 4] * 6 + [BATCH_BYTES * 2] + [10] * 50
+    runs = batches(sizes, slots=1)
+    assert [len(run) for run in runs[:3]] == [4, 2, 1]
+    assert [i for run in runs for i in run] == list(range(len(sizes)))
+
+
+def test_a_batch_holding_a_poison_file_gives_up_that_file_only(dask_cluster, plugin,
+                                                              tmp_path):
+    from nexuslims.config import ExecutorChoice
+    from nexuslims.extract.executors import DaskExecutor, batches
+    from nexuslims.extract.remote import PlainFile, extract_plain
+    from nexuslims.extract.workers import Failure
+    from nexuslims.extractors.base import ExtractionContext
+
+    names = [f"f{i:02d}.fault" for i in range(40)]
+    for name in names:
+        (tmp_path / name).write_text("exit" if name == "f21.fault" else "ok")
+    tasks = [(tmp_path / name, tmp_path, ExtractionContext(), False) for name in names]
+    assert len(next(run for run in batches([1] * 40, 2) if 21 in run)) > 1
+    results: dict[int, object] = {}
+    executor = DaskExecutor(ExecutorChoice(kind="dask", scheduler=dask_cluster.address,
+                                           timeout=30))
+    try:
+        executor.map(extract_plain, tasks, sizes=[1] * 40, on_result=results.__setitem__)
+    finally:
+        executor.close()
+    assert sorted(results) == list(range(40))
+    poison = results.pop(21)
+    assert isinstance(poison, Failure)
+    assert "the reader killed its Dask worker 2 times" in poison.reason
+    # Its batch-mates were read again, alone, and are whole.
+    assert all(isinstance(r, PlainFile) and r.datasets[0].nx_meta["Faulty"] == "ok"
+               and r.datasets[0].error is None for r in results.values())
+    dask_cluster.wait_for_workers()
+
+
 @pytest.mark.slow
 def test_an_unreachable_scheduler_leaves_the_sessions_for_the_next_pass(dask_cluster,
                                                                         tmp_path, corpus):
