@@ -64,6 +64,8 @@ class PassResult:
     workers_cpu_s: float
     """CPU seconds of everything else the pass used: its process pool, or the cluster."""
     log: Path
+    load: tuple[float, float] = (0.0, 0.0)
+    """The 1-minute load average as the pass started and as it ended."""
 
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -148,7 +150,9 @@ def cli(env: dict[str, str], *args: str, log: Path | None = None,
 def run_pass(mode: str, env: dict[str, str], log: Path,
              cluster: DaskCluster | None = None) -> PassResult:
     before = cluster.cpu() if cluster else 0.0
+    load_before = os.getloadavg()[0]
     done, wall, usage = cli(env, "process", log=log)
+    load = (load_before, os.getloadavg()[0])
     workers_cpu = usage.tree_cpu_s - usage.own_cpu_s
     if cluster:
         workers_cpu += cluster.cpu() - before
@@ -163,7 +167,8 @@ def run_pass(mode: str, env: dict[str, str], log: Path,
         print(f"{mode}: this nexuslims ignores NX_EXECUTOR: the pass ran its built-in "
               "process pool")
     return PassResult(mode, wall, float(summary[1]), int(summary[4]), int(summary[2]),
-                      int(summary[3]), usage.peak_rss_mb, usage.own_cpu_s, workers_cpu, log)
+                      int(summary[3]), usage.peak_rss_mb, usage.own_cpu_s, workers_cpu, log,
+                      load)
 
 
 def reset_all(env: dict[str, str]) -> int:
@@ -347,6 +352,10 @@ def report(results: list[PassResult], facility: Facility) -> None:
               f"{r.files / r.wall_s:8.1f} {r.built:6d} {r.failed:6d} {r.peak_rss_mb:12.0f} "
               f"{r.cpu_s:12.1f} {r.workers_cpu_s:14.1f} "
               f"{r.workers_cpu_s / max(r.files, 1):18.3f}")
+    for r in results:  # issue 22: at most 1 ms a file in the coordinator, start-up included
+        print(f"{r.mode}: coordinator {1000 * r.cpu_s / max(r.files, 1):.2f} ms of CPU a file "
+              f"({r.cpu_s:.2f} CPU-s for {r.files} files, start-up included); load average "
+              f"{r.load[0]:.1f} -> {r.load[1]:.1f} (1 min) during the pass")
     for n, rebuilt in enumerate(results):
         # A rebuild rebuilds the sessions of the first build just before it.
         first = next((r for r in reversed(results[:n]) if r.mode != "rebuild"), None)
