@@ -351,8 +351,10 @@ def run_tasks(
                         _lost(worker, deaths, queue, settle)
                         pool.remove(worker)
                         continue
-                    # A worker that ran out of memory retires itself after answering.
-                    if isinstance(result, Failure) or not worker.process.is_alive():
+                    # A worker that ran out of memory retires itself after answering;
+                    # one that ended otherwise has its sentinel ready too (is_alive()
+                    # would poll it once more, a second select per file).
+                    if isinstance(result, Failure) or worker.process.sentinel in ready:
                         settle(worker, result)
                         worker.kill()
                         pool.remove(worker)
