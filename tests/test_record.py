@@ -338,6 +338,22 @@ def test_locations_of_odd_names_round_trip_to_the_bytes_on_disk():
     assert validate_record(xml) == []
 
 
+def test_locations_are_encoded_as_urllib_quote_encodes_them():
+    # Any bytes a file name may hold, one at a time and at random.
+    import random
+    from urllib.parse import quote
+
+    from nexuslims.record.build import _url
+
+    rng = random.Random(22)
+    names = [bytes([b]) for b in range(1, 256) if b != ord("/")]
+    names += [bytes(rng.choice(range(1, 256)) for _ in range(rng.randrange(1, 40)))
+              for _ in range(2000)]
+    for raw in names:
+        path = os.fsdecode(b"folder one/" + raw)
+        assert _url(path) == quote(os.fsencode(path), safe="/"), raw
+
+
 def test_location_and_preview_are_url_quoted():
     ds = make_dataset(
         "a & b é.dm3",
