@@ -78,6 +78,8 @@ class PassResult:
     """Dask: CPU seconds of the scheduler during the pass."""
     nannies_cpu_s: float = 0.0
     """Dask: CPU seconds of the nannies (and their resource trackers) during the pass."""
+    load: tuple[float, float] = (0.0, 0.0)
+    """The 1-minute load average as the pass started and as it ended."""
 
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -162,7 +164,9 @@ def cli(env: dict[str, str], *args: str, log: Path | None = None,
 def run_pass(mode: str, env: dict[str, str], log: Path,
              cluster: DaskCluster | None = None) -> PassResult:
     before = cluster.cpu() if cluster else {}
+    load_before = os.getloadavg()[0]
     done, wall, usage = cli(env, "process", log=log)
+    load = (load_before, os.getloadavg()[0])
     workers_cpu = usage.tree_cpu_s - usage.own_cpu_s
     spent = {role: seconds - before.get(role, 0.0)
              for role, seconds in (cluster.cpu() if cluster else {}).items()}
@@ -179,7 +183,7 @@ def run_pass(mode: str, env: dict[str, str], log: Path,
               "process pool")
     return PassResult(mode, wall, float(summary[1]), int(summary[4]), int(summary[2]),
                       int(summary[3]), usage.peak_rss_mb, usage.own_cpu_s, workers_cpu, log,
-                      spent.get("scheduler", 0.0), spent.get("nannies", 0.0))
+                      spent.get("scheduler", 0.0), spent.get("nannies", 0.0), load)
 
 
 def reset_all(env: dict[str, str]) -> int:
@@ -386,6 +390,10 @@ def report(results: list[PassResult], facility: Facility) -> None:
               f"{r.workers_cpu_s / max(r.files, 1):18.3f} "
               + (f"{r.scheduler_cpu_s:16.1f} {r.nannies_cpu_s:14.1f}" if r.mode == "dask"
                  else f"{'-':>16} {'-':>14}"))
+    for r in results:  # issue 22: at most 1 ms a file in the coordinator, start-up included
+        print(f"{r.mode}: coordinator {1000 * r.cpu_s / max(r.files, 1):.2f} ms of CPU a file "
+              f"({r.cpu_s:.2f} CPU-s for {r.files} files, start-up included); load average "
+              f"{r.load[0]:.1f} -> {r.load[1]:.1f} (1 min) during the pass")
     for n, rebuilt in enumerate(results):
         # A rebuild rebuilds the sessions of the first build just before it.
         first = next((r for r in reversed(results[:n]) if r.mode != "rebuild"), None)

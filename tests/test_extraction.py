@@ -183,3 +183,26 @@ def test_a_dataset_crosses_processes_with_its_paths_as_text(tmp_path):
     assert b"PosixPath" not in raw and b"WindowsPath" not in raw
     back = pickle.loads(raw)
     assert back == ds and isinstance(back.path, Path) and back.sidecar is None
+
+
+def test_without_sources_workers_send_less_and_sidecars_keep_every_source(instrument,
+                                                                          tmp_path):
+    # A pass builds records, which never use a value's source: its workers leave them
+    # out of what they send back, and the sidecars they write still have them.
+    from nexuslims.extract.stage import FileJob, extract_jobs, local_pool
+
+    eels = instrument / "Jane Doe/day 1/eels.dm3"
+    answers = {}
+    for kept in (True, False):
+        got: list = []
+        data = tmp_path / f"data-{kept}"
+        extract_jobs([FileJob(eels, CTX)], instrument_root=instrument, data_root=data,
+                     executor=local_pool(1), on_file=lambda i, ds, got=got: got.extend(ds),
+                     sources=kept)
+        answers[kept] = (got[0], (data / "Jane Doe/day 1/eels.dm3.json").read_bytes())
+    with_sources, without = answers[True][0], answers[False][0]
+    assert with_sources.sources and without.sources == {}
+    assert without.nx_meta == with_sources.nx_meta
+    assert answers[False][1] == answers[True][1]  # the same sidecar, every source in it
+    fields = json.loads(answers[False][1])["datasets"][0]["fields"]
+    assert {f["key"]: f["source"] for f in fields if f.get("source")} == with_sources.sources

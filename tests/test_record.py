@@ -338,6 +338,22 @@ def test_locations_of_odd_names_round_trip_to_the_bytes_on_disk():
     assert validate_record(xml) == []
 
 
+def test_locations_are_encoded_as_urllib_quote_encodes_them():
+    # Any bytes a file name may hold, one at a time and at random.
+    import random
+    from urllib.parse import quote
+
+    from nexuslims.record.build import _url
+
+    rng = random.Random(22)
+    names = [bytes([b]) for b in range(1, 256) if b != ord("/")]
+    names += [bytes(rng.choice(range(1, 256)) for _ in range(rng.randrange(1, 40)))
+              for _ in range(2000)]
+    for raw in names:
+        path = os.fsdecode(b"folder one/" + raw)
+        assert _url(path) == quote(os.fsencode(path), safe="/"), raw
+
+
 def test_location_and_preview_are_url_quoted():
     ds = make_dataset(
         "a & b é.dm3",
@@ -437,6 +453,41 @@ def test_format_value_numpy_scalars():
     assert format_value(np.int16(7)) == "7"
     assert format_value(np.bool_(True)) == "true"
     assert format_value(np.array([1, 2])) == "1, 2"
+
+
+def _fewest_digits(value: float) -> str:
+    """The rule as written: the fewest significant digits within 1e-9 of the value."""
+    for digits in range(1, 18):
+        rounded = float(f"{value:.{digits}g}")
+        if rounded == value or abs(rounded - value) <= 1e-9 * abs(value):
+            return repr(rounded)
+    return repr(value)
+
+
+def test_float_text_is_the_fewest_digits_within_1e9_for_any_float():
+    # Floats from random bits (every exponent, subnormals too), decimals as instruments
+    # write them, and their neighbours one ulp away; signs both ways.
+    import math
+    import random
+    import struct
+
+    from nexuslims.record.values import float_text
+
+    rng = random.Random(25)
+    floats = [struct.unpack("<d", rng.getrandbits(64).to_bytes(8, "little"))[0]
+              for _ in range(20_000)]
+    floats += [round(rng.uniform(-1e4, 1e4), rng.randrange(0, 12)) * 10.0 ** rng.randrange(-12, 12)
+               for _ in range(20_000)]
+    floats += [math.nextafter(f, math.inf) for f in floats[20_000:25_000]]
+    floats += [0.0, -0.0, 5e-324, -5e-324, 1.5e-323, 2.2250738585072014e-308,
+               1.7976931348623157e308, 0.1 + 0.2, 1.0000000002, 9.9999999, 99999999.0,
+               999999999.0, 1e16, 1.23e-05]
+    checked = 0
+    for value in floats:
+        if math.isfinite(value):
+            assert float_text(value) == _fewest_digits(value), value
+            checked += 1
+    assert checked > 40_000
 
 
 # --------------------------------------------------------------------------- times, order

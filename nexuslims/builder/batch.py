@@ -182,7 +182,8 @@ def _extract_and_finish(engine, settings: Settings, building: list[Building],
     try:
         extract_jobs(jobs, instrument_root=settings.instrument_data_path,
                      data_root=settings.data_path, executor=extraction.get(),
-                     on_file=on_file, reuse=settings.extract_cache, on_plan=on_plan)
+                     on_file=on_file, reuse=settings.extract_cache, on_plan=on_plan,
+                     sources=False)  # records do not use them; sidecars keep them
     except Exception as exc:  # the executor failed (a cluster out of reach): not the files'
         if isinstance(exc, ExecutorUnavailable):
             logger.error("extraction: %s; %d session(s) left for later", exc,

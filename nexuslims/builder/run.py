@@ -18,6 +18,7 @@ writes.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 import time
 
@@ -63,6 +64,10 @@ def run_pass(settings: Settings, *, dry_run: bool = False,
     exporter = build_exporter(settings)
     assert settings.db_url is not None, "load_settings requires a database"
     engine = db.make_engine(settings.db_url, settings.env)
+    # What is loaded by now (modules, settings, plug-ins) outlives the pass: frozen, the
+    # garbage collector's full collections, run as the batch's datasets come in, need
+    # not walk it again each time (0.4 CPU-s of a 4,000-file pass).
+    gc.freeze()
     try:
         db.require_head(engine)
         if not dry_run:
@@ -103,6 +108,7 @@ def run_pass(settings: Settings, *, dry_run: bool = False,
     finally:
         engine.dispose()
         _close(harvesters)
+        gc.unfreeze()  # a process that runs passes again (tests, a daemon) frees them later
     return PassSummary(outcomes, time.perf_counter() - t0, dry_run, exports,
                        calendar_errors=calendar_errors, skipped_instruments=skipped)
 

@@ -42,7 +42,7 @@ from nexuslims.model.session import Session, Status
 from nexuslims.record.build import Activity, build_record
 from nexuslims.record.index import index_record
 from nexuslims.record.paths import record_path
-from nexuslims.record.validate import validate_record
+from nexuslims.record.validate import check_record
 from nexuslims.reservations import (
     Harvester,
     NoConsent,
@@ -240,7 +240,7 @@ def finish_session(engine, settings: Settings, b: Building, exporter: Exporter, 
             xml = build_record(b.answer, session.instrument, activities)
 
         with attempt.stage("validate") as rec:
-            problems = validate_record(xml)
+            document, problems = check_record(xml)  # read once: the index reads it too
             if problems:
                 rec.status = "error"
                 rec.error = "; ".join(f"line {p.line}: {p.message}" for p in problems[:20])
@@ -253,7 +253,8 @@ def finish_session(engine, settings: Settings, b: Building, exporter: Exporter, 
         with attempt.stage("export") as rec:
             # The outbox first: a record on disk is never lost to a failed upload.
             write_atomically(b.path, xml, durable=True)
-            index_record(engine, b.path, session.identifier, session.instrument.pid, xml)
+            index_record(engine, b.path, session.identifier, session.instrument.pid, xml,
+                         root=document.getroot() if document is not None else None)
             outcome.record_path = b.path
             exported = exporter.export(engine, session.identifier, session.instrument.pid,
                                        b.path)

@@ -167,7 +167,8 @@ class FileJob:
 def extract_jobs(jobs: Sequence[FileJob], *, instrument_root: Path, data_root: Path | None,
                  executor: Executor, on_file: Callable[[int, list[Dataset]], None],
                  previews: bool = True, reuse: bool = False,
-                 on_plan: Callable[[set[int]], None] | None = None) -> None:
+                 on_plan: Callable[[set[int]], None] | None = None,
+                 sources: bool = True) -> None:
     """Extract every job's file on ``executor``; ``on_file(i, datasets)`` as each is done.
 
     The coordinator's side of the stage: here it is decided which files are submitted,
@@ -180,6 +181,10 @@ def extract_jobs(jobs: Sequence[FileJob], *, instrument_root: Path, data_root: P
     With ``reuse``, a file unchanged since its sidecar was written
     (:mod:`nexuslims.extract.cache`) is not submitted: its datasets come from the
     sidecar, before any file is read. ``on_plan`` is first told the indexes of those.
+
+    Without ``sources``, the local pool's workers send datasets back without their
+    :attr:`~nexuslims.model.dataset.Dataset.sources` (their sidecars have them): a
+    caller that only builds records from them takes in half the bytes.
     """
     from nexuslims.extract import cache as extraction_cache
 
@@ -208,7 +213,7 @@ def extract_jobs(jobs: Sequence[FileJob], *, instrument_root: Path, data_root: P
     else:
         tasks = [(jobs[i].path, root, data, jobs[i].context, previews, plan.fingerprints[i])
                  for i in todo]
-        func = _safe_extract_one
+        func = _safe_extract_one if sources or data is None else _extract_without_sources
         global _wanted
         _wanted = _preload([jobs[i].path for i in todo], previews and data is not None)
 
@@ -225,6 +230,16 @@ def extract_jobs(jobs: Sequence[FileJob], *, instrument_root: Path, data_root: P
         on_file(i, result)
 
     executor.map(func, tasks, sizes=[_size(jobs[i].path) for i in todo], on_result=collect)
+
+
+def _extract_without_sources(*args: Any) -> list[Dataset]:
+    """:func:`_safe_extract_one` (in a worker), its datasets sent back without the
+    source of each value: written to the sidecar, and more than half of what would
+    travel back (a pass's records do not use them)."""
+    datasets = _safe_extract_one(*args)
+    for dataset in datasets:
+        dataset.sources = {}
+    return datasets
 
 
 def _context_on_worker(context: ExtractionContext, root: Path,

@@ -41,6 +41,7 @@ WATCH_INTERVAL = 0.25
 """How often (s) the parent looks at its workers' resident memory."""
 DEATHS_ALLOWED = 1
 """Workers a task may kill and still be tried again."""
+_PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 SOCKET_PATH_MAX = 107
@@ -202,6 +203,8 @@ class _Worker:
         self.conn = ours
         self.task: int | None = None
         self.deadline: float | None = None
+        self.watched = 0.0
+        """When (monotonic) its resident memory was last looked at."""
 
     def ready(self) -> bool:
         """Alive and idle, with nothing unread on its pipe (fit to be reused)."""
@@ -215,6 +218,16 @@ class _Worker:
         self.deadline = None if seconds is None else time.monotonic() + seconds
         self.conn.send((index, args))
 
+    def watch_due(self) -> bool:
+        """Whether its memory is to be looked at now: on each :data:`WATCH_INTERVAL`
+        wake-up, not each time another worker answers (a /proc read per file is CPU
+        the parent takes from the workers)."""
+        now = time.monotonic()
+        if now - self.watched < WATCH_INTERVAL / 2:
+            return False
+        self.watched = now
+        return True
+
     def resident_mb(self) -> float:
         """Resident memory in MB (0 when unknown: not Linux, or already gone)."""
         try:
@@ -222,7 +235,7 @@ class _Worker:
                 pages = int(handle.read().split()[1])
         except (OSError, ValueError, IndexError):
             return 0.0
-        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+        return pages * _PAGE_BYTES / 2**20
 
     def kill(self) -> None:
         with contextlib.suppress(OSError, ValueError, AttributeError):  # already gone
@@ -338,8 +351,10 @@ def run_tasks(
                         _lost(worker, deaths, queue, settle)
                         pool.remove(worker)
                         continue
-                    # A worker that ran out of memory retires itself after answering.
-                    if isinstance(result, Failure) or not worker.process.is_alive():
+                    # A worker that ran out of memory retires itself after answering;
+                    # one that ended otherwise has its sentinel ready too (is_alive()
+                    # would poll it once more, a second select per file).
+                    if isinstance(result, Failure) or worker.process.sentinel in ready:
                         settle(worker, result)
                         worker.kill()
                         pool.remove(worker)
@@ -356,7 +371,8 @@ def run_tasks(
                         f"took longer than the time limit of {seconds:.0f} s "
                         f"(NX_EXTRACT_TIMEOUT={limits.timeout:g} s, plus as much per GB); "
                         "stopped"))
-                elif limits.memory_mb > 0 and worker.resident_mb() > limits.memory_mb:
+                elif limits.memory_mb > 0 and worker.watch_due() \
+                        and worker.resident_mb() > limits.memory_mb:
                     used = worker.resident_mb()
                     worker.kill()
                     pool.remove(worker)

@@ -19,12 +19,12 @@ Choices the record makes:
   has no ``setup``: all its values stay on the dataset, where readers look first.
 - **Order**: ``param`` and ``meta`` elements are sorted by name (case-insensitively,
   then exactly), so the record does not depend on dict order.
-- **Values**: booleans read ``true``/``false``; floats are rounded to the fewest
-  significant digits that stay within 1e-9 of the value (``0.30000000000000004``
-  reads ``0.3``); lists and tuples are joined with ``", "``; nested dicts are
-  flattened to ``"<key> <subkey>"``; ``None`` and empty values are left out;
-  characters XML 1.0 forbids are dropped. ``DatasetType`` is the dataset's ``type``
-  attribute, not a ``meta``.
+- **Values** (:mod:`nexuslims.record.values`): booleans read ``true``/``false``;
+  floats are rounded to the fewest significant digits that stay within 1e-9 of the
+  value (``0.30000000000000004`` reads ``0.3``); lists and tuples are joined with
+  ``", "``; nested dicts are flattened to ``"<key> <subkey>"``; ``None`` and empty
+  values are left out; characters XML 1.0 forbids are dropped. ``DatasetType`` is the
+  dataset's ``type`` attribute, not a ``meta``.
 - **Locations** and **previews** are URL-quoted (``/`` kept) from the bytes of the
   path on disk, so they can be joined to the data server's base URL as they are and
   round-trip to the real file (control characters and non-UTF-8 bytes included).
@@ -37,24 +37,21 @@ schema's order, so that the record's shape can be read against the XSD top to bo
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
-import math
 import mimetypes
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import quote
 
 from lxml import etree
 
-from nexuslims.extractors.fields import PROVENANCE_KEYS
 from nexuslims.model.dataset import Dataset
 from nexuslims.model.record import NAMESPACE
 from nexuslims.model.reservation import Project, Reservation, Sample
 from nexuslims.model.session import Instrument
+from nexuslims.record.values import TYPE_KEY, Value, dataset_values, format_value, shared
+from nexuslims.record.values import clean as _clean
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +83,6 @@ FORMATS = {
 """Formats of microscopy files ``mimetypes`` does not know (or names badly)."""
 
 _MIME = mimetypes.MimeTypes()  # built-in table only: the record must not depend on /etc
-_ILLEGAL_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_TYPE_KEY = "DatasetType"
 
 
 @dataclass
@@ -99,21 +94,6 @@ class Activity:
     datasets: list[Dataset]
     sample_id: str | None = None
     """Which of the reservation's samples it examined; needed only when there are several."""
-
-
-@dataclass(frozen=True)
-class _Value:
-    """One rendered metadata value of a dataset."""
-
-    text: str
-    unreliable: bool
-    number: float | None = None
-    """The value when it is a number, so that 200 and 200.0 count as the same setup."""
-
-    def same(self, other: _Value) -> bool:
-        if self.number is not None and other.number is not None:
-            return self.number == other.number
-        return self.text == other.text
 
 
 def build_record(
@@ -159,53 +139,6 @@ def build_record(
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
-def format_value(value: Any) -> str:
-    """The text a metadata value is recorded as (``""`` means "leave it out").
-
-    Parameters
-    ----------
-    value
-        A scalar from ``nx_meta`` (bool, int, float, str, datetime, numpy scalar...),
-        or a list/tuple/set of them.
-
-    Returns
-    -------
-    str
-        XML-safe text.
-    """
-    kind = type(value)  # the common plain types first: a record renders 30 per dataset
-    if kind is str:
-        return _clean(value).strip()
-    if kind is float:
-        return _float_text(value)
-    if kind is int:
-        return str(value)
-    if value is None:
-        return ""
-    if isinstance(value, bool) or type(value).__name__ == "bool_":
-        return "true" if value else "false"
-    dtype = getattr(value, "dtype", None)
-    if dtype is not None and getattr(dtype, "kind", "") == "f" and dtype.itemsize < 8:
-        # numpy's str() of a float32 is its shortest float32 form: 200.1, not 200.10000610351562
-        return _float_text(float(str(value)))
-    if hasattr(value, "item") and dtype is not None and getattr(value, "ndim", 0) == 0:
-        value = value.item()
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return _float_text(value)
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", errors="replace")
-    if isinstance(value, list | tuple) or (dtype is not None and hasattr(value, "tolist")):
-        items = value.tolist() if hasattr(value, "tolist") else value
-        return ", ".join(t for t in (format_value(v) for v in items) if t)
-    if isinstance(value, set | frozenset):
-        return ", ".join(sorted(t for t in (format_value(v) for v in value) if t))
-    return _clean(str(value)).strip()
-
-
 def dataset_format(dataset: Dataset) -> str | None:
     """The ``format`` of a dataset: a MIME type or a format name from its extension."""
     suffix = dataset.path.suffix.lower() if dataset.path.suffix else ""
@@ -219,7 +152,7 @@ def dataset_format(dataset: Dataset) -> str | None:
 
 def dataset_type(dataset: Dataset) -> str:
     """The schema ``DatasetType`` for a dataset (``Unknown`` when it names none)."""
-    raw = dataset.dataset_type or str(dataset.nx_meta.get(_TYPE_KEY) or "")
+    raw = dataset.dataset_type or str(dataset.nx_meta.get(TYPE_KEY) or "")
     key = re.sub(r"[\s_-]", "", raw).lower()
     for known in DATASET_TYPES:
         if known.lower() == key:
@@ -286,18 +219,18 @@ def _activity(
     element = etree.SubElement(root, _q("acquisitionActivity"), seqno=str(seqno))
     _text(element, "startTime", _datetime(activity.start, tz))
     _text(element, "sampleID", sample_id)
-    values = [_dataset_values(d) for d in activity.datasets]
-    setup = _shared(values) if len(values) >= 2 else {}
+    values = [dataset_values(d) for d in activity.datasets]
+    setup = shared(values) if len(values) >= 2 else {}
     if setup:
         setup_element = etree.SubElement(element, _q("setup"))
         for key in _ordered(setup):
             unreliable = any(v[key].unreliable for v in values)
-            _param(setup_element, "param", key, setup[key], unreliable)
+            _param(setup_element, _PARAM, key, setup[key], unreliable)
     for dataset, meta in zip(activity.datasets, values, strict=True):
         _dataset(element, dataset, {k: v for k, v in meta.items() if k not in setup})
 
 
-def _dataset(parent: etree._Element, dataset: Dataset, meta: dict[str, _Value]) -> None:
+def _dataset(parent: etree._Element, dataset: Dataset, meta: dict[str, Value]) -> None:
     element = etree.SubElement(
         parent, _q("dataset"), type=dataset_type(dataset), role="Experimental"
     )
@@ -312,69 +245,11 @@ def _dataset(parent: etree._Element, dataset: Dataset, meta: dict[str, _Value]) 
     if dataset.preview_location:
         _text(element, "preview", _url(dataset.preview_location))
     for key in _ordered(meta):
-        _param(element, "meta", key, meta[key].text, meta[key].unreliable)
+        value = meta[key]
+        _param(element, _META, key, value.text, value.unreliable)
 
 
-# --------------------------------------------------------------------------- values
-
-
-def _dataset_values(dataset: Dataset) -> dict[str, _Value]:
-    """A dataset's recordable metadata: rendered, flattened, empties dropped."""
-    values: dict[str, _Value] = {}
-    unreliable = set(dataset.unreliable)
-    for key, top, value in _flatten(dataset.nx_meta):
-        if top == _TYPE_KEY:
-            continue
-        text = format_value(value)
-        if text:
-            number = _number(value, text)
-            values[key] = _Value(text, key in unreliable or top in unreliable, number)
-    return values
-
-
-def _flatten(
-    meta: Mapping[str, Any], prefix: str = "", top: str | None = None
-) -> Iterable[tuple[str, str, Any]]:
-    """``(flat key, top-level key, value)`` for each leaf; nested keys joined by a space."""
-    for raw_key, value in meta.items():
-        key = _key(f"{prefix} {raw_key}" if prefix else str(raw_key))
-        if isinstance(value, Mapping):
-            yield from _flatten(value, key, top or key)
-        elif key:
-            yield key, top or key, value
-
-
-@functools.lru_cache(maxsize=8192)
-def _key(raw: str) -> str:
-    """A metadata key as recorded (the same few hundred keys come back in every dataset)."""
-    return _clean(raw).strip()
-
-
-def _shared(values: list[dict[str, _Value]]) -> dict[str, str]:
-    """Keys every dataset has with the same rendered text, and that text.
-
-    Provenance (which extractor, which nexuslims version, where the time came from)
-    describes how a dataset was read, not how the microscope was set up: it stays on
-    each dataset.
-    """
-    first, *rest = values
-    return {
-        key: value.text
-        for key, value in first.items()
-        if key not in PROVENANCE_KEYS
-        and all(key in other and other[key].same(value) for other in rest)
-    }
-
-
-def _number(value: Any, text: str) -> float | None:
-    kind = getattr(getattr(value, "dtype", None), "kind", "")
-    if isinstance(value, bool) or not (isinstance(value, int | float) or kind in ("i", "u", "f")):
-        return None
-    try:
-        number = float(text)
-    except ValueError:  # an array, rendered as a list
-        return None
-    return None if math.isnan(number) else number
+# --------------------------------------------------------------------------- elements
 
 
 def _ordered(keys: Iterable[str]) -> list[str]:
@@ -382,20 +257,11 @@ def _ordered(keys: Iterable[str]) -> list[str]:
 
 
 def _param(parent: etree._Element, tag: str, name: str, text: str, unreliable: bool) -> None:
-    element = etree.SubElement(parent, _q(tag), name=name)
+    """A ``param`` or ``meta`` element (``tag`` qualified: :data:`_PARAM`, :data:`_META`)."""
+    element = etree.SubElement(parent, tag, name=name)
     element.text = text
     if unreliable:
         element.set("warning", "true")
-
-
-def _float_text(value: float) -> str:
-    if not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("INF" if value > 0 else "-INF")
-    for digits in range(1, 18):
-        rounded = float(f"{value:.{digits}g}")
-        if rounded == value or abs(rounded - value) <= 1e-9 * abs(value):
-            return repr(rounded)
-    return repr(value)
 
 
 def _datetime(value: dt.datetime | None, tz: dt.tzinfo) -> str | None:
@@ -419,20 +285,24 @@ def _url(path: str) -> str:
 
     Control characters and bytes that are not UTF-8 (which ``os.fsdecode`` carries as
     lone surrogates) are encoded too, never dropped: ``unquote_to_bytes`` gives the
-    file's real name back.
+    file's real name back. The encoding is ``urllib.parse.quote(..., safe="/")``'s, one
+    substitution per unsafe byte rather than a Python call for every byte of the path.
     """
-    return quote(os.fsencode(path), safe="/")
+    return _UNSAFE.sub(_percent, os.fsencode(path)).decode("ascii")
+
+
+_UNSAFE = re.compile(rb"[^A-Za-z0-9_.\-~/]")
+"""Bytes ``quote`` encodes: all but its always-safe set and ``/``."""
+
+
+def _percent(match: re.Match[bytes]) -> bytes:
+    return b"%%%02X" % match[0][0]
 
 
 def _display_name(name: str) -> str:
     """A file name as text XML can hold: bytes that are not UTF-8 become U+FFFD (the
     name shows something is there); control characters are dropped, as elsewhere."""
     return _clean(name.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
-
-
-def _clean(text: str) -> str:
-    """``text`` without the characters XML 1.0 cannot carry."""
-    return _ILLEGAL_XML.sub("", text)
 
 
 def _text(parent: etree._Element, tag: str, value: str | None) -> etree._Element | None:
@@ -449,6 +319,9 @@ def _text(parent: etree._Element, tag: str, value: str | None) -> etree._Element
 
 def _q(tag: str) -> str:
     return f"{{{NAMESPACE}}}{tag}"
+
+
+_PARAM, _META = _q("param"), _q("meta")
 
 
 __all__ = [

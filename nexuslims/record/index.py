@@ -44,16 +44,19 @@ def dataset_line(dataset) -> str:  # type: ignore[no-untyped-def]
 
 
 def entry_from_xml(xml: bytes, record_path: str, session_identifier: str | None = None,
-                   instrument: str | None = None) -> IndexEntry:
-    """What the index keeps of one record, read from its XML.
+                   instrument: str | None = None, *,
+                   root: etree._Element | None = None) -> IndexEntry:
+    """What the index keeps of one record, read from its XML (or from ``root``, its
+    document element already parsed, e.g. by validation).
 
     Raises
     ------
     lxml.etree.XMLSyntaxError
         The record is not well-formed XML.
     """
-    root = etree.fromstring(xml, parser=etree.XMLParser(resolve_entities=False, no_network=True,
-                                                        huge_tree=True))
+    if root is None:
+        root = etree.fromstring(xml, parser=etree.XMLParser(resolve_entities=False,
+                                                            no_network=True, huge_tree=True))
 
     def texts(path: str) -> list[str]:
         return [t.strip() for t in root.xpath(path, namespaces=_NS) if t and t.strip()]
@@ -90,15 +93,20 @@ def entry_from_xml(xml: bytes, record_path: str, session_identifier: str | None 
 
 
 def index_record(engine: Engine, record_path: Path, session_identifier: str | None = None,
-                 instrument: str | None = None, xml: bytes | None = None) -> int | None:
+                 instrument: str | None = None, xml: bytes | None = None,
+                 root: etree._Element | None = None) -> int | None:
     """Add (or refresh) one record in the index; its id, or None if it could not be.
+
+    ``xml`` is the record's bytes when the caller has them, ``root`` its document
+    element when it has parsed them too (:func:`~nexuslims.record.validate.check_record`).
 
     Never raises: the record exists whatever happens here, and :func:`backfill` (run by
     ``nexuslims serve`` at start) picks up a record that was missed.
     """
     try:
         data = xml if xml is not None else record_path.read_bytes()
-        entry = entry_from_xml(data, str(record_path), session_identifier, instrument)
+        entry = entry_from_xml(data, str(record_path), session_identifier, instrument,
+                               root=root)
         return save_entry(engine, entry, now=dt.datetime.now(dt.UTC))
     except Exception as exc:  # noqa: BLE001 - the index is a convenience, never a failure
         logger.warning("record %s not indexed for the web pages: %s", record_path, exc)

@@ -82,6 +82,14 @@ def validate_record(
         Empty when the record is valid. Malformed XML and unreadable files are
         reported here as problems, not raised.
     """
+    return check_record(xml, schema)[1]
+
+
+def check_record(
+    xml: bytes | str | os.PathLike[str], schema: Path | None = None
+) -> tuple[etree._ElementTree | None, list[ValidationProblem]]:
+    """:func:`validate_record`, with the document it read (None if it could not read
+    one), for a caller that reads the record further without parsing it again."""
     compiled = _schema(str(Path(schema or schema_path()).resolve()))
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
     try:
@@ -95,9 +103,9 @@ def validate_record(
         if not problems:
             line, column = exc.position if exc.position else (exc.lineno or 0, 0)
             problems = [ValidationProblem(line or 0, column or 0, str(exc))]
-        return problems
+        return None, problems
     except OSError as exc:
-        return [ValidationProblem(0, 0, f"cannot read the record: {exc}")]
+        return None, [ValidationProblem(0, 0, f"cannot read the record: {exc}")]
     # Entities are left unexpanded (no file or network reads); records never use them,
     # and libxml2's validator cannot handle their nodes.
     entities = [
@@ -105,13 +113,14 @@ def validate_record(
         for node in document.iter(etree.Entity)
     ]
     if entities:
-        return entities
+        return document, entities
     try:
         if compiled.validate(document):
-            return []
+            return document, []
     except etree.XMLSchemaValidateError as exc:
-        return [ValidationProblem(0, 0, f"cannot validate the record: {exc}")]
-    return _problems(compiled.error_log) or [ValidationProblem(0, 0, "record is not valid")]
+        return document, [ValidationProblem(0, 0, f"cannot validate the record: {exc}")]
+    return document, (_problems(compiled.error_log)
+                      or [ValidationProblem(0, 0, "record is not valid")])
 
 
 def require_valid(xml: bytes | str | os.PathLike[str], schema: Path | None = None) -> None:
@@ -145,4 +154,5 @@ def _problems(log: etree._ListErrorLog) -> list[ValidationProblem]:
     ]
 
 
-__all__ = ["ValidationProblem", "require_valid", "schema_path", "validate_record"]
+__all__ = ["ValidationProblem", "check_record", "require_valid", "schema_path",
+           "validate_record"]
