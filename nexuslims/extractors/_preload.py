@@ -4,7 +4,7 @@ The reader stack is imported here once, in the fork server, so every worker fork
 it starts with it: dask (without ``sparse``, see :mod:`._imports`), HyperSpy's loader and
 base signal classes, and pint with its unit registry (the extractors of these formats
 convert the units their files state: importing pint and building the registry take
-about 0.35 CPU-s, paid once here rather than by each worker on its first file).
+about 0.25 CPU-s, paid once here rather than by each worker on its first file).
 RosettaSciIO's readers of the files at hand follow in the preload list
 (:data:`._imports.READER_MODULES`). Not ``hyperspy.api`` as a whole, and not exspy:
 :mod:`._reader` builds EELS and EDS signals as base classes, and exspy's import alone
