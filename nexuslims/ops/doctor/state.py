@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import shlex
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from nexuslims.find import instrument_folder_problem, share_problem
 from nexuslims.ops.doctor.checks import FAILURE, OK, WARNING, Check, Site
@@ -19,10 +20,28 @@ from nexuslims.ops.doctor.checks import FAILURE, OK, WARNING, Check, Site
 #: Sessions named in full by the missing-records check; the rest are counted.
 SHOWN = 20
 
+T = TypeVar("T")
+
+
+def _read(db_url: str, query: Callable[[Any], T]) -> T:
+    """``query(engine)`` on a database opened for it and closed after.
+
+    Raises
+    ------
+    nexuslims.errors.DatabaseError
+        The database cannot be opened or read.
+    """
+    from nexuslims import db
+
+    engine = db.make_engine(db_url)
+    try:
+        return query(engine)
+    finally:
+        engine.dispose()
+
 
 def check_database_integrity(site: Site) -> Iterable[Check]:
     """SQLite's ``quick_check`` finds no corruption; the database file can be written."""
-    from nexuslims import db
     from nexuslims.db.engine import quick_check, sqlite_file
     from nexuslims.errors import DatabaseError
 
@@ -33,11 +52,7 @@ def check_database_integrity(site: Site) -> Iterable[Check]:
     if path is None or not path.is_file():
         return  # not SQLite (the server checks itself), or reported by check_database
     try:
-        engine = db.make_engine(settings.db_url)
-        try:
-            rows = quick_check(engine)
-        finally:
-            engine.dispose()
+        rows = _read(settings.db_url, quick_check)
     except DatabaseError as exc:
         yield Check("database integrity", FAILURE, f"{path} cannot be checked ({exc}): "
                     "restore it from a backup (docs/reliability.md)")
@@ -70,7 +85,6 @@ def _read_only(path: Path) -> str | None:
 
 def check_missing_records(site: Site) -> Iterable[Check]:
     """Every session built into a record still has its record file."""
-    from nexuslims import db
     from nexuslims.db.buildstate import built_records
     from nexuslims.errors import DatabaseError
 
@@ -78,28 +92,20 @@ def check_missing_records(site: Site) -> Iterable[Check]:
     if settings is None or settings.db_url is None:
         return
     try:
-        engine = db.make_engine(settings.db_url)
-        try:
-            built = built_records(engine)
-        finally:
-            engine.dispose()
+        built = _read(settings.db_url, built_records)
     except DatabaseError:
         return  # reported by check_database
     missing = [(ident, path) for ident, _, path in built if not Path(path).is_file()]
     if not missing:
         yield Check("record files", OK, f"all {len(built)} record file(s) are in place")
         return
-    shown = " ".join(_shell_word(ident) for ident, _ in missing[:SHOWN])
+    shown = " ".join(shlex.quote(ident) for ident, _ in missing[:SHOWN])
     more = f" (and {len(missing) - SHOWN} more: `nexuslims sessions list --status " \
         "COMPLETED` lists them)" if len(missing) > SHOWN else ""
     yield Check("record files", FAILURE,
                 f"{len(missing)} session(s) were built but their record file is gone, e.g. "
                 f"{missing[0][1]}: rebuild them with `nexuslims sessions reset {shown}` "
                 f"and then `nexuslims process`{more}")
-
-
-def _shell_word(text: str) -> str:
-    return shlex.quote(text)
 
 
 def check_share_mounted(site: Site) -> Iterable[Check]:
@@ -121,7 +127,6 @@ def check_share_mounted(site: Site) -> Iterable[Check]:
 
 def check_empty_folders(site: Site) -> Iterable[Check]:
     """No instrument folder is empty when earlier sessions found files in it."""
-    from nexuslims import db
     from nexuslims.db.buildstate import instruments_that_found_files
     from nexuslims.errors import DatabaseError
 
@@ -129,11 +134,7 @@ def check_empty_folders(site: Site) -> Iterable[Check]:
     if settings is None or settings.instrument_data_path is None or settings.db_url is None:
         return
     try:
-        engine = db.make_engine(settings.db_url)
-        try:
-            had_files = instruments_that_found_files(engine)
-        finally:
-            engine.dispose()
+        had_files = _read(settings.db_url, instruments_that_found_files)
     except DatabaseError:
         return
     for instrument in site.instruments:
