@@ -417,6 +417,12 @@ _EXPECTS = {
 }
 
 
+def is_web_url(value: str) -> bool:
+    """Whether ``value`` is an ``http(s)://host...`` address."""
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
 def number_setting(env: Mapping[str, str], name: str, default: float, problems: list[str],
                    *, minimum: float, expects: str, whole: bool = False) -> float:
     """``env[name]`` as a number ``>= minimum`` (a whole one if ``whole``), else ``default``.

@@ -23,11 +23,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import requests
 
-from nexuslims.config import file_setting, legacy_setting, number_setting
+from nexuslims.config import file_setting, is_web_url, legacy_setting, number_setting
 from nexuslims.errors import shown_url
 from nexuslims.export.base import ExportResult, Failure, RecordFile, retried, setting, truthy
 from nexuslims.export.errors import DestinationRefused, DestinationUnavailable, RecordRejected
@@ -66,8 +65,7 @@ class CDCSSettings:
         """The settings from ``env`` and the problems found (each naming its variable)."""
         problems: list[str] = []
         url, _ = legacy_setting(env, "NX_CDCS_URL", "cdcs_url")
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        if not is_web_url(url):
             problems.append(f"NX_CDCS_URL={shown_url(url)}: expects the CDCS base URL, "
                             "e.g. https://cdcs.example.org/")
         token = setting(env, "NX_CDCS_TOKEN") or None

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from nexuslims.config import file_setting, number_setting
+from nexuslims.config import file_setting, is_web_url, number_setting
 from nexuslims.errors import shown_url
 from nexuslims.export.base import setting
 from nexuslims.export.errors import DestinationRefused, DestinationUnavailable
@@ -54,8 +54,7 @@ class ELabFTWSettings:
         """The settings from ``env`` and the problems found (each naming its variable)."""
         problems: list[str] = []
         url = setting(env, "NX_ELABFTW_URL")
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        if not is_web_url(url):
             problems.append(f"NX_ELABFTW_URL={shown_url(url)}: expects the eLabFTW server's "
                             "URL, e.g. https://elab.example.org")
         key = setting(env, "NX_ELABFTW_API_KEY")

@@ -61,10 +61,9 @@ def check_tuning_settings(site: Site) -> Iterable[Check]:
                             "a folder of <instrument>.toml extraction profiles)")
     public = (site.env.get("NX_WEB_PUBLIC_URL") or "").strip()
     if public:
-        from urllib.parse import urlsplit
+        from nexuslims.config import is_web_url
 
-        parts = urlsplit(public)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        if not is_web_url(public):
             problems.append(f"NX_WEB_PUBLIC_URL={public}: expects the address people reach "
                             "the pages at, e.g. https://nexus.example.org/nexuslims (exports "
                             "link to it)")
