@@ -83,12 +83,7 @@ class Site:
             f.write_text(f"session {ident}, note {i}\n" * (i + 1))
             t = (start + dt.timedelta(minutes=10 + i)).timestamp()
             os.utime(f, (t, t))
-        for event, when in ((EventType.START, start),
-                            (EventType.END, start + dt.timedelta(hours=2))):
-            db.log_session_event(self.engine, ident, self.instrument, when, event,
-                                 Status.TO_BE_BUILT, "alice")
-        self.sessions.append(ident)
-        return ident
+        return self._log(ident, start)
 
     def add_corpus_session(self, corpus: Path, files: list[str], name: str = "c") -> str:
         """Log a finished session whose files are copies of real instrument files.
@@ -105,6 +100,10 @@ class Site:
             shutil.copyfile(corpus / relative, copy)
             t = (start + dt.timedelta(minutes=10 + 5 * i)).timestamp()
             os.utime(copy, (t, t))
+        return self._log(ident, start)
+
+    def _log(self, ident: str, start: dt.datetime) -> str:
+        """Log session ``ident`` as two hours from ``start``, finished and waiting."""
         for event, when in ((EventType.START, start),
                             (EventType.END, start + dt.timedelta(hours=2))):
             db.log_session_event(self.engine, ident, self.instrument, when, event,
