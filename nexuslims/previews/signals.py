@@ -14,7 +14,15 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from nexuslims.previews._montage import render_montage, stack_frames
-from nexuslims.previews._plot import BACKGROUND, INK, draw_line_plot, font, spans_decades
+from nexuslims.previews._plot import (
+    BACKGROUND,
+    INK,
+    as_palette,
+    draw_line_plot,
+    font,
+    plot_canvas,
+    spans_decades,
+)
 from nexuslims.previews._raster import (
     SIZE,
     array_image,
@@ -203,9 +211,9 @@ def _spectrum_image_sums(data: Any, sig_dim: int, nav_dims: list[int]) -> tuple[
 
 
 def _save_plot(y: np.ndarray, x: np.ndarray | None, out: Path, **labels: Any) -> None:
-    canvas = Image.new("RGB", PLOT_SIZE, BACKGROUND)
+    canvas = plot_canvas(PLOT_SIZE)
     draw_line_plot(canvas, (0, 0, *PLOT_SIZE), y, x, log_y=spans_decades(y), **labels)
-    save_png(canvas, out)
+    save_png(as_palette(canvas), out)
 
 
 def _save_spectrum_image(
