@@ -63,6 +63,8 @@ def to_uint8(data: np.ndarray, *, log: bool = False) -> np.ndarray:
     data = np.asarray(data)
     if np.iscomplexobj(data):
         data = np.abs(data)
+    if not log and data.dtype.kind in "ui" and data.dtype.itemsize <= 2:
+        return _small_integers_to_uint8(data)
     values = data.astype(np.float64, copy=True)
     finite = np.isfinite(values)
     if not finite.any():
@@ -81,6 +83,29 @@ def to_uint8(data: np.ndarray, *, log: bool = False) -> np.ndarray:
     scaled = (values - lo) * (255.0 / (hi - lo))
     scaled[~finite] = 0
     return np.clip(scaled, 0, 255).astype(np.uint8)
+
+
+def _small_integers_to_uint8(data: np.ndarray) -> np.ndarray:
+    """:func:`to_uint8` of 8- and 16-bit integers (most detectors' images), through a
+    look-up table: the same percentiles (taken on the integers, which orders them as
+    their float copies would) and the same arithmetic, done once per possible value
+    instead of once per pixel. A 512 x 471 16-bit SEM image: 5.0 -> 1.0-1.4 ms."""
+    sample = data.ravel()
+    if sample.size > _PERCENTILE_SAMPLE:
+        sample = sample[:: sample.size // _PERCENTILE_SAMPLE]
+    if not sample.size:
+        return np.zeros(data.shape, dtype=np.uint8)
+    lo, hi = (float(v) for v in np.percentile(sample, [LOW_PERCENTILE, HIGH_PERCENTILE]))
+    if hi <= lo:
+        lo, hi = float(sample.min()), float(sample.max())
+    if hi <= lo:
+        return np.full(data.shape, 128, dtype=np.uint8)
+    info = np.iinfo(data.dtype)
+    levels = np.arange(info.min, info.max + 1, dtype=np.float64)
+    table = np.clip((levels - lo) * (255.0 / (hi - lo)), 0, 255).astype(np.uint8)
+    if info.min:  # signed: -32768 is the table's first entry
+        return table[data.astype(np.int32) - info.min]
+    return table[data]
 
 
 def fit(image: Image.Image, size: int = SIZE, box: tuple[int, int] | None = None) -> Image.Image:

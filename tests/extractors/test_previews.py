@@ -55,6 +55,27 @@ def test_images_of_every_depth_are_visible(tmp_path: Path, data: np.ndarray) -> 
     assert_visible(pixels)
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.uint16, np.int16])
+def test_small_integer_images_stretch_as_their_float_copies_do(dtype: type) -> None:
+    # 8- and 16-bit images go through a look-up table: the very same grey levels.
+    from nexuslims.previews._raster import to_uint8
+
+    rng = np.random.default_rng(7)
+    info = np.iinfo(dtype)
+    cases = [
+        rng.integers(info.min, int(info.max) + 1, (300, 411)).astype(dtype),  # full range
+        np.clip(rng.normal(info.min / 2 + info.max / 3, 40, (257, 190)), info.min,
+                info.max).astype(dtype),  # a narrow part of the range
+        np.full((40, 50), info.max // 3, dtype=dtype),  # flat: mid-grey
+        np.r_[np.full(999, 3), [info.max]].astype(dtype).reshape(40, 25),  # one hot pixel
+        rng.integers(0, 100, (600, 500)).astype(dtype),  # > 250,000 pixels: sampled
+    ]
+    for data in cases:
+        expected = to_uint8(data.astype(np.float64))
+        assert np.array_equal(to_uint8(data), expected)
+    assert len({int(to_uint8(c).std() > 0) for c in cases}) == 2  # flat and varied both
+
+
 def test_complex_images_show_magnitude_and_phase(tmp_path: Path) -> None:
     """Issue 23, class 10: a complex image (FFT, DPC) is drawn as its magnitude and,
     beside it, its phase; before, the magnitude alone."""
