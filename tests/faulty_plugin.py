@@ -7,7 +7,8 @@ attempt only, by ``os._exit`` or by SIGKILL to itself); ``hog MB`` (touch MB of 
 ``pid FILE SECONDS`` (write the worker's pid to FILE, then sleep, on the first attempt);
 ``handshake FILE GO`` (write the worker's pid to FILE, then wait until GO exists);
 ``wait FILE`` (create ``FILE.waiting``, then return once FILE exists: the pass is held
-at a known point, in extraction, until the test lets it go).
+at a known point, in extraction, until the test lets it go); ``preview-none`` and
+``preview-half`` (its preview renderer writes nothing, or half a PNG and then fails).
 """
 
 from __future__ import annotations
@@ -62,7 +63,15 @@ class FaultyExtractor:
                 time.sleep(0.1)
         meta = {"DatasetType": "Misc", "Data Type": "Misc", "Faulty": command,
                 "Worker": os.getpid()}
-        return [ExtractedDataset(Path(path).name, "Misc", meta, "faulty")]
+        render = None
+        if command == "preview-none":
+            def render(out):
+                pass
+        elif command == "preview-half":
+            def render(out):
+                Path(out).write_bytes(b"\\x89PNG\\r\\n\\x1a\\n")
+                raise OSError("No space left on device")
+        return [ExtractedDataset(Path(path).name, "Misc", meta, "faulty", render_preview=render)]
 '''
 
 

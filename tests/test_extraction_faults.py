@@ -113,6 +113,26 @@ def test_kill_9_of_a_real_worker_costs_its_file_one_retry(plugin, tmp_path):
     assert all(d.extractor == "faulty" and d.error is None for d in datasets)
 
 
+@pytest.mark.parametrize(("command", "said"), [
+    ("preview-none", "renderer wrote no image"),
+    ("preview-half", "No space left on device"),
+])
+def test_a_plugin_renderer_that_writes_nothing_or_half_leaves_a_placeholder(
+        plugin, tmp_path, command, said):
+    # A plug-in's renderer draws into a temporary file that is checked before it is
+    # moved into place: a reader of the preview never sees half a PNG.
+    from PIL import Image
+
+    store, out = tmp_path / "store", tmp_path / "out"
+    (dataset,) = extract([fault(store, "a.fault", command)], store, out, workers=1)
+    assert dataset.preview == out / "a.fault.thumb.png"
+    with Image.open(dataset.preview) as image:
+        image.load()  # a whole PNG: the placeholder
+        assert image.size[0] == 500
+    assert any(said in w and "placeholder" in w for w in dataset.warnings), dataset.warnings
+    assert sorted(p.name for p in out.iterdir()) == ["a.fault.json", "a.fault.thumb.png"]
+
+
 @pytest.mark.parametrize("writer", [write_huge_mrc, write_huge_hspy])
 def test_a_header_claiming_absurd_dimensions_is_reported_not_read(writer, tmp_path):
     root = tmp_path / "in"

@@ -39,33 +39,46 @@ def _render(ds: ExtractedDataset, source: Path, out: Path) -> tuple[bool, str | 
     from nexuslims.extractors.registry import preview_generator
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp.png")
     renderer: Callable[[Path], None] | None = ds.render_preview
+    owner = renderer
     if renderer is None:
         generator = preview_generator(source)
         if generator is not None:
+            owner = generator.render
+
             def renderer(target: Path, _gen: Any = generator) -> None:
                 _gen.render(source, target)
+    # nexuslims's own renderers write atomically (previews.save_png) and always write or
+    # raise; a plug-in's draws into a temporary file, checked and moved into place.
+    tmp = out if _own(owner) else out.with_name(f".{out.name}.{os.getpid()}.tmp.png")
     warning = None
     try:
         from nexuslims.previews import render_placeholder
 
         if renderer is None:
-            render_placeholder(tmp, f"no preview for {source.suffix or 'this'} files")
-        else:
-            try:
-                renderer(tmp)
-                if not tmp.is_file() or tmp.stat().st_size == 0:
-                    raise RuntimeError("renderer wrote no image")
-            except Exception as exc:  # noqa: BLE001 - any drawing failure gets a placeholder
-                warning = f"preview could not be drawn ({type(exc).__name__}: {exc}); " \
-                          "a placeholder is shown"
-                render_placeholder(tmp, f"preview failed: {exc}")
-        os.replace(tmp, out)
+            render_placeholder(out, f"no preview for {source.suffix or 'this'} files")
+            return True, None
+        try:
+            renderer(tmp)
+            if tmp != out and (not tmp.is_file() or tmp.stat().st_size == 0):
+                raise RuntimeError("renderer wrote no image")
+        except Exception as exc:  # noqa: BLE001 - any drawing failure gets a placeholder
+            warning = f"preview could not be drawn ({type(exc).__name__}: {exc}); " \
+                      "a placeholder is shown"
+            render_placeholder(tmp, f"preview failed: {exc}")
+        if tmp != out:
+            os.replace(tmp, out)
         return True, warning
     except Exception as exc:  # noqa: BLE001 - even the placeholder failed: no preview
-        tmp.unlink(missing_ok=True)
+        if tmp != out:
+            tmp.unlink(missing_ok=True)
         return False, f"no preview: {type(exc).__name__}: {exc}"
+
+
+def _own(renderer: Any) -> bool:
+    """Whether ``renderer`` is one of nexuslims's own (an extractor's closure or method)."""
+    module = getattr(renderer, "__module__", None) or ""
+    return module == "nexuslims" or module.startswith("nexuslims.")
 
 
 def extract_one(
