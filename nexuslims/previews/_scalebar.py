@@ -73,7 +73,8 @@ def label_font(size: int) -> tuple[ImageFont.FreeTypeFont | ImageFont.ImageFont,
 
 def draw_scale_bar(image: Image.Image, pixel_size: float, unit: str,
                    source_width: int, *, bottom: int = 0) -> Image.Image:
-    """``image`` (converted to RGB) with a scale bar in its lower-left corner.
+    """``image`` with a scale bar in its lower-left corner: a grey (``L``) image stays
+    grey, the bar being black and white; any other is converted to RGB.
 
     ``bottom`` preview rows at the foot are kept clear (an SEM's data bar). Returns
     ``image`` unchanged when ``unit`` is not a length or reciprocal length.
@@ -82,7 +83,8 @@ def draw_scale_bar(image: Image.Image, pixel_size: float, unit: str,
     if found is None:
         return image
     pixels, label = found
-    canvas = image.convert("RGB")
+    canvas = image.copy() if image.mode == "L" else image.convert("RGB")
+    black, white = (0, 255) if canvas.mode == "L" else ((0, 0, 0), (255, 255, 255))
     draw = ImageDraw.Draw(canvas)
     face, has_micro = label_font(max(11, canvas.width // 36))
     if not has_micro:
@@ -95,11 +97,11 @@ def draw_scale_bar(image: Image.Image, pixel_size: float, unit: str,
     box_h = thick + text_h + 3 * margin
     left, bottom = margin, canvas.height - bottom - margin
     # A dark box keeps the bar readable on bright and dark images alike.
-    draw.rectangle([left, bottom - box_h, left + box_w, bottom], fill=(0, 0, 0))
+    draw.rectangle([left, bottom - box_h, left + box_w, bottom], fill=black)
     bar_left = left + margin + (box_w - 2 * margin - pixels) // 2
     bar_top = bottom - margin - thick
     draw.rectangle([bar_left, bar_top, bar_left + pixels - 1, bar_top + thick - 1],
-                   fill=(255, 255, 255))
-    draw.text((left + box_w // 2, bar_top - margin // 2), label, fill=(255, 255, 255),
+                   fill=white)
+    draw.text((left + box_w // 2, bar_top - margin // 2), label, fill=white,
               font=face, anchor="mb")
     return canvas

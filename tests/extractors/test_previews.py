@@ -381,8 +381,11 @@ def test_a_grey_preview_is_written_with_one_channel_and_the_same_pixels(tmp_path
     image = Image.fromarray(np.tile(np.arange(256, dtype=np.uint8), (64, 1)), "L")
     from nexuslims.previews._scalebar import draw_scale_bar
 
-    with_bar = draw_scale_bar(image, 2.5, "nm", 256)
+    assert draw_scale_bar(image, 2.5, "nm", 256).mode == "L"  # a grey image stays grey
+    with_bar = draw_scale_bar(image.convert("RGB"), 2.5, "nm", 256)
     assert with_bar.mode == "RGB"
+    assert np.array_equal(np.asarray(with_bar.convert("L")),
+                          np.asarray(draw_scale_bar(image, 2.5, "nm", 256)))
     from nexuslims.previews._raster import save_png
 
     save_png(with_bar, tmp_path / "grey.png")
