@@ -47,6 +47,8 @@ def render_image_file(path: Path, out: Path, *, page: int = 0,
     if path.suffix.lower() in TIFF_EXTENSIONS:
         try:
             data, width = _read_tiff(path, page)
+        except NothingToPreview as exc:
+            raise ValueError(str(exc)) from None  # as Pillow's reading of it would say
         except Exception:  # noqa: BLE001 -- e.g. JPEG-in-TIFF without imagecodecs; PIL next
             data = None
     image = array_image(data) if data is not None else _read_with_pillow(path)
@@ -109,13 +111,27 @@ def decode_text(raw: bytes) -> str:
         return raw.decode("latin-1")
 
 
+class NothingToPreview(ValueError):
+    """A TIFF page's data is (nearly) all outside the file: Pillow need not try."""
+
+
+TRUNCATED = "image data truncated: nothing readable to preview"
+
+
 def _read_tiff(path: Path, index: int = 0) -> tuple[np.ndarray, int]:
     """One page of a TIFF strided down to preview size (memory-mapped if possible), and
-    the page's full width in pixels."""
+    the page's full width in pixels.
+
+    Raises :class:`NothingToPreview` at once when almost none of the page's strips or
+    tiles lie within the file (an interrupted copy, a damaged header): what Pillow
+    would decode of it is blank, after reading every strip it can (14 ms for a
+    1024 x 831 image of 831 strips, against 2 ms).
+    """
     import tifffile
 
     with tifffile.TiffFile(path) as tif:
         page = tif.pages[index]
+        _check_within(page, tif.filehandle.size)
         if page.is_memmappable:
             data = tifffile.memmap(path, page=index, mode="r")
             plane = _first_plane(data)
@@ -124,6 +140,18 @@ def _read_tiff(path: Path, index: int = 0) -> tuple[np.ndarray, int]:
             return frame, width
         plane = _first_plane(page.asarray())
         return np.asarray(downsample(plane)), int(plane.shape[1])
+
+
+def _check_within(page: object, size: int) -> None:
+    """Raise :class:`NothingToPreview` if less than ``_BLANK_FRACTION`` of ``page``'s
+    segments (counting one cut short as whole) lie within a file of ``size`` bytes."""
+    offsets = getattr(page, "dataoffsets", ()) or ()
+    counts = getattr(page, "databytecounts", ()) or ()
+    if not offsets or len(offsets) != len(counts):
+        return
+    inside = sum(1 for offset, count in zip(offsets, counts, strict=True) if offset < size)
+    if inside < _BLANK_FRACTION * len(offsets):
+        raise NothingToPreview(TRUNCATED)
 
 
 def _first_plane(data: np.ndarray) -> np.ndarray:
@@ -160,7 +188,7 @@ def _read_truncated(path: Path) -> Image.Image:
         finally:
             ImageFile.LOAD_TRUNCATED_IMAGES = previous
     if np.count_nonzero(np.asarray(picture)) < _BLANK_FRACTION * picture.width * picture.height:
-        raise ValueError("image data truncated: nothing readable to preview")
+        raise ValueError(TRUNCATED)
     return picture
 
 

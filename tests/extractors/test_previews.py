@@ -308,6 +308,27 @@ def test_truncated_image_file_raises_a_clear_error(tmp_path: Path) -> None:
     assert max(load(tmp_path / "out.png").shape[:2]) == 500
 
 
+def test_a_tiff_cut_short_shows_what_is_left_and_one_with_nothing_left_is_refused(
+        tmp_path: Path) -> None:
+    # Strips are checked against the file's size before anything is decoded: a TIFF
+    # whose data lies (almost) all past its end is refused at once, as Pillow would.
+    tifffile = pytest.importorskip("tifffile")
+    data = (np.add.outer(np.arange(400), np.arange(300)) % 251).astype(np.uint8) + 4
+    tifffile.imwrite(tmp_path / "whole.tif", data, rowsperstrip=1)
+    raw = (tmp_path / "whole.tif").read_bytes()
+    with tifffile.TiffFile(tmp_path / "whole.tif") as tif:
+        first = min(tif.pages[0].dataoffsets)
+    for name, keep in (("most.tif", 0.6), ("none.tif", 0.002)):
+        (tmp_path / name).write_bytes(raw[: first + int(keep * data.size)])
+    previews.render_image_file(tmp_path / "most.tif", tmp_path / "most.png")
+    pixels = load(tmp_path / "most.png")
+    assert_visible(pixels)
+    assert pixels[: pixels.shape[0] // 2].mean() > 4 and pixels[-20:].mean() == 0  # cut
+    with pytest.raises(ValueError, match="truncated"):
+        previews.render_image_file(tmp_path / "none.tif", tmp_path / "none.png")
+    assert not (tmp_path / "none.png").exists()
+
+
 def test_text_file_preview_shows_the_first_lines(tmp_path: Path) -> None:
     source = tmp_path / "notes.txt"
     source.write_text("\n".join(f"line {i}: sample tilt {i * 0.5} deg" for i in range(200)))
