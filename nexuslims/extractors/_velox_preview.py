@@ -14,6 +14,9 @@ shows it) and an EELS spectrum image's ``AcquisitionMetadata.Data.offset``/``dis
 from __future__ import annotations
 
 import math
+import threading
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -181,19 +184,57 @@ def draw(picture: Picture, out: Path) -> None:
         render_spectrum_image_sums(picture.image, picture.data, out, x=x, x_label=label)
 
 
-def velox_preview(path: Path, kind: str, uid: str, dataset_type: str, axes: list[Axis]):
-    """A preview renderer for one Velox dataset (h5py is imported when it runs)."""
+class VeloxFile:
+    """One Velox file as its datasets' preview renderers read it: opened by the first
+    renderer that runs, shared by the others, closed once each of them has run.
+
+    A file's renderers run one after the other, right after its extraction: opening the
+    file once for all of them spares an HDF5 open and close (and the lookups of a cold
+    file) for each; ``renderers`` is how many share it. A renderer run again after that
+    opens and closes the file for itself. Should some never run (no previews wanted, a
+    failure between two), the file is not opened, or is closed when the renderers are
+    dropped.
+    """
+
+    def __init__(self, path: Path, renderers: int) -> None:
+        self.path = Path(path)
+        self._waiting = set(range(renderers))
+        self._h5: Any = None
+        self._close: Callable[[], Any] = lambda: None
+        self._lock = threading.Lock()
+
+    def read(self, renderer: int, reader: Callable[[Any], Picture | None]) -> Picture | None:
+        """``reader(h5)`` on the open file, for renderer number ``renderer`` (0-based)."""
+        with self._lock:
+            if self._h5 is None:
+                import h5py
+
+                self._h5 = h5py.File(self.path, "r")
+                # Closed with this object at the latest (its renderers dropped).
+                self._close = weakref.finalize(self, self._h5.close)
+            try:
+                return reader(self._h5)
+            finally:
+                self._waiting.discard(renderer)
+                if not self._waiting:
+                    self._close()
+                    self._h5 = None
+
+
+def velox_preview(file: VeloxFile, index: int, kind: str, uid: str, dataset_type: str,
+                  axes: list[Axis]) -> Callable[[Path], None]:
+    """The preview renderer of dataset ``index`` (0-based) of a Velox file (h5py is
+    imported when it runs)."""
+
+    def picture(h5: Any) -> Picture | None:
+        found = preview_picture(h5, kind, uid, axes, dataset_type)
+        return eds_picture(h5) if found is None else found
 
     def render(out: Path) -> None:
-        import h5py
-
-        with h5py.File(path, "r") as h5:
-            picture = preview_picture(h5, kind, uid, axes, dataset_type)
-            if picture is None:
-                picture = eds_picture(h5)
-        if picture is None:  # drawn as a placeholder saying so, and a warning
+        found = file.read(index, picture)
+        if found is None:  # drawn as a placeholder saying so, and a warning
             raise ValueError(PRUNED)
-        draw(picture, out)
+        draw(found, out)
 
     return render
 

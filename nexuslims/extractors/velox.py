@@ -20,7 +20,7 @@ from ._common import finish, multi_name, put
 from ._time import from_epoch, stamp
 from ._velox_displays import map_labels
 from ._velox_layout import _f, _json_at, _metadata, _shape, scanned_area
-from ._velox_preview import Axis, eds_axis, eels_axis, image_axes, velox_preview
+from ._velox_preview import Axis, VeloxFile, eds_axis, eels_axis, image_axes, velox_preview
 from .base import ExtractedDataset, ExtractionContext
 from .fields import Meta
 from .kinds import DEFAULT, DETECTOR, MODE, Evidence, kind_name, settle
@@ -314,6 +314,7 @@ class VeloxEmdExtractor:
         entries = [(k, u, m, _si_shape(m, s, image, spectrum) if k == "SpectrumImage" else s)
                    for k, u, m, s in entries]
         out: list[ExtractedDataset] = []
+        file = VeloxFile(path, len(entries))  # its previews' renderers open it once
         for index, (kind, uid, md, shape) in enumerate(entries, 1):
             label = labels.get(uid)
             meta, dataset_type, data_type, kind_source = velox_meta(
@@ -346,7 +347,7 @@ class VeloxEmdExtractor:
                     extractor=NAME,
                     unreliable=unreliable,
                     warnings=notes,
-                    render_preview=velox_preview(path, kind, uid, dataset_type,
+                    render_preview=velox_preview(file, index - 1, kind, uid, dataset_type,
                                                  _axes(kind, md)),
                 )
             )
