@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._velox_layout import _json_at, _metadata, scanned_area
+from ._velox_layout import _json_at, _metadata, scanned_area, stored_shape
 
 # Velox writes SI units; a preview reads better in nm (and 1/nm for reciprocal space).
 _READABLE = {"m": ("nm", 1e9), "1/m": ("1/nm", 1e-9), "m^-1": ("1/nm", 1e-9)}
@@ -266,7 +266,7 @@ def eds_picture(h5: Any) -> Picture | None:
     first = None
     for group in streams.values():
         try:
-            channels = int(_json_at(group["AcquisitionSettings"])["bincount"])
+            channels = int(_json_at(group, "AcquisitionSettings")["bincount"])
         except (KeyError, ValueError, TypeError):
             continue
         summed = stream_sums(group["Data"], shape, channels, frames)
@@ -289,7 +289,7 @@ def _scan_shape(h5: Any) -> tuple[int, int] | None:
     """(rows, columns) of the spectrum image: its first image's, else its scanned area."""
     images = h5.get("Data/Image")
     if images:
-        rows, columns = images[next(iter(images))]["Data"].shape[:2]
+        rows, columns = stored_shape(images, next(iter(images)) + "/Data")[:2]
         return int(rows), int(columns)
     for group in (h5.get("Data/SpectrumImage") or {}).values():
         try:
@@ -305,7 +305,7 @@ def _frames(h5: Any) -> int | None:
     """Frames of the spectrum image to sum (its settings' ``endFramePosition``), or None."""
     try:
         group = next(iter(h5["Data/SpectrumImage"].values()))
-        return int(_json_at(group["SpectrumImageSettings"])["endFramePosition"])
+        return int(_json_at(group, "SpectrumImageSettings")["endFramePosition"])
     except (KeyError, ValueError, TypeError, StopIteration):
         return None
 

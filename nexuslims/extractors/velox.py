@@ -19,7 +19,7 @@ from typing import Any
 from ._common import finish, multi_name, put
 from ._time import from_epoch, stamp
 from ._velox_displays import map_labels
-from ._velox_layout import _f, _json_at, _metadata, _shape, scanned_area
+from ._velox_layout import _f, _json_at, _metadata, _shape, first_of, scanned_area, stored_shape
 from ._velox_preview import Axis, VeloxFile, eds_axis, eels_axis, image_axes, velox_preview
 from .base import ExtractedDataset, ExtractionContext
 from .fields import Meta
@@ -236,7 +236,7 @@ def _bincount(h5: Any) -> str | None:
     """Channels of the EDS spectrum image, from its stream's ``AcquisitionSettings``."""
     for stream in (h5["Data/SpectrumStream"].values() if "Data/SpectrumStream" in h5 else ()):
         with contextlib.suppress(KeyError, ValueError, TypeError, IndexError):
-            return json.loads(stream["AcquisitionSettings"][0])["bincount"]
+            return json.loads(first_of(stream, "AcquisitionSettings"))["bincount"]
     return None
 
 
@@ -300,10 +300,11 @@ class VeloxEmdExtractor:
                     for extra in ("SpectrumImageSettings", "AcquisitionMetadata"):
                         if extra in group:
                             with contextlib.suppress(ValueError, TypeError):
-                                md[extra] = _json_at(group[extra])
+                                md[extra] = _json_at(group, extra)
                     if kind == "SpectrumImage":
                         md["StreamBinCount"] = _bincount(h5)
-                    entries.append((kind, uid, md, _shape(kind, group["Data"], md)))
+                    entries.append((kind, uid, md,
+                                    _shape(kind, stored_shape(group, "Data"), md)))
             labels = map_labels(h5)
         # The SI's own shape sits in its compressed stream: its scanned area (the scan
         # size times the fraction of the frame acquired) and its channels say it; a map
