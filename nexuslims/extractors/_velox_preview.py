@@ -264,14 +264,14 @@ def eds_picture(h5: Any) -> Picture | None:
     frames = _frames(h5)
     spectrum = image = None
     first = None
-    for group in streams.values():
+    for name in streams:  # by path: a Group object for each costs more than its reads
         try:
-            channels = int(_json_at(group, "AcquisitionSettings")["bincount"])
+            channels = int(_json_at(streams, f"{name}/AcquisitionSettings")["bincount"])
         except (KeyError, ValueError, TypeError):
             continue
-        summed = stream_sums(group["Data"], shape, channels, frames)
+        summed = stream_sums(streams[f"{name}/Data"], shape, channels, frames)
         if spectrum is None:
-            (spectrum, image), first = summed, group
+            (spectrum, image), first = summed, name
         else:
             n = min(spectrum.size, summed[0].size)
             spectrum = spectrum[:n] + summed[0][:n]
@@ -279,7 +279,7 @@ def eds_picture(h5: Any) -> Picture | None:
     if spectrum is None or first is None:
         return None
     try:
-        md = _metadata(first)
+        md = _json_at(streams, f"{first}/Metadata")
     except (KeyError, ValueError):
         md = {}
     return Picture("spectrum_image", spectrum, _stream_energy(md), image)

@@ -288,10 +288,11 @@ class VeloxEmdExtractor:
         entries: list[tuple[str, str, dict[str, Any], tuple[int, ...]]] = []
         warnings: list[str] = []
         with h5py.File(path, "r") as h5:
+            data = h5["Data"]
             for kind in _KINDS:
-                if kind not in h5["Data"]:
+                if kind not in data:
                     continue
-                for uid, group in h5["Data"][kind].items():
+                for uid, group in data[kind].items():
                     try:
                         md = _metadata(group)
                     except (KeyError, ValueError) as exc:
