@@ -1,6 +1,8 @@
 """How a Velox EMD file stores things: JSON metadata columns and the shape of the stored data.
 
-Shared by the extractor (:mod:`.velox`) and its previews (:mod:`._velox_preview`).
+Shared by the extractor (:mod:`.velox`), its display labels (:mod:`._velox_displays`) and
+its previews (:mod:`._velox_preview`), which read the small JSON datasets through the
+low-level readers here.
 """
 
 from __future__ import annotations
