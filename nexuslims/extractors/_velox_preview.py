@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._velox_layout import _json_at, _metadata, scanned_area, stored_shape
+from ._velox_layout import _dataset, _json_at, _metadata, scanned_area, stored_shape
 
 # Velox writes SI units; a preview reads better in nm (and 1/nm for reciprocal space).
 _READABLE = {"m": ("nm", 1e9), "1/m": ("1/nm", 1e-9), "m^-1": ("1/nm", 1e-9)}
@@ -116,9 +116,10 @@ def preview_picture(h5: Any, kind: str, uid: str, axes: list[Axis],
 
     Returns None for an EDS spectrum image (see :func:`eds_picture`).
     """
+    import h5py
     import numpy as np
 
-    data = h5[f"Data/{kind}/{uid}/Data"]
+    data = h5py.Dataset(_dataset(h5, f"Data/{kind}/{uid}/Data"))  # lower-level lookup
     if kind == "Image":
         frame = np.asarray(data[:, :, 0])
         if frame.dtype.names and len(frame.dtype.names) == 2:
