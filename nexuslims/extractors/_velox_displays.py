@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ._velox_layout import first_of
+
 _SYMBOLS = """H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr
     Mn Fe Co Ni Cu Zn Ga Ge As Se Br Kr Rb Sr Y Zr Nb Mo Tc Ru Rh Pd Ag Cd In Sn Sb Te I Xe
     Cs Ba La Ce Pr Nd Pm Sm Eu Gd Tb Dy Ho Er Tm Yb Lu Hf Ta W Re Os Ir Pt Au Hg Tl Pb Bi Po
@@ -60,11 +62,12 @@ def map_labels(h5: Any) -> dict[str, MapLabel]:
                       ("Presentation/Displays/ImageDisplay", False)):
         if base not in h5:
             continue
-        for key, item in h5[base].items():
+        displays = h5[base]
+        for key in displays:
             try:
-                display = json.loads(item[0])
+                display = json.loads(first_of(displays, key))
                 if new:
-                    reference = json.loads(h5[display["data"]][0])
+                    reference = json.loads(first_of(h5, display["data"]))
                     path, ident = reference["dataPath"], str(display.get("id") or "")
                     label = display.get("title") or ident
                     source = f"velox:{base}/{key}." + ("title" if display.get("title") else "id")
@@ -77,10 +80,10 @@ def map_labels(h5: Any) -> dict[str, MapLabel]:
             by_display[f"/{base}/{key}"] = uid
             if label:
                 out.setdefault(uid, MapLabel(str(label), source, ident))
-    for key, item in (h5["SharedProperties/DisplayGroupItem"].items()
-                      if "SharedProperties/DisplayGroupItem" in h5 else ()):
+    items = h5.get("SharedProperties/DisplayGroupItem")
+    for key in items if items is not None else ():
         try:
-            entry = json.loads(item[0])
+            entry = json.loads(first_of(items, key))
             uid = by_display[entry["display"]]
         except (KeyError, ValueError, TypeError, IndexError):
             continue

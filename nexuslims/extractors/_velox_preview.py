@@ -14,11 +14,14 @@ shows it) and an EELS spectrum image's ``AcquisitionMetadata.Data.offset``/``dis
 from __future__ import annotations
 
 import math
+import threading
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._velox_layout import _json_at, _metadata, scanned_area
+from ._velox_layout import _dataset, _json_at, _metadata, scanned_area, stored_shape
 
 # Velox writes SI units; a preview reads better in nm (and 1/nm for reciprocal space).
 _READABLE = {"m": ("nm", 1e9), "1/m": ("1/nm", 1e-9), "m^-1": ("1/nm", 1e-9)}
@@ -113,9 +116,10 @@ def preview_picture(h5: Any, kind: str, uid: str, axes: list[Axis],
 
     Returns None for an EDS spectrum image (see :func:`eds_picture`).
     """
+    import h5py
     import numpy as np
 
-    data = h5[f"Data/{kind}/{uid}/Data"]
+    data = h5py.Dataset(_dataset(h5, f"Data/{kind}/{uid}/Data"))  # lower-level lookup
     if kind == "Image":
         frame = np.asarray(data[:, :, 0])
         if frame.dtype.names and len(frame.dtype.names) == 2:
@@ -181,19 +185,57 @@ def draw(picture: Picture, out: Path) -> None:
         render_spectrum_image_sums(picture.image, picture.data, out, x=x, x_label=label)
 
 
-def velox_preview(path: Path, kind: str, uid: str, dataset_type: str, axes: list[Axis]):
-    """A preview renderer for one Velox dataset (h5py is imported when it runs)."""
+class VeloxFile:
+    """One Velox file as its datasets' preview renderers read it: opened by the first
+    renderer that runs, shared by the others, closed once each of them has run.
+
+    A file's renderers run one after the other, right after its extraction: opening the
+    file once for all of them spares an HDF5 open and close (and the lookups of a cold
+    file) for each; ``renderers`` is how many share it. A renderer run again after that
+    opens and closes the file for itself. Should some never run (no previews wanted, a
+    failure between two), the file is not opened, or is closed when the renderers are
+    dropped.
+    """
+
+    def __init__(self, path: Path, renderers: int) -> None:
+        self.path = Path(path)
+        self._waiting = set(range(renderers))
+        self._h5: Any = None
+        self._close: Callable[[], Any] = lambda: None
+        self._lock = threading.Lock()
+
+    def read(self, renderer: int, reader: Callable[[Any], Picture | None]) -> Picture | None:
+        """``reader(h5)`` on the open file, for renderer number ``renderer`` (0-based)."""
+        with self._lock:
+            if self._h5 is None:
+                import h5py
+
+                self._h5 = h5py.File(self.path, "r")
+                # Closed with this object at the latest (its renderers dropped).
+                self._close = weakref.finalize(self, self._h5.close)
+            try:
+                return reader(self._h5)
+            finally:
+                self._waiting.discard(renderer)
+                if not self._waiting:
+                    self._close()
+                    self._h5 = None
+
+
+def velox_preview(file: VeloxFile, index: int, kind: str, uid: str, dataset_type: str,
+                  axes: list[Axis]) -> Callable[[Path], None]:
+    """The preview renderer of dataset ``index`` (0-based) of a Velox file (h5py is
+    imported when it runs)."""
+
+    def picture(h5: Any) -> Picture | None:
+        found = preview_picture(h5, kind, uid, axes, dataset_type)
+        return eds_picture(h5) if found is None else found
 
     def render(out: Path) -> None:
-        import h5py
-
-        with h5py.File(path, "r") as h5:
-            picture = preview_picture(h5, kind, uid, axes, dataset_type)
-            if picture is None:
-                picture = eds_picture(h5)
-        if picture is None:  # drawn as a placeholder saying so, and a warning
+        found = file.read(index, picture)
+        if found is None:  # drawn as a placeholder saying so, and a warning
             raise ValueError(PRUNED)
-        draw(picture, out)
+        draw(found, out)
 
     return render
 
@@ -223,14 +265,14 @@ def eds_picture(h5: Any) -> Picture | None:
     frames = _frames(h5)
     spectrum = image = None
     first = None
-    for group in streams.values():
+    for name in streams:  # by path: a Group object for each costs more than its reads
         try:
-            channels = int(_json_at(group["AcquisitionSettings"])["bincount"])
+            channels = int(_json_at(streams, f"{name}/AcquisitionSettings")["bincount"])
         except (KeyError, ValueError, TypeError):
             continue
-        summed = stream_sums(group["Data"], shape, channels, frames)
+        summed = stream_sums(streams[f"{name}/Data"], shape, channels, frames)
         if spectrum is None:
-            (spectrum, image), first = summed, group
+            (spectrum, image), first = summed, name
         else:
             n = min(spectrum.size, summed[0].size)
             spectrum = spectrum[:n] + summed[0][:n]
@@ -238,7 +280,7 @@ def eds_picture(h5: Any) -> Picture | None:
     if spectrum is None or first is None:
         return None
     try:
-        md = _metadata(first)
+        md = _json_at(streams, f"{first}/Metadata")
     except (KeyError, ValueError):
         md = {}
     return Picture("spectrum_image", spectrum, _stream_energy(md), image)
@@ -248,7 +290,7 @@ def _scan_shape(h5: Any) -> tuple[int, int] | None:
     """(rows, columns) of the spectrum image: its first image's, else its scanned area."""
     images = h5.get("Data/Image")
     if images:
-        rows, columns = images[next(iter(images))]["Data"].shape[:2]
+        rows, columns = stored_shape(images, next(iter(images)) + "/Data")[:2]
         return int(rows), int(columns)
     for group in (h5.get("Data/SpectrumImage") or {}).values():
         try:
@@ -264,7 +306,7 @@ def _frames(h5: Any) -> int | None:
     """Frames of the spectrum image to sum (its settings' ``endFramePosition``), or None."""
     try:
         group = next(iter(h5["Data/SpectrumImage"].values()))
-        return int(_json_at(group["SpectrumImageSettings"])["endFramePosition"])
+        return int(_json_at(group, "SpectrumImageSettings")["endFramePosition"])
     except (KeyError, ValueError, TypeError, StopIteration):
         return None
 

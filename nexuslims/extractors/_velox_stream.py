@@ -40,23 +40,26 @@ def stream_sums(stream: Any, shape: tuple[int, int], channels: int,
     if pixels <= 0 or channels <= 0:
         raise ValueError(f"a spectrum image of shape {shape} x {channels} holds nothing")
     limit = frames * pixels if frames else None
+    counts_below = min(channels, NEXT_PIXEL)  # a gate pulse is never a count
     spectrum = np.zeros(channels, dtype=np.int64)
     image = np.zeros(pixels, dtype=np.int64)
     passed = 0  # gate pulses before the block: the pixel the block starts in
     total = int(stream.shape[0])
     for start in range(0, total, BLOCK):
         block = np.asarray(stream[start:start + BLOCK]).reshape(-1)
-        marks = block == NEXT_PIXEL
-        position = passed + np.cumsum(marks)  # at a count: the gate pulses before it
-        counted = ~marks
-        pixel, channel = position[counted], block[counted].astype(np.int64)
-        keep = channel < channels
-        if limit is not None:
-            keep &= pixel < limit
-        pixel, channel = pixel[keep] % pixels, channel[keep]
-        spectrum += np.bincount(channel, minlength=channels)
-        image += np.bincount(pixel, minlength=pixels)
-        passed += int(marks.sum())
+        pulses = np.flatnonzero(block == NEXT_PIXEL)
+        counted = block < counts_below
+        if limit is not None and passed + pulses.size >= limit:
+            pulses = pulses[:limit - passed]
+            counted[pulses[-1]:] = False  # past the last frame summed
+        spectrum += np.bincount(block[counted], minlength=channels)
+        # The counts of each pixel of the block: those between two pulses (the first
+        # pixel's before the first pulse, the last one's after the last).
+        before = np.cumsum(counted)
+        per_pixel = np.diff(before[pulses], prepend=0, append=before[-1])
+        where = (passed + np.arange(per_pixel.size)) % pixels
+        image += np.bincount(where, weights=per_pixel, minlength=pixels).astype(np.int64)
+        passed += pulses.size
         if limit is not None and passed >= limit:
             break
     return spectrum.astype(np.float64), image.reshape(shape).astype(np.float64)

@@ -19,8 +19,8 @@ from typing import Any
 from ._common import finish, multi_name, put
 from ._time import from_epoch, stamp
 from ._velox_displays import map_labels
-from ._velox_layout import _f, _json_at, _metadata, _shape, scanned_area
-from ._velox_preview import Axis, eds_axis, eels_axis, image_axes, velox_preview
+from ._velox_layout import _f, _json_at, _metadata, _shape, first_of, scanned_area, stored_shape
+from ._velox_preview import Axis, VeloxFile, eds_axis, eels_axis, image_axes, velox_preview
 from .base import ExtractedDataset, ExtractionContext
 from .fields import Meta
 from .kinds import DEFAULT, DETECTOR, MODE, Evidence, kind_name, settle
@@ -236,7 +236,7 @@ def _bincount(h5: Any) -> str | None:
     """Channels of the EDS spectrum image, from its stream's ``AcquisitionSettings``."""
     for stream in (h5["Data/SpectrumStream"].values() if "Data/SpectrumStream" in h5 else ()):
         with contextlib.suppress(KeyError, ValueError, TypeError, IndexError):
-            return json.loads(stream["AcquisitionSettings"][0])["bincount"]
+            return json.loads(first_of(stream, "AcquisitionSettings"))["bincount"]
     return None
 
 
@@ -288,10 +288,11 @@ class VeloxEmdExtractor:
         entries: list[tuple[str, str, dict[str, Any], tuple[int, ...]]] = []
         warnings: list[str] = []
         with h5py.File(path, "r") as h5:
+            data = h5["Data"]
             for kind in _KINDS:
-                if kind not in h5["Data"]:
+                if kind not in data:
                     continue
-                for uid, group in h5["Data"][kind].items():
+                for uid, group in data[kind].items():
                     try:
                         md = _metadata(group)
                     except (KeyError, ValueError) as exc:
@@ -300,10 +301,11 @@ class VeloxEmdExtractor:
                     for extra in ("SpectrumImageSettings", "AcquisitionMetadata"):
                         if extra in group:
                             with contextlib.suppress(ValueError, TypeError):
-                                md[extra] = _json_at(group[extra])
+                                md[extra] = _json_at(group, extra)
                     if kind == "SpectrumImage":
                         md["StreamBinCount"] = _bincount(h5)
-                    entries.append((kind, uid, md, _shape(kind, group["Data"], md)))
+                    entries.append((kind, uid, md,
+                                    _shape(kind, stored_shape(group, "Data"), md)))
             labels = map_labels(h5)
         # The SI's own shape sits in its compressed stream: its scanned area (the scan
         # size times the fraction of the frame acquired) and its channels say it; a map
@@ -314,6 +316,7 @@ class VeloxEmdExtractor:
         entries = [(k, u, m, _si_shape(m, s, image, spectrum) if k == "SpectrumImage" else s)
                    for k, u, m, s in entries]
         out: list[ExtractedDataset] = []
+        file = VeloxFile(path, len(entries))  # its previews' renderers open it once
         for index, (kind, uid, md, shape) in enumerate(entries, 1):
             label = labels.get(uid)
             meta, dataset_type, data_type, kind_source = velox_meta(
@@ -346,7 +349,7 @@ class VeloxEmdExtractor:
                     extractor=NAME,
                     unreliable=unreliable,
                     warnings=notes,
-                    render_preview=velox_preview(path, kind, uid, dataset_type,
+                    render_preview=velox_preview(file, index - 1, kind, uid, dataset_type,
                                                  _axes(kind, md)),
                 )
             )

@@ -27,13 +27,13 @@ def _decoded(stream, shape, channels, last_frame):
 def test_each_stream_of_a_velox_file_sums_as_rsciio_decodes_it(corpus):
     with h5py.File(corpus / SI, "r") as h5:
         shape = h5["Data/Image"][next(iter(h5["Data/Image"]))]["Data"].shape[:2]
-        settings = _json_at(next(iter(h5["Data/SpectrumImage"].values()))
-                            ["SpectrumImageSettings"])
+        settings = _json_at(next(iter(h5["Data/SpectrumImage"].values())),
+                            "SpectrumImageSettings")
         frames = int(settings["endFramePosition"])
         streams = list(h5["Data/SpectrumStream"].values())
         assert len(streams) == 4
         for group in streams:
-            channels = int(_json_at(group["AcquisitionSettings"])["bincount"])
+            channels = int(_json_at(group, "AcquisitionSettings")["bincount"])
             stream = group["Data"][:, 0]
             cube = _decoded(stream, shape, channels, frames)
             spectrum, image = stream_sums(group["Data"], shape, channels, frames)
