@@ -416,7 +416,9 @@ def test_a_grey_preview_is_written_with_one_channel_and_the_same_pixels(tmp_path
     colour = with_bar.copy()
     colour.putpixel((3, 3), (200, 10, 10))
     save_png(colour, tmp_path / "colour.png")
-    assert Image.open(tmp_path / "colour.png").mode == "RGB"
+    with Image.open(tmp_path / "colour.png") as written_colour:
+        assert written_colour.mode == "RGB"
+        assert np.array_equal(np.asarray(written_colour), np.asarray(colour))
 
 
 def _preview_of(image: Image.Image, path: Path, **save: object) -> np.ndarray:
