@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ._common import dig
+from ._post_process import post_process_in_dictionary
 
 EAGER_MAX_BYTES = 32 * 1024 * 1024
 """Files of the :data:`UNCOMPRESSED` formats up to this size are read whole, the rest
@@ -146,6 +147,7 @@ def open_signals(path: Path, reader: str | None = None, *, capture: bool = False
             if "metadata" not in d:
                 continue  # not a signal: HyperSpy skips it too
             deferred.append(_defer_original_metadata(d, plugin["name"]))
+            post_process_in_dictionary(d, lazy=bool(kw.get("lazy")))
             signal = d["metadata"].get("Signal") or {}
             kind = signal.get("signal_type")
             signal_types.append(kind)
