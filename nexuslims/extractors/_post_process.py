@@ -20,7 +20,7 @@ before.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 _STEPS = {"to_signal1D", "squeeze"}
@@ -87,3 +87,93 @@ def post_process_in_dictionary(d: dict[str, Any], *, lazy: bool) -> bool:
     d["data"], d["axes"] = data, axes
     del d["post_process"]
     return True
+
+
+_NOT_IN_DICTIONARY = ("Signal.signal_type", "Signal.record_by", "Signal.binned", "Markers",
+                      "_HyperSpy", "General.FileIO")
+"""Metadata that HyperSpy reads or writes while building and loading a signal: a value
+mapped there is set afterwards, as before."""
+
+
+def mapped_values(tree: Mapping[str, Any], mapping: Mapping[str, Any]
+                  ) -> list[tuple[str, Any]]:
+    """HyperSpy's mapping step (``dict2signal``), read from the plain ``tree``: for each
+    (tree path: (metadata path, function)) whose item the tree has, the metadata path and
+    the value (the function's, if any; None is skipped).
+
+    The tree is not made a ``DictionaryTreeBrowser`` (that slugifies every key of every
+    tag: a third of reading a DM file); a function of a group is given one of the group,
+    as HyperSpy gives it.
+    """
+    out = []
+    for opattr, (mpattr, function) in mapping.items():
+        found, node = _item(tree, opattr)
+        if not found:
+            continue
+        if function is not None and isinstance(node, Mapping):
+            from hyperspy.misc.utils import DictionaryTreeBrowser
+
+            node = DictionaryTreeBrowser(node, lazy=False)
+        value = function(node) if function is not None else node
+        if value is not None:
+            out.append((mpattr, value))
+    return out
+
+
+def map_into_metadata(d: dict[str, Any], values: list[tuple[str, Any]]) -> bool:
+    """Put the mapped ``values`` into the reader's ``metadata`` dictionary of ``d``,
+    where HyperSpy's ``set_item`` would put them after building the signal.
+
+    Setting them one by one on the built signal's ``DictionaryTreeBrowser`` costs as
+    much as building the signal (each ``set_item`` walks the path by slugified attribute
+    look-ups); in the dictionary they are added with the rest. Returns whether they were
+    put there; not if one would not land where ``set_item`` puts it (a name that is not
+    already a Python name, or that matches another key once slugified, a group as value,
+    a value under a leaf, or metadata HyperSpy itself handles, see
+    :data:`_NOT_IN_DICTIONARY`); ``d`` is then unchanged.
+    """
+    import copy
+
+    from hyperspy.misc.utils import slugify
+
+    metadata = copy.deepcopy(d.get("metadata") or {})
+    for path, value in values:
+        parts = path.split(".")
+        if isinstance(value, Mapping) or hasattr(value, "as_dictionary") \
+                or path.startswith(_NOT_IN_DICTIONARY) \
+                or any(slugify(p, valid_variable_name=True) != p for p in parts):
+            return False
+        node = metadata
+        for i, part in enumerate(parts):
+            if part not in node and any(slugify(k, valid_variable_name=True) == part
+                                        for k in node):
+                return False
+            if i == len(parts) - 1:
+                node[part] = value
+            elif not isinstance(node.setdefault(part, {}), dict):
+                return False
+            else:
+                node = node[part]
+    d["metadata"] = metadata
+    return True
+
+
+def _item(tree: Mapping[str, Any], dotted: str) -> tuple[bool, Any]:
+    """The item at ``dotted`` of ``tree`` as HyperSpy's tree finds it: each name as
+    written or as a Python name (``EELS_Spectrometer`` is ``"EELS Spectrometer"``:
+    RosettaSciIO's mappings use both)."""
+    from hyperspy.misc.utils import slugify
+
+    node: Any = tree
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping):
+            return False, None
+        if part in node:
+            node = node[part]
+            continue
+        name = slugify(part, valid_variable_name=True)
+        keys = [k for k in node if slugify(k, valid_variable_name=True) == name]
+        if not keys:
+            return False, None
+        node = node[keys[-1]]
+    return True, node
