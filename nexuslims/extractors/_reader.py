@@ -141,6 +141,8 @@ def open_signals(path: Path, reader: str | None = None, *, capture: bool = False
 
     def file_reader(filename: str, **kw: Any) -> list[dict[str, Any]]:
         dicts = module.file_reader(filename, **kw)
+        if by_size and not kw.get("lazy") and any(map(_misfit, dicts)):
+            raise _ReadLazily  # before HyperSpy builds (and post-processes) anything
         for d in dicts:
             if capture:
                 captured.append(_file_given(d))
@@ -167,9 +169,12 @@ def open_signals(path: Path, reader: str | None = None, *, capture: bool = False
     by_size = kwargs.get("lazy") is None
     if by_size:
         kwargs["lazy"] = read_lazily(path, plugin["name"])
-    loaded = load_with_reader(str(path), proxy, **kwargs)
-    signals = list(loaded) if isinstance(loaded, list | tuple) else [loaded]
-    if by_size and not kwargs["lazy"] and not all(map(_axes_fit_data, signals)):
+    try:
+        loaded = load_with_reader(str(path), proxy, **kwargs)
+        signals = list(loaded) if isinstance(loaded, list | tuple) else [loaded]
+        if by_size and not kwargs["lazy"] and not all(map(_axes_fit_data, signals)):
+            raise _ReadLazily
+    except _ReadLazily:
         # A reader whose eager path disagrees with its own data (RosettaSciIO's DM reader
         # on packed complex FFTs gives an axis one too long): read lazily, as before.
         return open_signals(path, reader, capture=capture, plain_tree=plain_tree,
@@ -243,6 +248,21 @@ def _restore_original_metadata(signal: Any, tree: dict[str, Any],
 def _set_mapped(signal: Any, values: list[tuple[str, Any]]) -> None:
     for mpattr, value in values:
         signal.metadata.set_item(mpattr, value)
+
+
+class _ReadLazily(Exception):
+    """A file read whole whose axes do not fit its data: it is read again lazily."""
+
+
+def _misfit(d: dict[str, Any]) -> bool:
+    """Whether a reader's dictionary gives every axis a size and the signal HyperSpy
+    builds of it cannot fit its data (:func:`_axes_fit_data`): the axes longer than 1,
+    in the list's order (HyperSpy's), are not the data's dimensions longer than 1 (a
+    squeeze or transposition changes neither)."""
+    sizes = [a.get("size") if isinstance(a, dict) else None for a in d.get("axes") or ()]
+    shape = getattr(d.get("data"), "shape", None)
+    return (shape is not None and bool(sizes) and None not in sizes
+            and [n for n in sizes if n != 1] != [n for n in shape if n != 1])
 
 
 def _axes_fit_data(signal: Any) -> bool:
