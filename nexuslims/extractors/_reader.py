@@ -99,6 +99,33 @@ def _bind_base_signal() -> None:
         hyperspy.signals.BaseSignal = hyperspy.signals.BaseSignal
 
 
+def _memoize_slugify() -> None:
+    """Remember HyperSpy's ``slugify`` of a string, for its metadata trees.
+
+    A ``DictionaryTreeBrowser`` slugifies the name of every attribute it is asked for
+    (its own methods' too) and every key it is given: 300 to 1,000 calls per signal read,
+    nearly all of a few hundred names (Unicode normalisation, encoding, translation:
+    about 5 % of reading a DM or TIA file). The function is pure, so remembering its
+    answers for strings changes nothing else.
+    """
+    import functools
+
+    from hyperspy.misc import _utils
+
+    if getattr(_utils.slugify, "_nexuslims_memo", False):
+        return
+    plain = _utils.slugify
+    remembered = functools.lru_cache(maxsize=8192)(plain)
+
+    def slugify(value: Any, valid_variable_name: bool = False) -> str:
+        if type(value) is str:
+            return remembered(value, valid_variable_name)
+        return plain(value, valid_variable_name)
+
+    slugify._nexuslims_memo = True  # type: ignore[attr-defined]
+    _utils.slugify = slugify
+
+
 def open_signals(path: Path, reader: str | None = None, *, capture: bool = False,
                  plain_tree: bool = False, **kwargs: Any) -> list[Any]:
     """Signals of ``path`` (lazily, unless small and uncompressed), read by RosettaSciIO.
@@ -131,6 +158,7 @@ def open_signals(path: Path, reader: str | None = None, *, capture: bool = False
     from hyperspy.io import load_with_reader
 
     _bind_base_signal()
+    _memoize_slugify()
 
     plugin = _plugin(path, reader)
     module = importlib.import_module(plugin["api"])
