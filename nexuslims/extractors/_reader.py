@@ -117,6 +117,7 @@ def _memoize_slugify() -> None:
     plain = _utils.slugify
     remembered = functools.lru_cache(maxsize=8192)(plain)
 
+    @functools.wraps(plain)
     def slugify(value: Any, valid_variable_name: bool = False) -> str:
         if type(value) is str:
             return remembered(value, valid_variable_name)

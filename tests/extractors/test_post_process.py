@@ -98,3 +98,63 @@ def test_a_dm_spectrum_image_is_made_1d_on_its_dictionary(corpus):
     (lazy,) = file_reader(str(path), lazy=True)
     assert not post_process_in_dictionary(lazy, lazy=True)
     assert len(lazy["post_process"]) == 2
+
+
+def _tree_set_by_hyperspy(metadata: dict, values: list) -> dict:
+    from hyperspy.misc.utils import DictionaryTreeBrowser
+
+    tree = DictionaryTreeBrowser(metadata, lazy=False)
+    for path, value in values:
+        tree.set_item(path, value)
+    return tree.as_dictionary()
+
+
+def test_mapped_tags_land_in_the_dictionary_where_set_item_puts_them(corpus):
+    """Each corpus DM signal's mapped tags, put into its reader metadata, give the tree
+    HyperSpy's ``set_item`` gives; a value that would not land the same way (under a
+    leaf, a name HyperSpy would slugify, a group) leaves the dictionary as it was."""
+    import copy
+
+    from rsciio.digitalmicrograph import file_reader
+
+    from nexuslims.extractors._post_process import map_into_metadata, mapped_values
+
+    for path in _dm_files(corpus):
+        for d in file_reader(str(path), lazy=True):
+            values = mapped_values(d["original_metadata"], d["mapping"])
+            assert values, path.name
+            expected = _tree_set_by_hyperspy(copy.deepcopy(d["metadata"]), values)
+            assert map_into_metadata(d, values), path.name
+            assert d["metadata"] == expected, path.name
+            before = copy.deepcopy(d["metadata"])
+            first = values[0][0]
+            for odd in ([(first + ".below_a_leaf", 1)], [("General.has space", 1)],
+                        [("Sample.group", {"a": 1})], [("Signal.signal_type", "EELS")]):
+                assert not map_into_metadata(d, values + odd), (path.name, odd)
+                assert d["metadata"] == before, path.name
+
+
+def test_remembered_slugify_answers_as_hyperspys(corpus):
+    """Every key of a DM tag tree slugifies the same, remembered or not."""
+    from hyperspy.misc import _utils
+    from rsciio.digitalmicrograph import file_reader
+
+    from nexuslims.extractors._reader import _memoize_slugify
+
+    _memoize_slugify()
+    plain = _utils.slugify.__wrapped__
+    assert plain.__module__ == "hyperspy.misc._utils"
+    keys: list = []
+
+    def walk(node):
+        for key, value in node.items():
+            keys.append(key)
+            if isinstance(value, dict):
+                walk(value)
+
+    for d in file_reader(str(corpus / "digitalmicrograph" / "EELS_SI.dm4"), lazy=True):
+        walk(d["original_metadata"])
+    assert len(keys) > 100
+    for key in [*keys, *keys, 3, b"bytes"]:
+        for valid in (False, True):
+            assert _utils.slugify(key, valid) == plain(key, valid_variable_name=valid)
