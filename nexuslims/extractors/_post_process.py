@@ -1,4 +1,4 @@
-"""A reader's post-processing steps done on its dictionary, before HyperSpy builds the signal.
+"""A reader's post-processing and mapping done on its dictionary, before HyperSpy builds it.
 
 RosettaSciIO's DigitalMicrograph reader asks HyperSpy to post-process each signal it
 builds: ``squeeze()``, after ``to_signal1D()`` for a spectrum image. Each step deep-copies
@@ -16,6 +16,11 @@ A step is recognised by the one method its lambda calls; anything else (another
 reader's steps, a lazy spectrum image, whose chunks HyperSpy chooses for the new axes,
 axes that do not fit the data, a signal squeezed to nothing) is left to HyperSpy, as
 before.
+
+The reader's ``mapping`` (tag tree -> metadata), which HyperSpy applies after those
+steps with one ``set_item`` per value, is done the same way: its values are read from
+the plain tree (:func:`mapped_values`) and put into the reader's metadata dictionary
+(:func:`map_into_metadata`), where they land as ``set_item`` would have put them.
 """
 
 from __future__ import annotations
