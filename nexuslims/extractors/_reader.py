@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ._common import dig
+from ._post_process import map_into_metadata, mapped_values, post_process_in_dictionary
 
 EAGER_MAX_BYTES = 32 * 1024 * 1024
 """Files of the :data:`UNCOMPRESSED` formats up to this size are read whole, the rest
@@ -98,6 +99,34 @@ def _bind_base_signal() -> None:
         hyperspy.signals.BaseSignal = hyperspy.signals.BaseSignal
 
 
+def _memoize_slugify() -> None:
+    """Remember HyperSpy's ``slugify`` of a string, for its metadata trees.
+
+    A ``DictionaryTreeBrowser`` slugifies the name of every attribute it is asked for
+    (its own methods' too) and every key it is given: 300 to 1,000 calls per signal read,
+    nearly all of a few hundred names (Unicode normalisation, encoding, translation:
+    about 5 % of reading a DM or TIA file). The function is pure, so remembering its
+    answers for strings changes nothing else.
+    """
+    import functools
+
+    from hyperspy.misc import _utils
+
+    if getattr(_utils.slugify, "_nexuslims_memo", False):
+        return
+    plain = _utils.slugify
+    remembered = functools.lru_cache(maxsize=8192)(plain)
+
+    @functools.wraps(plain)
+    def slugify(value: Any, valid_variable_name: bool = False) -> str:
+        if type(value) is str:
+            return remembered(value, valid_variable_name)
+        return plain(value, valid_variable_name)
+
+    slugify._nexuslims_memo = True  # type: ignore[attr-defined]
+    _utils.slugify = slugify
+
+
 def open_signals(path: Path, reader: str | None = None, *, capture: bool = False,
                  plain_tree: bool = False, **kwargs: Any) -> list[Any]:
     """Signals of ``path`` (lazily, unless small and uncompressed), read by RosettaSciIO.
@@ -130,22 +159,32 @@ def open_signals(path: Path, reader: str | None = None, *, capture: bool = False
     from hyperspy.io import load_with_reader
 
     _bind_base_signal()
+    _memoize_slugify()
 
     plugin = _plugin(path, reader)
     module = importlib.import_module(plugin["api"])
     foreign = _Foreign()
     captured: list[tuple[dict[str, Any], dict[str, str]]] = []
     signal_types: list[str | None] = []
-    deferred: list[tuple[dict[str, Any], dict[str, Any]] | None] = []
+    deferred: list[tuple[dict[str, Any], list[tuple[str, Any]]] | None] = []
 
     def file_reader(filename: str, **kw: Any) -> list[dict[str, Any]]:
         dicts = module.file_reader(filename, **kw)
+        if by_size and not kw.get("lazy") and any(map(_misfit, dicts)):
+            raise _ReadLazily  # before HyperSpy builds (and post-processes) anything
         for d in dicts:
             if capture:
                 captured.append(_file_given(d))
             if "metadata" not in d:
                 continue  # not a signal: HyperSpy skips it too
-            deferred.append(_defer_original_metadata(d, plugin["name"]))
+            later = _defer_original_metadata(d, plugin["name"])
+            post_process_in_dictionary(d, lazy=bool(kw.get("lazy")))
+            if later is not None:  # its mapping, done on the tree (see _post_process)
+                values = mapped_values(*later)
+                # HyperSpy maps after its post-processing (whose copies drop some metadata)
+                done = not d.get("post_process") and map_into_metadata(d, values)
+                later = (later[0], [] if done else values)
+            deferred.append(later)
             signal = d["metadata"].get("Signal") or {}
             kind = signal.get("signal_type")
             signal_types.append(kind)
@@ -159,9 +198,12 @@ def open_signals(path: Path, reader: str | None = None, *, capture: bool = False
     by_size = kwargs.get("lazy") is None
     if by_size:
         kwargs["lazy"] = read_lazily(path, plugin["name"])
-    loaded = load_with_reader(str(path), proxy, **kwargs)
-    signals = list(loaded) if isinstance(loaded, list | tuple) else [loaded]
-    if by_size and not kwargs["lazy"] and not all(map(_axes_fit_data, signals)):
+    try:
+        loaded = load_with_reader(str(path), proxy, **kwargs)
+        signals = list(loaded) if isinstance(loaded, list | tuple) else [loaded]
+        if by_size and not kwargs["lazy"] and not all(map(_axes_fit_data, signals)):
+            raise _ReadLazily
+    except _ReadLazily:
         # A reader whose eager path disagrees with its own data (RosettaSciIO's DM reader
         # on packed complex FFTs gives an axis one too long): read lazily, as before.
         return open_signals(path, reader, capture=capture, plain_tree=plain_tree,
@@ -171,7 +213,7 @@ def open_signals(path: Path, reader: str | None = None, *, capture: bool = False
         if kind in foreign:
             signal.metadata.Signal.signal_type = kind
         if later is not None and plain_tree:
-            _map_original_metadata(signal, *later)
+            _set_mapped(signal, later[1])
             trees.append(later[0])
         elif later is not None:
             _restore_original_metadata(signal, *later)
@@ -213,8 +255,10 @@ def _defer_original_metadata(d: dict[str, Any], reader: str
     RosettaSciIO's DigitalMicrograph reader has HyperSpy squeeze each signal (and turn
     spectra into 1-D signals) after building it; each step deep-copies the signal with
     its whole tag tree, a third of reading a DM file. Without the tree the copies are
-    cheap; :func:`_restore_original_metadata` then gives the signal its tree and maps it
-    into ``metadata`` exactly as HyperSpy would have after those steps.
+    cheap (and mostly not made: :mod:`._post_process`); the mapping is done on the plain
+    tree (:func:`._post_process.mapped_values`), and
+    :func:`_restore_original_metadata` gives the signal its tree, unless the caller
+    takes it as a plain dictionary.
     """
     if reader != "DigitalMicrograph" or not d.get("post_process"):
         return None
@@ -222,17 +266,32 @@ def _defer_original_metadata(d: dict[str, Any], reader: str
 
 
 def _restore_original_metadata(signal: Any, tree: dict[str, Any],
-                               mapping: dict[str, Any]) -> None:
-    """The tree and mapping :func:`_defer_original_metadata` took (HyperSpy's
-    ``dict2signal`` mapping step, unchanged)."""
+                               values: list[tuple[str, Any]]) -> None:
+    """The tree :func:`_defer_original_metadata` took, and the mapped ``values`` that
+    could not go into the reader's dictionary (HyperSpy's mapping step, by
+    ``set_item``)."""
     signal.original_metadata.add_dictionary(tree)
-    for opattr, (mpattr, function) in mapping.items():
-        if opattr in signal.original_metadata:
-            value = signal.original_metadata.get_item(opattr)
-            if function is not None:
-                value = function(value)
-            if value is not None:
-                signal.metadata.set_item(mpattr, value)
+    _set_mapped(signal, values)
+
+
+def _set_mapped(signal: Any, values: list[tuple[str, Any]]) -> None:
+    for mpattr, value in values:
+        signal.metadata.set_item(mpattr, value)
+
+
+class _ReadLazily(Exception):
+    """A file read whole whose axes do not fit its data: it is read again lazily."""
+
+
+def _misfit(d: dict[str, Any]) -> bool:
+    """Whether a reader's dictionary gives every axis a size and the signal HyperSpy
+    builds of it cannot fit its data (:func:`_axes_fit_data`): the axes longer than 1,
+    in the list's order (HyperSpy's), are not the data's dimensions longer than 1 (a
+    squeeze or transposition changes neither)."""
+    sizes = [a.get("size") if isinstance(a, dict) else None for a in d.get("axes") or ()]
+    shape = getattr(d.get("data"), "shape", None)
+    return (shape is not None and bool(sizes) and None not in sizes
+            and [n for n in sizes if n != 1] != [n for n in shape if n != 1])
 
 
 def _axes_fit_data(signal: Any) -> bool:
@@ -243,46 +302,6 @@ def _axes_fit_data(signal: Any) -> bool:
         return all(axis.size == shape[axis.index_in_array] for axis in axes)
     except Exception:  # noqa: BLE001 - a signal this odd is read lazily, as before
         return False
-
-
-def _map_original_metadata(signal: Any, tree: dict[str, Any],
-                           mapping: dict[str, Any]) -> None:
-    """HyperSpy's mapping step of :func:`_restore_original_metadata`, read from the plain
-    ``tree``: the tree itself is not made a ``DictionaryTreeBrowser`` (that slugifies
-    every key of every tag, and reading the tags back turns it into a dictionary again:
-    together a third of reading a DM file)."""
-    for opattr, (mpattr, function) in mapping.items():
-        found, node = _item(tree, opattr)
-        if not found:
-            continue
-        if function is not None and isinstance(node, Mapping):  # a function of a group
-            from hyperspy.misc.utils import DictionaryTreeBrowser
-
-            node = DictionaryTreeBrowser(node, lazy=False)  # as HyperSpy gives it
-        value = function(node) if function is not None else node
-        if value is not None:
-            signal.metadata.set_item(mpattr, value)
-
-
-def _item(tree: Mapping[str, Any], dotted: str) -> tuple[bool, Any]:
-    """The item at ``dotted`` of ``tree`` as HyperSpy's tree finds it: each name as
-    written or as a Python name (``EELS_Spectrometer`` is ``"EELS Spectrometer"``:
-    RosettaSciIO's mappings use both)."""
-    from hyperspy.misc.utils import slugify
-
-    node: Any = tree
-    for part in dotted.split("."):
-        if not isinstance(node, Mapping):
-            return False, None
-        if part in node:
-            node = node[part]
-            continue
-        name = slugify(part, valid_variable_name=True)
-        keys = [k for k in node if slugify(k, valid_variable_name=True) == name]
-        if not keys:
-            return False, None
-        node = node[keys[-1]]
-    return True, node
 
 
 def load_with_tags(path: Path, reader: str | None = None, **kwargs: Any
