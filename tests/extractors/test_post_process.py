@@ -158,3 +158,26 @@ def test_remembered_slugify_answers_as_hyperspys(corpus):
     for key in [*keys, *keys, 3, b"bytes"]:
         for valid in (False, True):
             assert _utils.slugify(key, valid) == plain(key, valid_variable_name=valid)
+
+
+def test_plain_deepcopy_copies_a_dm_tag_tree_as_deepcopy_does(corpus) -> None:
+    # RosettaSciIO's DM reader deep-copies its tag tree for every image; it is given a
+    # pickle round trip instead (_reader.plain_deepcopy): equal, independent, and shared
+    # parts still shared.
+    import copy
+
+    import numpy as np
+    from rsciio.digitalmicrograph import file_reader
+
+    from nexuslims.extractors._reader import plain_deepcopy
+
+    tree = file_reader(str(corpus / "digitalmicrograph" / "EELS_SI.dm4"),
+                       lazy=False)[0]["original_metadata"]
+    shared = [1, 2]
+    tree["twice"] = {"a": shared, "b": shared, "array": np.arange(3)}
+    ours, theirs = plain_deepcopy(tree), copy.deepcopy(tree)
+    assert repr(ours) == repr(theirs) and ours is not tree
+    assert ours["twice"]["a"] is ours["twice"]["b"] and ours["twice"]["a"] is not shared
+    ours["ImageList"]["TagGroup0"]["ImageData"]["Calibrations"] = None
+    assert tree["ImageList"]["TagGroup0"]["ImageData"]["Calibrations"] is not None
+    assert plain_deepcopy(lambda: 1) is not None  # not picklable: copy.deepcopy's copy
