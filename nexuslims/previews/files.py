@@ -132,8 +132,10 @@ def _read_tiff(path: Path, index: int = 0) -> tuple[np.ndarray, int]:
     with tifffile.TiffFile(path) as tif:
         page = tif.pages[index]
         _check_within(page, tif.filehandle.size)
-        if page.is_memmappable:
-            data = tifffile.memmap(path, page=index, mode="r")
+        if page.is_memmappable and page.dtype is not None:
+            # as tifffile.memmap maps it, without opening and parsing the file again
+            data = np.memmap(path, np.dtype(tif.byteorder + page.dtype.char), "r",
+                             page.dataoffsets[0], page.shape, "C")
             plane = _first_plane(data)
             frame, width = np.array(downsample(plane)), int(plane.shape[1])
             del data, plane
