@@ -103,7 +103,7 @@ def build_record(
     *,
     record_id: str | None = None,
 ) -> bytes:
-    """The record as UTF-8 XML bytes.
+    """The record as UTF-8 XML bytes: :func:`serialize` of :func:`record_tree`.
 
     Parameters
     ----------
@@ -121,6 +121,22 @@ def build_record(
     bytes
         A pretty-printed XML document with declaration, in UTF-8.
     """
+    return serialize(record_tree(reservation, instrument, activities, record_id=record_id))
+
+
+def record_tree(
+    reservation: Reservation,
+    instrument: Instrument,
+    activities: list[Activity],
+    *,
+    record_id: str | None = None,
+) -> etree._Element:
+    """The record's ``Experiment`` element, not yet serialised (see :func:`build_record`).
+
+    A caller that writes the record and reads it further (validation, the web index)
+    keeps this tree and writes :func:`serialize` of it, rather than parsing the bytes
+    again (some 0.2 CPU-s per 16 MB of records).
+    """
     tz = instrument.tzinfo
     root = etree.Element(_q("Experiment"), nsmap={None: NAMESPACE})
     _text(root, "title", reservation.title)
@@ -136,6 +152,11 @@ def build_record(
     )
     for seqno, (_, activity) in enumerate(ordered):
         _activity(root, activity, seqno, _sample_ref(activity, sample_ids), tz)
+    return root
+
+
+def serialize(root: etree._Element) -> bytes:
+    """The bytes of a record tree: pretty-printed, with declaration, in UTF-8."""
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
@@ -331,4 +352,6 @@ __all__ = [
     "dataset_format",
     "dataset_type",
     "format_value",
+    "record_tree",
+    "serialize",
 ]
