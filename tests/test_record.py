@@ -570,3 +570,24 @@ def test_xslt_renders_a_readable_page():
     assert "Voltage (kV)" in text and "Setup" in text
     assert 'class="warning"' in text
     assert "Steel 316L" in text
+
+
+def test_metadata_with_markup_and_whitespace_reads_back_as_given():
+    # meta and param elements are written as XML text and parsed (record.build._params):
+    # what the bytes say, and what the tree that validation and the index read holds,
+    # must be each value exactly, whatever characters it has.
+    tricky = {"a & b": 'x < y > z & "q"', "tab\tkey": "line\nbreak\rcarriage\r\nend",
+              "quote\"key": "]]> &amp; not a reference", "emoji": "\U0001F52C 5 \u00b5m",
+              "shared <setup>": "same\r\n", "unsure": "maybe"}
+    datasets = [make_dataset(n, nx_meta={**tricky, "own": n}, unreliable={"unsure"})
+                for n in ("a.dm3", "b.dm3")]
+    tree = record_tree(make_reservation(), make_instrument(), [make_activity(datasets)])
+    xml = serialize(tree)
+    assert check_built(tree, xml) == []
+    for root in (tree, parse(xml)):
+        activity = root.find("nx:acquisitionActivity", NS)
+        setup = values(activity.find("nx:setup", NS), "param")
+        assert setup == {k.strip(): v.strip() for k, v in tricky.items()}
+        assert activity.find("nx:setup/nx:param[@name='unsure']", NS).get("warning") == "true"
+        metas = [values(d, "meta") for d in activity.findall("nx:dataset", NS)]
+        assert metas == [{"own": "a.dm3"}, {"own": "b.dm3"}]
