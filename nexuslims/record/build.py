@@ -42,6 +42,7 @@ import logging
 import mimetypes
 import os
 import re
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -297,11 +298,22 @@ def _params(parent: etree._Element, tag: str, items: list[tuple[str, str, bool]]
         return
     body = "".join([f'<{tag} name="{_attribute(name)}"{_WARNING if unreliable else ""}>'
                     f"{_escape(text)}</{tag}>" for name, text, unreliable in items])
-    parent.extend(etree.fromstring(f'<f xmlns="{NAMESPACE}">{body}</f>', _FRAGMENTS))
+    parent.extend(etree.fromstring(f'<f xmlns="{NAMESPACE}">{body}</f>', _parser()))
 
 
 _WARNING = ' warning="true"'
-_FRAGMENTS = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+_THREAD = threading.local()
+
+
+def _parser() -> etree.XMLParser:
+    """This thread's parser of fragments (an lxml parser is not for two threads at once)."""
+    parser = getattr(_THREAD, "parser", None)
+    if parser is None:
+        parser = _THREAD.parser = etree.XMLParser(resolve_entities=False, no_network=True,
+                                                  huge_tree=True)
+    return parser
+
+
 _TEXT_SPECIAL = re.compile("[&<>\r]")
 _ATTRIBUTE_SPECIAL = re.compile('[&<>"\t\n\r]')
 _REFERENCES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\t": "&#9;",
