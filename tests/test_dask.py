@@ -334,3 +334,39 @@ def test_a_bad_executor_setting_is_one_error_and_nothing_is_written(tmp_path):
     _out, err = result.communicate(timeout=60)
     assert result.returncode == 1
     assert "NX_DASK_SCHEDULER is not set" in err
+
+
+def test_a_worker_writes_what_the_coordinator_would_only_where_it_sees_the_marker(
+        tmp_path, corpus):
+    # A Dask worker that sees NX_DATA_PATH (the pass's marker file is there) writes the
+    # previews and sidecar itself; one that does not hands them back. Either way the
+    # same bytes land in the same places.
+    from nexuslims.extract.cache import fingerprint
+    from nexuslims.extract.remote import PlainFile, extract_shared, pass_marker, store_plain
+    from nexuslims.extractors.base import ExtractionContext
+
+    root = tmp_path / "instr"
+    source = corpus / "digitalmicrograph" / "multi_signal.dm3"
+    path = root / "Scope" / source.name
+    path.parent.mkdir(parents=True)
+    shutil.copyfile(source, path)
+    context = ExtractionContext(instrument="Scope")
+    stamp = fingerprint(path, location=f"Scope/{source.name}", context=context, previews=True)
+    by_worker, by_us = tmp_path / "worker", tmp_path / "us"
+
+    with pass_marker(by_us) as elsewhere:  # a marker in another folder: not seen
+        assert elsewhere is not None
+        handed = extract_shared(path, root, by_worker, context, True, stamp,
+                                elsewhere.replace(str(by_us), str(by_worker)), False)
+    assert isinstance(handed, PlainFile) and not by_worker.exists()
+    assert not list(by_us.iterdir())  # the marker is gone with its block
+    stored = store_plain(handed, path, by_us, fingerprint=stamp)
+
+    with pass_marker(by_worker) as marker:
+        written = extract_shared(path, root, by_worker, context, True, stamp, marker, False)
+    assert isinstance(written, list) and len(written) == len(stored) > 1
+    assert all(d.sources == {} and d.preview is not None for d in written)
+    ours = sorted(p.relative_to(by_us) for p in by_us.rglob("*") if p.is_file())
+    theirs = sorted(p.relative_to(by_worker) for p in by_worker.rglob("*") if p.is_file())
+    assert ours == theirs and any(p.suffix == ".png" for p in ours)
+    assert all((by_us / p).read_bytes() == (by_worker / p).read_bytes() for p in ours)

@@ -255,7 +255,7 @@ def test_an_invalid_record_is_an_error_with_the_message(tmp_path: Path, monkeypa
     # Fault injection: a builder that produces a record the schema rejects.
     import nexuslims.builder.session as pipeline
 
-    monkeypatch.setattr(pipeline, "build_record", lambda *a, **k: (
+    monkeypatch.setattr(pipeline, "record_tree", lambda *a, **k: etree.fromstring(
         b'<Experiment xmlns="https://data.nist.gov/od/dm/nexus/experiment/v1.0">'
         b"<title>t</title><bogus/></Experiment>"))
     (outcome,) = run_pass(settings, now=NOW).outcomes

@@ -19,8 +19,11 @@ from nexuslims.record.build import (
     dataset_format,
     dataset_type,
     format_value,
+    record_tree,
+    serialize,
 )
-from nexuslims.record.validate import validate_record
+from nexuslims.record.index import entry_from_xml
+from nexuslims.record.validate import check_built, validate_record
 from nexuslims.reservations import Project, Reservation, Sample
 
 REPO = Path(__file__).resolve().parents[1]
@@ -107,6 +110,19 @@ def values(parent: etree._Element, tag: str) -> dict[str, str]:
 
 def test_record_is_valid_against_our_schema():
     assert validate_record(build(record_id="rec-1")) == []
+
+
+def test_the_tree_serialises_to_the_record_and_indexes_as_its_bytes():
+    # The pipeline writes serialize(record_tree(...)), validates that tree and indexes
+    # it without parsing the bytes: all three must agree with the bytes themselves.
+    activities = [make_activity([make_dataset("a.dm3"), make_dataset("bb b.dm3")]),
+                  make_activity([make_dataset("c.dm3")], seqno=1, hour=11)]
+    tree = record_tree(make_reservation(), make_instrument(), activities, record_id="r")
+    xml = serialize(tree)
+    assert xml == build(activities, record_id="r")
+    assert check_built(tree, xml) == [] == validate_record(xml)
+    assert entry_from_xml(b"", "/r.xml", "s", None, root=tree) == \
+        entry_from_xml(xml, "/r.xml", "s", None)
 
 
 def test_record_is_valid_against_the_reference_schema():
@@ -554,3 +570,24 @@ def test_xslt_renders_a_readable_page():
     assert "Voltage (kV)" in text and "Setup" in text
     assert 'class="warning"' in text
     assert "Steel 316L" in text
+
+
+def test_metadata_with_markup_and_whitespace_reads_back_as_given():
+    # meta and param elements are written as XML text and parsed (record.build._params):
+    # what the bytes say, and what the tree that validation and the index read holds,
+    # must be each value exactly, whatever characters it has.
+    tricky = {"a & b": 'x < y > z & "q"', "tab\tkey": "line\nbreak\rcarriage\r\nend",
+              "quote\"key": "]]> &amp; not a reference", "emoji": "\U0001F52C 5 \u00b5m",
+              "shared <setup>": "same\r\n", "unsure": "maybe"}
+    datasets = [make_dataset(n, nx_meta={**tricky, "own": n}, unreliable={"unsure"})
+                for n in ("a.dm3", "b.dm3")]
+    tree = record_tree(make_reservation(), make_instrument(), [make_activity(datasets)])
+    xml = serialize(tree)
+    assert check_built(tree, xml) == []
+    for root in (tree, parse(xml)):
+        activity = root.find("nx:acquisitionActivity", NS)
+        setup = values(activity.find("nx:setup", NS), "param")
+        assert setup == {k.strip(): v.strip() for k, v in tricky.items()}
+        assert activity.find("nx:setup/nx:param[@name='unsure']", NS).get("warning") == "true"
+        metas = [values(d, "meta") for d in activity.findall("nx:dataset", NS)]
+        assert metas == [{"own": "a.dm3"}, {"own": "b.dm3"}]

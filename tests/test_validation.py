@@ -9,8 +9,10 @@ import pytest
 from lxml import etree
 
 from nexuslims.errors import RecordInvalid
+from nexuslims.record.build import serialize
 from nexuslims.record.validate import (
     ValidationProblem,
+    check_built,
     require_valid,
     schema_path,
     validate_record,
@@ -169,6 +171,16 @@ def test_valid_variants_accepted_by_both_schemas(name):
 def test_invalid_variants_rejected_by_both_schemas(name):
     for schema in schemas():
         assert validate_record(INVALID[name], schema), f"{schema.name} accepted {name}"
+
+
+@pytest.mark.parametrize("name", sorted(VALID) + sorted(INVALID))
+def test_a_tree_is_judged_as_its_serialised_bytes(name):
+    # The pipeline validates the tree it built, never parsing the bytes it writes: the
+    # verdict and the problems (lines of the bytes) must be those of the bytes.
+    root = etree.fromstring((VALID | INVALID)[name])
+    xml = serialize(root)
+    assert check_built(root, xml) == validate_record(xml)
+    assert (check_built(root, xml) == []) == (name in VALID)
 
 
 def test_our_schema_is_written_anew_not_copied():

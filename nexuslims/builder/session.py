@@ -39,10 +39,10 @@ from nexuslims.faults import Deferred, environmental_text
 from nexuslims.find import FindResult, FoundFile
 from nexuslims.model.dataset import Dataset
 from nexuslims.model.session import Session, Status
-from nexuslims.record.build import Activity, build_record
+from nexuslims.record.build import Activity, record_tree, serialize
 from nexuslims.record.index import index_record
 from nexuslims.record.paths import record_path
-from nexuslims.record.validate import check_record
+from nexuslims.record.validate import check_built
 from nexuslims.reservations import (
     Harvester,
     NoConsent,
@@ -237,10 +237,11 @@ def finish_session(engine, settings: Settings, b: Building, exporter: Exporter, 
             datasets = _count_extraction(rec, b, settings)
         with attempt.stage("build"):
             activities = _activities(b.groups, datasets, session)
-            xml = build_record(b.answer, session.instrument, activities)
+            tree = record_tree(b.answer, session.instrument, activities)
+            xml = serialize(tree)
 
         with attempt.stage("validate") as rec:
-            document, problems = check_record(xml)  # read once: the index reads it too
+            problems = check_built(tree, xml)  # the tree, not the bytes parsed again
             if problems:
                 rec.status = "error"
                 rec.error = "; ".join(f"line {p.line}: {p.message}" for p in problems[:20])
@@ -254,7 +255,7 @@ def finish_session(engine, settings: Settings, b: Building, exporter: Exporter, 
             # The outbox first: a record on disk is never lost to a failed upload.
             write_atomically(b.path, xml, durable=True)
             index_record(engine, b.path, session.identifier, session.instrument.pid, xml,
-                         root=document.getroot() if document is not None else None)
+                         root=tree)
             outcome.record_path = b.path
             exported = exporter.export(engine, session.identifier, session.instrument.pid,
                                        b.path)

@@ -172,8 +172,8 @@ def extract_jobs(jobs: Sequence[FileJob], *, instrument_root: Path, data_root: P
     """Extract every job's file on ``executor``; ``on_file(i, datasets)`` as each is done.
 
     The coordinator's side of the stage: here it is decided which files are submitted,
-    and here (for a Dask executor) their previews and sidecars are written, so workers
-    only read. Files of many sessions go in one call, so workers stay busy across
+    and here (for a Dask executor whose workers do not see ``data_root`` where this
+    process does) their previews and sidecars are written. Files of many sessions go in one call, so workers stay busy across
     sessions. ``on_file`` runs in this process, in completion order; a file that could
     not be read within the limits, or that killed its workers, gets one basic dataset
     whose ``error`` says why (and a sidecar saying so).
@@ -202,14 +202,27 @@ def extract_jobs(jobs: Sequence[FileJob], *, instrument_root: Path, data_root: P
         return
     remote = getattr(executor, "remote", False)
     worker_root = getattr(executor, "worker_root", None) or root
+    marked = contextlib.ExitStack()
     if remote:
-        from nexuslims.extract.remote import PlainFile, extract_plain, store_plain
+        from nexuslims.extract.remote import (
+            PlainFile,
+            extract_plain,
+            extract_shared,
+            pass_marker,
+            store_plain,
+        )
 
+        # Workers that see NX_DATA_PATH where we do write previews and sidecars themselves.
+        marker = marked.enter_context(pass_marker(data)) if data is not None else None
         tasks: list[tuple[Any, ...]] = [
             (_on_worker(jobs[i].path, root, worker_root), worker_root,
              _context_on_worker(jobs[i].context, root, worker_root), previews)
             for i in todo]
         func: Callable[..., Any] = extract_plain
+        if marker is not None:
+            tasks = [(*task[:2], data, *task[2:], plan.fingerprints[i], marker, sources)
+                     for task, i in zip(tasks, todo, strict=True)]
+            func = extract_shared
     else:
         tasks = [(jobs[i].path, root, data, jobs[i].context, previews, plan.fingerprints[i])
                  for i in todo]
@@ -227,9 +240,15 @@ def extract_jobs(jobs: Sequence[FileJob], *, instrument_root: Path, data_root: P
                 _write_sidecar(data, result[0].location, result, "basic")
         elif remote and isinstance(result, PlainFile):
             result = store_plain(result, path, data, fingerprint=plan.fingerprints[i])
+        elif remote:  # written by the worker: only its path is as the worker saw it
+            here = Path(os.path.abspath(path))
+            for dataset in result:
+                dataset.path = here
         on_file(i, result)
 
-    executor.map(func, tasks, sizes=[_size(jobs[i].path) for i in todo], on_result=collect)
+    with marked:
+        executor.map(func, tasks, sizes=[_size(jobs[i].path) for i in todo],
+                     on_result=collect)
 
 
 def _extract_without_sources(*args: Any) -> list[Dataset]:

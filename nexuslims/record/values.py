@@ -126,7 +126,7 @@ def dataset_values(dataset: Dataset) -> dict[str, Value]:
             continue
         kind = type(value)
         if kind is str:
-            text = clean(value).strip()
+            text = _text(value)
             number = None
         elif kind is float:
             text = float_text(value)
@@ -136,9 +136,20 @@ def dataset_values(dataset: Dataset) -> dict[str, Value]:
         else:
             text = format_value(value)
             number = _number(value, text) if text else None
-        if text:
-            values[key] = Value(text, key in unreliable or top in unreliable, number)
+        if text:  # tuple.__new__: NamedTuple's own __new__ is a Python call per value
+            values[key] = _new_value(Value, (text, key in unreliable or top in unreliable,
+                                             number))
     return values
+
+
+_new_value = tuple.__new__
+
+
+@functools.lru_cache(maxsize=65536)
+def _text(value: str) -> str:
+    """A text value as recorded (the same units, modes and names come back in dataset
+    after dataset: looked up, not cleaned again)."""
+    return clean(value).strip()
 
 
 def _flatten(meta: Mapping[str, Any], prefix: str = "", top: str | None = None,

@@ -8,13 +8,14 @@ into reservations. See ``docs/nemo.md``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from nexuslims.reservations.nemo.config import NemoServer, NemoSettings, parse_settings
-from nexuslims.reservations.nemo.harvester import NemoHarvester
 
 if TYPE_CHECKING:
     from nexuslims.config import Settings
+    from nexuslims.reservations.nemo.harvester import NemoHarvester
 
 __all__ = ["NemoHarvester", "NemoServer", "NemoSettings", "from_settings", "parse_settings"]
 
@@ -28,4 +29,14 @@ def from_settings(settings: Settings) -> NemoHarvester | None:
         Naming every wrong NEMO setting.
     """
     nemo = parse_settings(settings.env)
-    return NemoHarvester(nemo) if nemo is not None else None
+    if nemo is None:
+        return None
+    return importlib.import_module("nexuslims.reservations.nemo.harvester").NemoHarvester(nemo)
+
+
+def __getattr__(name: str) -> Any:
+    # The harvester (and requests, under it: 0.07 CPU-s) only when NEMO is used: every
+    # pass asks this module whether NEMO is configured (build_harvesters).
+    if name == "NemoHarvester":
+        return importlib.import_module("nexuslims.reservations.nemo.harvester").NemoHarvester
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,15 +15,15 @@ session most. Sessions still come from the session log: SharePoint discovers non
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from nexuslims.errors import ConfigError
-from nexuslims.reservations.sharepoint.feed import load_stylesheet
-from nexuslims.reservations.sharepoint.harvester import SharePointHarvester
 from nexuslims.reservations.sharepoint.settings import SharePointSettings, read_settings
 
 if TYPE_CHECKING:
     from nexuslims.config import Settings
+    from nexuslims.reservations.sharepoint.harvester import SharePointHarvester
 
 __all__ = ["SharePointHarvester", "SharePointSettings", "from_settings"]
 
@@ -40,9 +40,19 @@ def from_settings(settings: Settings) -> SharePointHarvester | None:
     sp_settings = read_settings(settings.env)
     if sp_settings is None:
         return None
+    feed = importlib.import_module("nexuslims.reservations.sharepoint.feed")
     try:
-        stylesheet = load_stylesheet(sp_settings.xslt)
+        stylesheet = feed.load_stylesheet(sp_settings.xslt)
     except (ValueError, FileNotFoundError) as exc:
         name = "NX_SHAREPOINT_XSLT" if sp_settings.xslt else "the shipped stylesheet"
         raise ConfigError([f"{name}: {exc}"]) from None
-    return SharePointHarvester(sp_settings, stylesheet)
+    return __getattr__("SharePointHarvester")(sp_settings, stylesheet)
+
+
+def __getattr__(name: str) -> Any:
+    # The harvester (and requests, under its client) only when SharePoint is used:
+    # every pass asks this module whether it is configured (build_harvesters).
+    if name == "SharePointHarvester":
+        module = importlib.import_module("nexuslims.reservations.sharepoint.harvester")
+        return module.SharePointHarvester
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
