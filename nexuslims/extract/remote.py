@@ -119,10 +119,10 @@ def extract_shared(path: Path, instrument_root: Path, data_root: Path,
     """On a Dask worker: :func:`extract_one` writing previews and the sidecar under
     ``data_root`` itself, as a local worker does, when ``marker`` (a file the coordinator
     made under ``data_root`` for this pass, with a random name) is there and its folder
-    writable: the worker sees ``NX_DATA_PATH`` where the coordinator does. Otherwise :func:`extract_plain`,
-    and the coordinator writes them (:func:`store_plain`). Datasets come back without
-    each value's source unless ``sources`` (the sidecar keeps them); never raises for
-    the file's sake."""
+    writable: the worker sees ``NX_DATA_PATH`` where the coordinator does. Otherwise
+    :func:`extract_plain`, and the coordinator writes them (:func:`store_plain`). Datasets
+    come back without each value's source unless ``sources`` (the sidecar keeps them); never
+    raises for the file's sake."""
     if marker not in _SEEN_MARKERS:
         # seen where the coordinator put it, and writable (a read-only mount hands back)
         if not (os.path.isfile(marker) and os.access(os.path.dirname(marker), os.W_OK)):

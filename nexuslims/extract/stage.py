@@ -71,7 +71,7 @@ def _preload(paths: Sequence[Path], previews: bool) -> list[str]:
     for ext in sorted(extensions & PLAIN_MODULES.keys()):
         modules.extend(m for m in PLAIN_MODULES[ext] if m not in modules)
     if previews:
-        modules.append("nexuslims.previews")
+        modules += ["nexuslims.previews", "imagecodecs._png"]  # libpng writes the PNGs
     return [*modules, "nexuslims.extract._forkserver"]
 
 
@@ -172,11 +172,11 @@ def extract_jobs(jobs: Sequence[FileJob], *, instrument_root: Path, data_root: P
     """Extract every job's file on ``executor``; ``on_file(i, datasets)`` as each is done.
 
     The coordinator's side of the stage: here it is decided which files are submitted,
-    and here (for a Dask executor whose workers do not see ``data_root`` where this
-    process does) their previews and sidecars are written. Files of many sessions go in one call, so workers stay busy across
-    sessions. ``on_file`` runs in this process, in completion order; a file that could
-    not be read within the limits, or that killed its workers, gets one basic dataset
-    whose ``error`` says why (and a sidecar saying so).
+    and here (for a Dask executor whose workers do not see ``data_root`` where this process
+    does) their previews and sidecars are written. Files of many sessions go in one call, so
+    workers stay busy across sessions. ``on_file`` runs in this process, in completion
+    order; a file that could not be read within the limits, or that killed its workers, gets
+    one basic dataset whose ``error`` says why (and a sidecar saying so).
 
     With ``reuse``, a file unchanged since its sidecar was written
     (:mod:`nexuslims.extract.cache`) is not submitted: its datasets come from the
