@@ -591,3 +591,24 @@ def test_metadata_with_markup_and_whitespace_reads_back_as_given():
         assert activity.find("nx:setup/nx:param[@name='unsure']", NS).get("warning") == "true"
         metas = [values(d, "meta") for d in activity.findall("nx:dataset", NS)]
         assert metas == [{"own": "a.dm3"}, {"own": "b.dm3"}]
+
+
+def test_a_huge_text_value_is_recorded_whole_and_not_kept_after():
+    # Short texts (units, modes, names) are remembered cleaned between datasets; a long
+    # one, which a hostile file can make megabytes long, is recorded but not remembered.
+    from nexuslims.record import build, values
+
+    huge = "description " * 100_000  # 1.2 MB
+    name = "k" * 1000  # a key as long as a file may make it
+    before = (values._text.cache_info().currsize, build._short_attribute.cache_info().currsize)
+    datasets = [make_dataset(n, nx_meta={"Notes": huge + n, name: "x", "Mode": "STEM"})
+                for n in ("a.dm3", "b.dm3")]
+    xml = serialize(record_tree(make_reservation(), make_instrument(),
+                                [make_activity(datasets)]))
+    root = parse(xml)
+    notes = root.findall(".//nx:dataset/nx:meta[@name='Notes']", NS)
+    assert [n.text for n in notes] == [huge + "a.dm3", huge + "b.dm3"]
+    assert root.find(f".//nx:setup/nx:param[@name='{name}']", NS).text == "x"
+    after = (values._text.cache_info().currsize, build._short_attribute.cache_info().currsize)
+    assert after[0] - before[0] <= 2  # "STEM" and "x" at most, not the notes
+    assert after[1] - before[1] <= 2  # "Notes" and "Mode" at most, not the long key

@@ -119,7 +119,7 @@ def _memoize_slugify() -> None:
 
     @functools.wraps(plain)
     def slugify(value: Any, valid_variable_name: bool = False) -> str:
-        if type(value) is str:
+        if type(value) is str and len(value) <= 256:  # names, not a file's long texts
             return remembered(value, valid_variable_name)
         return plain(value, valid_variable_name)
 
@@ -145,11 +145,10 @@ def _copy_plain_data_by_pickling(module: Any) -> None:
     """Have RosettaSciIO's DigitalMicrograph reader, which deep-copies the file's whole
     tag tree for every image (even in a file of one: ~12 % of reading it), use
     :func:`plain_deepcopy`, once per process."""
-    if getattr(module, "deepcopy", None) is not None and module.deepcopy is not plain_deepcopy:
-        import copy
+    import copy
 
-        if module.deepcopy is copy.deepcopy:
-            module.deepcopy = plain_deepcopy
+    if getattr(module, "deepcopy", None) is copy.deepcopy:
+        module.deepcopy = plain_deepcopy
 
 
 def open_signals(path: Path, reader: str | None = None, *, capture: bool = False,

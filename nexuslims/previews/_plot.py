@@ -36,8 +36,11 @@ def as_palette(canvas: Image.Image) -> Image.Image:
     """The palette image of a :func:`plot_canvas`: each grey level as itself, except
     :data:`LINE_INDEX`, which is ``LINE``."""
     picture = canvas.copy()
-    picture.putpalette([*LINE, *(v for level in range(1, 256) for v in (level,) * 3)])
+    picture.putpalette(_PALETTE)
     return picture
+
+
+_PALETTE = bytes([*LINE, *(v for level in range(1, 256) for v in (level,) * 3)])
 
 
 def _ink(canvas: Image.Image, colour: tuple[int, int, int]) -> int | tuple[int, int, int]:

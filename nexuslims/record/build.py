@@ -52,7 +52,14 @@ from nexuslims.model.dataset import Dataset
 from nexuslims.model.record import NAMESPACE
 from nexuslims.model.reservation import Project, Reservation, Sample
 from nexuslims.model.session import Instrument
-from nexuslims.record.values import TYPE_KEY, Value, dataset_values, format_value, shared
+from nexuslims.record.values import (
+    CACHED_TEXT,
+    TYPE_KEY,
+    Value,
+    dataset_values,
+    format_value,
+    shared,
+)
 from nexuslims.record.values import clean as _clean
 
 log = logging.getLogger(__name__)
@@ -327,10 +334,16 @@ def _escape(text: str) -> str:
     return _TEXT_SPECIAL.sub(lambda m: _REFERENCES[m[0]], text)
 
 
-@functools.lru_cache(maxsize=8192)
 def _attribute(value: str) -> str:
     """``value`` as an attribute value that parses back to itself (whitespace kept);
-    the same few hundred names come back in every dataset."""
+    the same few hundred names come back in every dataset: short ones are remembered."""
+    if len(value) > CACHED_TEXT:
+        return _ATTRIBUTE_SPECIAL.sub(lambda m: _REFERENCES[m[0]], value)
+    return _short_attribute(value)
+
+
+@functools.lru_cache(maxsize=8192)
+def _short_attribute(value: str) -> str:
     return _ATTRIBUTE_SPECIAL.sub(lambda m: _REFERENCES[m[0]], value)
 
 

@@ -126,7 +126,7 @@ def dataset_values(dataset: Dataset) -> dict[str, Value]:
             continue
         kind = type(value)
         if kind is str:
-            text = _text(value)
+            text = _text(value) if len(value) <= CACHED_TEXT else clean(value).strip()
             number = None
         elif kind is float:
             text = float_text(value)
@@ -145,10 +145,16 @@ def dataset_values(dataset: Dataset) -> dict[str, Value]:
 _new_value = tuple.__new__
 
 
+CACHED_TEXT = 256
+"""Texts up to this length are remembered cleaned (:func:`_text`); a longer one (a
+file's free-text description, which a hostile file can make megabytes long) is cleaned
+each time, so the caches hold at most a few megabytes whatever the files say."""
+
+
 @functools.lru_cache(maxsize=65536)
 def _text(value: str) -> str:
-    """A text value as recorded (the same units, modes and names come back in dataset
-    after dataset: looked up, not cleaned again)."""
+    """A short text value as recorded (the same units, modes and names come back in
+    dataset after dataset: looked up, not cleaned again)."""
     return clean(value).strip()
 
 

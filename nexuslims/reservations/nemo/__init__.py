@@ -31,7 +31,9 @@ def from_settings(settings: Settings) -> NemoHarvester | None:
     nemo = parse_settings(settings.env)
     if nemo is None:
         return None
-    return importlib.import_module("nexuslims.reservations.nemo.harvester").NemoHarvester(nemo)
+    from nexuslims.reservations.nemo.harvester import NemoHarvester  # requests with it
+
+    return NemoHarvester(nemo)
 
 
 def __getattr__(name: str) -> Any:

@@ -40,13 +40,16 @@ def from_settings(settings: Settings) -> SharePointHarvester | None:
     sp_settings = read_settings(settings.env)
     if sp_settings is None:
         return None
-    feed = importlib.import_module("nexuslims.reservations.sharepoint.feed")
+    # Imported here: the harvester and requests only when SharePoint is used.
+    from nexuslims.reservations.sharepoint.feed import load_stylesheet
+    from nexuslims.reservations.sharepoint.harvester import SharePointHarvester
+
     try:
-        stylesheet = feed.load_stylesheet(sp_settings.xslt)
+        stylesheet = load_stylesheet(sp_settings.xslt)
     except (ValueError, FileNotFoundError) as exc:
         name = "NX_SHAREPOINT_XSLT" if sp_settings.xslt else "the shipped stylesheet"
         raise ConfigError([f"{name}: {exc}"]) from None
-    return __getattr__("SharePointHarvester")(sp_settings, stylesheet)
+    return SharePointHarvester(sp_settings, stylesheet)
 
 
 def __getattr__(name: str) -> Any:
