@@ -247,3 +247,19 @@ def test_a_pass_that_finds_the_lease_held_leaves_no_empty_log(site):
     assert held.returncode == 0 and "holds the builder lease" in err
     logs = Path(settings.log_path)
     assert [p for p in logs.rglob("*") if p.is_file() and p.stat().st_size == 0] == []
+
+
+def test_the_stop_message_names_the_sessions_left_in_the_order_of_the_pass():
+    """A session that was finishing its record unwinds before the ones still extracting
+    (the CI run that failed on this); the last words name them as the pass listed them."""
+    from nexuslims.builder.batch import _in_pass_order
+    from nexuslims.builder.interrupt import Interrupted
+    from nexuslims.model.session import Session
+
+    titan = Instrument(pid="titan", filestore_path="Titan", timezone="UTC")
+    listed = [Session(identifier=f"session-{n}", instrument=titan, start=NOW, end=NOW,
+                      user="bob") for n in (1, 2, 10)]
+    stop = Interrupted(signal.SIGTERM)
+    stop.sessions += ["session-10", "session-2", "session-1"]  # the order they unwound in
+    _in_pass_order(stop, listed)
+    assert stop.sessions_left() == "the 3 sessions session-1, session-2 and session-10 are"

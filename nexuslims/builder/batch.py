@@ -89,11 +89,21 @@ def build_sessions(engine, settings: Settings, sessions: list[Session],
                     if unfinished.outcome.identifier not in outcomes \
                             and not unfinished.finishing:
                         record_interrupted(unfinished, exc)
+                _in_pass_order(exc, sessions)
                 raise
     finally:
         extraction.close()
     progress.sessions(len(sessions), len(sessions))
     return [outcomes[s.identifier] for s in sessions]
+
+
+def _in_pass_order(exc: KeyboardInterrupt, sessions: list[Session]) -> None:
+    """The sessions an interruption left, named in the pass's order rather than the order
+    they happened to unwind in (a session finishing its record unwinds before the others)."""
+    left = getattr(exc, "sessions", None)
+    if isinstance(left, list):
+        order = {s.identifier: i for i, s in enumerate(sessions)}
+        left.sort(key=lambda identifier: order.get(identifier, len(order)))
 
 
 def _batches(sessions: list[Session], found: dict[str, FindResult],
