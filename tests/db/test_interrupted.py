@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -15,14 +16,24 @@ from nexuslims import db
 from nexuslims.config import load_settings
 from nexuslims.db.history import mark_interrupted
 from tests.db.conftest import sqlite_url
-from tests.db.site import cli, kill_group, make_site, run_cli, sqlite_rows, wait_for
+from tests.db.site import cli, epoch, kill_group, make_site, run_cli, sqlite_rows, wait_for
+from tests.faulty_plugin import make_plugin_site
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.corpus
 @pytest.mark.slow
 def test_a_pass_killed_mid_session_leaves_an_attempt_the_next_pass_marks_interrupted(
         tmp_path, corpus):
-    env = make_site(tmp_path, corpus, copies=8)  # 40 files: still extracting when killed
+    env = make_site(tmp_path, corpus)
+    # A plug-in file whose reader holds the worker until told: the pass is killed while it
+    # is certainly extracting, however fast the other files go.
+    go = tmp_path / "go"
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(make_plugin_site(tmp_path / "site"))])
+    held = tmp_path / "instrument-data/Titan/day0/held.fault"
+    held.write_text(f"wait {go}")
+    os.utime(held, (epoch(30), epoch(30)))
     records = tmp_path / "data/records"
     records.mkdir(parents=True)
     # What a pass killed while writing a record or a preview leaves behind.
@@ -35,14 +46,12 @@ def test_a_pass_killed_mid_session_leaves_an_attempt_the_next_pass_marks_interru
 
     victim = cli(["process"], env, tmp_path, stdout=subprocess.DEVNULL,
                  stderr=subprocess.DEVNULL)
-    wait_for(lambda: sqlite_rows(env, "SELECT s.id FROM build_stages s JOIN build_attempts a "
-                                      "ON a.id = s.attempt_id WHERE a.status = 'RUNNING'"),
-             what="the pass to find its files")
-    time.sleep(1.0)  # into extraction
+    wait_for(Path(f"{go}.waiting").exists, 120, what="the pass to reach the held file")
     kill_group(victim)  # SIGKILL the pass and its workers: nothing can clean up
     assert sqlite_rows(env, "SELECT status FROM build_attempts") == [("RUNNING",)]
     assert sqlite_rows(env, "SELECT pid FROM builder_lease") == [(victim.pid,)]
 
+    go.touch()
     result = run_cli(["process"], env, tmp_path)
     assert result.returncode == 0, result.stderr
     assert f"took over the builder lease of pid {victim.pid}" in result.stderr

@@ -29,6 +29,7 @@ from nexuslims import db
 from nexuslims.db.tokens import create_token
 from nexuslims.model.session import Instrument
 from nexuslims.sessions.logbook import add_session
+from tests.faulty_plugin import make_plugin_site
 from tests.web.world import REPO, WebServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.corpus]
@@ -46,7 +47,7 @@ FIRST_FILES = ["digitalmicrograph/test_STEM_image.dm3",
 SECOND_FILES = ["tiff/FEI-Helios-Ebeam-16bits.tif", "digitalmicrograph/test-EDS_spectrum.dm3"]
 
 
-def host_env(home: Path, tmp: Path, **settings: str) -> dict[str, str]:
+def host_env(home: Path, tmp: Path, *path: Path, **settings: str) -> dict[str, str]:
     """A host's own environment: none of ours NX_*, its own HOME and TMPDIR.
 
     TMPDIR stays short: the worker pool's socket lives there, and a Unix socket's path
@@ -54,7 +55,8 @@ def host_env(home: Path, tmp: Path, **settings: str) -> dict[str, str]:
     """
     home.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("NX_")}
-    env.update(settings, HOME=str(home), TMPDIR=str(tmp), PYTHONPATH=str(REPO))
+    env.update(settings, HOME=str(home), TMPDIR=str(tmp),
+               PYTHONPATH=os.pathsep.join(map(str, [REPO, *path])))
     return env
 
 
@@ -101,7 +103,15 @@ def test_web_and_builder_on_two_hosts_share_one_postgresql(pg_url, corpus, tmp_p
     copy_files(corpus, instrument_data / "Titan/bob", SECOND_FILES, SECOND)
     (short_tmp / "builder").mkdir()
     (short_tmp / "web").mkdir()
-    builder = host_env(tmp_path / "builder-host", short_tmp / "builder", NX_DB_URL=pg_url,
+    # A plug-in file whose reader holds the pass in extraction until the web has written:
+    # the two certainly overlap, however fast the pass.
+    go = tmp_path / "go"
+    held = instrument_data / "Titan/alice/held.fault"
+    held.write_text(f"wait {go}")
+    os.utime(held, (FIRST[1].timestamp() - 60,) * 2)
+    plugins = make_plugin_site(tmp_path / "plugins")
+    builder = host_env(tmp_path / "builder-host", short_tmp / "builder", plugins,
+                       NX_DB_URL=pg_url,
                        NX_INSTRUMENT_DATA_PATH=str(instrument_data), NX_DATA_PATH=str(data),
                        NX_EXTRACT_WORKERS="1")  # one worker's imports: a shorter test
     # The PC logs a session three days old: allowed by a wider NX_API_MAX_AGE_HOURS.
@@ -134,6 +144,8 @@ def test_web_and_builder_on_two_hosts_share_one_postgresql(pg_url, corpus, tmp_p
             assert listed.status_code == 200
             logged += 1
             during_pass += bool(busy and unfinished_attempts(admin))
+            if second is not None and during_pass:
+                go.touch()  # let the pass go on
             time.sleep(0.2)
         output = running.communicate()[0]
         assert running.returncode == 0, output
@@ -149,7 +161,8 @@ def test_web_and_builder_on_two_hosts_share_one_postgresql(pg_url, corpus, tmp_p
         record = httpx.get(f"{web.url}/api/records/{records['records'][0]['id']}",
                            timeout=10).json()
         datasets = [d for a in record["activities"] for d in a["datasets"]]
-        assert {d["name"] for d in datasets} == {Path(n).name for n in FIRST_FILES}
+        assert {d["name"] for d in datasets} == {Path(n).name for n in FIRST_FILES} | {
+            held.name}
         preview = httpx.get(web.url + datasets[0]["preview_url"], timeout=10)
         assert preview.status_code == 200 and preview.content.startswith(b"\x89PNG")
         assert datasets[0]["raw_url"] is None  # the web host has no instrument data
@@ -171,5 +184,6 @@ def test_web_and_builder_on_two_hosts_share_one_postgresql(pg_url, corpus, tmp_p
         health = httpx.get(f"{web.url}/healthz", timeout=10).json()
         assert health["status"] == "ok" and health["last_pass"]["built"] == 1
     finally:
+        go.touch()
         web.stop()
         admin.dispose()
