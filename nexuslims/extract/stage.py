@@ -110,7 +110,7 @@ def _pool_context(preload: list[str] | None = None) -> Any:
     short_socket_dir()
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(preload or _wanted or _preload([], False))
-    with _one_thread_each():
+    with _fork_server_environment():
         from multiprocessing import forkserver
 
         forkserver.ensure_running()  # started here, in that environment, if not running
@@ -125,9 +125,12 @@ per core when NumPy is imported, 0.05 CPU-s of the fork server's start."""
 
 
 @contextlib.contextmanager
-def _one_thread_each() -> Iterator[None]:
-    """While the fork server starts: :data:`ONE_THREAD` set to 1 where not set."""
+def _fork_server_environment() -> Iterator[None]:
+    """While the fork server starts: :data:`ONE_THREAD` set to 1 where not set, and
+    ``PYTHONSAFEPATH`` (:func:`_safe_path`)."""
     added = [name for name in ONE_THREAD if name not in os.environ]
+    if _safe_path() and "PYTHONSAFEPATH" not in os.environ:
+        added.append("PYTHONSAFEPATH")
     for name in added:
         os.environ[name] = "1"
     try:
@@ -135,6 +138,23 @@ def _one_thread_each() -> Iterator[None]:
     finally:
         for name in added:
             os.environ.pop(name, None)
+
+
+def _safe_path() -> bool:
+    """Whether the fork server is to start without the working directory on its path.
+
+    multiprocessing starts it with ``python -c``, which puts the working directory first
+    on ``sys.path``, and (Python 3.11) does not give it ours: run from a folder holding a
+    ``nexuslims`` or ``numpy`` folder (a clone of this repository, a site's own scripts),
+    the workers would import those and this process the installed ones. Unless this
+    process itself took nexuslims from the working directory (``python -m nexuslims`` in
+    an uninstalled clone), the fork server starts with ``PYTHONSAFEPATH=1``: it imports
+    what this process imports.
+    """
+    import nexuslims
+
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(nexuslims.__file__)))
+    return package_root != os.path.abspath(os.getcwd())
 
 
 def local_pool(workers: int | None = None, limits: Limits | None = None) -> LocalPool:

@@ -267,3 +267,26 @@ def test_pool_workers_run_numeric_libraries_on_one_thread_each(tmp_path):
         """
     assert _fresh(code) == "1 3 None"
 
+
+
+@pytest.mark.corpus
+def test_workers_import_what_the_command_imports_not_the_working_directory(tmp_path, corpus):
+    """``nexuslims`` run from a folder holding a ``nexuslims`` package and a ``numpy.py``
+    (a clone of an older version, a site's scripts, or planted there): its fork server
+    and workers import the installed ones, as the command itself does."""
+    command = Path(sys.executable).with_name("nexuslims")
+    if not command.is_file():
+        pytest.skip("no `nexuslims` console script beside this Python (not pip-installed)")
+    here = tmp_path / "cwd"
+    marker = tmp_path / "imported-from-the-working-directory"
+    plant = f"open({str(marker)!r}, 'a').write(__name__ + '\\n')\nraise ImportError('decoy')\n"
+    (here / "nexuslims").mkdir(parents=True)
+    (here / "nexuslims/__init__.py").write_text(plant)
+    (here / "numpy.py").write_text(plant)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NX_", "PYTHON"))}
+    done = subprocess.run([str(command), "extract", "--json",
+                           str(corpus / "digitalmicrograph/test_STEM_image.dm3")],
+                          cwd=here, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert not marker.exists(), marker.read_text()
+    assert '"Gatan DigitalMicrograph' in done.stdout or '"digitalmicrograph"' in done.stdout
