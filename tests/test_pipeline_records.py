@@ -91,3 +91,41 @@ def test_locations_round_trip_to_files_with_odd_names(tmp_path, corpus):
     assert "bad\ufffd\ufffdutf8.dm3" in names
     engine.dispose()
 
+
+
+@pytest.mark.corpus
+def test_broken_files_are_said_once_in_plain_words_without_server_paths(tmp_path, corpus):
+    """A copy cut short, an empty file and a file whose preview cannot be drawn: the
+    record says what is wrong with each once, in words a microscopist can act on, and the
+    server's own folders (the share's mount point) appear nowhere in it."""
+    settings, engine = make_site(tmp_path)
+    store = tmp_path / "instr/Scope"
+    good = put_dm3(corpus, store, START + dt.timedelta(minutes=30), "good.dm3")
+    cut = store / "cut.dm3"
+    cut.write_bytes(good.read_bytes()[:20_000])  # a copy that stopped part way
+    empty = store / "empty.tif"
+    empty.touch()
+    picture = store / "picture.tif"  # a TIFF the preview library cannot open
+    picture.write_bytes(b"II*\x00" + b"\x00" * 60)
+    for n, path in enumerate((cut, empty, picture), 1):
+        when = (START + dt.timedelta(minutes=30 + n)).timestamp()
+        os.utime(path, (when, when))
+    log_session(engine, "broken-files")
+    [outcome] = run_pass(settings, now=NOW).outcomes
+    assert outcome.status == Status.COMPLETED
+    text = outcome.record_path.read_text()
+    assert str(tmp_path) not in text  # nor the share's mount point, in any message
+    said = {d.findtext("nx:name", namespaces=NS): [e.text for e in d.iterfind(
+        "nx:description", NS)] for d in etree.parse(str(outcome.record_path)).iter(
+        f"{{{NS['nx']}}}dataset")}
+    assert said["good.dm3"] == []
+    [cut_short] = [t for t in said["cut.dm3"] if "extraction failed" in t]
+    assert cut_short.startswith("Metadata extraction failed: could not read as Gatan "
+                                "DigitalMicrograph: the file ends before its data does")
+    assert "Metadata extraction failed: the file is empty (0 bytes): a copy still under " \
+           "way, or one that failed" in said["empty.tif"]
+    for name, texts in said.items():  # each problem said once
+        assert len(texts) == len(set(texts)), (name, texts)
+        assert not any(t.removeprefix("Metadata extraction failed: ") in texts
+                       for t in texts if t.startswith("Metadata extraction failed: ")), texts
+    engine.dispose()

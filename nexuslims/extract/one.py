@@ -36,12 +36,13 @@ def _json_safe(meta: dict[str, Any]) -> dict[str, Any]:
 
 def _render(ds: ExtractedDataset, source: Path, out: Path) -> tuple[bool, str | None]:
     """Draw ``ds``'s preview to ``out`` atomically; (written, warning)."""
-    from nexuslims.extractors.registry import preview_generator
+    from nexuslims.extractors._common import without_path
+    from nexuslims.extractors.registry import EMPTY_FILE, preview_generator
 
     out.parent.mkdir(parents=True, exist_ok=True)
     renderer: Callable[[Path], None] | None = ds.render_preview
     owner = renderer
-    if renderer is None:
+    if renderer is None and ds.error != EMPTY_FILE:
         generator = preview_generator(source)
         if generator is not None:
             owner = generator.render
@@ -56,16 +57,18 @@ def _render(ds: ExtractedDataset, source: Path, out: Path) -> tuple[bool, str | 
         from nexuslims.previews import render_placeholder
 
         if renderer is None:
-            render_placeholder(out, f"no preview for {source.suffix or 'this'} files")
+            render_placeholder(out, "empty file" if ds.error == EMPTY_FILE
+                               else f"no preview for {source.suffix or 'this'} files")
             return True, None
         try:
             renderer(tmp)
             if tmp != out and (not tmp.is_file() or tmp.stat().st_size == 0):
                 raise RuntimeError("renderer wrote no image")
         except Exception as exc:  # noqa: BLE001 - any drawing failure gets a placeholder
-            warning = f"preview could not be drawn ({type(exc).__name__}: {exc}); " \
+            said = without_path(str(exc), source)
+            warning = f"preview could not be drawn ({type(exc).__name__}: {said}); " \
                       "a placeholder is shown"
-            render_placeholder(tmp, f"preview failed: {exc}")
+            render_placeholder(tmp, f"preview failed: {said}")
         if tmp != out:
             os.replace(tmp, out)
         return True, warning
@@ -136,7 +139,8 @@ def extract_one(
     for index, ds in enumerate(extracted, 1):
         warnings = list(ds.warnings)
         if index == 1:  # about the file: said once, with its first dataset
-            warnings.extend(f"reading the file: {m}" for m in reading if m not in warnings)
+            warnings.extend(f"reading the file: {m}" for m in _plain(reading, path)
+                            if m not in warnings)
         preview = preview_loc = None
         if previews and data_root is not None:
             target = preview_path(Path(data_root), location, index, total)
@@ -144,7 +148,7 @@ def extract_one(
                 written, warning = _render(ds, path, target)
             if warning:
                 warnings.append(warning)
-            warnings.extend(f"preview: {m}" for m in drawing)
+            warnings.extend(f"preview: {m}" for m in _plain(drawing, path))
             if written:
                 preview = target
                 preview_loc = relative_location(target, Path(data_root))
@@ -169,6 +173,15 @@ def extract_one(
         _write_sidecar(Path(data_root), location, out,
                        out[0].extractor if out else _chosen(path), fingerprint=fingerprint)
     return out
+
+
+def _plain(messages: list[str], path: Path) -> list[str]:
+    """The readers' notices about ``path`` with its server path written as its name."""
+    if not messages:
+        return messages
+    from nexuslims.extractors._common import without_path
+
+    return [without_path(m, path) for m in messages]
 
 
 def _outside(path: Path, context: ExtractionContext) -> str | None:

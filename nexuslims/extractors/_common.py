@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -390,3 +391,26 @@ def axis_calibration(meta: dict[str, Any], signal: Any) -> None:
         put_quantity(meta, "Pixel Size (1/nm)", abs(scale), units, source)
     else:
         put_quantity(meta, "Pixel Size (nm)", abs(scale), units, source)
+
+
+def without_path(text: str, path: Path | str) -> str:
+    """``text`` (a reader's or drawing library's message) with ``path`` written as its
+    file name: records travel to CDCS and ELNs, the share's layout on the server does not."""
+    full = str(path)
+    name = Path(full).name
+    for form in {full, os.path.abspath(full), os.path.realpath(full)}:
+        if form and form != name:
+            text = text.replace(form, name)
+    return text
+
+
+_CUT_SHORT = re.compile(r"unpack requires a buffer|buffer is too small|end of (the )?file|"
+                        r"truncated|not enough (data|bytes)|unexpected eof|"
+                        r"read (\d+|zero) bytes|cannot reshape array of size", re.IGNORECASE)
+
+
+def cut_short(exc: BaseException) -> bool:
+    """Whether a reader's failure is that the file ends before the data its header
+    describes (a copy under way or one that failed, more often than a reader's bug)."""
+    return isinstance(exc, EOFError) or bool(_CUT_SHORT.search(str(exc)))
+

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._common import cut_short, without_path
 from ._guards import check as check_header
 from .base import ExtractedDataset, ExtractionContext, Extractor
 from .basic import BasicExtractor, basic_dataset
@@ -103,9 +104,28 @@ def _normalise(extensions: Iterable[str]) -> frozenset[str]:
     return frozenset(str(e).lower().lstrip(".") for e in extensions)
 
 
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+def _describe(exc: BaseException, path: Path | None = None) -> str:
+    """Why a reader failed on ``path``, in a record's words: no server path, and a file
+    that ends early said to be cut short before the technical detail."""
+    text = str(exc).strip() if path is None else without_path(str(exc).strip(), path)
+    detail = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    if path is not None and cut_short(exc):
+        return f"the file ends before its data does (cut short: a copy still under way, " \
+               f"or one that failed?): {detail}"
+    return detail
+
+
+EMPTY_FILE = "the file is empty (0 bytes): a copy still under way, or one that failed"
+"""Why a file of a data format with nothing in it has no metadata (rather than a list of
+the formats it does not look like). A reader that accepts an empty file (a blank note) is
+not second-guessed."""
+
+
+def _empty(path: Path) -> bool:
+    try:
+        return path.stat().st_size == 0 and path.is_file()
+    except OSError:
+        return False  # said by the reader that cannot open it
 
 
 def _format_name(extractor: Any) -> str:
@@ -274,9 +294,10 @@ class Registry:
                 return [basic_dataset(path, context)]
             # A known extension with foreign content (empty, truncated, misnamed): an error
             # the user should see, not just a note.
-            reason = (f"content does not look like {' or '.join(rejected)}; "
-                      "basic file information only")
-            return [basic_dataset(path, context, error=reason, warnings=[reason])]
+            reason = EMPTY_FILE if _empty(path) else (
+                f"content does not look like {' or '.join(rejected)}; "
+                "basic file information only")
+            return [basic_dataset(path, context, error=reason)]
         claim = check_header(path)
         if claim is not None and claim.refuse:
             log.warning("%s: %s", path, claim.message)
@@ -290,7 +311,8 @@ class Registry:
         except MemoryError:
             raise  # in a worker: past NX_EXTRACT_MEMORY_MB, which the pool reports
         except Exception as exc:  # noqa: BLE001 - translate any reader failure into data
-            reason = f"could not read as {_format_name(extractor)}: {_describe(exc)}"
+            reason = EMPTY_FILE if _empty(path) else \
+                f"could not read as {_format_name(extractor)}: {_describe(exc, path)}"
             log.warning("%s: %s", path, reason)
             return [basic_dataset(path, context, error=reason)]
         if claim is not None:

@@ -271,7 +271,8 @@ def _dataset(parent: etree._Element, dataset: Dataset, meta: dict[str, Value]) -
     if dataset.error:
         _text(element, "description", f"Metadata extraction failed: {dataset.error}")
     for warning in dataset.warnings:
-        _text(element, "description", warning)
+        if warning != dataset.error:  # said just above
+            _text(element, "description", warning)
     if dataset.preview_location:
         _text(element, "preview", _url(dataset.preview_location))
     _params(element, "meta", [(key, meta[key].text, meta[key].unreliable)
