@@ -108,7 +108,10 @@ def _describe(exc: BaseException, path: Path | None = None) -> str:
     """Why a reader failed on ``path``, in a record's words: no server path, and a file
     that ends early said to be cut short before the technical detail."""
     text = str(exc).strip() if path is None else without_path(str(exc).strip(), path)
-    detail = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    kind = type(exc).__name__
+    if kind == "error":  # struct.error, zlib.error: the module says which
+        kind = f"{type(exc).__module__}.error"
+    detail = f"{kind}: {text}" if text else kind
     if path is not None and cut_short(exc):
         return f"the file ends before its data does (cut short: a copy still under way, " \
                f"or one that failed?): {detail}"
