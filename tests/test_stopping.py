@@ -195,7 +195,8 @@ def test_a_stopped_pass_is_remembered_names_its_sessions_and_its_leftovers_go(si
                              "bob")
     pid_file = tmp_path / "worker.pid"
     write(store / "slow.fault", f"pid {pid_file} 600", 30)
-    write(store / "later.fault", "ok", 250)  # session-2's file
+    go = tmp_path / "go"
+    write(store / "later.fault", f"wait {go}", 250)  # session-2's file, held till the stop
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)
     half_written = Path(settings.data_path) / "Titan" / f".slow.fault.{gone.stdout.strip()}.tmp.png"
@@ -207,12 +208,16 @@ def test_a_stopped_pass_is_remembered_names_its_sessions_and_its_leftovers_go(si
     main = cli(env, plugins, tmp_path, "process")
     try:
         assert wait_for(pid_file.exists, 120), "extraction never reached the slow file"
+        # Both sessions certainly unfinished when the signal comes (not timing: session-2
+        # would otherwise be built while session-1 waits for its slow file).
+        assert wait_for(Path(f"{go}.waiting").exists, 120), "session-2's file never started"
         os.kill(main.pid, signal.SIGTERM)
         _out, err = main.communicate(timeout=30)
     finally:
         main.kill()
         for pid in alive(descendants(main.pid)):
             os.kill(pid, signal.SIGKILL)
+        go.touch()  # the next pass reads it at once
     assert main.returncode == 143, err
     assert "stopped by SIGTERM; the 2 sessions session-1 and session-2 are left for the " \
            "next pass" in err, err
