@@ -17,7 +17,6 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nexuslims.activities import group_files
 from nexuslims.atomic import write_atomically
 from nexuslims.builder.attempts import (
     LEFT_FOR_LATER,
@@ -123,6 +122,8 @@ def start_session(engine, settings: Settings, session: Session,
                              message=no_files_message(root, session, found.nearby))
 
         with attempt.stage("cluster") as rec:
+            from nexuslims.activities import group_files  # NumPy: not for an idle pass
+
             groups = group_files(found.files, settings.clustering_sensitivity)
             rec.files_found = len(found.files)
             outcome.activities = [[_relative(f.path, settings.instrument_data_path)

@@ -290,3 +290,24 @@ def test_workers_import_what_the_command_imports_not_the_working_directory(tmp_p
     assert done.returncode == 0, done.stderr
     assert not marker.exists(), marker.read_text()
     assert '"Gatan DigitalMicrograph' in done.stdout or '"digitalmicrograph"' in done.stdout
+
+
+def test_a_pass_with_nothing_to_build_imports_no_numeric_or_reader_package(tmp_path):
+    """The timer runs a pass every few minutes and most find nothing to do: those import
+    no NumPy (the activities' clustering needs it only for a session with files) and no
+    reader."""
+    (tmp_path / "instrument-data").mkdir()
+    site = {"NX_INSTRUMENT_DATA_PATH": str(tmp_path / "instrument-data"),
+            "NX_DATA_PATH": str(tmp_path / "data"), "NX_DB_PATH": str(tmp_path / "nx.db")}
+    env = {k: v for k, v in _env(PYTHONPROFILEIMPORTTIME="1").items()
+           if not k.startswith("NX_")} | site
+    for args in (["db", "init"], ["process"]):
+        out = subprocess.run([sys.executable, "-m", "nexuslims", *args], env=env,
+                             cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-3000:]
+    imported = _imported(out.stderr)
+    assert "nexuslims.builder.run" in imported and "sqlalchemy" in imported  # it did run
+    assert "0 built" in out.stdout + out.stderr, out.stdout
+    heavy = sorted(m for m in imported if m.split(".")[0] in (
+        "numpy", "scipy", "hyperspy", "rsciio", "dask", "PIL"))
+    assert heavy == [], f"imported by a pass with nothing to do: {heavy[:10]}"
