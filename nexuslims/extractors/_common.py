@@ -413,4 +413,3 @@ def cut_short(exc: BaseException) -> bool:
     """Whether a reader's failure is that the file ends before the data its header
     describes (a copy under way or one that failed, more often than a reader's bug)."""
     return isinstance(exc, EOFError) or bool(_CUT_SHORT.search(str(exc)))
-
