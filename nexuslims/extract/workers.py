@@ -151,6 +151,8 @@ def _serve(conn: Any, func: Callable[..., Any], memory_mb: int,
         _limit_data(memory_mb)
     if initializer is not None:
         initializer()
+    kept = _KeptLines()
+    logging.getLogger("nexuslims").addHandler(kept)
     while True:
         try:
             job = conn.recv()
@@ -164,9 +166,39 @@ def _serve(conn: Any, func: Callable[..., Any], memory_mb: int,
         except MemoryError:
             result = Failure(f"needed more memory than NX_EXTRACT_MEMORY_MB={memory_mb} "
                              "allows")
-        conn.send((index, result))
+        conn.send((index, result, kept.take()))
         if isinstance(result, Failure):
             return  # a worker that ran out of memory may be left in a poor state
+
+
+class _KeptLines(logging.Handler):
+    """A worker's own warnings (``nexuslims.*``), kept to travel back with the task's
+    result: the coordinating process logs them as its own, formatted, into the pass's log
+    file and under ``-q``'s rules. (A worker has no handler of its own: they went to
+    Python's last-resort handler, printed bare on stderr, ``-q`` or not, and in no log.)"""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[tuple[str, int, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = record.getMessage()
+            if record.exc_info:
+                text += "\n" + logging.Formatter().formatException(record.exc_info)
+        except Exception:  # noqa: BLE001 - a bad log call must not fail the file
+            text = str(record.msg)
+        self.lines.append((record.name, record.levelno, text))
+
+    def take(self) -> list[tuple[str, int, str]]:
+        lines, self.lines = self.lines, []
+        return lines
+
+
+def _log_here(lines: list[tuple[str, int, str]]) -> None:
+    """Log, in this process, the lines a worker kept (:class:`_KeptLines`)."""
+    for name, level, text in lines:
+        logging.getLogger(name).log(level, "%s", text)
 
 
 def _limit_data(memory_mb: int) -> None:
@@ -346,11 +378,13 @@ def run_tasks(
             for worker in busy:
                 if worker.conn in ready or worker.process.sentinel in ready:
                     try:
-                        _index, result = worker.conn.recv()
+                        _index, result, lines = worker.conn.recv()
                     except (EOFError, OSError):
                         _lost(worker, deaths, queue, settle)
                         pool.remove(worker)
                         continue
+                    if lines:
+                        _log_here(lines)
                     # A worker that ran out of memory retires itself after answering;
                     # one that ended otherwise has its sentinel ready too (is_alive()
                     # would poll it once more, a second select per file).

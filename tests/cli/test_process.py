@@ -205,3 +205,30 @@ def test_a_pass_whose_outcomes_cannot_be_recorded_says_so_and_fails(cli_site, ca
     assert result.returncode == 1, (result.stdout, result.stderr)
     assert "could not be recorded in the database" in result.stderr
     assert "malformed" in result.stderr and "nexuslims doctor" in result.stderr
+
+
+@pytest.mark.corpus
+def test_a_workers_warning_reaches_the_pass_log_and_obeys_quiet(cli_site, capsys, corpus) -> None:
+    """A DM3 cut short is read in a worker, whose warning used to go to Python's
+    last-resort handler: printed bare on stderr under -q, and missing from the pass's log
+    file. It is now logged by the pass: formatted, in the log file, silent under -q."""
+    store = cli_site.root / "instr/Scope"
+    store.mkdir()
+    cut = store / "cut.dm3"
+    cut.write_bytes((corpus / "digitalmicrograph/test_STEM_image.dm3").read_bytes()[:20_000])
+    t = dt.datetime(2024, 3, 5, 10, 0, tzinfo=dt.UTC).timestamp()
+    os.utime(cut, (t, t))
+    assert cli(capsys, "instruments", "add", "scope", "--filestore-path", "Scope",
+               "--timezone", "UTC")[0] == 0
+    engine = db.make_engine(cli_site.settings_url())
+    logbook.add_session(engine, "scope", dt.datetime(2024, 3, 5, 9), dt.datetime(2024, 3, 5, 11),
+                        identifier="cut-session")
+    engine.dispose()
+
+    quiet = cli_site.subprocess("-q", "process")
+    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
+    [log] = (cli_site.root / "data/logs").rglob("*_process.log")
+    [line] = [x for x in log.read_text().splitlines() if "cut.dm3" in x]
+    assert " WARNING nexuslims.extractors.registry: " in line  # formatted, with its level
+    assert "could not read as Gatan DigitalMicrograph: the file ends before its data does" \
+        in line
