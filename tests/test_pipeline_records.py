@@ -92,7 +92,6 @@ def test_locations_round_trip_to_files_with_odd_names(tmp_path, corpus):
     engine.dispose()
 
 
-
 @pytest.mark.corpus
 def test_broken_files_are_said_once_in_plain_words_without_server_paths(tmp_path, corpus):
     """A copy cut short, an empty file and a file whose preview cannot be drawn: the
@@ -119,6 +118,8 @@ def test_broken_files_are_said_once_in_plain_words_without_server_paths(tmp_path
         "nx:description", NS)] for d in etree.parse(str(outcome.record_path)).iter(
         f"{{{NS['nx']}}}dataset")}
     assert said["good.dm3"] == []
+    assert "preview could not be drawn (UnidentifiedImageError: cannot identify image " \
+           "file 'picture.tif'); a placeholder is shown" in said["picture.tif"]
     [cut_short] = [t for t in said["cut.dm3"] if "extraction failed" in t]
     assert cut_short.startswith("Metadata extraction failed: could not read as Gatan "
                                 "DigitalMicrograph: the file ends before its data does")

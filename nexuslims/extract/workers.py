@@ -152,7 +152,7 @@ def _serve(conn: Any, func: Callable[..., Any], memory_mb: int,
     if initializer is not None:
         initializer()
     kept = _KeptLines()
-    logging.getLogger("nexuslims").addHandler(kept)
+    logging.getLogger().addHandler(kept)  # ours and any library's that reach the root
     while True:
         try:
             job = conn.recv()
@@ -172,10 +172,11 @@ def _serve(conn: Any, func: Callable[..., Any], memory_mb: int,
 
 
 class _KeptLines(logging.Handler):
-    """A worker's own warnings (``nexuslims.*``), kept to travel back with the task's
-    result: the coordinating process logs them as its own, formatted, into the pass's log
-    file and under ``-q``'s rules. (A worker has no handler of its own: they went to
-    Python's last-resort handler, printed bare on stderr, ``-q`` or not, and in no log.)"""
+    """A worker's warnings (``nexuslims.*``, and a library's such as tifffile's), kept to
+    travel back with the task's result: the coordinating process logs them as its own,
+    formatted, into the pass's log file and under ``-q``'s rules. (A worker has no
+    handler of its own: they went to Python's last-resort handler, printed bare on
+    stderr, ``-q`` or not, and in no log.)"""
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
@@ -198,7 +199,10 @@ class _KeptLines(logging.Handler):
 def _log_here(lines: list[tuple[str, int, str]]) -> None:
     """Log, in this process, the lines a worker kept (:class:`_KeptLines`)."""
     for name, level, text in lines:
-        logging.getLogger(name).log(level, "%s", text)
+        if name == "nexuslims" or name.startswith("nexuslims."):
+            logging.getLogger(name).log(level, "%s", text)
+        else:  # a library's: under ours, which has this process's handlers
+            logger.log(level, "%s: %s", name, text)
 
 
 def _limit_data(memory_mb: int) -> None:

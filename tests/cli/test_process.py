@@ -216,8 +216,11 @@ def test_a_workers_warning_reaches_the_pass_log_and_obeys_quiet(cli_site, capsys
     store.mkdir()
     cut = store / "cut.dm3"
     cut.write_bytes((corpus / "digitalmicrograph/test_STEM_image.dm3").read_bytes()[:20_000])
+    hollow = store / "hollow.tif"  # a TIFF header and no page: tifffile warns of it
+    hollow.write_bytes(b"II*\x00" + b"\x00" * 60)
     t = dt.datetime(2024, 3, 5, 10, 0, tzinfo=dt.UTC).timestamp()
-    os.utime(cut, (t, t))
+    for path in (cut, hollow):
+        os.utime(path, (t, t))
     assert cli(capsys, "instruments", "add", "scope", "--filestore-path", "Scope",
                "--timezone", "UTC")[0] == 0
     engine = db.make_engine(cli_site.settings_url())
@@ -228,7 +231,11 @@ def test_a_workers_warning_reaches_the_pass_log_and_obeys_quiet(cli_site, capsys
     quiet = cli_site.subprocess("-q", "process")
     assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
     [log] = (cli_site.root / "data/logs").rglob("*_process.log")
-    [line] = [x for x in log.read_text().splitlines() if "cut.dm3" in x]
+    lines = log.read_text().splitlines()
+    [line] = [x for x in lines if "cut.dm3" in x]
     assert " WARNING nexuslims.extractors.registry: " in line  # formatted, with its level
     assert "could not read as Gatan DigitalMicrograph: the file ends before its data does" \
         in line
+    # A library's warning in a worker: logged too, under ours, saying whose it is.
+    assert any(" WARNING nexuslims.extract.workers: tifffile: " in x and "hollow.tif" in x
+               for x in lines), lines
