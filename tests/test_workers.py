@@ -3,6 +3,7 @@ processes forked from the extraction fork server."""
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -39,3 +40,30 @@ def test_a_worker_starts_its_next_task_while_the_coordinator_handles_a_result(tm
               limits=Limits(timeout=60, memory_mb=0), on_result=on_result)
     assert sorted(handled) == [0, 1, 2]
     assert started_during_handling == [True]
+
+
+def warn_a_lot(times: int, size: int) -> int:
+    """A task that warns like a reader fed a hostile file: ``times`` lines of ``size``."""
+    for i in range(times):
+        logging.getLogger("somereader").warning("%d %s", i, "x" * size)
+    return times
+
+
+def test_a_workers_warnings_come_back_to_the_pass_bounded_per_file(caplog):
+    """What a worker's readers warn is logged by the pass, under its own logger and
+    naming the library; a file that makes its reader warn without end gives at most 50
+    lines of at most 2,000 characters, and one saying how many more there were."""
+    results: dict[int, int] = {}
+    with caplog.at_level(logging.WARNING, logger="nexuslims"):
+        run_tasks(warn_a_lot, [(2, 10), (10_000, 5_000)], context=_pool_context(), workers=1,
+                  limits=Limits(timeout=60, memory_mb=0), on_result=results.__setitem__)
+    assert results == {0: 2, 1: 10_000}
+    lines = [r.getMessage() for r in caplog.records if r.name == "nexuslims.extract.workers"]
+    assert lines[:2] == ["somereader: 0 xxxxxxxxxx", "somereader: 1 xxxxxxxxxx"]
+    flood = lines[2:]
+    assert len(flood) == 51 and flood[-1] == "and 9950 more warnings while reading that file"
+    first = flood[0]
+    assert first == "somereader: 0 " + "x" * 1998 + "... (3002 more characters)", first[-40:]
+    assert all(x.endswith(f"... ({len(str(n)) + 1 + 5000 - 2000} more characters)")
+               for n, x in enumerate(flood[:-1])), flood[-2][-40:]
+

@@ -178,21 +178,35 @@ class _KeptLines(logging.Handler):
     handler of its own: they went to Python's last-resort handler, printed bare on
     stderr, ``-q`` or not, and in no log.)"""
 
+    MAX_LINES = 50
+    MAX_CHARS = 2000
+    """Bounds per file: a hostile file can make a reader warn without end."""
+
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
         self.lines: list[tuple[str, int, str]] = []
+        self.dropped = 0
 
     def emit(self, record: logging.LogRecord) -> None:
+        if len(self.lines) >= self.MAX_LINES:
+            self.dropped += 1
+            return
         try:
             text = record.getMessage()
             if record.exc_info:
                 text += "\n" + logging.Formatter().formatException(record.exc_info)
         except Exception:  # noqa: BLE001 - a bad log call must not fail the file
             text = str(record.msg)
+        if len(text) > self.MAX_CHARS:
+            text = text[:self.MAX_CHARS] + f"... ({len(text) - self.MAX_CHARS} more characters)"
         self.lines.append((record.name, record.levelno, text))
 
     def take(self) -> list[tuple[str, int, str]]:
         lines, self.lines = self.lines, []
+        if self.dropped:
+            lines.append((__name__, logging.WARNING,
+                          f"and {self.dropped} more warnings while reading that file"))
+            self.dropped = 0
         return lines
 
 
