@@ -405,8 +405,6 @@ def _q(tag: str) -> str:
     return f"{{{NAMESPACE}}}{tag}"
 
 
-
-
 __all__ = [
     "NAMESPACE",
     "Activity",
