@@ -199,7 +199,9 @@ class _KeptLines(logging.Handler):
             text = str(record.msg)
         if len(text) > self.MAX_CHARS:
             text = text[:self.MAX_CHARS] + f"... ({len(text) - self.MAX_CHARS} more characters)"
-        self.lines.append((record.name, record.levelno, text))
+        line = (record.name, record.levelno, text)
+        if line not in self.lines:  # said once a file (each TIFF reader tries a bad TIFF)
+            self.lines.append(line)
 
     def take(self) -> list[tuple[str, int, str]]:
         lines, self.lines = self.lines, []

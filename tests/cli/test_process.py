@@ -239,3 +239,5 @@ def test_a_workers_warning_reaches_the_pass_log_and_obeys_quiet(cli_site, capsys
     # A library's warning in a worker: logged too, under ours, saying whose it is.
     assert any(" WARNING nexuslims.extract.workers: tifffile: " in x and "hollow.tif" in x
                for x in lines), lines
+    # Each TIFF reader tries the hollow file and tifffile warns each time: said once.
+    assert sum("contains no pages" in x for x in lines) == 1, lines
