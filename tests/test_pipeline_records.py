@@ -125,6 +125,16 @@ def test_broken_files_are_said_once_in_plain_words_without_server_paths(tmp_path
                                 "DigitalMicrograph: the file ends before its data does")
     assert "Metadata extraction failed: the file is empty (0 bytes): a copy still under " \
            "way, or one that failed" in said["empty.tif"]
+    # Their previews say why there is no picture (a DM3 normally has one).
+    from PIL import Image
+
+    from nexuslims.previews import render_placeholder
+
+    for name, why in (("cut.dm3", "the file could not be read"), ("empty.tif", "empty file")):
+        expected = tmp_path / f"expected-{name}.png"
+        render_placeholder(expected, why)
+        drawn = Image.open(settings.data_path / "Scope" / f"{name}.thumb.png").convert("RGB")
+        assert drawn.tobytes() == Image.open(expected).convert("RGB").tobytes(), name
     for name, texts in said.items():  # each problem said once
         assert len(texts) == len(set(texts)), (name, texts)
         assert not any(t.removeprefix("Metadata extraction failed: ") in texts

@@ -58,6 +58,7 @@ def _render(ds: ExtractedDataset, source: Path, out: Path) -> tuple[bool, str | 
 
         if renderer is None:
             render_placeholder(out, "empty file" if ds.error == EMPTY_FILE
+                               else "the file could not be read" if ds.error
                                else f"no preview for {source.suffix or 'this'} files")
             return True, None
         try:
